@@ -1,0 +1,1 @@
+"""What crosses a process boundary: the event envelope, every event, the topic registry and value types."""

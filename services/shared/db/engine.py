@@ -1,0 +1,45 @@
+"""Turn a configured database URL into an async SQLAlchemy engine."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# The embedded default for the local run: a file next to the other local-run state.
+DEFAULT_URL = "sqlite+aiosqlite:///.work/dossier.db"
+
+
+def async_url(url: str | URL) -> URL:
+    """Accept the URLs operators write (postgresql://, sqlite:///) and pick the async driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    return parsed
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+    target = async_url(url)
+    if is_sqlite(target):
+        engine = create_async_engine(target)
+        _tune_sqlite(engine)
+        return engine
+    return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    # WAL lets the local run's readers (query API) work while a consumer writes; foreign keys are off by
+    # default in SQLite.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

@@ -1,0 +1,26 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations create them; a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table
+
+# Stable constraint names make migrations identical on PostgreSQL and SQLite.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The inbox of every idempotent consumer: an event id recorded here, in the same transaction as the
+# work it caused, is never applied again by that consumer, however often Kafka redelivers it.
+processed_event = Table(
+    "processed_event",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
