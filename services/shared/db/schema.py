@@ -24,3 +24,17 @@ processed_event = Table(
     Column("event_id", String(36), primary_key=True),
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
+
+# The credential registry: every issued credential's id and binding (never the token itself), and its
+# revocation. Authentication refuses a signed token whose id is missing here or revoked.
+credential = Table(
+    "credential",
+    metadata,
+    Column("credential_id", String(36), primary_key=True),
+    Column("subject", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("scope", String(32), nullable=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)

@@ -1,0 +1,88 @@
+"""The credential registry: which issued credentials exist and which an operator has revoked."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.shared.auth.tokens import Principal, Role
+from services.shared.db.schema import credential
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    credential_id: str
+    subject: str
+    role: Role
+    scope: str | None
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class CredentialRegistry:
+    """Backed by the shared database. Lookups are cached briefly so that authentication costs no database
+    round trip on most requests; a revocation therefore takes effect within `cache_seconds`."""
+
+    def __init__(self, engine: AsyncEngine, *, cache_seconds: float = 5.0) -> None:
+        self._engine = engine
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, bool]] = {}
+
+    async def register(self, principal: Principal, *, issued_at: datetime, expires_at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                credential.insert().values(
+                    credential_id=principal.credential_id,
+                    subject=principal.subject,
+                    role=principal.role.value,
+                    scope=principal.scope,
+                    issued_at=issued_at,
+                    expires_at=expires_at,
+                    revoked_at=None,
+                )
+            )
+
+    async def revoke(self, credential_id: str, *, now: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(credential)
+                .where(credential.c.credential_id == credential_id, credential.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        self._cache.pop(credential_id, None)
+        return bool(result.rowcount)
+
+    async def is_active(self, credential_id: str) -> bool:
+        cached = self._cache.get(credential_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(credential.c.revoked_at).where(credential.c.credential_id == credential_id)
+                )
+            ).first()
+        active = row is not None and row.revoked_at is None
+        self._cache[credential_id] = (time.monotonic() + self._cache_seconds, active)
+        return active
+
+    async def list(self) -> list[CredentialRecord]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(credential).order_by(credential.c.issued_at))).all()
+        return [
+            CredentialRecord(
+                credential_id=r.credential_id,
+                subject=r.subject,
+                role=Role(r.role),
+                scope=r.scope,
+                issued_at=r.issued_at,
+                expires_at=r.expires_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,78 @@
+"""Bearer credentials: signed, bound to one post office or agency, expiring, and tamper-evident."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.shared.auth import CredentialError, Role, TokenSigner
+
+SECRET = "s" * 32
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def test_a_post_office_credential_verifies_to_its_post_office() -> None:
+    signer = TokenSigner(SECRET)
+    issued, token = signer.issue(
+        subject="clerk-0042", role=Role.POST_OFFICE, scope="100000", now=NOW, valid_for=timedelta(days=1)
+    )
+
+    principal = signer.verify(token, now=NOW + timedelta(hours=1))
+
+    assert principal == issued
+    assert principal.post_office == "100000"
+    assert principal.agency is None
+
+
+def test_an_expired_credential_is_refused() -> None:
+    signer = TokenSigner(SECRET)
+    _, token = signer.issue(
+        subject="o", role=Role.OPERATOR, scope=None, now=NOW, valid_for=timedelta(hours=1)
+    )
+
+    with pytest.raises(CredentialError, match="expired"):
+        signer.verify(token, now=NOW + timedelta(hours=1))
+
+
+def test_a_credential_signed_with_another_secret_is_refused() -> None:
+    _, token = TokenSigner("x" * 32).issue(
+        subject="o", role=Role.OPERATOR, scope=None, now=NOW, valid_for=timedelta(days=1)
+    )
+
+    with pytest.raises(CredentialError, match="signature"):
+        TokenSigner(SECRET).verify(token, now=NOW)
+
+
+def test_a_credential_whose_claims_were_edited_is_refused() -> None:
+    signer = TokenSigner(SECRET)
+    _, token = signer.issue(
+        subject="clerk", role=Role.POST_OFFICE, scope="100000", now=NOW, valid_for=timedelta(days=1)
+    )
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scope"] = "700000"  # try to act for another post office
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+
+    with pytest.raises(CredentialError, match="signature"):
+        signer.verify(f"{header}.{forged}.{signature}", now=NOW)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x"])
+def test_garbage_is_refused_as_malformed(garbage: str) -> None:
+    with pytest.raises(CredentialError):
+        TokenSigner(SECRET).verify(garbage, now=NOW)
+
+
+def test_a_short_signing_secret_is_rejected_at_start_up() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        TokenSigner("short")
+
+
+def test_an_agency_credential_must_name_its_agency() -> None:
+    with pytest.raises(CredentialError, match="agency"):
+        TokenSigner(SECRET).issue(
+            subject="a", role=Role.AGENCY, scope=None, now=NOW, valid_for=timedelta(days=1)
+        )
