@@ -1,0 +1,154 @@
+"""HTTP plumbing every service's API shares: error bodies, request metrics, /health, /ready, /metrics.
+
+Errors are RFC 9457 problem details with a machine-readable `reason`. Validation errors never echo the
+submitted values back (they may be an applicant's phone or address), only where and what is wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ReadyCheck = Callable[[], Awaitable[str | None]]
+"""Returns None when the dependency is ready, or a short reason when it is not."""
+
+
+class ProblemError(Exception):
+    """A refusal the caller can act on: an HTTP status, a stable reason code and a sentence."""
+
+    def __init__(
+        self, status: int, reason: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem(
+    status: int, reason: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"status": status, "reason": reason, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def _safe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.reason, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "malformed_json", "the request body is not valid JSON")
+        return problem(
+            422,
+            "invalid_request",
+            "the request does not match the schema",
+            errors=_safe_validation_errors(errors),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        return problem(exc.status_code, reason, str(exc.detail), dict(exc.headers or {}))
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by route template, method and status code.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["method", "route"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=registry,
+        )
+
+
+class MetricsMiddleware:
+    """Counts and times requests labelled by route template (bounded), never by the raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    def _route(self, scope: Scope) -> str:
+        for route in scope["app"].router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", "other"))
+        return "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = self._route(scope)
+            method = str(scope.get("method", "GET"))
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+def install_operational_routes(
+    app: FastAPI, registry: CollectorRegistry, ready_checks: dict[str, ReadyCheck]
+) -> None:
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        """The process is alive (no dependency is checked)."""
+        return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        """Every dependency this service needs to do its work answers."""
+        failures = {
+            name: reason for name, check in ready_checks.items() if (reason := await check()) is not None
+        }
+        if failures:
+            return JSONResponse({"status": "not_ready", "checks": failures}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def instrument(app: FastAPI, registry: CollectorRegistry, ready_checks: dict[str, ReadyCheck]) -> None:
+    install_error_handlers(app)
+    install_operational_routes(app, registry, ready_checks)
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
