@@ -38,7 +38,12 @@ def test_seed_table_has_the_circular_limits(limits: RouteLimits) -> None:
     assert limits.days(RouteClass.INTER_PROVINCIAL) == 4
     assert limits.days(RouteClass.INTER_PROVINCIAL, carries_appointment_slip=True) == 8
     assert {c.province for c in limits.special_cities} == {
-        "Hà Nội", "Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ", "Huế",
+        "Hà Nội",
+        "Hồ Chí Minh",
+        "Hải Phòng",
+        "Đà Nẵng",
+        "Cần Thơ",
+        "Huế",
     }
 
 
