@@ -1,0 +1,194 @@
+"""The one envelope of every Kafka message: CloudEvents 1.0, structured JSON mode.
+
+Attributes: ``specversion`` "1.0", ``id`` (event id, the idempotency key), ``type``, ``source`` (the
+producer), ``subject`` (the dossier id, also the Kafka key), ``time`` (when it happened),
+``datacontenttype`` "application/json", ``dataschema`` (the URI of the JSON Schema of type and
+version), the extension ``schemaversion`` and ``data`` (the event). Beyond CloudEvents, this system
+requires ``subject``, ``time`` and ``schemaversion``. Unknown extension attributes are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, NamedTuple
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import from_json
+
+from contracts.errors import ContractError, Reason, describe
+from contracts.events import EVENT_TYPES, Event, EventT, versions_of
+from contracts.values import DossierId
+
+SPECVERSION = "1.0"
+DATA_CONTENT_TYPE = "application/json"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+MAX_ENVELOPE_BYTES = 256 * 1024
+SCHEMA_URI_PREFIX = "urn:dossier-post:schemas:"
+
+
+def dataschema_uri(event_type: str, version: int) -> str:
+    """The URI naming the JSON Schema of an event type and version (the ``$id`` of its schema file)."""
+    return f"{SCHEMA_URI_PREFIX}{event_type}.v{version}"
+
+
+class EnvelopeAttributes(BaseModel):
+    """The CloudEvents context attributes, validated before the data so errors get the right reason."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
+
+    specversion: Literal["1.0"]
+    """CloudEvents specification version."""
+    id: UUID
+    """The event id: producers retrying a publication reuse it; consumers deduplicate on it."""
+    type: str = Field(min_length=1, max_length=200)
+    """The event type, e.g. ``postal.dossier_accepted``; its prefix names the producing service."""
+    source: str = Field(min_length=1, max_length=200, pattern=r"^\S+$")
+    """URI-reference of the producer: ``/post-offices/<code>``, ``/agencies/<code>``, ``/tracker``, …"""
+    subject: DossierId
+    """The dossier id, also the Kafka key: every event of a dossier lands on one partition, in order."""
+    time: AwareDatetime
+    """When the event happened (not when it was published), with its UTC offset."""
+    datacontenttype: Literal["application/json"] = "application/json"
+    """The media type of data."""
+    dataschema: str | None = None
+    """The URI of the JSON Schema of this type and version, ``urn:dossier-post:schemas:<type>.v<n>``."""
+    schemaversion: int = Field(ge=1, strict=True)
+    """Extension attribute: the version of the event type's schema."""
+
+    @model_validator(mode="after")
+    def _dataschema_names_type_and_version(self) -> EnvelopeAttributes:
+        if self.dataschema is not None and self.dataschema != dataschema_uri(self.type, self.schemaversion):
+            raise ValueError("dataschema does not name the schema of this type and schemaversion")
+        return self
+
+
+class Envelope(EnvelopeAttributes, Generic[EventT]):
+    """A CloudEvents 1.0 envelope carrying one event of a dossier."""
+
+    data: SerializeAsAny[EventT]
+    """The event."""
+
+    @classmethod
+    def new(
+        cls,
+        event: EventT,
+        *,
+        subject: str,
+        source: str,
+        time: datetime,
+        id: UUID | None = None,
+    ) -> Envelope[EventT]:
+        """Wrap an event for publication. Pass ``id`` when retrying, so consumers can deduplicate."""
+        return Envelope(
+            specversion=SPECVERSION,
+            id=id or uuid4(),
+            type=event.type,
+            source=source,
+            subject=subject,
+            time=time,
+            dataschema=dataschema_uri(event.type, event.version),
+            schemaversion=event.version,
+            data=event,
+        )
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data_model_from_registry(cls, value: Any, info: ValidationInfo) -> Any:
+        # An unparametrised Envelope would validate data as the bare Event base and drop every field.
+        if isinstance(value, Event) or cls.__pydantic_generic_metadata__["args"]:
+            return value
+        model = EVENT_TYPES.get((info.data.get("type", ""), info.data.get("schemaversion", 0)))
+        if model is None:
+            raise ValueError("no event model is registered for this type and schemaversion")
+        return model.model_validate(value)
+
+    @model_validator(mode="after")
+    def _data_matches_type_and_version(self) -> Envelope[EventT]:
+        if (self.data.type, self.data.version) != (self.type, self.schemaversion):
+            raise ValueError("data is not an event of the envelope's type and schemaversion")
+        return self
+
+
+class KafkaRecord(NamedTuple):
+    """What a producer hands to Kafka: key and headers hold no personal data."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+    def text_headers(self) -> dict[str, str]:
+        """The headers as text, for clients (FastStream) that take a dict of strings."""
+        return {name: value.decode() for name, value in self.headers}
+
+
+def encode(envelope: Envelope[Any], *, max_bytes: int = MAX_ENVELOPE_BYTES) -> bytes:
+    """The envelope as compact UTF-8 JSON; refuses to produce what consumers would reject as oversize."""
+    exclude = {"dataschema"} if envelope.dataschema is None else None
+    raw = envelope.model_dump_json(exclude=exclude).encode()
+    if len(raw) > max_bytes:
+        raise ContractError(
+            Reason.OVERSIZE, f"the envelope is {len(raw)} bytes, over the limit of {max_bytes}"
+        )
+    return raw
+
+
+def kafka_record(envelope: Envelope[Any], *, max_bytes: int = MAX_ENVELOPE_BYTES) -> KafkaRecord:
+    """Key (the dossier id), value (the encoded envelope) and CloudEvents headers for routing and tracing."""
+    headers = [
+        ("content-type", STRUCTURED_CONTENT_TYPE.encode()),
+        ("ce_id", str(envelope.id).encode()),
+        ("ce_type", envelope.type.encode()),
+        ("ce_schemaversion", str(envelope.schemaversion).encode()),
+    ]
+    return KafkaRecord(envelope.subject.encode(), encode(envelope, max_bytes=max_bytes), headers)
+
+
+def decode(raw: bytes, key: bytes | None = None, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Envelope[Event]:
+    """Parse and validate a message; ``key``, when given, must be the subject. Raises ContractError."""
+    if len(raw) > max_bytes:
+        raise ContractError(
+            Reason.OVERSIZE, f"the message is {len(raw)} bytes, over the limit of {max_bytes}"
+        )
+    try:
+        document = from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        raise ContractError(Reason.MALFORMED_JSON, str(exc)) from None
+    if not isinstance(document, dict):
+        raise ContractError(
+            Reason.NOT_AN_ENVELOPE, f"the message is a JSON {type(document).__name__}, not an object"
+        )
+    if "data" not in document:
+        raise ContractError(Reason.NOT_AN_ENVELOPE, "data: Field required")
+    try:
+        attributes = EnvelopeAttributes.model_validate(document)
+    except ValidationError as exc:
+        raise ContractError(Reason.NOT_AN_ENVELOPE, describe(exc)) from None
+    if key is not None and key != attributes.subject.encode():
+        raise ContractError(Reason.KEY_MISMATCH, "the Kafka key is not the envelope's subject")
+    model = EVENT_TYPES.get((attributes.type, attributes.schemaversion))
+    if model is None:
+        known = versions_of(attributes.type)
+        if not known:
+            raise ContractError(Reason.UNKNOWN_TYPE, f"no event type {attributes.type!r} is registered")
+        raise ContractError(
+            Reason.UNKNOWN_VERSION,
+            f"{attributes.type} has no schema version {attributes.schemaversion}; known: {list(known)}",
+        )
+    try:
+        event = model.model_validate(document["data"])
+    except ValidationError as exc:
+        raise ContractError(Reason.INVALID_DATA, describe(exc, prefix="data")) from None
+    return Envelope.model_construct(
+        _fields_set=set(attributes.model_fields_set) | {"data"}, **dict(attributes), data=event
+    )

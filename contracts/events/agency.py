@@ -1,0 +1,174 @@
+"""Events of the agencies' one-stop desks (bộ phận tiếp nhận và trả kết quả).
+
+Producer: the agency service (source ``/agencies/<agency code>``); topic agency.events.v1. Agency
+systems may publish the same envelopes on agency.intake.v1, which the agency service validates.
+The envelope's ``time`` is when the officer recorded the act.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from contracts.enums import FilingChannel, Outcome
+from contracts.events.base import PERSONAL_DATA, Event
+from contracts.events.parts import Address, ApplicantContact
+from contracts.values import AgencyCode, AgencyDossierCode, ProcedureCode, S10ItemId, StaffId, Text
+
+
+class AgencyEvent(Event):
+    """An event recorded at an agency's one-stop desk."""
+
+    agency_code: AgencyCode
+    """The agency whose desk recorded it."""
+    officer_id: StaffId
+    """The officer who recorded it."""
+
+
+class DossierReceived(AgencyEvent):
+    """The agency received the dossier and issued the receipt and appointment slip.
+
+    The slip is the giấy tiếp nhận và hẹn trả. Starts the agency processing clock at the filing time.
+    """
+
+    type: Literal["agency.dossier_received"] = "agency.dossier_received"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode
+    """The code the agency assigned to the dossier."""
+    procedure_code: ProcedureCode
+    """The procedure, as the agency recorded it."""
+    item_id: S10ItemId | None = None
+    """The inbound postal item, when the dossier came by post."""
+    filed_at: AwareDatetime
+    """The filing time: the handover signing time for a dossier that came by post."""
+    legal_due_date: date
+    """The due date by the procedure's legal target, counted in working days from the filing day."""
+    appointment_date: date
+    """The date written on the appointment slip."""
+    appointment_later_than_legal: bool
+    """True when the appointment date is after the legal due date (reported, not refused)."""
+
+    @model_validator(mode="after")
+    def _flag_matches_dates(self) -> DossierReceived:
+        if self.appointment_later_than_legal != (self.appointment_date > self.legal_due_date):
+            raise ValueError(
+                "appointment_later_than_legal must say whether appointment_date > legal_due_date"
+            )
+        return self
+
+
+class DossierRefused(AgencyEvent):
+    """The agency refused the dossier (not accepted for processing). The refusal goes back like a result."""
+
+    type: Literal["agency.dossier_refused"] = "agency.dossier_refused"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it assigned one before refusing."""
+    reason: Text
+    """Why the dossier was refused, as written on the refusal slip."""
+
+
+class SupplementRequested(AgencyEvent):
+    """The agency asked for missing or corrected documents. Stops the agency clock."""
+
+    type: Literal["agency.supplement_requested"] = "agency.supplement_requested"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it assigned one before the request."""
+    missing_documents: tuple[Text, ...] = Field(min_length=1)
+    """The documents to supply, as named in the procedure catalog."""
+    reason: Text
+    """Why they are needed."""
+
+
+class SupplementReceived(AgencyEvent):
+    """The agency received the requested supplement. The agency clock restarts from zero at received_at."""
+
+    type: Literal["agency.supplement_received"] = "agency.supplement_received"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code of the dossier, if it has one."""
+    received_at: AwareDatetime
+    """The new filing time."""
+    supplement_item_id: S10ItemId | None = None
+    """The postal item that carried the supplement, when it came by post."""
+
+
+class DossierProcessing(AgencyEvent):
+    """The dossier moved to processing by the competent department (optional status report)."""
+
+    type: Literal["agency.dossier_processing"] = "agency.dossier_processing"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode
+    """The agency's code of the dossier."""
+    department: str | None = Field(default=None, min_length=1, max_length=200)
+    """The department handling it, if reported."""
+
+
+class DelayNotified(AgencyEvent):
+    """The agency issued an apology and new appointment slip (phiếu xin lỗi và hẹn lại).
+
+    At most once per dossier. It must be issued at least one working day before the current due date;
+    a later one is still recorded, with ``breach`` set.
+    """
+
+    type: Literal["agency.delay_notified"] = "agency.delay_notified"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode
+    """The agency's code of the dossier."""
+    previous_due_date: date
+    """The due date before this notice."""
+    new_due_date: date
+    """The new appointment date."""
+    reason: Text
+    """Why processing is late."""
+    issued_on: date
+    """The day the slip was issued."""
+    breach: bool
+    """True when issued later than one working day before the previous due date."""
+
+
+class DossierWithdrawn(AgencyEvent):
+    """The citizen withdrew the dossier. Stops every clock; nothing comes back by post."""
+
+    type: Literal["agency.dossier_withdrawn"] = "agency.dossier_withdrawn"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it had assigned one."""
+    reason: Text | None = None
+    """The reason the citizen gave, if any."""
+
+
+class ResultReady(AgencyEvent):
+    """The agency's result is ready to hand over (approved or denied). Ends the agency clock."""
+
+    type: Literal["agency.result_ready"] = "agency.result_ready"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode
+    """The agency's code of the dossier."""
+    outcome: Outcome
+    """Approved or denied."""
+    result_reference: str = Field(min_length=1, max_length=100)
+    """The number of the decision or document issued (no personal data)."""
+
+
+class DossierRegisteredForReturn(AgencyEvent):
+    """The agency registered a dossier filed in person or online for return of its result by post
+    (form RECEIVE_RESULT), with the citizen's delivery address. The first event of such a dossier."""
+
+    type: Literal["agency.dossier_registered_for_return"] = "agency.dossier_registered_for_return"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode
+    """The agency's code of the dossier."""
+    procedure_code: ProcedureCode
+    """The procedure."""
+    filing_channel: FilingChannel
+    """How the dossier was filed."""
+    filed_at: AwareDatetime
+    """The filing time."""
+    applicant: ApplicantContact = Field(json_schema_extra=PERSONAL_DATA)
+    """The applicant's contact (personal data)."""
+    delivery_address: Address = Field(json_schema_extra=PERSONAL_DATA)
+    """Where the result is to be delivered (personal data)."""

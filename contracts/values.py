@@ -1,0 +1,323 @@
+"""Validated value types: identifiers and codes of the domain, usable as pydantic field annotations.
+
+Each type is a plain ``str`` (or ``int``) on the wire and in Python, checked and normalised on
+validation. Error messages say what is wrong without repeating the value: some of these (phone
+numbers) are personal data, and validation errors end up in logs and dead-letter headers.
+
+The JSON Schema of each type describes the canonical wire form (what producers must emit); the
+Python validators are more lenient with hand-typed input (case, spaces, phone prefixes).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+
+# --- UPU S10 postal item id -------------------------------------------------------------------------
+
+S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+_LETTERS2 = re.compile(r"[A-Z]{2}")
+_DIGITS8 = re.compile(r"[0-9]{8}")
+
+
+def s10_check_digit(serial: str) -> int:
+    """The UPU S10 check digit of an 8-digit serial number: 11 − (Σ weight × digit mod 11), 10 → 0, 11 → 5."""
+    if not _DIGITS8.fullmatch(serial):
+        raise ValueError("an S10 serial number is exactly 8 digits")
+    check = 11 - sum(w * int(d) for w, d in zip(S10_WEIGHTS, serial, strict=True)) % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def parse_s10(text: str) -> str:
+    """Check an S10 item id and return it in canonical form (upper case, no surrounding spaces)."""
+    value = text.strip().upper()
+    if len(value) != 13:
+        raise ValueError(
+            "an S10 item id has 13 characters (2 letters, 8 digits, a check digit, 2 letters), "
+            f"not {len(value)}"
+        )
+    prefix, serial, check, country = value[:2], value[2:10], value[10], value[11:]
+    if not _LETTERS2.fullmatch(prefix):
+        raise ValueError("an S10 item id starts with 2 letters (the service indicator)")
+    if not _DIGITS8.fullmatch(serial):
+        found = "letters" if any(c.isalpha() for c in serial) else "other characters"
+        raise ValueError(
+            f"the serial number of an S10 item id (characters 3–10) must be 8 digits; found {found}"
+        )
+    if not ("0" <= check <= "9"):
+        raise ValueError("the check digit of an S10 item id (character 11) must be a digit")
+    if not _LETTERS2.fullmatch(country):
+        raise ValueError("an S10 item id ends with a 2-letter country code")
+    expected = s10_check_digit(serial)
+    if int(check) != expected:
+        raise ValueError(f"wrong check digit: expected {expected}, got {check}")
+    return value
+
+
+def make_s10(prefix: str, serial: str | int, country: str = "VN") -> str:
+    """Build a valid S10 item id from a service indicator and a serial number (for simulators and tests)."""
+    digits = f"{serial:08d}" if isinstance(serial, int) else serial
+    return parse_s10(f"{prefix}{digits}{s10_check_digit(digits)}{country}")
+
+
+S10ItemId = Annotated[
+    str,
+    AfterValidator(parse_s10),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{2}[0-9]{9}[A-Z]{2}$",
+            "description": "UPU S10 postal item id: 2 letters, 8 digits, check digit, 2-letter country code.",
+            "examples": ["EB123456785VN"],
+        }
+    ),
+]
+
+
+# --- Dossier id -----------------------------------------------------------------------------------
+
+# Fixed for ever: every dossier id derived from an item id or an agency dossier code depends on it.
+DOSSIER_NAMESPACE = uuid.UUID("c3be7fc2-1611-47d5-afc0-8a2c9318feca")
+
+
+def _uuid_to_text(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def parse_dossier_id(text: str) -> str:
+    """Check a dossier id: a UUID in canonical form (lower case, hyphenated).
+
+    Only the canonical form is accepted, not merely any spelling of the UUID: the id is the Kafka key,
+    and two spellings of one UUID would hash to different partitions.
+    """
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        raise ValueError("a dossier id is a UUID: 32 hexadecimal digits in groups 8-4-4-4-12") from None
+    if str(parsed) != text:
+        raise ValueError("a dossier id is written in canonical UUID form: lower case, hyphenated 8-4-4-4-12")
+    return text
+
+
+DossierId = Annotated[
+    str,
+    BeforeValidator(_uuid_to_text),
+    AfterValidator(parse_dossier_id),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "uuid",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            "description": "The dossier's id for its whole journey, the Kafka key: a lower-case UUID.",
+        }
+    ),
+]
+
+
+def dossier_id_for_item(item_id: str) -> str:
+    """The dossier id of a dossier that entered by post: uuid5(namespace, inbound S10 item id).
+
+    The post office derives it from the item id, so a retried acceptance gets the same id.
+    """
+    return str(uuid.uuid5(DOSSIER_NAMESPACE, parse_s10(item_id)))
+
+
+def dossier_id_for_agency_code(code: str) -> str:
+    """The dossier id of a dossier that entered at the agency (form RECEIVE_RESULT):
+    uuid5(namespace, agency dossier code such as ``000.00.01.H22-250314-0007``)."""
+    return str(uuid.uuid5(DOSSIER_NAMESPACE, parse_agency_dossier_code(code)))
+
+
+# --- Agency codes ---------------------------------------------------------------------------------
+
+_AGENCY_CODE = r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}"
+_AGENCY_CODE_RE = re.compile(_AGENCY_CODE)
+_AGENCY_DOSSIER_CODE_RE = re.compile(rf"(?P<agency>{_AGENCY_CODE})-(?P<day>[0-9]{{6}})-(?P<seq>[0-9]{{4}})")
+
+
+def parse_agency_code(text: str) -> str:
+    """Check an agency id of Circular 10/2016/TT-BTTTT, e.g. ``000.00.01.H22``."""
+    value = text.strip().upper()
+    if not _AGENCY_CODE_RE.fullmatch(value):
+        raise ValueError(
+            "an agency code (Circular 10/2016/TT-BTTTT) reads like 000.00.01.H22: 3 digits, 2 digits, "
+            "2 digits and a letter with 2 digits, separated by dots"
+        )
+    return value
+
+
+def parse_agency_dossier_code(text: str) -> str:
+    """Check an agency dossier code ``<agency id>-<YYMMDD>-<daily sequence 0001–9999>``."""
+    value = text.strip().upper()
+    match = _AGENCY_DOSSIER_CODE_RE.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            "an agency dossier code reads like 000.00.01.H22-250314-0007: "
+            "agency code, date YYMMDD and a 4-digit daily sequence, joined by dashes"
+        )
+    day = match["day"]
+    try:
+        date(2000 + int(day[:2]), int(day[2:4]), int(day[4:]))
+    except ValueError:
+        raise ValueError("the date part (YYMMDD) of an agency dossier code is not a real date") from None
+    if match["seq"] == "0000":
+        raise ValueError("the daily sequence of an agency dossier code runs from 0001 to 9999")
+    return value
+
+
+def make_agency_dossier_code(agency_code: str, day: date, sequence: int) -> str:
+    """Build an agency dossier code (for simulators and tests)."""
+    return parse_agency_dossier_code(f"{agency_code}-{day:%y%m%d}-{sequence:04d}")
+
+
+AgencyCode = Annotated[
+    str,
+    AfterValidator(parse_agency_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_AGENCY_CODE}$",
+            "description": "Agency id per Circular 10/2016/TT-BTTTT.",
+            "examples": ["000.00.01.H22"],
+        }
+    ),
+]
+
+AgencyDossierCode = Annotated[
+    str,
+    AfterValidator(parse_agency_dossier_code),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": f"^{_AGENCY_CODE}-[0-9]{{6}}-[0-9]{{4}}$",
+            "description": "The agency's dossier code: <agency id>-<YYMMDD>-<4-digit daily sequence>.",
+            "examples": ["000.00.01.H22-250314-0007"],
+        }
+    ),
+]
+
+
+# --- Other codes ----------------------------------------------------------------------------------
+
+
+def _code(pattern: str, message: str, *, upper: bool = False) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(text: str) -> str:
+        value = text.strip().upper() if upper else text.strip()
+        if not compiled.fullmatch(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+ProcedureCode = Annotated[
+    str,
+    _code(
+        r"[0-9]\.[0-9]{6}", "a procedure code (national procedure database) is a digit, a dot and 6 digits"
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]\.[0-9]{6}$",
+            "description": "Procedure code (mã TTHC) in the national procedure database.",
+            "examples": ["1.001234"],
+        }
+    ),
+]
+
+PostOfficeCode = Annotated[
+    str,
+    _code(r"[0-9]{6}", "a post office code is the 6-digit postal code of the service point"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{6}$",
+            "description": "VNPost 6-digit postal code of a service point or facility.",
+            "examples": ["100000"],
+        }
+    ),
+]
+
+ProvinceCode = Annotated[
+    str,
+    _code(r"0[1-9]|[1-9][0-9]", "a province code is 2 digits from 01 to 99"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(0[1-9]|[1-9][0-9])$",
+            "description": "2-digit province code.",
+            "examples": ["01"],
+        }
+    ),
+]
+
+
+# --- Vietnamese phone numbers ---------------------------------------------------------------------
+
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+_MOBILE = re.compile(r"0[35789][0-9]{8}")
+_LANDLINE = re.compile(r"02[0-9]{9}")
+
+
+def parse_phone(text: str) -> str:
+    """Normalise a Vietnamese phone number to its national form (0…).
+
+    Accepts +84 / 84 / 0084 prefixes, spaces, dots, dashes and parentheses. Mobiles are 0[35789] and
+    8 more digits; landlines are 02 and 9 more digits.
+    """
+    value = _PHONE_SEPARATORS.sub("", text)
+    if value.startswith("+84"):
+        value = "0" + value[3:]
+    elif value.startswith("0084"):
+        value = "0" + value[4:]
+    elif value.startswith("84") and len(value) in (11, 12):
+        value = "0" + value[2:]
+    if not value.isascii() or not value.isdigit():
+        raise ValueError(
+            "a phone number holds only digits, with an optional +84 prefix, spaces, dots or dashes"
+        )
+    if not (_MOBILE.fullmatch(value) or _LANDLINE.fullmatch(value)):
+        raise ValueError(
+            "a Vietnamese phone number is a mobile 0[35789] + 8 digits (10 in all) or a landline "
+            f"02 + 9 digits (11 in all); this one has {len(value)} digits in national form"
+        )
+    return value
+
+
+VnPhoneNumber = Annotated[
+    str,
+    AfterValidator(parse_phone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(0[35789][0-9]{8}|02[0-9]{9})$",
+            "description": "Vietnamese phone number in national form: mobile (10 digits) or landline (11).",
+            "examples": ["0912345678"],
+        }
+    ),
+]
+
+
+# --- Small shared shapes --------------------------------------------------------------------------
+
+Vnd = Annotated[int, Field(ge=0, description="An amount in Vietnamese đồng (integer, no minor unit).")]
+"""An amount of money in VND."""
+
+StaffId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
+]
+"""The internal id of a clerk, courier, postal worker or agency officer (never a name)."""
+
+RecordId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
+]
+"""The number of a signed paper record: handover record, pickup slip, return record."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+"""Free text written by staff: a reason, a document name."""
