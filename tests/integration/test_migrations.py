@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
-from services.shared.db.schema import metadata, processed_event
+from services.shared.db.schema import all_tables_metadata, processed_event
 
 
 async def _fresh_postgres_database(admin_url: str) -> str:
@@ -40,7 +40,7 @@ async def _schema_drift(url: str) -> list[object]:
     engine = make_engine(url)
     async with engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda sync_conn: compare_metadata(MigrationContext.configure(sync_conn), metadata)
+            lambda sync_conn: compare_metadata(MigrationContext.configure(sync_conn), all_tables_metadata())
         )
     await engine.dispose()
     return list(diff)

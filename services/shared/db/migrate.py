@@ -25,7 +25,7 @@ def alembic_config(url: str | URL) -> Config:
     return config
 
 
-def upgrade(url: str | URL, revision: str = "head") -> None:
+def upgrade(url: str | URL, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
@@ -33,7 +33,7 @@ def downgrade(url: str | URL, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-async def upgrade_async(url: str | URL, revision: str = "head") -> None:
+async def upgrade_async(url: str | URL, revision: str = "heads") -> None:
     # env.py runs its own event loop; keep it off the caller's loop.
     await asyncio.to_thread(upgrade, url, revision)
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
     if args.action == "upgrade":
-        upgrade(args.url, args.revision or "head")
+        upgrade(args.url, args.revision or "heads")
     else:
         downgrade(args.url, args.revision or "base")
 

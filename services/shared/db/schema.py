@@ -1,6 +1,15 @@
-"""The tables, as SQLAlchemy Core metadata. Alembic migrations create them; a test checks the two agree."""
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations create them; a test checks the two agree.
+
+Shared tables are declared here. Each service declares its own tables on this same `metadata` in
+services/<service>/adapters/tables.py, and its migrations form an Alembic branch labelled with the
+service's name (down_revision "0002"), so services add tables without touching each other's history.
+`all_tables_metadata()` imports every service's tables module, for migrations and the drift test.
+"""
 
 from __future__ import annotations
+
+import importlib
+from pathlib import Path
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table
 
@@ -38,3 +47,11 @@ credential = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+
+def all_tables_metadata() -> MetaData:
+    """The metadata with every service's tables registered on it."""
+    services_dir = Path(__file__).resolve().parents[2]
+    for tables_module in sorted(services_dir.glob("*/adapters/tables.py")):
+        importlib.import_module(f"services.{tables_module.parts[-3]}.adapters.tables")
+    return metadata

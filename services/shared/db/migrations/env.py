@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from services.shared.db.engine import is_sqlite, make_engine
-from services.shared.db.schema import metadata
+from services.shared.db.schema import all_tables_metadata
 
 config = context.config
 
@@ -16,7 +16,7 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=all_tables_metadata(),
         # SQLite cannot ALTER most things in place; batch mode recreates the table instead.
         render_as_batch=is_sqlite(connection.engine.url),
         compare_type=True,
