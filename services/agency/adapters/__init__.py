@@ -1,0 +1,1 @@
+"""The agency service's adapters: its table and the repository over it."""

@@ -1,0 +1,40 @@
+"""The agency service's tables (migration branch "agency", services/shared/db/migrations/versions/ag_*).
+
+One row per dossier the agency service knows: learned from the post office's events or registered at
+a desk. No personal data: the applicant's contact and delivery address travel in the registration
+event and are not kept here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table
+
+from services.shared.db.schema import metadata
+
+agency_dossier = Table(
+    "agency_dossier",
+    metadata,
+    Column("dossier_id", String(36), primary_key=True),
+    # The agency the dossier is addressed to: the only one that may report on it.
+    Column("agency_code", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    # Agency events recorded so far; the id of the next event an officer reports derives from it.
+    Column("sequence", Integer, nullable=False),
+    Column("service_form", String(24), nullable=True),
+    Column("item_id", String(13), nullable=True),
+    Column("procedure_code", String(8), nullable=True),
+    Column("agency_dossier_code", String(32), nullable=True, unique=True),
+    Column("filed_at", DateTime(timezone=True), nullable=True),
+    Column("filing_day", Date, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("legal_due_date", Date, nullable=True),
+    Column("appointment_date", Date, nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("delay_notices", Integer, nullable=False),
+    Column("delay_breach", Boolean, nullable=True),
+    Column("supplement_requested_at", DateTime(timezone=True), nullable=True),
+    Column("supplement_item_id", String(13), nullable=True),
+    Column("supplement_handed_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(8), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

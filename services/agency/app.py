@@ -1,0 +1,105 @@
+"""The composition root: settings → engine, broker, consumers, use cases and routes. Nothing connects
+until the app's lifespan starts (so `create_app` also serves `services.agency.openapi`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, time
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from services.agency import api, consumers
+from services.agency.domain import Policy, Rules
+from services.agency.handlers import AgencyDesk, utc_now
+from services.agency.metrics import AgencyMetrics
+from services.agency.settings import AgencySettings
+from services.shared.auth import TokenSigner
+from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.calendar import load_calendar
+from services.shared.catalog import load_catalog
+from services.shared.consuming import ConsumerMetrics
+from services.shared.db.engine import make_engine
+from services.shared.http import instrument
+from services.shared.kafka import EventPublisher, make_broker
+
+TITLE = "Agency service"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Processing status reported by the agencies' one-stop desks (bộ phận tiếp nhận và trả kết quả) for the "
+    "dossiers the public post carries (Decision 45/2016/QĐ-TTg). Every report is published on "
+    "`agency.events.v1`; a 2xx answer means Kafka acknowledged it, a 503 that nothing was recorded. Agency "
+    "systems may instead publish the same CloudEvents envelopes on `agency.intake.v1`."
+)
+
+
+def rules_of(settings: AgencySettings) -> Rules:
+    hour = settings.calendar_cutoff_hour
+    return Rules(
+        cutoff=time(hour) if hour is not None else None,
+        delay_notice_lead_working_days=settings.delay_notice_lead_working_days,
+        max_delay_notices=settings.max_delay_notices,
+    )
+
+
+def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    settings = settings or AgencySettings()
+    # Read and validated here, so a malformed calendar or catalog stops the service before it serves.
+    policy = Policy(calendar=load_calendar(), catalog=load_catalog(), rules=rules_of(settings))
+    registry = CollectorRegistry()
+    metrics = AgencyMetrics(registry)
+    consumer_metrics = ConsumerMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+        desk = AgencyDesk(
+            engine=engine,
+            publisher=EventPublisher(broker, timeout_s=settings.publish_timeout_s),
+            policy=policy,
+            metrics=metrics,
+            clock=clock,
+        )
+        consumers.subscribe(
+            broker,
+            engine=engine,
+            desk=desk,
+            metrics=metrics,
+            consumer_metrics=consumer_metrics,
+            postal_group_id=settings.postal_group_id,
+            intake_group_id=settings.intake_group_id,
+            max_records=settings.consumer_max_records,
+        )
+        app.state.desk = desk
+        app.state.engine = engine
+        app.state.broker = broker
+        app.state.authenticator = Authenticator(
+            TokenSigner(settings.auth_secret.get_secret_value()), CredentialRegistry(engine)
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await engine.dispose()
+
+    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
+
+    async def database_ready() -> str | None:
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"database: {type(exc).__name__}"
+        return None
+
+    async def kafka_ready() -> str | None:
+        return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
+
+    instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
+    api.install(app, retry_after_s=settings.retry_after_s)
+    return app

@@ -1,0 +1,130 @@
+"""What an officer reports at the one-stop desk: the input of the use cases and the bodies of the API.
+
+Only what the officer knows and decides is asked for. What the record already knows (the filing time,
+the due date, the agency dossier code once assigned) and what the rules compute (the legal due date,
+whether an apology slip is late) is filled in by the service, so an officer cannot contradict it.
+Who reports comes from the credential, never from the body.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.enums import FilingChannel, Outcome
+from contracts.events import Address, ApplicantContact
+from contracts.values import AgencyDossierCode, ProcedureCode, S10ItemId, Text
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ReceiveDossier(Command):
+    """The desk received the dossier and issued the receipt and appointment slip (giấy tiếp nhận và hẹn trả).
+
+    The legal due date is computed from the filing time (the signing of the handover record, or the
+    filing in person or online given at registration), the cut-off hour and the procedure's target.
+    """
+
+    agency_dossier_code: AgencyDossierCode
+    """The code the agency assigned to the dossier: `<agency id>-<YYMMDD>-<4-digit daily sequence>`."""
+    appointment_date: date
+    """The date written on the appointment slip; a date after the legal due date is recorded and flagged."""
+    procedure_code: ProcedureCode | None = None
+    """The procedure, when the agency classifies the dossier differently from the post office's record."""
+
+
+class RefuseDossier(Command):
+    """The desk refused the dossier (not accepted for processing); the refusal goes back like a result."""
+
+    reason: Text
+    """Why, as written on the refusal slip."""
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it assigned one before refusing."""
+
+
+class RequestSupplement(Command):
+    """The agency asked for missing or corrected documents. Stops the agency clock."""
+
+    missing_documents: tuple[Text, ...] = Field(min_length=1, max_length=50)
+    """The documents to supply, as named in the procedure catalog."""
+    reason: Text
+    """Why they are needed."""
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it assigned one before the request."""
+
+
+class ReceiveSupplement(Command):
+    """The agency received the requested supplement. The clock restarts from zero at `received_at`."""
+
+    received_at: AwareDatetime | None = None
+    """When the supplement was filed (the new filing time). Defaults to the signing of the handover
+    record when the supplement came by post and the post office has reported that handover."""
+    supplement_item_id: S10ItemId | None = None
+    """The postal item that carried the supplement, when it came by post."""
+
+
+class StartProcessing(Command):
+    """The dossier moved to processing by the competent department (optional report)."""
+
+    department: str | None = Field(default=None, min_length=1, max_length=200)
+    """The department handling it, if reported."""
+
+
+class NotifyDelay(Command):
+    """The agency issued its one apology and new appointment slip (phiếu xin lỗi và hẹn lại)."""
+
+    new_due_date: date
+    """The new appointment date; later than the current due date."""
+    reason: Text
+    """Why processing is late."""
+    issued_on: date | None = None
+    """The day the slip was issued; defaults to today (Vietnam time)."""
+
+
+class WithdrawDossier(Command):
+    """The citizen withdrew the dossier at the desk. Stops every clock."""
+
+    reason: Text | None = None
+    """The reason the citizen gave, if any."""
+
+
+class ReadyResult(Command):
+    """The result is ready to hand over (approved or denied). Ends the agency clock."""
+
+    outcome: Outcome
+    """Approved or denied."""
+    result_reference: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+    """The number of the decision or document issued (no personal data)."""
+
+
+class RegisterForReturn(Command):
+    """A dossier filed in person or online whose result the citizen wants by post (form RECEIVE_RESULT)."""
+
+    agency_dossier_code: AgencyDossierCode
+    """The code the agency assigned to the dossier; the dossier id is derived from it."""
+    procedure_code: ProcedureCode
+    """The procedure, from the catalog; it must allow the result to go by post."""
+    filing_channel: FilingChannel
+    """How the dossier was filed."""
+    filed_at: AwareDatetime
+    """The filing time: when the dossier was filed at the desk or submitted online."""
+    applicant: ApplicantContact
+    """The applicant's contact (personal data: forwarded in the event, not stored by this service)."""
+    delivery_address: Address
+    """Where the result is to be delivered (personal data: forwarded in the event, not stored here)."""
+
+
+Report = (
+    ReceiveDossier
+    | RefuseDossier
+    | RequestSupplement
+    | ReceiveSupplement
+    | StartProcessing
+    | NotifyDelay
+    | WithdrawDossier
+    | ReadyResult
+)
+"""A report on a dossier the service already knows."""

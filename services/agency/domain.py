@@ -1,0 +1,763 @@
+"""The agency's part of a dossier's journey: its states, the reports a desk makes, and the rules.
+
+One state machine serves both ways in: an officer's HTTP report is first *composed* into the complete
+event (the service fills in what the record knows and computes what the rules decide), then every
+event — composed or published by an agency system on the intake topic — is *accepted* against the
+dossier's record, which checks who reports, what makes sense in the current state, and that the
+computed fields agree with the record. Pure: no I/O; times are passed in.
+
+The reports each state allows (any other is a conflict: 409 on the API, a dead letter on the intake)::
+
+    ANNOUNCED             accepted by the post, not handed over   nothing yet
+    FILED                 handed over, or registered at the desk  received, refused, supplement requested,
+                                                                  withdrawn
+    RECEIVED, PROCESSING  the clock runs                          processing, delay notified (once),
+                                                                  supplement requested, result ready,
+                                                                  withdrawn
+    AWAITING_SUPPLEMENT   the clock is stopped                    supplement received (back to FILED, or to
+                                                                  RECEIVED with a new due date), withdrawn,
+                                                                  refused (if never received)
+    REFUSED, WITHDRAWN, RESULT_READY                              nothing
+
+Legal parameters (cut-off hour, apology-slip lead time, how many slips) are `Rules`, not constants:
+Decree 118/2025/NĐ-CP replaced Decree 61/2018/NĐ-CP on 1/7/2025 and provinces set their own hours.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from contracts.enums import ItemKind, Outcome, ServiceForm
+from contracts.events import (
+    AgencyEvent,
+    DelayNotified,
+    DossierAccepted,
+    DossierHandedToAgency,
+    DossierProcessing,
+    DossierReceived,
+    DossierRefused,
+    DossierRegisteredForReturn,
+    DossierWithdrawn,
+    Event,
+    ResultReady,
+    SupplementReceived,
+    SupplementRequested,
+)
+from contracts.values import (
+    dossier_id_for_agency_code,
+    dossier_id_for_item,
+    parse_agency_code,
+    parse_agency_dossier_code,
+    parse_s10,
+)
+from services.agency import commands as cmd
+from services.shared.calendar import DEFAULT_CUTOFF, WorkingCalendar, agency_due_date, to_vietnam_time
+from services.shared.catalog import Catalog, UnknownProcedureError
+
+# A report may name a time a little after it was recorded: clocks of desks and servers differ.
+CLOCK_SKEW = timedelta(minutes=5)
+
+AGENCY_SOURCE_PREFIX = "/agencies/"
+
+
+class Status(StrEnum):
+    """Where a dossier is, as far as the agency is concerned."""
+
+    ANNOUNCED = "ANNOUNCED"
+    """The post office accepted it for this agency; not handed over yet."""
+    FILED = "FILED"
+    """Filed with the agency (handover record signed, or registered after filing in person or online);
+    the desk has not issued its receipt yet."""
+    RECEIVED = "RECEIVED"
+    """Received with an agency dossier code and an appointment date; the clock runs."""
+    PROCESSING = "PROCESSING"
+    """With the competent department; the clock runs."""
+    AWAITING_SUPPLEMENT = "AWAITING_SUPPLEMENT"
+    """Documents were requested; the clock is stopped."""
+    REFUSED = "REFUSED"
+    """Not accepted for processing (final)."""
+    WITHDRAWN = "WITHDRAWN"
+    """Withdrawn by the citizen (final)."""
+    RESULT_READY = "RESULT_READY"
+    """The result is ready (final for the agency)."""
+
+
+FINAL = frozenset({Status.REFUSED, Status.WITHDRAWN, Status.RESULT_READY})
+
+
+class Verdict(StrEnum):
+    """The kind of a rejection, which the API maps to a status code."""
+
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    INVALID = "invalid"
+    CONFLICT = "conflict"
+
+
+class Reason(StrEnum):
+    """Why a report is rejected: a closed set (metric label, dead-letter reason, problem `reason`)."""
+
+    # not found
+    UNKNOWN_DOSSIER = "unknown_dossier"
+    # forbidden
+    ANOTHER_AGENCY = "another_agency"
+    SOURCE_MISMATCH = "source_mismatch"
+    # invalid
+    UNKNOWN_PROCEDURE = "unknown_procedure"
+    PROCEDURE_NOT_BY_POST = "procedure_not_by_post"
+    MISSING_PROCEDURE = "missing_procedure"
+    MISSING_RECEIVED_AT = "missing_received_at"
+    CODE_OF_ANOTHER_AGENCY = "code_of_another_agency"
+    IN_THE_FUTURE = "in_the_future"
+    NOT_AN_AGENCY_EVENT = "not_an_agency_event"
+    WRONG_SUBJECT = "wrong_subject"
+    # conflict with the dossier's state or record
+    NOT_HANDED_OVER = "not_handed_over"
+    NOT_RECEIVED = "not_received"
+    ALREADY_RECEIVED = "already_received"
+    AWAITING_SUPPLEMENT = "awaiting_supplement"
+    NO_SUPPLEMENT_REQUESTED = "no_supplement_requested"
+    RECEIVED_BEFORE_REQUEST = "received_before_request"
+    APPOINTMENT_BEFORE_FILING = "appointment_before_filing"
+    DELAY_ALREADY_NOTIFIED = "delay_already_notified"
+    NEW_DATE_NOT_LATER = "new_date_not_later"
+    ISSUED_BEFORE_FILING = "issued_before_filing"
+    DOSSIER_WITHDRAWN = "dossier_withdrawn"
+    DOSSIER_REFUSED = "dossier_refused"
+    RESULT_ALREADY_READY = "result_already_ready"
+    ALREADY_REGISTERED = "already_registered"
+    CODE_IN_USE = "code_in_use"
+    CODE_MISMATCH = "code_mismatch"
+    INCONSISTENT = "inconsistent"
+
+    @property
+    def verdict(self) -> Verdict:
+        return _VERDICTS.get(self, Verdict.CONFLICT)
+
+
+_VERDICTS = {
+    Reason.UNKNOWN_DOSSIER: Verdict.NOT_FOUND,
+    Reason.ANOTHER_AGENCY: Verdict.FORBIDDEN,
+    Reason.SOURCE_MISMATCH: Verdict.FORBIDDEN,
+    Reason.UNKNOWN_PROCEDURE: Verdict.INVALID,
+    Reason.PROCEDURE_NOT_BY_POST: Verdict.INVALID,
+    Reason.MISSING_PROCEDURE: Verdict.INVALID,
+    Reason.MISSING_RECEIVED_AT: Verdict.INVALID,
+    Reason.CODE_OF_ANOTHER_AGENCY: Verdict.INVALID,
+    Reason.IN_THE_FUTURE: Verdict.INVALID,
+    Reason.NOT_AN_AGENCY_EVENT: Verdict.INVALID,
+    Reason.WRONG_SUBJECT: Verdict.INVALID,
+}
+
+
+class ReportRejectedError(Exception):
+    """A report the rules refuse; `detail` is safe to show (codes and dates, never personal data)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.reason.verdict
+
+
+# --------------------------------------------------------------------------- rules and the record
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The legal parameters of the one-stop procedure."""
+
+    cutoff: time | None = DEFAULT_CUTOFF
+    """Filings at or after this time count from the next working day; None: no cut-off."""
+    delay_notice_lead_working_days: int = 1
+    """An apology slip is due at least this many working days before the due date."""
+    max_delay_notices: int = 1
+    """Apology slips allowed per dossier."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the rules consult besides the dossier: the parameters, the calendar and the catalog."""
+
+    calendar: WorkingCalendar
+    catalog: Catalog
+    rules: Rules = Rules()
+
+    def filing_day(self, filed_at: datetime) -> date:
+        return self.calendar.filing_day(filed_at, self.rules.cutoff)
+
+    def legal_due_date(self, filed_at: datetime, procedure_code: str) -> date:
+        """The filing day (after the cut-off rule) plus the procedure's target in working days."""
+        try:
+            target = self.catalog.get(procedure_code).target
+        except UnknownProcedureError:
+            raise ReportRejectedError(
+                Reason.UNKNOWN_PROCEDURE, f"procedure {procedure_code} is not in the procedure catalog"
+            ) from None
+        return agency_due_date(filed_at, target, self.calendar, self.rules.cutoff)
+
+    def delay_breach(self, issued_on: date, due_date: date) -> bool:
+        """True when the slip was issued later than the lead time before the due date allows."""
+        latest = self.calendar.add_working_days(due_date, -self.rules.delay_notice_lead_working_days)
+        return issued_on > latest
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """The agency's record of one dossier."""
+
+    dossier_id: str
+    agency_code: str
+    """The agency the dossier is addressed to: the only one that may report on it."""
+    status: Status
+    sequence: int = 0
+    """Agency events recorded for the dossier; the next event id of an HTTP report derives from it."""
+    service_form: ServiceForm | None = None
+    item_id: str | None = None
+    """The inbound postal item, for a dossier that came by post."""
+    procedure_code: str | None = None
+    agency_dossier_code: str | None = None
+    filed_at: datetime | None = None
+    """The filing time the clock counts from: handover signing, filing in person or online, or the
+    arrival of the latest supplement."""
+    filing_day: date | None = None
+    received_at: datetime | None = None
+    """When the desk recorded its receipt; None until then."""
+    legal_due_date: date | None = None
+    appointment_date: date | None = None
+    due_date: date | None = None
+    """The date the clock runs to now: the legal due date, or the apology slip's new date; None while
+    the clock is stopped or finished."""
+    delay_notices: int = 0
+    delay_breach: bool | None = None
+    supplement_requested_at: datetime | None = None
+    supplement_item_id: str | None = None
+    supplement_handed_at: datetime | None = None
+    """When the post handed over the latest supplement item (its own handover record)."""
+    outcome: Outcome | None = None
+
+
+def next_event_id(dossier: Dossier | None, dossier_id: str, event_type: str) -> uuid.UUID:
+    """The id of the next event recorded for a dossier: a retry after a failed publication gets the same one.
+
+    Derived from the dossier, the number of events recorded so far and the type, so two different
+    reports never share an id while a retry of the same report (nothing was recorded) reuses it.
+    """
+    sequence = dossier.sequence if dossier is not None else 0
+    return uuid.uuid5(uuid.UUID(dossier_id), f"agency:{sequence + 1}:{event_type}")
+
+
+# --------------------------------------------------------------------------- references
+
+
+@dataclass(frozen=True)
+class DossierRef:
+    """What an officer knows a dossier by: the inbound item id, or the agency dossier code."""
+
+    item_id: str | None = None
+    agency_dossier_code: str | None = None
+
+    @property
+    def derived_id(self) -> str | None:
+        """The dossier id when the reference determines it (an inbound item id)."""
+        return dossier_id_for_item(self.item_id) if self.item_id else None
+
+
+def parse_reference(text: str) -> DossierRef:
+    """An S10 item id or an agency dossier code; ValueError (safe to show) for anything else."""
+    value = text.strip()
+    if "-" in value:
+        return DossierRef(agency_dossier_code=parse_agency_dossier_code(value))
+    return DossierRef(item_id=parse_s10(value))
+
+
+def agency_of_source(source: str) -> str | None:
+    """The agency code in an envelope source `/agencies/<code>`, or None for any other producer."""
+    if not source.startswith(AGENCY_SOURCE_PREFIX):
+        return None
+    try:
+        return parse_agency_code(source.removeprefix(AGENCY_SOURCE_PREFIX))
+    except ValueError:
+        return None
+
+
+def agency_of_code(agency_dossier_code: str) -> str:
+    return agency_dossier_code.rsplit("-", 2)[0]
+
+
+# --------------------------------------------------------------------------- learning from the post
+
+
+def learn(dossier: Dossier | None, dossier_id: str, event: Event, policy: Policy) -> Dossier | None:
+    """The record after a postal event: which agency a dossier is addressed to, and its filing time.
+
+    Returns None when the event tells the agency nothing (other postal stages, unknown dossiers'
+    supplements). The handover names the agency that signed for the dossier: it is the one that holds
+    it and may report on it, even where the acceptance named another.
+    """
+    if isinstance(event, DossierAccepted):
+        if dossier is None:
+            return Dossier(
+                dossier_id=dossier_id,
+                agency_code=event.agency_code,
+                status=Status.ANNOUNCED,
+                service_form=event.service_form,
+                item_id=event.item_id,
+                procedure_code=event.procedure_code,
+            )
+        return replace(
+            dossier,
+            service_form=dossier.service_form or event.service_form,
+            item_id=dossier.item_id or event.item_id,
+            procedure_code=dossier.procedure_code or event.procedure_code,
+        )
+    if isinstance(event, DossierHandedToAgency):
+        if event.item_kind is ItemKind.SUPPLEMENT:
+            if dossier is None:
+                return None
+            return replace(dossier, supplement_item_id=event.item_id, supplement_handed_at=event.signed_at)
+        base = dossier or Dossier(
+            dossier_id=dossier_id,
+            agency_code=event.agency_code,
+            status=Status.ANNOUNCED,
+            item_id=event.item_id,
+        )
+        if base.status is not Status.ANNOUNCED:
+            return dossier  # a repeated handover record changes nothing once filed
+        return replace(
+            base,
+            agency_code=event.agency_code,
+            status=Status.FILED,
+            filed_at=event.signed_at,
+            filing_day=policy.filing_day(event.signed_at),
+        )
+    return dossier
+
+
+# --------------------------------------------------------------------------- composing an officer's report
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who reports: an officer of one agency (from the credential)."""
+
+    agency_code: str
+    officer_id: str
+
+
+def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, policy: Policy) -> AgencyEvent:
+    """The complete event of an officer's report: what the record knows and the rules compute, filled in.
+
+    Raises ReportRejectedError for another agency's dossier or a report its current state does not allow.
+    """
+    _authorise(dossier, actor.agency_code)
+    desk = {"agency_code": actor.agency_code, "officer_id": actor.officer_id}
+    code = dossier.agency_dossier_code
+    match report:
+        case cmd.ReceiveDossier():
+            _check_state(dossier, DossierReceived)
+            procedure = report.procedure_code or dossier.procedure_code
+            if procedure is None:
+                raise ReportRejectedError(
+                    Reason.MISSING_PROCEDURE,
+                    "the record names no procedure for this dossier; give procedure_code",
+                )
+            assert dossier.filed_at is not None  # FILED always has a filing time
+            legal = policy.legal_due_date(dossier.filed_at, procedure)
+            return DossierReceived(
+                **desk,
+                agency_dossier_code=report.agency_dossier_code,
+                procedure_code=procedure,
+                item_id=dossier.item_id,
+                filed_at=dossier.filed_at,
+                legal_due_date=legal,
+                appointment_date=report.appointment_date,
+                appointment_later_than_legal=report.appointment_date > legal,
+            )
+        case cmd.RefuseDossier():
+            return DossierRefused(
+                **desk, agency_dossier_code=report.agency_dossier_code or code, reason=report.reason
+            )
+        case cmd.RequestSupplement():
+            return SupplementRequested(
+                **desk,
+                agency_dossier_code=report.agency_dossier_code or code,
+                missing_documents=report.missing_documents,
+                reason=report.reason,
+            )
+        case cmd.ReceiveSupplement():
+            _check_state(dossier, SupplementReceived)
+            item_id, received_at = report.supplement_item_id, report.received_at
+            if received_at is None:
+                item_id, received_at = _supplement_by_post(dossier, item_id)
+            return SupplementReceived(
+                **desk, agency_dossier_code=code, received_at=received_at, supplement_item_id=item_id
+            )
+        case cmd.StartProcessing():
+            _check_state(dossier, DossierProcessing)
+            assert code is not None  # received dossiers have a code
+            return DossierProcessing(**desk, agency_dossier_code=code, department=report.department)
+        case cmd.NotifyDelay():
+            _check_state(dossier, DelayNotified)
+            _check_delay_allowed(dossier, policy)
+            assert code is not None and dossier.due_date is not None
+            issued_on = report.issued_on or to_vietnam_time(now).date()
+            return DelayNotified(
+                **desk,
+                agency_dossier_code=code,
+                previous_due_date=dossier.due_date,
+                new_due_date=report.new_due_date,
+                reason=report.reason,
+                issued_on=issued_on,
+                breach=policy.delay_breach(issued_on, dossier.due_date),
+            )
+        case cmd.WithdrawDossier():
+            return DossierWithdrawn(**desk, agency_dossier_code=code, reason=report.reason)
+        case cmd.ReadyResult():
+            _check_state(dossier, ResultReady)
+            assert code is not None
+            return ResultReady(
+                **desk,
+                agency_dossier_code=code,
+                outcome=report.outcome,
+                result_reference=report.result_reference,
+            )
+    raise TypeError(f"no report {type(report).__name__}")  # pragma: no cover
+
+
+def compose_registration(report: cmd.RegisterForReturn, actor: Actor) -> DossierRegisteredForReturn:
+    return DossierRegisteredForReturn(
+        agency_code=actor.agency_code,
+        officer_id=actor.officer_id,
+        agency_dossier_code=report.agency_dossier_code,
+        procedure_code=report.procedure_code,
+        filing_channel=report.filing_channel,
+        filed_at=report.filed_at,
+        applicant=report.applicant,
+        delivery_address=report.delivery_address,
+    )
+
+
+def _supplement_by_post(dossier: Dossier, item_id: str | None) -> tuple[str, datetime]:
+    handed = dossier.supplement_handed_at
+    requested = dossier.supplement_requested_at
+    if (
+        handed is not None
+        and dossier.supplement_item_id is not None
+        and item_id in (None, dossier.supplement_item_id)
+        and (requested is None or handed >= requested)
+    ):
+        return dossier.supplement_item_id, handed
+    raise ReportRejectedError(
+        Reason.MISSING_RECEIVED_AT,
+        "give received_at: no handover of a supplement by post is known since the request",
+    )
+
+
+# --------------------------------------------------------------------------- accepting an event
+
+
+def accept(
+    dossier: Dossier | None,
+    event: Event,
+    *,
+    subject: str,
+    source: str,
+    recorded_at: datetime,
+    policy: Policy,
+    code_holder: str | None = None,
+) -> Dossier:
+    """The record after an agency event, or ReportRejectedError with the reason.
+
+    `subject` is the envelope's dossier id, `source` its producer, `recorded_at` when the desk recorded
+    the act; `code_holder` is the dossier that already holds the event's agency dossier code, if any.
+    The same checks apply to an officer's composed report and to an agency system's raw message.
+    """
+    if not isinstance(event, AgencyEvent):
+        raise ReportRejectedError(Reason.NOT_AN_AGENCY_EVENT, f"{event.type} is not an agency event")
+    reporter = agency_of_source(source)
+    if reporter != event.agency_code:
+        raise ReportRejectedError(
+            Reason.SOURCE_MISMATCH,
+            f"the source must be {AGENCY_SOURCE_PREFIX}{event.agency_code}, the agency reporting",
+        )
+    if isinstance(event, DossierRegisteredForReturn):
+        return _register(dossier, event, subject, recorded_at, policy, code_holder)
+    if dossier is None:
+        raise ReportRejectedError(
+            Reason.UNKNOWN_DOSSIER, "no dossier with this id is known to the agency service"
+        )
+    _authorise(dossier, event.agency_code)
+    _check_state(dossier, type(event))
+    new_code = _code_after(
+        dossier, getattr(event, "agency_dossier_code", None), event.agency_code, code_holder
+    )
+    moved = replace(dossier, sequence=dossier.sequence + 1, agency_dossier_code=new_code)
+    match event:
+        case DossierReceived():
+            return _received(moved, event, recorded_at, policy)
+        case DossierRefused():
+            return replace(moved, status=Status.REFUSED, due_date=None)
+        case SupplementRequested():
+            return replace(
+                moved, status=Status.AWAITING_SUPPLEMENT, supplement_requested_at=recorded_at, due_date=None
+            )
+        case SupplementReceived():
+            return _supplement_received(moved, event, recorded_at, policy)
+        case DossierProcessing():
+            return replace(moved, status=Status.PROCESSING)
+        case DelayNotified():
+            return _delay_notified(moved, event, recorded_at, policy)
+        case DossierWithdrawn():
+            return replace(moved, status=Status.WITHDRAWN, due_date=None)
+        case ResultReady():
+            return replace(moved, status=Status.RESULT_READY, outcome=event.outcome, due_date=None)
+    raise TypeError(f"no rule for {event.type}")  # pragma: no cover
+
+
+def _register(
+    dossier: Dossier | None,
+    event: DossierRegisteredForReturn,
+    subject: str,
+    recorded_at: datetime,
+    policy: Policy,
+    code_holder: str | None,
+) -> Dossier:
+    code = event.agency_dossier_code
+    if agency_of_code(code) != event.agency_code:
+        raise ReportRejectedError(
+            Reason.CODE_OF_ANOTHER_AGENCY, f"{code} is a code of agency {agency_of_code(code)}"
+        )
+    if subject != dossier_id_for_agency_code(code):
+        raise ReportRejectedError(
+            Reason.WRONG_SUBJECT, "the subject of a registration is the dossier id derived from its code"
+        )
+    try:
+        procedure = policy.catalog.get(event.procedure_code)
+    except UnknownProcedureError:
+        raise ReportRejectedError(
+            Reason.UNKNOWN_PROCEDURE, f"procedure {event.procedure_code} is not in the procedure catalog"
+        ) from None
+    if not procedure.by_post:
+        raise ReportRejectedError(
+            Reason.PROCEDURE_NOT_BY_POST,
+            f"procedure {procedure.code} cannot go by post: {procedure.not_by_post_reason}",
+        )
+    _not_after(event.filed_at, recorded_at, "filed_at")
+    if dossier is not None:
+        raise ReportRejectedError(Reason.ALREADY_REGISTERED, f"dossier {code} is already registered")
+    if code_holder is not None and code_holder != subject:
+        raise ReportRejectedError(Reason.CODE_IN_USE, f"{code} is already the code of another dossier")
+    return Dossier(
+        dossier_id=subject,
+        agency_code=event.agency_code,
+        status=Status.FILED,
+        sequence=1,
+        service_form=ServiceForm.RECEIVE_RESULT,
+        procedure_code=event.procedure_code,
+        agency_dossier_code=code,
+        filed_at=event.filed_at,
+        filing_day=policy.filing_day(event.filed_at),
+    )
+
+
+def _received(dossier: Dossier, event: DossierReceived, recorded_at: datetime, policy: Policy) -> Dossier:
+    if event.item_id is not None and dossier.item_id is not None and event.item_id != dossier.item_id:
+        raise ReportRejectedError(Reason.INCONSISTENT, "item_id: not the inbound item of this dossier")
+    if (
+        event.item_id is not None
+        and dossier.item_id is None
+        and dossier.dossier_id != dossier_id_for_item(event.item_id)
+    ):
+        raise ReportRejectedError(Reason.INCONSISTENT, "item_id: not the inbound item of this dossier")
+    assert dossier.filed_at is not None
+    if event.filed_at != dossier.filed_at:
+        raise ReportRejectedError(
+            Reason.INCONSISTENT, f"filed_at: the filing time on record is {dossier.filed_at.isoformat()}"
+        )
+    legal = policy.legal_due_date(dossier.filed_at, event.procedure_code)
+    if event.legal_due_date != legal:
+        raise ReportRejectedError(Reason.INCONSISTENT, f"legal_due_date: the rules give {legal.isoformat()}")
+    filing_day = policy.filing_day(dossier.filed_at)
+    if event.appointment_date < filing_day:
+        raise ReportRejectedError(
+            Reason.APPOINTMENT_BEFORE_FILING,
+            f"the appointment date is before the filing day {filing_day.isoformat()}",
+        )
+    return replace(
+        dossier,
+        status=Status.RECEIVED,
+        procedure_code=event.procedure_code,
+        item_id=dossier.item_id or event.item_id,
+        filing_day=filing_day,
+        received_at=recorded_at,
+        legal_due_date=legal,
+        appointment_date=event.appointment_date,
+        due_date=legal,
+    )
+
+
+def _supplement_received(
+    dossier: Dossier, event: SupplementReceived, recorded_at: datetime, policy: Policy
+) -> Dossier:
+    _not_after(event.received_at, recorded_at, "received_at")
+    requested = dossier.supplement_requested_at
+    if requested is not None and event.received_at < requested:
+        raise ReportRejectedError(
+            Reason.RECEIVED_BEFORE_REQUEST,
+            f"received_at is before the supplement was requested ({requested.isoformat()})",
+        )
+    # The clock restarts from zero: the supplement's arrival is the new filing time.
+    restarted = replace(
+        dossier,
+        filed_at=event.received_at,
+        filing_day=policy.filing_day(event.received_at),
+        supplement_item_id=event.supplement_item_id or dossier.supplement_item_id,
+    )
+    if dossier.received_at is None:
+        return replace(restarted, status=Status.FILED)
+    assert dossier.procedure_code is not None
+    legal = policy.legal_due_date(event.received_at, dossier.procedure_code)
+    return replace(
+        restarted, status=Status.RECEIVED, legal_due_date=legal, appointment_date=None, due_date=legal
+    )
+
+
+def _delay_notified(dossier: Dossier, event: DelayNotified, recorded_at: datetime, policy: Policy) -> Dossier:
+    _check_delay_allowed(dossier, policy)
+    assert dossier.due_date is not None
+    if event.previous_due_date != dossier.due_date:
+        raise ReportRejectedError(
+            Reason.INCONSISTENT,
+            f"previous_due_date: the due date on record is {dossier.due_date.isoformat()}",
+        )
+    if event.new_due_date <= dossier.due_date:
+        raise ReportRejectedError(
+            Reason.NEW_DATE_NOT_LATER,
+            f"the new date must be after the current due date {dossier.due_date.isoformat()}",
+        )
+    today = to_vietnam_time(recorded_at + CLOCK_SKEW).date()
+    if event.issued_on > today:
+        raise ReportRejectedError(Reason.IN_THE_FUTURE, "issued_on is after the day the slip was recorded")
+    if dossier.filing_day is not None and event.issued_on < dossier.filing_day:
+        raise ReportRejectedError(
+            Reason.ISSUED_BEFORE_FILING,
+            f"issued_on is before the filing day {dossier.filing_day.isoformat()}",
+        )
+    breach = policy.delay_breach(event.issued_on, dossier.due_date)
+    if event.breach != breach:
+        raise ReportRejectedError(
+            Reason.INCONSISTENT,
+            f"breach: a slip issued on {event.issued_on.isoformat()} for a due date of "
+            f"{dossier.due_date.isoformat()} is {'' if breach else 'not '}a breach",
+        )
+    return replace(
+        dossier,
+        due_date=event.new_due_date,
+        delay_notices=dossier.delay_notices + 1,
+        delay_breach=breach,
+    )
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def _authorise(dossier: Dossier, agency_code: str) -> None:
+    if dossier.agency_code != agency_code:
+        raise ReportRejectedError(Reason.ANOTHER_AGENCY, "the dossier is addressed to another agency")
+
+
+# Which states each report makes sense in.
+_ALLOWED: dict[type[AgencyEvent], frozenset[Status]] = {
+    DossierReceived: frozenset({Status.FILED}),
+    DossierRefused: frozenset({Status.FILED, Status.AWAITING_SUPPLEMENT}),
+    SupplementRequested: frozenset({Status.FILED, Status.RECEIVED, Status.PROCESSING}),
+    SupplementReceived: frozenset({Status.AWAITING_SUPPLEMENT}),
+    DossierProcessing: frozenset({Status.RECEIVED, Status.PROCESSING}),
+    DelayNotified: frozenset({Status.RECEIVED, Status.PROCESSING}),
+    DossierWithdrawn: frozenset(
+        {Status.FILED, Status.RECEIVED, Status.PROCESSING, Status.AWAITING_SUPPLEMENT}
+    ),
+    ResultReady: frozenset({Status.RECEIVED, Status.PROCESSING}),
+}
+
+_FINAL_REASONS = {
+    Status.WITHDRAWN: (
+        Reason.DOSSIER_WITHDRAWN,
+        "the citizen withdrew the dossier; nothing more can be reported",
+    ),
+    Status.REFUSED: (Reason.DOSSIER_REFUSED, "the dossier was refused; nothing more can be reported"),
+    Status.RESULT_READY: (
+        Reason.RESULT_ALREADY_READY,
+        "the result is already ready; nothing more can be reported",
+    ),
+}
+
+
+def _check_state(dossier: Dossier, kind: type[AgencyEvent]) -> None:
+    """ReportRejectedError (conflict) when the report makes no sense in the dossier's current state."""
+    status = dossier.status
+    if status in FINAL:
+        reason, detail = _FINAL_REASONS[status]
+        raise ReportRejectedError(reason, detail)
+    if status is Status.ANNOUNCED:
+        raise ReportRejectedError(
+            Reason.NOT_HANDED_OVER,
+            "the post office has not reported the signed handover record for this dossier",
+        )
+    received = dossier.received_at is not None
+    if status in _ALLOWED[kind] and not (kind is DossierRefused and received):
+        return
+    if kind is DossierRefused or (kind is DossierReceived and received):
+        raise ReportRejectedError(
+            Reason.ALREADY_RECEIVED,
+            "the dossier was already received"
+            + ("; a received dossier is denied with a result, not refused" if kind is DossierRefused else ""),
+        )
+    if status is Status.AWAITING_SUPPLEMENT:
+        raise ReportRejectedError(
+            Reason.AWAITING_SUPPLEMENT, "a supplement was requested and has not been received"
+        )
+    if kind is SupplementReceived:
+        raise ReportRejectedError(
+            Reason.NO_SUPPLEMENT_REQUESTED, "no supplement was requested for this dossier"
+        )
+    raise ReportRejectedError(
+        Reason.NOT_RECEIVED, "the dossier has not been received (no receipt and appointment slip)"
+    )
+
+
+def _check_delay_allowed(dossier: Dossier, policy: Policy) -> None:
+    if dossier.delay_notices >= policy.rules.max_delay_notices:
+        raise ReportRejectedError(
+            Reason.DELAY_ALREADY_NOTIFIED,
+            f"an apology slip was already issued; at most {policy.rules.max_delay_notices} per dossier",
+        )
+
+
+def _code_after(dossier: Dossier, given: str | None, agency_code: str, holder: str | None) -> str | None:
+    """The dossier's agency code after a report naming `given` (None: the report names none)."""
+    if given is None:
+        return dossier.agency_dossier_code
+    if dossier.agency_dossier_code is not None and given != dossier.agency_dossier_code:
+        raise ReportRejectedError(
+            Reason.CODE_MISMATCH, f"the dossier's code is {dossier.agency_dossier_code}"
+        )
+    if agency_of_code(given) != agency_code:
+        raise ReportRejectedError(
+            Reason.CODE_OF_ANOTHER_AGENCY, f"{given} is a code of agency {agency_of_code(given)}"
+        )
+    if holder is not None and holder != dossier.dossier_id:
+        raise ReportRejectedError(Reason.CODE_IN_USE, f"{given} is already the code of another dossier")
+    return given
+
+
+def _not_after(moment: datetime, recorded_at: datetime, name: str) -> None:
+    if moment > recorded_at + CLOCK_SKEW:
+        raise ReportRejectedError(Reason.IN_THE_FUTURE, f"{name} is after the time the report was recorded")

@@ -1,0 +1,234 @@
+"""Use cases: an officer's report, a registration for return, a look at a record, and the consumers' work
+(learning dossiers from the post, taking in the reports agency systems publish directly).
+
+An officer's report is decided with the dossier's row locked, published, and recorded only once Kafka
+has acknowledged it: a BrokerUnavailableError rolls everything back (the API answers 503) and the retry
+derives the same event id, so consumers deduplicate a publication that got through after all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.envelope import Envelope
+from contracts.events import AgencyEvent, DossierAccepted, DossierHandedToAgency, Event
+from contracts.sources import agency_source
+from contracts.values import dossier_id_for_agency_code
+from services.agency import commands as cmd
+from services.agency import domain
+from services.agency.adapters.repository import Dossiers
+from services.agency.domain import Actor, Dossier, DossierRef, Policy, Reason, ReportRejectedError
+from services.agency.metrics import AgencyMetrics
+from services.shared.kafka import EventPublisher
+from services.shared.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+HTTP = "http"
+INTAKE = "intake"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A report published and recorded: its envelope and the dossier's record after it."""
+
+    envelope: Envelope[AgencyEvent]
+    dossier: Dossier
+
+
+class AgencyDesk:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        publisher: EventPublisher,
+        policy: Policy,
+        metrics: AgencyMetrics,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._policy = policy
+        self._metrics = metrics
+        self._clock = clock
+
+    # ----------------------------------------------------------------------- the officers' API
+
+    async def report(self, actor: Actor, ref: DossierRef, report: cmd.Report) -> Recorded:
+        """Decide, publish and record an officer's report on a known dossier."""
+        now = self._clock()
+        try:
+            async with self._engine.begin() as conn:
+                dossiers = Dossiers(conn)
+                dossier = await self._find(dossiers, ref, lock=True)
+                event = domain.compose(dossier, report, actor, now, self._policy)
+                return await self._record(dossiers, dossier, dossier.dossier_id, event, actor, now)
+        except ReportRejectedError as rejected:
+            self._rejected(rejected, HTTP, ref_kind="item" if ref.item_id else "code")
+            raise
+        except IntegrityError:
+            # Another dossier took the same agency dossier code between our check and our write.
+            self._metrics.reports_rejected.labels(Reason.CODE_IN_USE.value, HTTP).inc()
+            raise ReportRejectedError(
+                Reason.CODE_IN_USE, "the agency dossier code is already the code of another dossier"
+            ) from None
+
+    async def register(self, actor: Actor, registration: cmd.RegisterForReturn) -> Recorded:
+        """Register a dossier filed in person or online for return of its result by post."""
+        now = self._clock()
+        dossier_id = dossier_id_for_agency_code(registration.agency_dossier_code)
+        event = domain.compose_registration(registration, actor)
+        try:
+            async with self._engine.begin() as conn:
+                dossiers = Dossiers(conn)
+                existing = await dossiers.get(dossier_id, lock=True)
+                return await self._record(dossiers, existing, dossier_id, event, actor, now)
+        except ReportRejectedError as rejected:
+            self._rejected(rejected, HTTP, ref_kind="registration")
+            raise
+        except IntegrityError:
+            # A concurrent registration of the same code won; it published the same event id.
+            self._metrics.reports_rejected.labels(Reason.ALREADY_REGISTERED.value, HTTP).inc()
+            raise ReportRejectedError(
+                Reason.ALREADY_REGISTERED, "the dossier is already registered"
+            ) from None
+
+    async def view(self, ref: DossierRef, agency_code: str | None) -> Dossier:
+        """The record of a dossier; `agency_code` None is an operator, who may read every dossier."""
+        async with self._engine.connect() as conn:
+            dossier = await self._find(Dossiers(conn), ref, lock=False)
+        if agency_code is not None and dossier.agency_code != agency_code:
+            raise ReportRejectedError(Reason.ANOTHER_AGENCY, "the dossier is addressed to another agency")
+        return dossier
+
+    async def _find(self, dossiers: Dossiers, ref: DossierRef, *, lock: bool) -> Dossier:
+        dossier_id = ref.derived_id
+        if dossier_id is None and ref.agency_dossier_code is not None:
+            dossier_id = await dossiers.id_for_code(ref.agency_dossier_code)
+        dossier = await dossiers.get(dossier_id, lock=lock) if dossier_id else None
+        if dossier is None:
+            raise ReportRejectedError(
+                Reason.UNKNOWN_DOSSIER, "no dossier with this reference is known to the agency service"
+            )
+        return dossier
+
+    async def _record(
+        self,
+        dossiers: Dossiers,
+        dossier: Dossier | None,
+        dossier_id: str,
+        event: AgencyEvent,
+        actor: Actor,
+        now: datetime,
+    ) -> Recorded:
+        source = agency_source(actor.agency_code)
+        code = getattr(event, "agency_dossier_code", None)
+        holder = (await dossiers.code_holders([code])).get(code) if code else None
+        after = domain.accept(
+            dossier,
+            event,
+            subject=dossier_id,
+            source=source,
+            recorded_at=now,
+            policy=self._policy,
+            code_holder=holder,
+        )
+        envelope = Envelope.new(
+            event,
+            subject=dossier_id,
+            source=source,
+            time=now,
+            id=domain.next_event_id(dossier, dossier_id, event.type),
+        )
+        await self._publisher.publish(envelope)
+        if dossier is None:
+            await dossiers.save(new=[after], changed=[])
+        else:
+            await dossiers.save(new=[], changed=[after])
+        self._metrics.events_published.labels(event.type, HTTP).inc()
+        return Recorded(envelope, after)
+
+    def _rejected(self, rejected: ReportRejectedError, channel: str, **fields: str) -> None:
+        self._metrics.reports_rejected.labels(rejected.reason.value, channel).inc()
+        log_event(
+            logger,
+            "agency_report_rejected",
+            logging.INFO,
+            reason=rejected.reason.value,
+            channel=channel,
+            **fields,
+        )
+
+    # ----------------------------------------------------------------------- the consumers
+
+    async def learn_from_postal(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
+        """Applier of postal.events.v1: which agency each dossier is addressed to, and its filing time."""
+        relevant = [e for e in events if isinstance(e.data, DossierAccepted | DossierHandedToAgency)]
+        if not relevant:
+            return
+        dossiers = Dossiers(conn)
+        known = await dossiers.get_many((e.subject for e in relevant), lock=True)
+        state: dict[str, Dossier] = dict(known)
+        for envelope in relevant:
+            after = domain.learn(state.get(envelope.subject), envelope.subject, envelope.data, self._policy)
+            if after is not None:
+                state[envelope.subject] = after
+        await dossiers.save(
+            new=[d for key, d in state.items() if key not in known],
+            changed=[d for key, d in state.items() if key in known and d != known[key]],
+        )
+
+    async def take_in(
+        self, conn: AsyncConnection, envelopes: Sequence[Envelope[Event]]
+    ) -> list[tuple[Envelope[Event], ReportRejectedError]]:
+        """Applier of agency.intake.v1: the same rules as an officer's report.
+
+        Valid reports are republished on agency.events.v1 with their own event id (acknowledged before the
+        caller commits, so a retried batch republishes the same ids) and recorded; the rejected ones are
+        returned, in order, for the dead-letter topic.
+        """
+        dossiers = Dossiers(conn)
+        known = await dossiers.get_many((e.subject for e in envelopes), lock=True)
+        codes = {code for e in envelopes if (code := getattr(e.data, "agency_dossier_code", None))}
+        holders = await dossiers.code_holders(codes)
+        state: dict[str, Dossier] = dict(known)
+        accepted: list[Envelope[Event]] = []
+        rejected: list[tuple[Envelope[Event], ReportRejectedError]] = []
+        for envelope in envelopes:
+            code = getattr(envelope.data, "agency_dossier_code", None)
+            try:
+                after = domain.accept(
+                    state.get(envelope.subject),
+                    envelope.data,
+                    subject=envelope.subject,
+                    source=envelope.source,
+                    recorded_at=envelope.time,
+                    policy=self._policy,
+                    code_holder=holders.get(code) if code else None,
+                )
+            except ReportRejectedError as rejection:
+                rejected.append((envelope, rejection))
+                self._rejected(rejection, INTAKE, dossier_id=envelope.subject, type=envelope.type)
+                continue
+            state[envelope.subject] = after
+            if after.agency_dossier_code:
+                holders[after.agency_dossier_code] = after.dossier_id
+            accepted.append(envelope)
+        await self._publisher.publish_many(accepted)
+        for envelope in accepted:
+            self._metrics.events_published.labels(envelope.type, INTAKE).inc()
+        await dossiers.save(
+            new=[d for key, d in state.items() if key not in known],
+            changed=[d for key, d in state.items() if key in known and d != known[key]],
+        )
+        return rejected

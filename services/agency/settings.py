@@ -1,0 +1,36 @@
+"""The agency service's settings: the shared ones plus AGENCY_* variables; the only reader of the env."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.shared.settings import SharedSettings
+
+
+class AgencySettings(SharedSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENCY_", extra="ignore", frozen=True)
+
+    http_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")
+    http_port: int = Field(8002, description="Port of the HTTP API.")
+    kafka_client_id: str = Field("agency", description="Kafka client id of the service's producer.")
+    postal_group_id: str = Field(
+        "agency.postal",
+        description="Consumer group reading postal.events.v1 (which agency each dossier is addressed to).",
+    )
+    intake_group_id: str = Field(
+        "agency.intake",
+        description="Consumer group validating the agency systems' reports on agency.intake.v1.",
+    )
+    consumer_max_records: int = Field(500, ge=1, description="Most records a consumer applies in one batch.")
+    publish_timeout_s: float = Field(
+        5.0, gt=0, description="How long a request waits for Kafka's acknowledgement before answering 503."
+    )
+    retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 answer, in seconds.")
+    delay_notice_lead_working_days: int = Field(
+        1,
+        ge=0,
+        description="An apology slip must be issued at least this many working days before the due date; a "
+        "later one is recorded and flagged as a breach (Decree 61/2018 Art. 19; Decree 118/2025).",
+    )
+    max_delay_notices: int = Field(1, ge=0, description="Apology slips allowed per dossier.")

@@ -1,0 +1,423 @@
+"""Officers report through the HTTP API; every accepted report is on agency.events.v1 when the answer
+comes, every refused one publishes nothing. Real broker, real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.envelope import decode
+from contracts.events import DelayNotified, DossierReceived, DossierRegisteredForReturn, SupplementReceived
+from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
+from contracts.values import dossier_id_for_agency_code, dossier_id_for_item, make_s10
+from services.shared.calendar import VN_TZ
+from tests.agency.conftest import (
+    AGENCY,
+    OTHER_AGENCY,
+    THREE_DAYS,
+    Clock,
+    Tokens,
+    TopicReader,
+    bearer,
+    new_agency_dossier_code,
+    new_item_id,
+    postal_journey,
+    send,
+    wait_for_status,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def vn(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
+
+
+async def filed_by_post(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, signed_at: datetime
+) -> str:
+    """A passport dossier the post office accepted for AGENCY and handed over at `signed_at`."""
+    item_id = new_item_id()
+    await send(producer, POSTAL_EVENTS, postal_journey(item_id, signed_at))
+    await wait_for_status(client, item_id, tokens.officer, "FILED")
+    return item_id
+
+
+async def post(
+    client: httpx.AsyncClient, path: str, token: str, body: dict[str, Any] | None = None
+) -> httpx.Response:
+    return await client.post(path, json=body, headers=bearer(token))
+
+
+def key(item_id: str) -> set[bytes]:
+    return {dossier_id_for_item(item_id).encode()}
+
+
+async def test_dossier_handed_over_by_post_is_received_with_its_legal_due_date_once_kafka_acknowledged(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    # Signed after the 15:00 cut-off on the eve of Tết 2026: filed Monday 23 February.
+    signed_at = vn(2026, 2, 13, 15, 30)
+    item_id = await filed_by_post(client, producer, tokens, signed_at)
+    code = new_agency_dossier_code()
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        response = await post(
+            client,
+            f"/dossiers/{item_id.lower()}/received",
+            tokens.officer,
+            {"agency_dossier_code": code, "appointment_date": "2026-03-06"},
+        )
+        assert response.status_code == 201, response.text
+        published = await events.read(key(item_id), at_least=1)
+
+    body = response.json()
+    assert body["event_type"] == "agency.dossier_received"
+    assert body["dossier"]["filing_day"] == "2026-02-23"
+    assert body["dossier"]["legal_due_date"] == "2026-03-05", "8 working days from Monday 23 February"
+    assert body["dossier"]["appointment_later_than_legal"] is True
+    assert body["dossier"]["status"] == "RECEIVED"
+    [record] = published
+    envelope = decode(record.value, record.key)
+    assert str(envelope.id) == body["event_id"]
+    assert envelope.source == f"/agencies/{AGENCY}"
+    event = envelope.data
+    assert isinstance(event, DossierReceived)
+    assert (event.agency_dossier_code, event.item_id, event.officer_id) == (code, item_id, "officer-0003")
+    assert event.filed_at == signed_at
+    assert event.legal_due_date == date(2026, 3, 5)
+    assert event.appointment_later_than_legal is True
+
+
+async def test_each_status_of_a_received_dossier_is_published_in_order(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    code = new_agency_dossier_code()
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        received = await post(
+            client,
+            f"/dossiers/{item_id}/received",
+            tokens.officer,
+            {"agency_dossier_code": code, "appointment_date": "2026-03-12"},
+        )
+        processing = await client.post(f"/dossiers/{code}/processing", headers=bearer(tokens.officer))
+        delayed = await post(
+            client,
+            f"/dossiers/{code}/delay-notified",
+            tokens.officer,
+            {"new_due_date": "2026-03-19", "reason": "Cần xác minh thêm", "issued_on": "2026-03-11"},
+        )
+        ready = await post(
+            client,
+            f"/dossiers/{code}/result-ready",
+            tokens.officer,
+            {"outcome": "APPROVED", "result_reference": "HC-2026-000123"},
+        )
+        published = await events.read(key(item_id), at_least=4)
+
+    answers = [received, processing, delayed, ready]
+    assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
+    assert [a.json()["dossier"]["status"] for a in answers] == [
+        "RECEIVED",
+        "PROCESSING",
+        "PROCESSING",
+        "RESULT_READY",
+    ]
+    assert delayed.json()["dossier"]["due_date"] == "2026-03-19"
+    assert delayed.json()["dossier"]["delay_breach"] is False
+    envelopes = [decode(r.value, r.key) for r in published]
+    assert [e.type for e in envelopes] == [
+        "agency.dossier_received",
+        "agency.dossier_processing",
+        "agency.delay_notified",
+        "agency.result_ready",
+    ]
+    assert [str(e.id) for e in envelopes] == [a.json()["event_id"] for a in answers]
+    view = await client.get(f"/dossiers/{item_id}", headers=bearer(tokens.operator))
+    assert view.status_code == 200
+    assert (view.json()["status"], view.json()["outcome"]) == ("RESULT_READY", "APPROVED")
+
+
+async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_from_zero(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    code = new_agency_dossier_code()
+    await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": code, "appointment_date": "2026-03-12"},
+    )
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        clock.frozen = vn(2026, 3, 4)
+        requested = await post(
+            client,
+            f"/dossiers/{code}/supplement-requested",
+            tokens.officer,
+            {"missing_documents": ["Ảnh chân dung 4x6"], "reason": "Ảnh không đúng quy cách"},
+        )
+        clock.frozen = vn(2026, 3, 10, 16, 5)
+        restarted = await post(
+            client,
+            f"/dossiers/{code}/supplement-received",
+            tokens.officer,
+            {"received_at": "2026-03-10T16:00:00+07:00"},
+        )
+        published = await events.read(key(item_id), at_least=2)
+
+    assert requested.status_code == 201, requested.text
+    assert requested.json()["dossier"]["status"] == "AWAITING_SUPPLEMENT"
+    assert requested.json()["dossier"]["due_date"] is None
+    assert restarted.status_code == 201, restarted.text
+    dossier = restarted.json()["dossier"]
+    assert (dossier["status"], dossier["filing_day"]) == ("RECEIVED", "2026-03-11")
+    assert dossier["legal_due_date"] == dossier["due_date"] == "2026-03-23"
+    event = decode(published[-1].value, published[-1].key).data
+    assert isinstance(event, SupplementReceived)
+    assert event.received_at == vn(2026, 3, 10, 16)
+
+
+async def test_late_apology_slip_is_flagged_as_a_breach_and_a_second_one_is_refused_with_409(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    code = new_agency_dossier_code()
+    await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": code, "appointment_date": "2026-03-12"},
+    )
+    slip = {"new_due_date": "2026-03-19", "reason": "Chờ ý kiến cơ quan liên quan", "issued_on": "2026-03-12"}
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        late = await post(client, f"/dossiers/{code}/delay-notified", tokens.officer, slip)
+        second = await post(
+            client, f"/dossiers/{code}/delay-notified", tokens.officer, {**slip, "new_due_date": "2026-03-26"}
+        )
+        published = await events.read(key(item_id), at_least=1)
+
+    assert late.status_code == 201, late.text
+    assert late.json()["dossier"]["delay_breach"] is True, "issued on the due date itself"
+    assert late.json()["dossier"]["due_date"] == "2026-03-19"
+    assert second.status_code == 409
+    assert second.headers["content-type"] == "application/problem+json"
+    assert second.json()["reason"] == "delay_already_notified"
+    [record] = published
+    event = decode(record.value, record.key).data
+    assert isinstance(event, DelayNotified)
+    assert (event.previous_due_date, event.breach) == (date(2026, 3, 12), True)
+
+
+async def test_result_ready_before_the_dossier_is_received_is_refused_with_409_and_nothing_is_published(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        response = await post(
+            client,
+            f"/dossiers/{item_id}/result-ready",
+            tokens.officer,
+            {"outcome": "DENIED", "result_reference": "QD-2026-0001"},
+        )
+        published = await events.read(key(item_id))
+
+    assert response.status_code == 409
+    assert response.json()["reason"] == "not_received"
+    assert published == []
+
+
+async def test_nothing_can_be_reported_after_withdrawal(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        withdrawn = await post(
+            client, f"/dossiers/{item_id}/withdrawn", tokens.officer, {"reason": "Rút hồ sơ"}
+        )
+        after = [
+            await post(
+                client,
+                f"/dossiers/{item_id}/received",
+                tokens.officer,
+                {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-12"},
+            ),
+            await client.post(f"/dossiers/{item_id}/processing", headers=bearer(tokens.officer)),
+            await post(client, f"/dossiers/{item_id}/refused", tokens.officer, {"reason": "x"}),
+            await client.post(f"/dossiers/{item_id}/withdrawn", headers=bearer(tokens.officer)),
+        ]
+        published = await events.read(key(item_id), at_least=1)
+
+    assert withdrawn.status_code == 201
+    assert [(r.status_code, r.json()["reason"]) for r in after] == [(409, "dossier_withdrawn")] * 4
+    assert [decode(r.value, r.key).type for r in published] == ["agency.dossier_withdrawn"]
+
+
+async def test_refused_dossier_takes_no_further_report(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+
+    refused = await post(
+        client, f"/dossiers/{item_id}/refused", tokens.officer, {"reason": "Không thuộc thẩm quyền"}
+    )
+    again = await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-12"},
+    )
+
+    assert refused.status_code == 201 and refused.json()["dossier"]["status"] == "REFUSED"
+    assert (again.status_code, again.json()["reason"]) == (409, "dossier_refused")
+
+
+async def test_report_on_another_agencys_dossier_is_forbidden_and_nothing_is_published(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    body = {"agency_dossier_code": new_agency_dossier_code(OTHER_AGENCY), "appointment_date": "2026-03-12"}
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        other_agency = await post(client, f"/dossiers/{item_id}/received", tokens.other_officer, body)
+        clerk = await post(client, f"/dossiers/{item_id}/received", tokens.clerk, body)
+        operator = await post(client, f"/dossiers/{item_id}/received", tokens.operator, body)
+        published = await events.read(key(item_id))
+
+    assert (other_agency.status_code, other_agency.json()["reason"]) == (403, "another_agency")
+    assert (clerk.status_code, clerk.json()["reason"]) == (403, "not_an_agency")
+    assert (operator.status_code, operator.json()["reason"]) == (403, "not_an_agency")
+    assert published == []
+    peek = await client.get(f"/dossiers/{item_id}", headers=bearer(tokens.other_officer))
+    assert (peek.status_code, peek.json()["reason"]) == (403, "another_agency")
+    assert (await client.get(f"/dossiers/{item_id}", headers=bearer(tokens.officer))).json()[
+        "status"
+    ] == "FILED"
+
+
+async def test_unknown_or_mistyped_dossier_is_404_and_a_missing_credential_401(
+    client: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    unknown = await client.post(
+        f"/dossiers/{make_s10('EB', 99999998)}/processing", headers=bearer(tokens.officer)
+    )
+    anonymous = await client.post(f"/dossiers/{make_s10('EB', 99999998)}/processing")
+    forged = await client.get(f"/dossiers/{make_s10('EB', 99999998)}", headers=bearer("not.a.token"))
+    mistyped = await client.post("/dossiers/EB123456780VN/processing", headers=bearer(tokens.officer))
+
+    assert (unknown.status_code, unknown.json()["reason"]) == (404, "unknown_dossier")
+    assert (anonymous.status_code, anonymous.json()["reason"]) == (401, "unauthenticated")
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert forged.status_code == 401
+    assert (mistyped.status_code, mistyped.json()["reason"]) == (404, "invalid_reference")
+    assert mistyped.json()["detail"] == "wrong check digit: expected 5, got 0"
+
+
+async def test_invalid_input_is_refused_with_422_without_echoing_personal_data(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    phone = "0912 34"
+    registration = {
+        "agency_dossier_code": new_agency_dossier_code(),
+        "procedure_code": THREE_DAYS,
+        "filing_channel": "IN_PERSON",
+        "filed_at": "2026-03-02T09:00:00+07:00",
+        "applicant": {**SAMPLE_APPLICANT.model_dump(), "phone": phone},
+        "delivery_address": SAMPLE_ADDRESS.model_dump(),
+    }
+
+    bad_phone = await post(client, "/dossiers", tokens.officer, registration)
+    bad_code = await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": "H22-2026-7", "appointment_date": "2026-03-12"},
+    )
+    unknown_procedure = await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {
+            "agency_dossier_code": new_agency_dossier_code(),
+            "appointment_date": "2026-03-12",
+            "procedure_code": "9.999999",
+        },
+    )
+    malformed = await client.post(
+        f"/dossiers/{item_id}/refused",
+        content=b'{"reason": ',
+        headers={**bearer(tokens.officer), "content-type": "application/json"},
+    )
+
+    assert (bad_phone.status_code, bad_phone.json()["reason"]) == (422, "invalid_request")
+    assert [e["loc"] for e in bad_phone.json()["errors"]] == [["body", "applicant", "phone"]]
+    assert phone not in bad_phone.text and SAMPLE_APPLICANT.name not in bad_phone.text
+    assert SAMPLE_ADDRESS.line not in bad_phone.text
+    assert (bad_code.status_code, bad_code.json()["reason"]) == (422, "invalid_request")
+    assert (unknown_procedure.status_code, unknown_procedure.json()["reason"]) == (422, "unknown_procedure")
+    assert (malformed.status_code, malformed.json()["reason"]) == (400, "malformed_json")
+
+
+async def test_dossier_filed_in_person_is_registered_for_return_by_post_and_then_followed_by_its_code(
+    client: httpx.AsyncClient, tokens: Tokens, kafka_bootstrap: str
+) -> None:
+    code = new_agency_dossier_code()
+    dossier_id = dossier_id_for_agency_code(code)
+    registration = {
+        "agency_dossier_code": code,
+        "procedure_code": THREE_DAYS,
+        "filing_channel": "IN_PERSON",
+        "filed_at": "2026-03-02T09:00:00+07:00",
+        "applicant": SAMPLE_APPLICANT.model_dump(),
+        "delivery_address": SAMPLE_ADDRESS.model_dump(),
+    }
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        registered = await post(client, "/dossiers", tokens.officer, registration)
+        received = await post(
+            client,
+            f"/dossiers/{code.lower()}/received",
+            tokens.officer,
+            {"agency_dossier_code": code, "appointment_date": "2026-03-05"},
+        )
+        again = await post(client, "/dossiers", tokens.officer, registration)
+        not_ours = await post(client, "/dossiers", tokens.other_officer, registration)
+        published = await events.read({dossier_id.encode()}, at_least=2)
+
+    assert registered.status_code == 201, registered.text
+    assert registered.headers["location"] == f"/dossiers/{code}"
+    assert registered.json()["dossier"]["dossier_id"] == dossier_id
+    assert registered.json()["dossier"]["service_form"] == "RECEIVE_RESULT"
+    assert received.status_code == 201, received.text
+    assert received.json()["dossier"]["legal_due_date"] == "2026-03-05"
+    assert (again.status_code, again.json()["reason"]) == (409, "already_registered")
+    assert (not_ours.status_code, not_ours.json()["reason"]) == (422, "code_of_another_agency")
+    first = decode(published[0].value, published[0].key).data
+    assert isinstance(first, DossierRegisteredForReturn)
+    assert first.delivery_address == SAMPLE_ADDRESS
+    assert [decode(r.value, r.key).type for r in published] == [
+        "agency.dossier_registered_for_return",
+        "agency.dossier_received",
+    ]
+
+
+async def test_metrics_count_published_events_and_refusals_by_bounded_labels(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (await client.get("/metrics")).text
+
+    assert 'agency_events_published_total{channel="http",type="agency.dossier_received"}' in text
+    assert 'agency_reports_rejected_total{channel="http",reason="delay_already_notified"}' in text
+    assert "dossier_consumer_records_total" in text
