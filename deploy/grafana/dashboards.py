@@ -1,0 +1,855 @@
+"""The Grafana dashboards of the dossier-post stack, as code (grafana-foundation-sdk).
+
+    python deploy/grafana/dashboards.py          # write deploy/grafana/dashboards/*.json
+    python deploy/grafana/dashboards.py --check  # exit 1 naming every committed JSON that drifted
+
+Grafana provisions the committed JSON (provisioning/dashboards/dashboards.yml). Every query reads the
+recorded series of deploy/prometheus/rules/turnaround.yml, which deduplicate turnaround's replicas, or
+the raw series of the services. The integration test tests/turnaround/test_dashboards_against_prometheus.py
+runs every panel's query against a real Prometheus scraping the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as models
+
+OUT = Path(__file__).resolve().parent / "dashboards"
+PROMETHEUS = models.DataSourceRef(type_val="prometheus", uid="prometheus")
+POSTGRES = models.DataSourceRef(type_val="grafana-postgresql-datasource", uid="postgres")
+POSTAL_LEGS = 'leg=~"INBOUND_POSTAL|RETURN_POSTAL"'
+FINISHED = "turnaround:clocks_finished_total:max"
+
+Kind = Literal["stat", "timeseries", "bargauge", "table"]
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+    instant: bool = True
+
+
+@dataclass(frozen=True)
+class Panel:
+    kind: Kind
+    title: str
+    queries: tuple[Query, ...] = ()
+    unit: str = "short"
+    width: int = 6
+    height: int = 6
+    description: str = ""
+    sql: str = ""
+    decimals: int | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True)
+class Board:
+    uid: str
+    title: str
+    description: str
+    rows: tuple[Row, ...]
+    variables: tuple[str, ...] = ()
+    tags: tuple[str, ...] = field(default=("dossier-post",))
+
+
+class SqlQuery(cogvariants.Dataquery):
+    """A raw SQL query of Grafana's PostgreSQL data source (the SDK has no builder for it)."""
+
+    def __init__(self, ref_id: str, raw_sql: str) -> None:
+        self.ref_id = ref_id
+        self.raw_sql = raw_sql
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "datasource": {"type": POSTGRES.type_val, "uid": POSTGRES.uid},
+            "editorMode": "code",
+            "format": "table",
+            "rawQuery": True,
+            "rawSql": self.raw_sql,
+            "refId": self.ref_id,
+        }
+
+
+class _SqlQueryBuilder(cogbuilder.Builder[cogvariants.Dataquery]):
+    def __init__(self, query: SqlQuery) -> None:
+        self._query = query
+
+    def build(self) -> cogvariants.Dataquery:
+        return self._query
+
+
+def select(metric: str, *matchers: str) -> str:
+    """`metric{matchers}`, merging with matchers the metric selector already has."""
+    extra = ", ".join(m for m in matchers if m)
+    if not extra:
+        return metric
+    if metric.endswith("}"):
+        return f"{metric[:-1]}, {extra}}}"
+    return f"{metric}{{{extra}}}"
+
+
+def share(metric: str, by: str, where: str = "", window: str = "$__range") -> str:
+    """Share of finished clocks that were not late (early or on time), by `by`, over the window.
+    Groups with nothing finished are left out rather than shown as 0/0."""
+    good = select(metric, where, 'timeliness!="late"')
+    every = select(metric, where)
+    return f"sum by ({by}) (increase({good}[{window}]))\n/ (sum by ({by}) (increase({every}[{window}])) > 0)"
+
+
+def quantile(q: float, bucket: str, by: str, window: str = "$__range") -> str:
+    """A quantile of the observations in the window; groups without observations are left out."""
+    everything = select(bucket, 'le="+Inf"')
+    observed = f"sum by ({by}) (increase({everything}[{window}])) > 0"
+    buckets = f"sum by (le, {by}) (increase({bucket}[{window}]))"
+    return f"histogram_quantile({q}, {buckets} and on ({by}) ({observed}))"
+
+
+def _panel_builder(panel: Panel, panel_id: int) -> cogbuilder.Builder[models.Panel]:
+    built: Any
+    if panel.kind == "stat":
+        built = stat.Panel().reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
+    elif panel.kind == "timeseries":
+        built = timeseries.Panel().legend(
+            common.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common_models.LegendDisplayMode.TABLE)
+            .placement(common_models.LegendPlacement.BOTTOM)
+            .calcs(["lastNotNull"])
+        )
+    elif panel.kind == "bargauge":
+        built = (
+            bargauge.Panel()
+            .display_mode(common_models.BarGaugeDisplayMode.GRADIENT)
+            .orientation(common_models.VizOrientation.HORIZONTAL)
+            .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
+        )
+    else:
+        built = table.Panel()
+    built = built.id(panel_id).title(panel.title).unit(panel.unit).span(panel.width).height(panel.height)
+    if panel.description:
+        built = built.description(panel.description)
+    if panel.decimals is not None:
+        built = built.decimals(panel.decimals)
+    if panel.sql:
+        return built.datasource(POSTGRES).with_target(_SqlQueryBuilder(SqlQuery("A", panel.sql)))  # type: ignore[no-any-return]
+    built = built.datasource(PROMETHEUS)
+    for index, query in enumerate(panel.queries):
+        target = prometheus.Dataquery().expr(query.expr).ref_id(chr(ord("A") + index)).datasource(PROMETHEUS)
+        target = target.instant() if query.instant else target.range()
+        if query.legend:
+            target = target.legend_format(query.legend)
+        built = built.with_target(target)
+    return built  # type: ignore[no-any-return]
+
+
+def _variable(name: str) -> cogbuilder.Builder[models.VariableModel]:
+    queries = {
+        "province": f"label_values({FINISHED}, province)",
+        "field": f'label_values({FINISHED}{{province=~"$province"}}, field)',
+    }
+    return (
+        dashboard.QueryVariable(name)
+        .label(name.capitalize())
+        .query(queries[name])
+        .datasource(PROMETHEUS)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+        .current(models.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def build(board: Board) -> dict[str, Any]:
+    built = (
+        dashboard.Dashboard(board.title)
+        .uid(board.uid)
+        .description(board.description)
+        .tags(list(board.tags))
+        .timezone("Asia/Ho_Chi_Minh")
+        .time("now-7d", "now")
+        .refresh("1m")
+        .readonly()
+    )
+    for name in board.variables:
+        built = built.with_variable(_variable(name))
+    panel_id = 0
+    for row in board.rows:
+        panel_id += 1
+        built = built.with_row(dashboard.Row(row.title).id(panel_id))
+        for panel in row.panels:
+            panel_id += 1
+            built = built.with_panel(_panel_builder(panel, panel_id))
+    encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(built.build()))
+    return encoded
+
+
+# --------------------------------------------------------------------------- the dashboards
+
+_NOW = Row(
+    "Now",
+    (
+        Panel("stat", "Open clocks", (Query("sum(turnaround:open_clocks:max)"),), width=4, height=4),
+        Panel(
+            "stat",
+            "Due within one working day",
+            (Query("sum(turnaround:due_soon_clocks:max)"),),
+            width=4,
+            height=4,
+        ),
+        Panel("stat", "Overdue", (Query("sum(turnaround:overdue_clocks:max)"),), width=4, height=4),
+        Panel(
+            "stat",
+            "Awaiting a supplement",
+            (Query("sum(turnaround:suspended_clocks:max)"),),
+            width=4,
+            height=4,
+            description="Agency clocks stopped by a supplement request; they restart from zero.",
+        ),
+        Panel(
+            "bargauge",
+            "Backlog by leg",
+            (
+                Query("sum by (leg) (turnaround:open_clocks:max)", "{{leg}} open"),
+                Query("sum by (leg) (turnaround:due_soon_clocks:max)", "{{leg}} due soon"),
+                Query("sum by (leg) (turnaround:overdue_clocks:max)", "{{leg}} overdue"),
+            ),
+            width=8,
+            height=4,
+        ),
+    ),
+)
+
+NATIONAL = Board(
+    uid="dossier-national",
+    title="Dossier clocks — national overview",
+    description="Volume, timeliness per leg, backlog and working-day distributions of every legal clock.",
+    rows=(
+        _NOW,
+        Row(
+            "Volume and timeliness (selected period)",
+            (
+                Panel(
+                    "timeseries",
+                    "Clocks finished per hour, by leg",
+                    (Query(f"sum by (leg) (rate({FINISHED}[$__rate_interval])) * 3600", "{{leg}}", False),),
+                    width=12,
+                    height=8,
+                ),
+                Panel(
+                    "bargauge",
+                    "Clocks finished, by leg and timeliness",
+                    (
+                        Query(
+                            f"sum by (leg, timeliness) (increase({FINISHED}[$__range]))",
+                            "{{leg}} {{timeliness}}",
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                    decimals=0,
+                ),
+                Panel(
+                    "bargauge",
+                    "Early or on time, by leg",
+                    (Query(share(FINISHED, "leg"), "{{leg}}"),),
+                    unit="percentunit",
+                    width=8,
+                    description="Objective: at least 95 % of finished clocks of each leg are not late.",
+                ),
+                Panel(
+                    "stat",
+                    "Official score (early 2, on time 1, late 0)",
+                    (
+                        Query(
+                            f'(2 * sum by (leg) (increase({FINISHED}{{timeliness="early"}}[$__range]))'
+                            f' + sum by (leg) (increase({FINISHED}{{timeliness="on_time"}}[$__range])))'
+                            f"\n/ (sum by (leg) (increase({FINISHED}[$__range])) > 0)",
+                            "{{leg}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=2,
+                ),
+                Panel(
+                    "timeseries",
+                    "Late share against the error budget",
+                    (
+                        Query("leg:turnaround_clocks_late:ratio_rate1h", "{{leg}} 1h", False),
+                        Query("leg:turnaround_clocks_late:ratio_rate1d", "{{leg}} 1d", False),
+                        Query("1 - turnaround:on_time_objective:ratio", "budget", False),
+                    ),
+                    unit="percentunit",
+                    width=8,
+                ),
+            ),
+        ),
+        Row(
+            "Backlog",
+            (
+                Panel(
+                    "bargauge",
+                    "Overdue clocks by province",
+                    (Query("sort_desc(sum by (province) (turnaround:overdue_clocks:max))", "{{province}}"),),
+                    width=12,
+                    height=10,
+                ),
+                Panel(
+                    "timeseries",
+                    "Overdue and due soon over time",
+                    (
+                        Query("sum by (leg) (turnaround:overdue_clocks:max)", "{{leg}} overdue", False),
+                        Query("sum by (leg) (turnaround:due_soon_clocks:max)", "{{leg}} due soon", False),
+                    ),
+                    width=12,
+                    height=10,
+                ),
+            ),
+        ),
+        Row(
+            "Working days (selected period)",
+            (
+                Panel(
+                    "stat",
+                    "Median working days, by leg",
+                    (Query(quantile(0.5, "turnaround:clock_working_days_bucket:max", "leg"), "{{leg}}"),),
+                    width=6,
+                    decimals=1,
+                ),
+                Panel(
+                    "stat",
+                    "90th percentile working days, by leg",
+                    (Query(quantile(0.9, "turnaround:clock_working_days_bucket:max", "leg"), "{{leg}}"),),
+                    width=6,
+                    decimals=1,
+                ),
+                Panel(
+                    "bargauge",
+                    "Finished clocks by working days taken (cumulative)",
+                    (
+                        Query(
+                            "sum by (leg, le) (increase(turnaround:clock_working_days_bucket:max[$__range]))",
+                            "{{leg}} ≤ {{le}}",
+                        ),
+                    ),
+                    width=6,
+                    height=10,
+                    decimals=0,
+                ),
+                Panel(
+                    "stat",
+                    "Whole journey, median (working days / calendar days)",
+                    (
+                        Query(
+                            quantile(0.5, "turnaround:journey_working_days_bucket:max", "job"), "working days"
+                        ),
+                        Query(quantile(0.5, "turnaround:journey_days_bucket:max", "job"), "calendar days"),
+                    ),
+                    width=6,
+                    decimals=1,
+                    description="Acceptance (or filing) to delivery of the result.",
+                ),
+            ),
+        ),
+    ),
+)
+
+_SEL = 'province=~"$province", field=~"$field"'
+DRILLDOWN = Board(
+    uid="dossier-drilldown",
+    title="Dossier clocks — by province and procedure field",
+    description="The same measures for the selected provinces and procedure fields.",
+    variables=("province", "field"),
+    rows=(
+        Row(
+            "Now",
+            (
+                Panel(
+                    "stat",
+                    "Open clocks",
+                    (Query(f"sum(turnaround:open_clocks:max{{{_SEL}}})"),),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "stat",
+                    "Due within one working day",
+                    (Query(f"sum(turnaround:due_soon_clocks:max{{{_SEL}}})"),),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "stat",
+                    "Overdue",
+                    (Query(f"sum(turnaround:overdue_clocks:max{{{_SEL}}})"),),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "bargauge",
+                    "Backlog by leg",
+                    (
+                        Query(f"sum by (leg) (turnaround:open_clocks:max{{{_SEL}}})", "{{leg}} open"),
+                        Query(f"sum by (leg) (turnaround:due_soon_clocks:max{{{_SEL}}})", "{{leg}} due soon"),
+                        Query(f"sum by (leg) (turnaround:overdue_clocks:max{{{_SEL}}})", "{{leg}} overdue"),
+                    ),
+                    width=12,
+                    height=4,
+                ),
+            ),
+        ),
+        Row(
+            "Timeliness (selected period)",
+            (
+                Panel(
+                    "bargauge",
+                    "Early or on time, by leg",
+                    (Query(share(FINISHED, "leg", _SEL), "{{leg}}"),),
+                    unit="percentunit",
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Clocks finished per hour, by timeliness",
+                    (
+                        Query(
+                            f"sum by (timeliness) (rate({FINISHED}{{{_SEL}}}[$__rate_interval])) * 3600",
+                            "{{timeliness}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                ),
+                Panel(
+                    "stat",
+                    "Median working days, by leg",
+                    (
+                        Query(
+                            quantile(
+                                0.5, 'turnaround:clock_working_days_bucket:max{province=~"$province"}', "leg"
+                            ),
+                            "{{leg}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=1,
+                    description="By province only: the working-day histograms carry no field label.",
+                ),
+            ),
+        ),
+        Row(
+            "Where the backlog is",
+            (
+                Panel(
+                    "bargauge",
+                    "Overdue by procedure field",
+                    (
+                        Query(
+                            f"sort_desc(sum by (field) (turnaround:overdue_clocks:max{{{_SEL}}}))",
+                            "{{field}}",
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "bargauge",
+                    "Overdue by province",
+                    (
+                        Query(
+                            f"sort_desc(sum by (province) (turnaround:overdue_clocks:max{{{_SEL}}}))",
+                            "{{province}}",
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "bargauge",
+                    "Late in the period, by procedure field",
+                    (
+                        Query(
+                            "sort_desc(sum by (field) "
+                            f'(increase({FINISHED}{{{_SEL}, timeliness="late"}}[$__range])))',
+                            "{{field}}",
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                    decimals=0,
+                ),
+                Panel(
+                    "table",
+                    "Overdue dossiers",
+                    sql=(
+                        "SELECT dossier_id, leg, province, field_key AS field, due_date,\n"
+                        "  (($__timeTo() AT TIME ZONE "
+                        "'Asia/Ho_Chi_Minh')::date - due_date) AS days_overdue,\n"
+                        "  agency_code, post_office_code\n"
+                        "FROM turnaround_clock\n"
+                        "WHERE state = 'running'\n"
+                        "  AND due_date < ($__timeTo() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date\n"
+                        "  AND province ~ '^(${province:regex})$'\n"
+                        "  AND field_key ~ '^(${field:regex})$'\n"
+                        "ORDER BY due_date, dossier_id\n"
+                        "LIMIT 500"
+                    ),
+                    width=24,
+                    height=10,
+                    description=(
+                        "From the turnaround database (PostgreSQL data source): open clocks past due."
+                    ),
+                ),
+            ),
+        ),
+    ),
+)
+
+POSTAL = Board(
+    uid="dossier-postal",
+    title="Postal performance against J+n",
+    description="Inbound and return postal legs against their J+n limits by route class; delivery attempts.",
+    rows=(
+        Row(
+            "Legs against J+n (selected period)",
+            (
+                Panel(
+                    "bargauge",
+                    "Within J+n, by leg and route",
+                    (
+                        Query(
+                            share("turnaround:postal_legs_finished_total:max", "leg, route"),
+                            "{{leg}} {{route}}",
+                        ),
+                    ),
+                    unit="percentunit",
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "bargauge",
+                    "90th percentile working days against the limit, by route",
+                    (
+                        Query(
+                            quantile(0.9, "turnaround:postal_leg_working_days_bucket:max", "leg, route"),
+                            "{{leg}} {{route}} p90",
+                        ),
+                        Query(
+                            "max by (route) (turnaround:postal_limit_working_days:max)", "{{route}} limit n"
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                    decimals=1,
+                ),
+                Panel(
+                    "timeseries",
+                    "Postal legs finished per hour, by timeliness",
+                    (
+                        Query(
+                            "sum by (leg, timeliness) "
+                            "(rate(turnaround:postal_legs_finished_total:max[$__rate_interval])) * 3600",
+                            "{{leg}} {{timeliness}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "bargauge",
+                    "Late postal legs by province",
+                    (
+                        Query(
+                            "sort_desc(sum by (province) "
+                            f'(increase({FINISHED}{{{POSTAL_LEGS}, timeliness="late"}}[$__range])))',
+                            "{{province}}",
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                    decimals=0,
+                ),
+                Panel(
+                    "bargauge",
+                    "Open postal legs overdue, by province",
+                    (
+                        Query(
+                            f"sort_desc(sum by (province) (turnaround:overdue_clocks:max{{{POSTAL_LEGS}}}))",
+                            "{{province}}",
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                ),
+            ),
+        ),
+        Row(
+            "Delivery of results (selected period)",
+            (
+                Panel(
+                    "stat",
+                    "Delivery attempts, by outcome",
+                    (
+                        Query(
+                            "sum by (outcome) (increase(turnaround:delivery_attempts_total:max[$__range]))",
+                            "{{outcome}}",
+                        ),
+                    ),
+                    width=6,
+                    decimals=0,
+                ),
+                Panel(
+                    "stat",
+                    "Attempts that delivered",
+                    (
+                        Query(
+                            ""
+                            'sum(increase(turnaround:delivery_attempts_total:max{outcome="delivered"}[$__range]))\n'
+                            "/ (sum(increase(turnaround:delivery_attempts_total:max[$__range])) > 0)"
+                        ),
+                    ),
+                    unit="percentunit",
+                    width=6,
+                ),
+                Panel(
+                    "bargauge",
+                    "Failed attempts, by reason",
+                    (
+                        Query(
+                            "sum by (reason) (increase(turnaround:delivery_failures_total:max[$__range]))",
+                            "{{reason}}",
+                        ),
+                    ),
+                    width=6,
+                    decimals=0,
+                ),
+                Panel(
+                    "stat",
+                    "Results returned to the agency",
+                    (Query("sum(increase(turnaround:results_returned_total:max[$__range]))"),),
+                    width=6,
+                    decimals=0,
+                ),
+            ),
+        ),
+    ),
+)
+
+_SERVICES = 'job=~"post_office|agency|tracker|turnaround"'
+PIPELINE = Board(
+    uid="dossier-pipeline",
+    title="Pipeline health",
+    description="Throughput, errors, consumer lag and dead letters of every service.",
+    rows=(
+        Row(
+            "Services",
+            (
+                Panel(
+                    "stat",
+                    "Instances up, by service",
+                    (Query(f"sum by (job) (up{{{_SERVICES}}})", "{{job}}"),),
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "HTTP requests per second, by service and status",
+                    (
+                        Query(
+                            "sum by (job, status) (rate(http_requests_total[$__rate_interval]))",
+                            "{{job}} {{status}}",
+                            False,
+                        ),
+                    ),
+                    unit="reqps",
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "HTTP latency p95, by service",
+                    (
+                        Query(
+                            "histogram_quantile(0.95, sum by (le, job) "
+                            "(rate(http_request_duration_seconds_bucket[$__rate_interval])))",
+                            "{{job}}",
+                            False,
+                        ),
+                    ),
+                    unit="s",
+                    width=8,
+                ),
+            ),
+        ),
+        Row(
+            "Kafka consumers",
+            (
+                Panel(
+                    "timeseries",
+                    "Messages received per second, by service and topic",
+                    (
+                        Query(
+                            "sum by (app_name, handler) "
+                            "(rate(faststream_received_messages_total[$__rate_interval]))",
+                            "{{app_name}} {{handler}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Records by outcome, per consumer",
+                    (
+                        Query(
+                            "sum by (consumer, outcome) "
+                            "(rate(dossier_consumer_records_total[$__rate_interval]))",
+                            "{{consumer}} {{outcome}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Consumer lag, by group and topic",
+                    (Query("dossier:consumer_lag_records:max", "{{group}} {{topic}}", False),),
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Batch apply time p95, by consumer",
+                    (
+                        Query(
+                            "histogram_quantile(0.95, sum by (le, consumer) "
+                            "(rate(dossier_consumer_batch_seconds_bucket[$__rate_interval])))",
+                            "{{consumer}}",
+                            False,
+                        ),
+                    ),
+                    unit="s",
+                    width=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Processed batches by status, per service",
+                    (
+                        Query(
+                            "sum by (app_name, status) "
+                            "(rate(faststream_received_processed_messages_total[$__rate_interval]))",
+                            "{{app_name}} {{status}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                ),
+                Panel(
+                    "stat",
+                    "Dead letters in the period, by consumer and reason",
+                    (
+                        Query(
+                            "sum by (consumer, reason) "
+                            "(increase(dossier_dead_letters_total[$__range])) or on() vector(0)",
+                            "{{consumer}} {{reason}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=0,
+                ),
+            ),
+        ),
+        Row(
+            "Turnaround",
+            (
+                Panel(
+                    "timeseries",
+                    "Messages published per second, by service and topic",
+                    (
+                        Query(
+                            "sum by (app_name, destination) "
+                            "(rate(faststream_published_messages_total[$__rate_interval]))",
+                            "{{app_name}} {{destination}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                ),
+                Panel(
+                    "stat",
+                    "Clock alerts raised in the period, by threshold",
+                    (
+                        Query(
+                            "sum by (threshold) (increase(turnaround_clock_alerts_total[$__range]))",
+                            "{{threshold}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=0,
+                ),
+                Panel(
+                    "stat", "Alerts waiting for Kafka", (Query("max(turnaround_outbox_pending)"),), width=4
+                ),
+                Panel(
+                    "stat",
+                    "Age of the backlog metrics",
+                    (Query("time() - max(turnaround_metrics_snapshot_timestamp_seconds)"),),
+                    unit="s",
+                    width=4,
+                ),
+            ),
+        ),
+    ),
+)
+
+BOARDS: tuple[Board, ...] = (NATIONAL, DRILLDOWN, POSTAL, PIPELINE)
+
+
+def render() -> dict[str, str]:
+    """File name → JSON text of every dashboard."""
+    return {
+        f"{board.uid}.json": json.dumps(build(board), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for board in BOARDS
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a committed dashboard drifted")
+    args = parser.parse_args(argv)
+    rendered = render()
+    if args.check:
+        drifted = [
+            name
+            for name, text in rendered.items()
+            if not (OUT / name).is_file() or (OUT / name).read_text(encoding="utf-8") != text
+        ]
+        extra = sorted(p.name for p in OUT.glob("*.json") if p.name not in rendered)
+        for name in drifted + extra:
+            print(f"drifted: deploy/grafana/dashboards/{name}", file=sys.stderr)
+        return 1 if drifted or extra else 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        (OUT / name).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

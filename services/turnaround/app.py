@@ -1,0 +1,162 @@
+"""The composition root: settings → rules, engine, broker, consumer, scheduler, metrics, HTTP app.
+
+Nothing connects when this module is imported or `create_app` is called; the lifespan starts the
+broker and the background loops and stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.shared.calendar import load_calendar
+from services.shared.catalog import load_catalog
+from services.shared.consuming import ConsumerMetrics
+from services.shared.db.engine import make_engine
+from services.shared.kafka import EventPublisher, make_broker
+from services.shared.postal_limits import load_route_limits
+from services.turnaround import api, consumers, domain
+from services.turnaround.adapters.lag import ConsumerLagMonitor
+from services.turnaround.handlers import AlertRaiser, ClockProjector, Now, OutboxRelay
+from services.turnaround.metrics import LagCollector, StoreCollector, StoreSnapshot, TurnaroundMetrics
+from services.turnaround.provinces import load_provinces
+from services.turnaround.scheduler import Scheduler
+from services.turnaround.settings import TurnaroundSettings
+
+SERVICE = "turnaround"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_rules(settings: TurnaroundSettings) -> domain.ClockRules:
+    """Read the calendar, catalog, route limits and province table; a malformed file stops the start."""
+    hour = settings.calendar_cutoff_hour
+    return domain.ClockRules(
+        calendar=load_calendar(),
+        catalog=load_catalog(),
+        route_limits=load_route_limits(),
+        provinces=load_provinces(),
+        cutoff=time(hour, 0) if hour is not None else None,
+    )
+
+
+@dataclass
+class Turnaround:
+    """The wired parts, kept on app.state.turnaround (tests drive the scheduler and snapshot through it)."""
+
+    settings: TurnaroundSettings
+    rules: domain.ClockRules
+    engine: AsyncEngine
+    broker: KafkaBroker
+    registry: CollectorRegistry
+    snapshot: StoreSnapshot
+    lag: ConsumerLagMonitor
+    scheduler: Scheduler
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        with contextlib.suppress(Exception):  # the loop retries; /ready reports the database
+            await self.snapshot.refresh()
+        self.tasks = [
+            asyncio.create_task(
+                self.snapshot.run(self.settings.snapshot_interval_s), name="metrics-snapshot"
+            ),
+            asyncio.create_task(self.lag.run(self.settings.lag_interval_s), name="consumer-lag"),
+            asyncio.create_task(self.scheduler.run_ticks(), name="alert-ticks"),
+            asyncio.create_task(self.scheduler.run_relay(), name="outbox-relay"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.broker.stop()
+        await self.engine.dispose()
+
+
+def build(
+    settings: TurnaroundSettings, *, now: Now = utc_now, rules: domain.ClockRules | None = None
+) -> Turnaround:
+    rules = rules or load_rules(settings)
+    registry = CollectorRegistry()
+    engine = make_engine(settings.database_url)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=SERVICE,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=SERVICE)],
+    )
+    metrics = TurnaroundMetrics(registry)
+    consumers.subscribe(
+        broker,
+        engine=engine,
+        projector=ClockProjector(rules, now),
+        metrics=ConsumerMetrics(registry),
+        group_id=settings.consumer_group,
+    )
+    snapshot = StoreSnapshot(
+        engine,
+        today=lambda: domain.vn_day(now()),
+        horizon=lambda day: domain.alert_horizon(day, rules.calendar),
+    )
+    groups = {settings.consumer_group: [t.name for t in consumers.TOPICS], **settings.lag_groups}
+    lag = ConsumerLagMonitor(settings.kafka_bootstrap_servers, groups, client_id=f"{SERVICE}-lag")
+    registry.register(StoreCollector(snapshot, rules.route_limits))
+    registry.register(LagCollector(lag))
+    scheduler = Scheduler(
+        AlertRaiser(engine, rules, now, metrics),
+        OutboxRelay(engine, EventPublisher(broker), metrics),
+        metrics,
+        tick_interval_s=settings.tick_interval_s,
+        relay_interval_s=settings.relay_interval_s,
+    )
+    return Turnaround(settings, rules, engine, broker, registry, snapshot, lag, scheduler)
+
+
+def create_app(
+    settings: TurnaroundSettings | None = None, *, now: Now = utc_now, rules: domain.ClockRules | None = None
+) -> FastAPI:
+    from services.shared.http import instrument
+
+    service = build(settings or TurnaroundSettings(), now=now, rules=rules)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Turnaround", description="Legal clocks of dossiers in working days.", lifespan=lifespan
+    )
+    app.state.turnaround = service
+    app.state.engine = service.engine
+
+    async def database_ready() -> str | None:
+        try:
+            async with service.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return type(exc).__name__
+        return None
+
+    async def kafka_ready() -> str | None:
+        return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
+
+    instrument(app, service.registry, {"database": database_ready, "kafka": kafka_ready})
+    app.include_router(api.router)
+    return app

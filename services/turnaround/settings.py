@@ -1,0 +1,24 @@
+"""Settings of the turnaround service (env prefix TURNAROUND_); the only reader of the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.shared.settings import SharedSettings
+
+
+class TurnaroundSettings(SharedSettings):
+    model_config = SettingsConfigDict(env_prefix="TURNAROUND_", extra="ignore", frozen=True)
+
+    http_host: str = "0.0.0.0"
+    http_port: int = 8004
+    consumer_group: str = Field("turnaround", description="Kafka consumer group of the clock projector.")
+    tick_interval_s: float = Field(60.0, gt=0, description="How often open clocks are scanned for alerts.")
+    relay_interval_s: float = Field(1.0, gt=0, description="How often the alert outbox is checked.")
+    snapshot_interval_s: float = Field(5.0, gt=0, description="How often store-derived metrics are re-read.")
+    lag_interval_s: float = Field(15.0, gt=0, description="How often consumer lag is measured.")
+    lag_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Other consumer groups to export lag for, as JSON: {group: [topic, ...]}.",
+    )
