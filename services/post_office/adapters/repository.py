@@ -1,0 +1,273 @@
+"""Loading and storing the post office's state inside one database transaction.
+
+Items are read with FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), in item id order so
+that two requests touching the same items never deadlock. Times are written in UTC and read back
+aware (SQLite returns them naive).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Collection, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
+from services.post_office.adapters.tables import (
+    post_office_delivery_attempt,
+    post_office_handover,
+    post_office_item,
+    post_office_scan,
+)
+from services.post_office.domain import Attempt, AttemptOutcome, HandoverRecord, Item
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    """A scan recorded earlier: what identifies its content and the event it produced."""
+
+    scan_id: uuid.UUID
+    fingerprint: str
+    event_id: uuid.UUID
+    kind: str
+    item_id: str
+    post_office_code: str
+    scanned_at: datetime
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _aware_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _aware(moment)
+
+
+class PostOfficeRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self._conn = conn
+        self._now = _utc(now)
+
+    # -- items
+
+    async def items(self, item_ids: Collection[str]) -> dict[str, Item]:
+        """The recorded items among item_ids, locked for this transaction."""
+        if not item_ids:
+            return {}
+        wanted = sorted(set(item_ids))
+        rows = (
+            await self._conn.execute(
+                select(post_office_item)
+                .where(post_office_item.c.item_id.in_(wanted))
+                .order_by(post_office_item.c.item_id)
+                .with_for_update()
+            )
+        ).all()
+        attempts: dict[str, list[Attempt]] = {}
+        if rows:
+            attempt_rows = (
+                await self._conn.execute(
+                    select(post_office_delivery_attempt)
+                    .where(post_office_delivery_attempt.c.item_id.in_([r.item_id for r in rows]))
+                    .order_by(post_office_delivery_attempt.c.item_id, post_office_delivery_attempt.c.attempt)
+                )
+            ).all()
+            for a in attempt_rows:
+                attempts.setdefault(a.item_id, []).append(
+                    Attempt(
+                        number=a.attempt,
+                        courier_id=a.courier_id,
+                        started_at=_aware_or_none(a.started_at),
+                        outcome=AttemptOutcome(a.outcome) if a.outcome else None,
+                        ended_at=_aware_or_none(a.ended_at),
+                        failure_reason=DeliveryFailureReason(a.failure_reason) if a.failure_reason else None,
+                    )
+                )
+        return {
+            r.item_id: Item(
+                item_id=r.item_id,
+                kind=ItemKind(r.kind),
+                dossier_id=r.dossier_id,
+                agency_code=r.agency_code,
+                post_office_code=r.post_office_code,
+                service_form=ServiceForm(r.service_form),
+                stage=Stage(r.stage),
+                recorded_at=_aware(r.recorded_at),
+                due_date=r.due_date,
+                fingerprint=r.fingerprint,
+                procedure_code=r.procedure_code,
+                postage_vnd=r.postage_vnd,
+                dossier_item_id=r.dossier_item_id,
+                agency_dossier_code=r.agency_dossier_code,
+                handover_record_id=r.handover_record_id,
+                attempts=tuple(attempts.get(r.item_id, ())),
+            )
+            for r in rows
+        }
+
+    async def item(self, item_id: str | None) -> Item | None:
+        if item_id is None:
+            return None
+        return (await self.items([item_id])).get(item_id)
+
+    async def add_item(self, item: Item) -> None:
+        await self._conn.execute(
+            post_office_item.insert().values(
+                item_id=item.item_id,
+                kind=item.kind.value,
+                dossier_id=item.dossier_id,
+                agency_code=item.agency_code,
+                post_office_code=item.post_office_code,
+                service_form=item.service_form.value,
+                stage=item.stage.value,
+                recorded_at=_utc(item.recorded_at),
+                due_date=item.due_date,
+                fingerprint=item.fingerprint,
+                procedure_code=item.procedure_code,
+                postage_vnd=item.postage_vnd,
+                dossier_item_id=item.dossier_item_id,
+                agency_dossier_code=item.agency_dossier_code,
+                handover_record_id=item.handover_record_id,
+                updated_at=self._now,
+            )
+        )
+        await self._save_attempts((), item)
+
+    async def save_items(self, changes: Iterable[tuple[Item, Item]]) -> None:
+        """Store each (before, after) pair whose after differs: stage, handover, attempts."""
+        for before, after in changes:
+            if (before.stage, before.handover_record_id) != (after.stage, after.handover_record_id):
+                await self._conn.execute(
+                    update(post_office_item)
+                    .where(post_office_item.c.item_id == after.item_id)
+                    .values(
+                        stage=after.stage.value,
+                        handover_record_id=after.handover_record_id,
+                        updated_at=self._now,
+                    )
+                )
+            await self._save_attempts(before.attempts, after)
+
+    async def _save_attempts(self, before: tuple[Attempt, ...], after: Item) -> None:
+        known = {a.number: a for a in before}
+        for attempt in after.attempts:
+            values = {
+                "courier_id": attempt.courier_id,
+                "started_at": None if attempt.started_at is None else _utc(attempt.started_at),
+                "outcome": None if attempt.outcome is None else attempt.outcome.value,
+                "ended_at": None if attempt.ended_at is None else _utc(attempt.ended_at),
+                "failure_reason": None if attempt.failure_reason is None else attempt.failure_reason.value,
+            }
+            if attempt.number not in known:
+                await self._conn.execute(
+                    post_office_delivery_attempt.insert().values(
+                        item_id=after.item_id, attempt=attempt.number, **values
+                    )
+                )
+            elif known[attempt.number] != attempt:
+                await self._conn.execute(
+                    update(post_office_delivery_attempt)
+                    .where(
+                        post_office_delivery_attempt.c.item_id == after.item_id,
+                        post_office_delivery_attempt.c.attempt == attempt.number,
+                    )
+                    .values(**values)
+                )
+
+    # -- handover records
+
+    async def handover_record(self, post_office_code: str, record_id: str) -> HandoverRecord | None:
+        row = (
+            await self._conn.execute(
+                select(post_office_handover)
+                .where(
+                    post_office_handover.c.post_office_code == post_office_code,
+                    post_office_handover.c.record_id == record_id,
+                )
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        return HandoverRecord(
+            record_id=row.record_id,
+            post_office_code=row.post_office_code,
+            agency_code=row.agency_code,
+            postal_worker_id=row.postal_worker_id,
+            agency_officer_id=row.agency_officer_id,
+            signed_at=_aware(row.signed_at),
+        )
+
+    async def add_handover_record(self, record: HandoverRecord) -> None:
+        await self._conn.execute(
+            post_office_handover.insert().values(
+                post_office_code=record.post_office_code,
+                record_id=record.record_id,
+                agency_code=record.agency_code,
+                postal_worker_id=record.postal_worker_id,
+                agency_officer_id=record.agency_officer_id,
+                signed_at=_utc(record.signed_at),
+            )
+        )
+
+    # -- scans
+
+    async def scans(self, scan_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredScan]:
+        if not scan_ids:
+            return {}
+        rows = (
+            await self._conn.execute(
+                select(post_office_scan).where(post_office_scan.c.scan_id.in_(sorted(map(str, scan_ids))))
+            )
+        ).all()
+        return {
+            uuid.UUID(r.scan_id): StoredScan(
+                scan_id=uuid.UUID(r.scan_id),
+                fingerprint=r.fingerprint,
+                event_id=uuid.UUID(r.event_id),
+                kind=r.kind,
+                item_id=r.item_id,
+                post_office_code=r.post_office_code,
+                scanned_at=_aware(r.scanned_at),
+            )
+            for r in rows
+        }
+
+    async def add_scans(self, scans: Collection[StoredScan]) -> None:
+        if not scans:
+            return
+        await self._conn.execute(
+            post_office_scan.insert(),
+            [
+                {
+                    "scan_id": str(s.scan_id),
+                    "fingerprint": s.fingerprint,
+                    "event_id": str(s.event_id),
+                    "kind": s.kind,
+                    "item_id": s.item_id,
+                    "post_office_code": s.post_office_code,
+                    "scanned_at": _utc(s.scanned_at),
+                    "recorded_at": self._now,
+                }
+                for s in scans
+            ],
+        )
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine, now: datetime) -> AsyncIterator[PostOfficeRepository]:
+    """One unit of work: commits when the block ends normally, rolls back when it raises.
+
+    Handlers publish to Kafka inside the block, so the commit comes only after the broker acknowledged;
+    a refusal or an unacknowledged publication leaves nothing recorded.
+    """
+    async with engine.begin() as conn:
+        yield PostOfficeRepository(conn, now)

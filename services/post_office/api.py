@@ -1,0 +1,580 @@
+"""The HTTP entrypoints: authenticate, authorise, call one handler, translate refusals into problems.
+
+Every caller presents a bearer credential (a signed JWT from the operator CLI) bound to one post
+office, or an operator's. A post office credential records acts for its own post office only;
+operators may record for any; agency credentials may not use this API. Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.errors import ContractError
+from services.post_office.commands import (
+    MAX_BATCH_SCANS,
+    AcceptDossier,
+    BatchResult,
+    DeliveredRequest,
+    DeliveryFailedRequest,
+    EventRecorded,
+    HandOver,
+    ManifestResult,
+    OnlineScanRequest,
+    OutForDeliveryRequest,
+    PickupReceipt,
+    PickUpResult,
+    Problem,
+    Receipt,
+    ReportIncident,
+    ReturnToAgency,
+    ScanBatch,
+    TransitScanRequest,
+    as_scan,
+)
+from services.post_office.domain import RefusedError, Verdict
+from services.post_office.handlers import PostOfficeHandlers
+from services.post_office.metrics import PostOfficeMetrics
+from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth.authenticator import Authenticator
+from services.shared.http import ProblemError, problem
+from services.shared.kafka import BrokerUnavailableError
+
+T = TypeVar("T")
+
+
+class RequestReason(enum.StrEnum):
+    """Reasons the API gives besides the rules' own (domain.Reason). A closed set: a metric label."""
+
+    MALFORMED_JSON = "malformed_json"
+    INVALID_REQUEST = "invalid_request"
+    REQUEST_TOO_LARGE = "request_too_large"
+    BATCH_TOO_LARGE = "batch_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    WRONG_POST_OFFICE = "wrong_post_office"
+    CONCURRENT_UPDATE = "concurrent_update"
+    BROKER_UNAVAILABLE = "broker_unavailable"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    EVENT_TOO_LARGE = "event_too_large"
+
+
+STATUS_OF_VERDICT = {Verdict.INVALID: 422, Verdict.UNKNOWN: 404, Verdict.CONFLICT: 409}
+
+
+@dataclass(frozen=True)
+class PostOffice:
+    """What the entrypoints need, built by app.py's lifespan and kept on app.state.post_office."""
+
+    handlers: PostOfficeHandlers
+    authenticator: Authenticator
+    metrics: PostOfficeMetrics
+    retry_after_s: int
+
+
+def _post_office(request: Request) -> PostOffice:
+    wired: PostOffice = request.app.state.post_office
+    return wired
+
+
+Wired = Annotated[PostOffice, Depends(_post_office)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="A credential issued by an operator (`dossier-credentials issue`), bound to one post office "
+    "(role post_office) or to none (role operator).",
+)
+
+
+async def _caller(
+    request: Request,
+    wired: Wired,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    try:
+        principal = await _guarded(
+            wired, wired.authenticator.authenticate(request.headers.get("authorization"))
+        )
+    except CredentialError as exc:
+        wired.metrics.rejected(RequestReason.UNAUTHENTICATED)
+        raise ProblemError(
+            401, RequestReason.UNAUTHENTICATED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    if principal.role is Role.AGENCY:
+        wired.metrics.rejected(RequestReason.ROLE_NOT_ALLOWED)
+        raise ProblemError(
+            403,
+            RequestReason.ROLE_NOT_ALLOWED,
+            "agency credentials may not record postal acts; use a post office or operator credential",
+        )
+    return principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def _authorise(caller: Principal, post_office_code: str, wired: PostOffice) -> None:
+    """A clerk records for the post office their credential is bound to; an operator for any."""
+    if caller.role is Role.POST_OFFICE and caller.post_office != post_office_code:
+        wired.metrics.rejected(RequestReason.WRONG_POST_OFFICE)
+        raise ProblemError(
+            403,
+            RequestReason.WRONG_POST_OFFICE,
+            f"this credential records for post office {caller.post_office} only, not {post_office_code}",
+        )
+
+
+async def _guarded(wired: PostOffice, work: Awaitable[T]) -> T:
+    """Run a handler; translate refusals, an unacknowledged publication and database trouble."""
+    try:
+        return await work
+    except RefusedError as refusal:
+        wired.metrics.rejected(refusal.reason)
+        raise ProblemError(
+            STATUS_OF_VERDICT[refusal.verdict], refusal.reason, refusal.detail, **refusal.extra
+        ) from None
+    except BrokerUnavailableError:
+        wired.metrics.rejected(RequestReason.BROKER_UNAVAILABLE)
+        raise ProblemError(
+            503,
+            RequestReason.BROKER_UNAVAILABLE,
+            "the event store (Kafka) did not acknowledge in time; nothing was recorded, retry later",
+            headers={"Retry-After": str(wired.retry_after_s)},
+        ) from None
+    except ContractError:
+        # The only contract error a valid command can meet: its event would exceed the message limit.
+        wired.metrics.rejected(RequestReason.EVENT_TOO_LARGE)
+        raise ProblemError(
+            422,
+            RequestReason.EVENT_TOO_LARGE,
+            "the event would exceed Kafka's message limit for this system (256 KiB); shorten the document "
+            "names or the list",
+        ) from None
+    except IntegrityError:
+        wired.metrics.rejected(RequestReason.CONCURRENT_UPDATE)
+        raise ProblemError(
+            409,
+            RequestReason.CONCURRENT_UPDATE,
+            "another request recorded the same item at the same moment; nothing was recorded, retry",
+        ) from None
+    except (OperationalError, InterfaceError, OSError):
+        wired.metrics.rejected(RequestReason.DATABASE_UNAVAILABLE)
+        raise ProblemError(
+            503,
+            RequestReason.DATABASE_UNAVAILABLE,
+            "the database did not answer; nothing was recorded, retry later",
+            headers={"Retry-After": str(wired.retry_after_s)},
+        ) from None
+
+
+# --------------------------------------------------------------------------- documented problems
+
+_PROBLEMS: dict[int, str] = {
+    400: "The body is not valid JSON (`malformed_json`).",
+    401: "No credential, or a malformed, expired, revoked or unknown one (`unauthenticated`).",
+    403: "An agency credential (`role_not_allowed`), or a post office credential recording for another "
+    "post office (`wrong_post_office`).",
+    404: "The item the act is about was never recorded by the post (`unknown_item`).",
+    409: "The item's state does not allow the act (see reason); `concurrent_update` when another request "
+    "recorded the same item at the same moment (retry).",
+    413: "The body is larger than the service accepts (`request_too_large`).",
+    422: "The body does not match the schema (`invalid_request`, with `errors`), or a rule refuses it "
+    "(see reason); `time_in_future` when the act's time is more than the allowed clock skew ahead, "
+    "`time_out_of_range` when it is before 2016.",
+    503: "Kafka did not acknowledge in time (`broker_unavailable`) or the database did not answer "
+    "(`database_unavailable`): nothing was recorded; retry after Retry-After seconds.",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+}
+
+
+def problems(*codes: int, **specific: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status with the Problem body (application/problem+json).
+
+    `specific` overrides a status's description, keyed `s409`, `s422`, …, naming the reasons the route
+    gives.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"model": Problem, "description": specific.get(f"s{code}", _PROBLEMS[code])}
+        if code in _HEADERS:
+            entry["headers"] = _HEADERS[code]
+        out[code] = entry
+    return out
+
+
+COMMON = (400, 401, 403, 413, 503)
+
+router = APIRouter(prefix="/v1")
+
+
+# --------------------------------------------------------------------------- intake
+
+
+@router.post(
+    "/dossiers",
+    tags=["intake"],
+    status_code=201,
+    summary="Accept a dossier (counter or address)",
+    description="Checks the documents against the procedure's published list and records the acceptance. "
+    "Answers the receipt: the item id and the last day the dossier must reach the agency (J+n working days "
+    "by route class). Sending the same acceptance again answers the same receipt with 200.",
+    responses={
+        200: {"model": Receipt, "description": "Already recorded with the same content (a retry)."},
+        **problems(
+            *COMMON,
+            409,
+            422,
+            s409="`item_already_used`: the item id was recorded with other details; `concurrent_update`.",
+            s422="`invalid_request` (with `errors`; a bad S10 id among them), `unknown_procedure`, "
+            "`procedure_not_by_post` (detail: the catalog's reason), `missing_documents` (with "
+            "`missing_documents`), `time_in_future`, `time_out_of_range`, `event_too_large`.",
+        ),
+    },
+)
+async def accept_dossier(cmd: AcceptDossier, caller: Caller, wired: Wired, response: Response) -> Receipt:
+    _authorise(caller, cmd.post_office_code, wired)
+    receipt = await _guarded(wired, wired.handlers.accept_dossier(cmd))
+    if receipt.replayed:
+        response.status_code = 200
+    return receipt
+
+
+# --------------------------------------------------------------------------- handover to the agency
+
+
+@router.post(
+    "/handovers",
+    tags=["handover"],
+    summary="Hand dossiers to the agency (one signed handover record, many items)",
+    description="Each listed item gets its own postal.dossier_handed_to_agency event. A malformed, unknown, "
+    "misaddressed or already handed-over item is reported in the answer and the others go through; an item "
+    "already handed over with this same record is a duplicate (a retry). The answer is 200 whenever the "
+    "record itself is acceptable, even when every item was rejected: read the per-item statuses.",
+    responses=problems(
+        *COMMON,
+        409,
+        422,
+        s409="`handover_record_conflict`: the record number was recorded with another agency, other "
+        "signers or another signing time; `concurrent_update`.",
+        s422="`invalid_request`, `time_in_future`, `time_out_of_range` (signed_at).",
+    ),
+)
+async def hand_over(cmd: HandOver, caller: Caller, wired: Wired) -> ManifestResult:
+    _authorise(caller, cmd.post_office_code, wired)
+    return await _guarded(wired, wired.handlers.hand_over(cmd))
+
+
+# --------------------------------------------------------------------------- result pickup
+
+
+@router.post(
+    "/pickups",
+    tags=["return leg"],
+    status_code=201,
+    summary="Pick up a result at the agency's desk",
+    description="Records the result as a new postal item linked to its dossier: by the inbound item id "
+    "(form SEND_AND_RECEIVE) or by the agency dossier code (form RECEIVE_RESULT). Answers the last day for "
+    "the first delivery attempt. Sending the same pickup again answers the same receipt with 200.",
+    responses={
+        200: {"model": PickupReceipt, "description": "Already recorded with the same content (a retry)."},
+        **problems(
+            *COMMON,
+            404,
+            409,
+            422,
+            s404="`unknown_item`: the dossier item id was never accepted by the post.",
+            s409="`item_already_used`, `not_a_dossier`, `result_not_by_post` (the dossier's form is "
+            "SEND_DOSSIER), `dossier_not_handed_over`, `wrong_agency`, `concurrent_update`.",
+            s422="`invalid_request`, `time_in_future`, `time_out_of_range`.",
+        ),
+    },
+)
+async def pick_up_result(
+    cmd: PickUpResult, caller: Caller, wired: Wired, response: Response
+) -> PickupReceipt:
+    _authorise(caller, cmd.post_office_code, wired)
+    receipt = await _guarded(wired, wired.handlers.pick_up_result(cmd))
+    if receipt.replayed:
+        response.status_code = 200
+    return receipt
+
+
+# --------------------------------------------------------------------------- scans
+
+
+def _scan_route(path: str, summary: str, description: str, s409: str, s422: str) -> Callable[[Any], Any]:
+    return router.post(
+        path,
+        tags=["scans"],
+        status_code=201,
+        summary=summary,
+        description=description + " Idempotent by scan_id: sending the same scan again answers 200 with "
+        "status duplicate and the event id recorded the first time.",
+        responses={
+            200: {"model": EventRecorded, "description": "This scan id was recorded earlier (duplicate)."},
+            **problems(
+                *COMMON,
+                404,
+                409,
+                422,
+                s404="`unknown_item`: the item was never recorded by the post.",
+                s409=s409 + " `scan_id_reused`: the scan id was recorded for another scan.",
+                s422="`invalid_request`, `time_in_future`, `time_out_of_range`" + s422 + ".",
+            ),
+        },
+    )
+
+
+async def _record_scan(
+    request_body: OnlineScanRequest, caller: Principal, wired: PostOffice, response: Response
+) -> EventRecorded:
+    _authorise(caller, request_body.post_office_code, wired)
+    recorded = await _guarded(
+        wired, wired.handlers.record_scan(request_body.post_office_code, as_scan(request_body))
+    )
+    if recorded.status == "duplicate":
+        response.status_code = 200
+    return recorded
+
+
+@_scan_route(
+    "/scans/in-transit",
+    "Record a transit scan (departed from / arrived at a facility)",
+    "The scanning post office or facility is post_office_code.",
+    "`already_out_for_delivery`, `not_in_postal_custody`.",
+    "",
+)
+async def scan_in_transit(
+    cmd: TransitScanRequest, caller: Caller, wired: Wired, response: Response
+) -> EventRecorded:
+    return await _record_scan(cmd, caller, wired, response)
+
+
+@_scan_route(
+    "/scans/out-for-delivery",
+    "Record a result taken out for delivery",
+    "Starts a delivery attempt; the first one ends the return postal clock.",
+    "`not_a_result`, `already_out_for_delivery`, `not_in_postal_custody`.",
+    "",
+)
+async def scan_out_for_delivery(
+    cmd: OutForDeliveryRequest, caller: Caller, wired: Wired, response: Response
+) -> EventRecorded:
+    return await _record_scan(cmd, caller, wired, response)
+
+
+@_scan_route(
+    "/scans/delivery-failed",
+    "Record a failed delivery attempt",
+    "Ends the attempt under way with a reason code; the result is back at the post office.",
+    "`not_a_result`, `not_out_for_delivery`.",
+    "",
+)
+async def scan_delivery_failed(
+    cmd: DeliveryFailedRequest, caller: Caller, wired: Wired, response: Response
+) -> EventRecorded:
+    return await _record_scan(cmd, caller, wired, response)
+
+
+@_scan_route(
+    "/scans/delivered",
+    "Record a delivered result",
+    "The recipient is the applicant or an authorised proxy whose identity document was verified. A result "
+    "lying at the post office (collected at the counter after an invitation) may be delivered too.",
+    "`not_a_result`, `not_in_postal_custody`.",
+    ", `identity_not_verified`, `authorisation_not_checked`",
+)
+async def scan_delivered(
+    cmd: DeliveredRequest, caller: Caller, wired: Wired, response: Response
+) -> EventRecorded:
+    return await _record_scan(cmd, caller, wired, response)
+
+
+@router.post(
+    "/scans/batches",
+    tags=["scans"],
+    summary="Upload an offline scanner's batch (up to 1,000 scans)",
+    description="Scans captured earlier, each with its own client-generated scan_id and scan time, applied "
+    "in scanned_at order. The answer says per scan: accepted, duplicate (this scan id was recorded before: "
+    "sending a batch again changes nothing) or rejected with a reason (invalid_scan, time_in_future, "
+    "time_out_of_range, unknown_item, not_a_result, not_out_for_delivery, already_out_for_delivery, "
+    "not_in_postal_custody, identity_not_verified, authorisation_not_checked, scan_id_reused). All "
+    "accepted scans are published together and recorded only once Kafka acknowledged them all.",
+    responses=problems(
+        *COMMON,
+        409,
+        422,
+        s409="`concurrent_update`: another request recorded the same items at the same moment (retry).",
+        s413=f"`batch_too_large`: more than {MAX_BATCH_SCANS} scans; `request_too_large`.",
+        s422="`invalid_request`: the batch itself does not match the schema (a malformed scan is rejected "
+        "alone, in the answer).",
+    ),
+)
+async def record_batch(batch: ScanBatch, caller: Caller, wired: Wired) -> BatchResult:
+    _authorise(caller, batch.post_office_code, wired)
+    return await _guarded(wired, wired.handlers.record_batch(batch))
+
+
+# --------------------------------------------------------------------------- return, loss, damage
+
+
+@router.post(
+    "/returns",
+    tags=["return leg"],
+    status_code=201,
+    summary="Return an undeliverable result to the agency",
+    description="Allowed only after at least two failed delivery attempts at least two working days apart "
+    "(Vietnamese working days), and not while the result is out for delivery.",
+    responses=problems(
+        *COMMON,
+        404,
+        409,
+        422,
+        s404="`unknown_item`: the result was never picked up by the post.",
+        s409="`too_few_failed_attempts`, `failed_attempts_too_close`, `already_out_for_delivery`, "
+        "`not_in_postal_custody` (delivered, returned or lost), `not_a_result`, `wrong_agency`, "
+        "`concurrent_update`.",
+        s422="`invalid_request`, `time_in_future`, `time_out_of_range`.",
+    ),
+)
+async def return_to_agency(cmd: ReturnToAgency, caller: Caller, wired: Wired) -> EventRecorded:
+    _authorise(caller, cmd.post_office_code, wired)
+    return await _guarded(wired, wired.handlers.return_to_agency(cmd))
+
+
+_INCIDENT_PROBLEMS = problems(
+    *COMMON,
+    404,
+    409,
+    422,
+    s409="`not_in_postal_custody`: the item is with the agency, delivered, returned or lost; "
+    "`concurrent_update`.",
+    s422="`invalid_request`, `time_in_future`, `time_out_of_range`, `compensation_below_minimum` (at fault: "
+    "at least 4× the postage).",
+)
+
+
+@router.post(
+    "/losses",
+    tags=["incidents"],
+    status_code=201,
+    summary="Declare an item lost",
+    description="The dossier, supplement or result was lost while the post held it.",
+    responses=_INCIDENT_PROBLEMS,
+)
+async def declare_lost(cmd: ReportIncident, caller: Caller, wired: Wired) -> EventRecorded:
+    _authorise(caller, cmd.post_office_code, wired)
+    return await _guarded(wired, wired.handlers.declare_lost(cmd))
+
+
+@router.post(
+    "/damages",
+    tags=["incidents"],
+    status_code=201,
+    summary="Record damage to an item",
+    description="The item was found damaged; it goes on its way. The same report sent again (same item and "
+    "reported_at) publishes the same event id.",
+    responses=_INCIDENT_PROBLEMS,
+)
+async def record_damage(cmd: ReportIncident, caller: Caller, wired: Wired) -> EventRecorded:
+    _authorise(caller, cmd.post_office_code, wired)
+    return await _guarded(wired, wired.handlers.record_damage(cmd))
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+def count_schema_refusals(app: FastAPI, metrics: PostOfficeMetrics) -> None:
+    """Count the shared handler's malformed_json / invalid_request answers; answer an oversize batch
+    with 413 batch_too_large. Runs after services.shared.http.instrument installed its handlers."""
+    shared = app.exception_handlers[RequestValidationError]
+
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if any(e.get("type") == "batch_too_large" for e in exc.errors()):
+            metrics.rejected(RequestReason.BATCH_TOO_LARGE)
+            return problem(
+                413,
+                RequestReason.BATCH_TOO_LARGE,
+                f"a batch holds at most {MAX_BATCH_SCANS} scans; split it and send the parts",
+            )
+        answered = shared(request, exc)
+        response = await answered if inspect.isawaitable(answered) else answered
+        metrics.rejected(
+            RequestReason.MALFORMED_JSON if response.status_code == 400 else RequestReason.INVALID_REQUEST
+        )
+        return response
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+
+
+class BodySizeLimit:
+    """Refuses a request body over `max_bytes` with 413 request_too_large (problem+json), before any
+    handler reads it. Starlette's own limit answers text/plain, which clients of this API cannot parse."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: PostOfficeMetrics) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        # Without a (truthful) Content-Length, read the body first, up to the limit, then replay it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.metrics.rejected(RequestReason.REQUEST_TOO_LARGE)
+        response = JSONResponse(
+            {
+                "status": 413,
+                "reason": RequestReason.REQUEST_TOO_LARGE.value,
+                "detail": f"the request body is larger than {self.max_bytes} bytes",
+            },
+            status_code=413,
+            media_type="application/problem+json",
+        )
+        await response(scope, receive, send)

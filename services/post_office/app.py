@@ -1,0 +1,157 @@
+"""The composition root: settings, database engine, Kafka producer, rules and routes.
+
+Nothing connects at import or in create_app: the lifespan connects (and disconnects) the database and
+the Kafka producer, and loads the procedure catalog, the working calendar and the postal time limits.
+The schema is created by `python -m services.shared.db.migrate upgrade` before the service starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from services.post_office import api
+from services.post_office.domain import Reason
+from services.post_office.handlers import PostOfficeHandlers, Rules
+from services.post_office.metrics import PostOfficeMetrics
+from services.post_office.settings import PostOfficeSettings
+from services.shared.auth import TokenSigner
+from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.calendar import load_calendar
+from services.shared.catalog import load_catalog
+from services.shared.db.engine import make_engine
+from services.shared.http import instrument
+from services.shared.kafka import EventPublisher, make_broker
+from services.shared.logs import configure
+from services.shared.postal_limits import load_route_limits
+
+TITLE = "Post office API"
+VERSION = "1.0.0"
+DESCRIPTION = """Post office clerks and couriers record every physical handover of an administrative-procedure
+dossier or its result (Decision 45/2016/QĐ-TTg). Each act is published as a postal event on Kafka
+(`postal.events.v1`); a 2xx answer means Kafka acknowledged it. When Kafka does not acknowledge in time the
+answer is 503 with Retry-After and nothing is recorded: retry the same request (it yields the same event ids).
+
+Every request carries `Authorization: Bearer <token>`, issued by an operator with `dossier-credentials issue`
+and bound to one post office (clerks, couriers: they record for that post office only) or to none
+(operators: any post office). Errors are `application/problem+json` with a stable `reason`."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: PostOfficeSettings | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> FastAPI:
+    settings = settings or PostOfficeSettings()
+    registry = CollectorRegistry()
+    metrics = PostOfficeMetrics(registry, [*(r.value for r in Reason), *(r.value for r in api.RequestReason)])
+    resources: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Configuration first: a malformed catalog or calendar stops the start with a clear message.
+        rules = Rules(
+            catalog=load_catalog(),
+            calendar=load_calendar(),
+            limits=load_route_limits(),
+            clock_skew=timedelta(seconds=settings.clock_skew_s),
+        )
+        signer = TokenSigner(settings.auth_secret.get_secret_value())
+        engine = make_engine(settings.database_url)
+        broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+        try:
+            await broker.connect()
+            resources.update(engine=engine, broker=broker)
+            app.state.post_office = api.PostOffice(
+                handlers=PostOfficeHandlers(
+                    engine,
+                    EventPublisher(broker, timeout_s=settings.publish_timeout_s),
+                    rules,
+                    metrics,
+                    clock,
+                ),
+                authenticator=Authenticator(
+                    signer, CredentialRegistry(engine, cache_seconds=settings.credential_cache_s), clock
+                ),
+                metrics=metrics,
+                retry_after_s=settings.retry_after_s,
+            )
+            yield
+        finally:
+            resources.clear()
+            await broker.stop()
+            await engine.dispose()
+
+    async def database_ready() -> str | None:
+        engine = resources.get("engine")
+        if engine is None:
+            return "not started"
+        try:
+            async with asyncio.timeout(2), engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means not ready; the reason names its kind only
+            return f"database unreachable ({type(exc).__name__})"
+        return None
+
+    async def kafka_ready() -> str | None:
+        broker = resources.get("broker")
+        if broker is None:
+            return "not started"
+        return None if await broker.ping(timeout=2.0) else "Kafka unreachable"
+
+    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
+    # Not include_router: FastAPI 0.165 keeps an included router as one opaque entry of app.router.routes,
+    # and services.shared.http's MetricsMiddleware, which matches those entries, would label every request
+    # of this API route="other". The router's routes already carry their full paths.
+    app.router.routes.extend(api.router.routes)
+    # Added before instrument(): the request metrics middleware then wraps it and counts its 413s too.
+    app.add_middleware(api.BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
+    instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
+    api.count_schema_refusals(app, metrics)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_media_type(
+                get_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
+    """Error answers are application/problem+json; FastAPI documents every response as application/json."""
+    for operation in (op for path in document.get("paths", {}).values() for op in path.values()):
+        for status, response in operation.get("responses", {}).items():
+            content = response.get("content", {})
+            if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                response["content"] = {"application/problem+json": content["application/json"]}
+    return document
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = PostOfficeSettings()
+    configure(settings.log_level)
+    # aiokafka logs whole message values at DEBUG, and DossierAccepted carries the applicant's contact:
+    # keep it at INFO even when the service itself runs at DEBUG.
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Settings of the post office service: the shared ones plus POST_OFFICE_* for its own."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.shared.settings import SharedSettings
+
+
+class PostOfficeSettings(SharedSettings):
+    model_config = SettingsConfigDict(env_prefix="POST_OFFICE_", extra="ignore", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
+    port: int = Field(8081, ge=1, le=65535, description="Port the HTTP API listens on.")
+    publish_timeout_s: float = Field(
+        5.0, gt=0, description="How long a request waits for Kafka's acknowledgement before answering 503."
+    )
+    retry_after_s: int = Field(5, ge=1, description="Retry-After (seconds) of a 503 answer.")
+    clock_skew_s: int = Field(
+        300, ge=0, description="How far in the future an act's time may lie (device clocks drift)."
+    )
+    credential_cache_s: float = Field(
+        5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
+    )
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")

@@ -1,0 +1,104 @@
+"""The post office service wired to the session's real Kafka broker and a PostgreSQL database of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.post_office.app import create_app
+from services.post_office.settings import PostOfficeSettings
+from services.shared.auth import Role, TokenSigner
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.db import migrate
+from services.shared.db.engine import make_engine
+from tests.post_office.helpers import OFFICE, OTHER_OFFICE, PostalTopic, PostOfficeClient, Tokens
+
+SECRET = "post-office-tests-signing-secret-0123456789"
+PUBLISH_TIMEOUT_S = 3.0
+
+
+async def fresh_postgres_database(admin_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(admin_url)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def settings_for(database_url: str, kafka_bootstrap: str) -> PostOfficeSettings:
+    return PostOfficeSettings.model_validate(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DATABASE_URL": database_url,
+            "DOSSIER_AUTH_SECRET": SECRET,
+            "publish_timeout_s": PUBLISH_TIMEOUT_S,
+            "retry_after_s": 2,
+            "credential_cache_s": 0,
+        }
+    )
+
+
+async def issue_tokens(database_url: str) -> Tokens:
+    engine = make_engine(database_url)
+    registry = CredentialRegistry(engine, cache_seconds=0)
+    signer = TokenSigner(SECRET)
+    now = datetime.now(UTC)
+    tokens: dict[str, str] = {}
+    for name, role, scope in [
+        ("clerk", Role.POST_OFFICE, OFFICE),
+        ("other_clerk", Role.POST_OFFICE, OTHER_OFFICE),
+        ("operator", Role.OPERATOR, None),
+        ("agency", Role.AGENCY, "000.00.01.H22"),
+        ("revoked", Role.POST_OFFICE, OFFICE),
+    ]:
+        principal, token = signer.issue(
+            subject=f"{name}-1", role=role, scope=scope, now=now, valid_for=timedelta(days=1)
+        )
+        await registry.register(principal, issued_at=now, expires_at=now + timedelta(days=1))
+        if name == "revoked":
+            await registry.revoke(principal.credential_id, now=now)
+        tokens[name] = token
+    await engine.dispose()
+    return Tokens(**tokens)
+
+
+@pytest.fixture(scope="package")
+async def database_url(postgres_url: str) -> str:
+    url = await fresh_postgres_database(postgres_url, "post_office")
+    await migrate.upgrade_async(url)
+    return url
+
+
+@pytest.fixture(scope="package")
+async def tokens(database_url: str) -> Tokens:
+    return await issue_tokens(database_url)
+
+
+@pytest.fixture(scope="package")
+async def post_office_app(database_url: str, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
+    app = create_app(settings_for(database_url, kafka_bootstrap))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="package")
+async def api(post_office_app: FastAPI, tokens: Tokens) -> AsyncIterator[PostOfficeClient]:
+    transport = httpx.ASGITransport(app=post_office_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://post-office.test") as http:
+        yield PostOfficeClient(http, tokens)
+
+
+@pytest.fixture(scope="package")
+async def postal_topic(kafka_bootstrap: str) -> AsyncIterator[PostalTopic]:
+    topic = PostalTopic(kafka_bootstrap)
+    await topic.start()
+    yield topic
+    await topic.stop()
