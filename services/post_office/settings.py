@@ -12,7 +12,7 @@ class PostOfficeSettings(SharedSettings):
     model_config = SettingsConfigDict(env_prefix="POST_OFFICE_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
-    port: int = Field(8081, ge=1, le=65535, description="Port the HTTP API listens on.")
+    port: int = Field(8001, ge=1, le=65535, description="Port the HTTP API listens on.")
     publish_timeout_s: float = Field(
         5.0, gt=0, description="How long a request waits for Kafka's acknowledgement before answering 503."
     )

@@ -96,6 +96,15 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
 
+    def _template(self, scope: Scope) -> str:
+        # FastAPI keeps the matched route's full template (router prefixes included) in its part of
+        # the scope; that key is internal, so fall back to the matched route's own path, then to
+        # matching the app's routes. tests/unit/test_http_metrics.py pins the result.
+        fastapi_scope = scope.get("fastapi")
+        context = fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+        template = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+        return str(template) if template else self._route(scope)
+
     def _route(self, scope: Scope) -> str:
         for route in scope["app"].router.routes:
             match, _ = route.matches(scope)
@@ -119,7 +128,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = self._route(scope)
+            route = self._template(scope)
             method = str(scope.get("method", "GET"))
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -38,6 +38,8 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Access logs would print request paths and query strings, which can carry lookup inputs.
     logging.getLogger("uvicorn.access").disabled = True
+    # aiokafka logs whole message values at DEBUG, and some events carry an applicant's contact.
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, root.level))
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
