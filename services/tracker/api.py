@@ -1,0 +1,691 @@
+"""The tracker's HTTP API: a public lookup for citizens and staff lookups for post offices, agencies and
+operators. Thin: parse, authorise, call one handler, shape the answer. Errors are problem details.
+
+Public lookup: ``GET /public/dossiers/{reference}?phone_last4=`` with an item id (or, for a dossier filed
+at the agency, its agency dossier code) and the last four digits of the applicant's phone. It answers
+the stage, dates, the expected date and office names — never personal data, never staff ids. A wrong
+pair gets the same 404 as an unknown reference, so it cannot tell whether a reference exists. Four
+digits are only 10,000 possibilities, so failed lookups are limited per reference and per client
+(429 with Retry-After); the limit lives in each replica's memory, so a deployment with several replicas
+also limits at its gateway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
+from contracts.values import parse_agency_code, parse_agency_dossier_code, parse_s10
+from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth.authenticator import Authenticator
+from services.shared.calendar import to_vietnam_time
+from services.shared.http import ProblemError
+from services.tracker import handlers
+from services.tracker.adapters.repository import DossierFilter, utc
+from services.tracker.domain import AgencyDuePolicy, AnomalyReason, Custody, Step
+from services.tracker.handlers import PhoneDigest
+from services.tracker.metrics import TrackerMetrics
+
+API_TITLE = "Dossier tracker"
+API_VERSION = "1.0.0"
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+S10_PATTERN = r"[A-Za-z]{2}[0-9]{9}[A-Za-z]{2}"
+AGENCY_CODE_PATTERN = r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Za-z][0-9]{2}"
+AGENCY_DOSSIER_CODE_PATTERN = AGENCY_CODE_PATTERN + r"-[0-9]{6}-[0-9]{4}"
+REFERENCE_PATTERN = rf"^({S10_PATTERN}|{AGENCY_DOSSIER_CODE_PATTERN})$"
+DEFAULT_DIRECTORY = Path(__file__).with_name("offices.yaml")
+
+
+# --------------------------------------------------------------------------- response bodies
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+
+class ValidationIssue(Body):
+    loc: list[str | int]
+    type: str | None = None
+    msg: str | None = None
+
+
+class Problem(Body):
+    """RFC 9457 problem details with a machine-readable reason."""
+
+    status: int
+    reason: str
+    detail: str
+    errors: list[ValidationIssue] | None = None
+
+
+class Office(Body):
+    code: str
+    """Postal code of the post office, or the agency's id (Circular 10/2016/TT-BTTTT)."""
+    name: str | None = None
+    """Its name, when the office directory knows it."""
+
+
+class PublicHolder(Body):
+    kind: CustodyHolderKind
+    """Who holds the dossier or the result now."""
+    office: Office | None = None
+    """The post office, facility or agency holding it (a courier's post office); none for the citizen."""
+
+
+class PublicDossier(Body):
+    """What anyone holding the reference and the phone's last four digits may see: no personal data."""
+
+    reference: str
+    """The item id or agency dossier code looked up."""
+    service_form: ServiceForm | None = None
+    stage: Stage
+    stage_since: datetime
+    holder: PublicHolder | None = None
+    accepted_at: datetime | None = None
+    """When the post office accepted the dossier (forms SEND_DOSSIER and SEND_AND_RECEIVE)."""
+    filed_at: datetime | None = None
+    """The filing time at the agency, from which its processing time counts."""
+    result_ready_at: datetime | None = None
+    delivered_at: datetime | None = None
+    expected_date: date | None = None
+    """The appointment date while the agency works; else the due date of the running postal leg."""
+    overdue: bool
+    """Whether the running leg's due date has passed."""
+    post_office: Office | None = None
+    """The post office that accepted the dossier."""
+    agency: Office | None = None
+    """The agency the dossier is addressed to."""
+    last_update: datetime
+
+
+class CustodyOut(Body):
+    kind: CustodyHolderKind
+    code: str | None = None
+    """Post office or facility code, courier staff id, or agency code; none for the citizen."""
+    office: str | None = None
+    """The office answering for it: a courier's post office."""
+
+
+class ClockOut(Body):
+    leg: Leg
+    due_date: date | None = None
+    overdue: bool
+
+
+class AnomalyOut(Body):
+    reason: AnomalyReason
+    detail: str
+
+
+class DossierSummary(Body):
+    dossier_id: str
+    stage: Stage | None = None
+    """None while no acceptance or registration has arrived."""
+    stage_since: datetime | None = None
+    service_form: ServiceForm | None = None
+    procedure_code: str | None = None
+    agency_code: str | None = None
+    origin_post_office: str | None = None
+    item_id: str | None = None
+    result_item_id: str | None = None
+    agency_dossier_code: str | None = None
+    custody: CustodyOut | None = None
+    clock: ClockOut | None = None
+    expected_date: date | None = None
+    is_open: bool
+    event_count: int
+    anomaly_count: int
+    last_event_at: datetime
+
+
+class HistoryItem(Body):
+    event_id: str
+    type: str
+    version: int
+    occurred_at: datetime
+    source: str
+    stage_after: Stage | None = None
+    custody_after: CustodyOut | None = None
+    anomaly: AnomalyOut | None = None
+    data: dict[str, Any]
+    """The event's data without personal data."""
+
+
+class PartyOut(Body):
+    kind: str
+    code: str
+
+
+class ReferenceOut(Body):
+    reference: str
+    kind: str
+
+
+class DossierDetailOut(DossierSummary):
+    accepted_at: datetime | None = None
+    filed_at: datetime | None = None
+    received_at: datetime | None = None
+    result_ready_at: datetime | None = None
+    picked_up_at: datetime | None = None
+    first_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    closed_at: datetime | None = None
+    inbound_due_date: date | None = None
+    agency_due_date: date | None = None
+    appointment_date: date | None = None
+    return_due_date: date | None = None
+    delay_notified: bool
+    outcome: str | None = None
+    failed_attempts: int
+    parties: list[PartyOut]
+    references: list[ReferenceOut]
+    history: list[HistoryItem]
+    """Every event in occurrence order, with the stage and custody after it and its anomaly."""
+
+
+class DossierPage(Body):
+    items: list[DossierSummary]
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the next page; none on the last page."""
+
+
+class AnomalyRow(Body):
+    event_id: str
+    dossier_id: str
+    event_type: str
+    occurred_at: datetime
+    reason: AnomalyReason
+    detail: str
+
+
+class AnomalyPage(Body):
+    items: list[AnomalyRow]
+    next_cursor: str | None = None
+
+
+# --------------------------------------------------------------------------- collaborators
+
+
+class OfficeDirectory:
+    """Names of post offices and agencies by code, for the lookups (a YAML file of code: name)."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> OfficeDirectory:
+        file = Path(path) if path else DEFAULT_DIRECTORY
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        names: dict[str, str] = {}
+        for section in ("post_offices", "agencies"):
+            for code, name in (raw.get(section) or {}).items():
+                names[str(code)] = str(name)
+        return cls(names)
+
+    def office(self, code: str | None) -> Office | None:
+        return Office(code=code, name=self._names.get(code)) if code else None
+
+
+class FailedLookupLimiter:
+    """At most ``max_failures`` failed lookups per key within ``window_s`` (memory bounded)."""
+
+    def __init__(
+        self,
+        max_failures: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self._max = max_failures
+        self._window = window_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, *keys: str) -> int | None:
+        """Seconds to wait when any key is over its limit, else None."""
+        now = self._clock()
+        waits = []
+        for key in keys:
+            stamps = self._failures.get(key)
+            if stamps is None:
+                continue
+            while stamps and stamps[0] <= now - self._window:
+                stamps.popleft()
+            if len(stamps) >= self._max:
+                waits.append(stamps[0] + self._window - now)
+        return max(1, int(max(waits)) + 1) if waits else None
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        for key in keys:
+            stamps = self._failures.setdefault(key, deque(maxlen=self._max))
+            stamps.append(now)
+            self._failures.move_to_end(key)
+        while len(self._failures) > self._max_keys:
+            self._failures.popitem(last=False)
+
+
+@dataclass
+class ApiContext:
+    engine: AsyncEngine
+    authenticator: Authenticator
+    digest: PhoneDigest
+    due: AgencyDuePolicy
+    limiter: FailedLookupLimiter
+    directory: OfficeDirectory
+    metrics: TrackerMetrics
+    today: Callable[[], date]
+
+
+# --------------------------------------------------------------------------- cursors
+
+
+def encode_cursor(kind: str, value: Any, dossier_id: str) -> str:
+    raw = json.dumps([kind, value.isoformat(), dossier_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str) -> tuple[Any, str]:
+    invalid = ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        found_kind, value, key = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid from None
+    if found_kind != kind or not isinstance(value, str) or not isinstance(key, str) or len(key) > 36:
+        raise invalid
+    try:
+        return (date.fromisoformat(value) if kind == "due" else datetime.fromisoformat(value)), key
+    except ValueError:
+        raise invalid from None
+
+
+# --------------------------------------------------------------------------- shaping answers
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    aware = utc(moment)
+    return to_vietnam_time(aware) if aware else None
+
+
+def _custody(kind: str | None, code: str | None, office: str | None) -> CustodyOut | None:
+    return CustodyOut(kind=CustodyHolderKind(kind), code=code, office=office) if kind else None
+
+
+def _custody_of(custody: Custody | None) -> CustodyOut | None:
+    return CustodyOut(kind=custody.kind, code=custody.code, office=custody.office) if custody else None
+
+
+def _overdue(due: date | None, today: date) -> bool:
+    return due is not None and due < today
+
+
+def summary_fields(row: Row[Any], today: date) -> dict[str, Any]:
+    last = _local(row.last_event_at)
+    assert last is not None
+    return {
+        "dossier_id": row.dossier_id,
+        "stage": row.stage,
+        "stage_since": _local(row.stage_since),
+        "service_form": row.service_form,
+        "procedure_code": row.procedure_code,
+        "agency_code": row.agency_code,
+        "origin_post_office": row.origin_post_office,
+        "item_id": row.item_id,
+        "result_item_id": row.result_item_id,
+        "agency_dossier_code": row.agency_dossier_code,
+        "custody": _custody(row.custody_kind, row.custody_code, row.custody_office),
+        "clock": ClockOut(leg=Leg(row.clock), due_date=row.due_date, overdue=_overdue(row.due_date, today))
+        if row.clock
+        else None,
+        "expected_date": row.expected_date,
+        "is_open": row.is_open,
+        "event_count": row.event_count,
+        "anomaly_count": row.anomaly_count,
+        "last_event_at": last,
+    }
+
+
+def history_item(step: Step) -> HistoryItem:
+    entry = step.entry
+    occurred = _local(entry.occurred_at)
+    assert occurred is not None
+    return HistoryItem(
+        event_id=entry.event_id,
+        type=entry.event_type,
+        version=entry.version,
+        occurred_at=occurred,
+        source=entry.source,
+        stage_after=step.stage,
+        custody_after=_custody_of(step.custody),
+        anomaly=AnomalyOut(reason=step.anomaly.reason, detail=step.anomaly.detail) if step.anomaly else None,
+        data=dict(entry.data),
+    )
+
+
+def detail_of(detail: handlers.DossierDetail, today: date) -> DossierDetailOut:
+    row = detail.row
+    return DossierDetailOut(
+        **summary_fields(row, today),
+        accepted_at=_local(row.accepted_at),
+        filed_at=_local(row.filed_at),
+        received_at=_local(row.received_at),
+        result_ready_at=_local(row.result_ready_at),
+        picked_up_at=_local(row.picked_up_at),
+        first_attempt_at=_local(row.first_attempt_at),
+        delivered_at=_local(row.delivered_at),
+        closed_at=_local(row.closed_at),
+        inbound_due_date=row.inbound_due_date,
+        agency_due_date=row.agency_due_date,
+        appointment_date=row.appointment_date,
+        return_due_date=row.return_due_date,
+        delay_notified=row.delay_notified,
+        outcome=row.outcome,
+        failed_attempts=row.failed_attempts,
+        parties=[PartyOut(kind=kind, code=code) for kind, code in detail.parties],
+        references=[ReferenceOut(reference=ref, kind=kind) for ref, kind in detail.references],
+        history=[history_item(step) for step in detail.view.steps],
+    )
+
+
+def public_of(row: Row[Any], ref: str, directory: OfficeDirectory, today: date) -> PublicDossier:
+    holder = None
+    if row.custody_kind:
+        kind = CustodyHolderKind(row.custody_kind)
+        holder = PublicHolder(
+            kind=kind,
+            office=None if kind is CustodyHolderKind.CITIZEN else directory.office(row.custody_office),
+        )
+    stage_since = _local(row.stage_since)
+    last = _local(row.last_event_at)
+    assert stage_since is not None and last is not None
+    return PublicDossier(
+        reference=ref,
+        service_form=row.service_form,
+        stage=row.stage,
+        stage_since=stage_since,
+        holder=holder,
+        accepted_at=_local(row.accepted_at),
+        filed_at=_local(row.filed_at),
+        result_ready_at=_local(row.result_ready_at),
+        delivered_at=_local(row.delivered_at),
+        expected_date=row.expected_date,
+        overdue=_overdue(row.due_date, today),
+        post_office=directory.office(row.origin_post_office),
+        agency=directory.office(row.agency_code),
+        last_update=last,
+    )
+
+
+# --------------------------------------------------------------------------- routes
+
+_DESCRIPTIONS = {
+    400: "The cursor is not one this list handed out.",
+    401: "No valid bearer credential (missing, malformed, expired or revoked).",
+    403: "The credential's role may not use this endpoint, or asked outside its scope.",
+    404: "Unknown, or outside the credential's scope (the two are not told apart).",
+    422: "A parameter does not match its schema.",
+    429: "Too many failed lookups for this reference or from this client; see Retry-After.",
+    503: "The database is not available; retry later.",
+}
+
+
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[code],
+            **({"headers": _HEADERS[code]} if code in _HEADERS else {}),
+        }
+        for code in codes
+    }
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A credential issued by `dossier-credentials issue` (post office, agency or operator).",
+)
+
+
+def normalised_reference(text: str) -> str:
+    try:
+        return parse_s10(text) if len(text) == 13 else parse_agency_dossier_code(text)
+    except ValueError as exc:
+        raise ProblemError(422, "invalid_reference", str(exc)) from None
+
+
+def context(request: Request) -> ApiContext:
+    found: ApiContext = request.app.state.tracker
+    return found
+
+
+Context = Annotated[ApiContext, Depends(context)]
+
+
+async def principal(
+    request: Request,
+    ctx: Context,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    try:
+        return await ctx.authenticator.authenticate(request.headers.get("authorization"))
+    except CredentialError as exc:
+        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+router = APIRouter()
+
+
+def install(app: FastAPI, ctx: ApiContext) -> None:
+    app.state.tracker = ctx
+    app.include_router(router)
+    app.openapi = problem_json_openapi(app)  # type: ignore[method-assign]
+
+
+@router.get(
+    "/public/dossiers/{reference}",
+    response_model=PublicDossier,
+    responses=problems(404, 422, 429, 503),
+    tags=["public"],
+    summary="Where is my dossier? (citizens, no login)",
+)
+async def public_lookup(
+    ctx: Context,
+    request: Request,
+    reference: Annotated[
+        str,
+        PathParam(
+            pattern=REFERENCE_PATTERN,
+            description="The item id on the dossier slip (S10, e.g. EB123456785VN), the result's item id, "
+            "or the agency dossier code on the appointment slip.",
+        ),
+    ],
+    phone_last4: Annotated[
+        str, Query(pattern=r"^[0-9]{4}$", description="The last four digits of the applicant's phone.")
+    ],
+) -> PublicDossier:
+    ref = normalised_reference(reference)
+    client = request.client.host if request.client else "unknown"
+    keys = (f"reference:{ref}", f"client:{client}")
+    wait = ctx.limiter.retry_after(*keys)
+    if wait is not None:
+        ctx.metrics.public_lookups.labels("rate_limited").inc()
+        raise ProblemError(
+            429,
+            "too_many_failed_lookups",
+            "too many failed lookups; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    async with ctx.engine.connect() as conn:
+        row = await handlers.public_lookup(conn, ref, phone_last4, ctx.digest)
+    if row is None:
+        ctx.limiter.failed(*keys)
+        ctx.metrics.public_lookups.labels("not_found").inc()
+        raise ProblemError(404, "not_found", "no dossier matches this reference and phone number")
+    ctx.metrics.public_lookups.labels("found").inc()
+    return public_of(row, ref, ctx.directory, ctx.today())
+
+
+@router.get(
+    "/dossiers/{dossier_id}",
+    response_model=DossierDetailOut,
+    responses=problems(401, 404, 422, 503),
+    tags=["staff"],
+    summary="A dossier with its custody and full history",
+)
+async def get_dossier(
+    ctx: Context,
+    caller: Caller,
+    dossier_id: Annotated[str, PathParam(pattern=UUID_PATTERN, description="The dossier id.")],
+) -> DossierDetailOut:
+    async with ctx.engine.connect() as conn:
+        detail = await handlers.dossier_detail(conn, dossier_id, caller, ctx.due)
+    if detail is None:
+        raise ProblemError(404, "not_found", "no such dossier within this credential's scope")
+    return detail_of(detail, ctx.today())
+
+
+@router.get(
+    "/dossiers",
+    response_model=DossierPage,
+    responses=problems(400, 401, 403, 422, 503),
+    tags=["staff"],
+    summary="Dossiers within the credential's scope, newest activity first (overdue: most overdue first)",
+)
+async def list_dossiers(
+    ctx: Context,
+    caller: Caller,
+    agency: Annotated[
+        str | None, Query(pattern=f"^{AGENCY_CODE_PATTERN}$", description="Addressed to this agency.")
+    ] = None,
+    procedure: Annotated[
+        str | None, Query(pattern=r"^[0-9]\.[0-9]{6}$", description="For this procedure code.")
+    ] = None,
+    stage: Annotated[Stage | None, Query(description="In this stage.")] = None,
+    overdue: Annotated[
+        bool, Query(description="Only dossiers whose running leg is past its due date, most overdue first.")
+    ] = False,
+    reference: Annotated[
+        str | None,
+        Query(pattern=REFERENCE_PATTERN, description="Holding this item id or agency dossier code."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
+    ] = None,
+) -> DossierPage:
+    kind = "due" if overdue else "recent"
+    after = decode_cursor(cursor, kind) if cursor else None
+    today = ctx.today()
+    where = DossierFilter(
+        agency=parse_agency_code(agency) if agency else None,
+        procedure=procedure,
+        stage=stage,
+        reference=normalised_reference(reference) if reference else None,
+        overdue_before=today if overdue else None,
+    )
+    try:
+        async with ctx.engine.connect() as conn:
+            rows = await handlers.list_dossiers(conn, where, caller, after, limit + 1)
+    except handlers.OutOfScopeError as exc:
+        raise ProblemError(403, "forbidden", str(exc)) from None
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        value = last.due_date if overdue else utc(last.last_event_at)
+        next_cursor = encode_cursor(kind, value, last.dossier_id)
+    return DossierPage(
+        items=[DossierSummary(**summary_fields(row, today)) for row in page], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/anomalies",
+    response_model=AnomalyPage,
+    responses=problems(400, 401, 403, 422, 503),
+    tags=["operators"],
+    summary="Events that contradict the state machine, newest first (operators)",
+)
+async def list_anomalies(
+    ctx: Context,
+    caller: Caller,
+    reason: Annotated[AnomalyReason | None, Query(description="Only this reason.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
+    ] = None,
+) -> AnomalyPage:
+    if caller.role is not Role.OPERATOR:
+        raise ProblemError(403, "forbidden", "only operators list anomalies")
+    after = decode_cursor(cursor, "anomaly") if cursor else None
+    async with ctx.engine.connect() as conn:
+        rows = await handlers.list_anomalies(conn, reason, after, limit + 1)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor("anomaly", utc(page[-1].occurred_at), page[-1].event_id)
+    return AnomalyPage(
+        items=[
+            AnomalyRow(
+                event_id=row.event_id,
+                dossier_id=row.dossier_id,
+                event_type=row.event_type,
+                occurred_at=_local(row.occurred_at) or row.occurred_at,
+                reason=AnomalyReason(row.reason),
+                detail=row.detail,
+            )
+            for row in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def problem_json_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with error responses declared as application/problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if int(status) >= 400 and "application/json" in content:
+                            content["application/problem+json"] = content.pop("application/json")
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return openapi

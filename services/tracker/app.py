@@ -1,0 +1,192 @@
+"""The composition root: the one place that wires settings, engine, broker, consumer, relay and routes.
+
+Nothing connects when it is built: the broker connects in ``Tracker.consuming()`` (or the app's lifespan),
+the engine on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.shared.auth import TokenSigner
+from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.calendar import load_calendar, to_vietnam_time
+from services.shared.catalog import load_catalog
+from services.shared.consuming import KafkaDeadLetterSink
+from services.shared.db.engine import make_engine
+from services.shared.http import ReadyCheck, instrument, problem
+from services.shared.kafka import EventPublisher, make_broker
+from services.tracker import api, consumers
+from services.tracker.adapters import repository
+from services.tracker.adapters.outbox import OutboxRelay
+from services.tracker.domain import AgencyDuePolicy
+from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, Projector
+from services.tracker.metrics import TrackerMetrics
+from services.tracker.settings import TrackerSettings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tracker:
+    settings: TrackerSettings
+    engine: AsyncEngine
+    registry: CollectorRegistry
+    metrics: TrackerMetrics
+    due: AgencyDuePolicy
+    digest: PhoneDigest
+    projector: Projector
+    processor: consumers.TrackerBatchProcessor
+    broker: KafkaBroker
+    relay: OutboxRelay
+    api: FastAPI
+
+    @contextlib.asynccontextmanager
+    async def consuming(self) -> AsyncIterator[None]:
+        """Run the consumer group and the outbox relay for as long as the context lasts."""
+        await self.broker.start()
+        relay = asyncio.create_task(self.relay.run(), name="tracker-outbox-relay")
+        try:
+            yield
+        finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+            await self.broker.stop()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def agency_due_policy(settings: TrackerSettings) -> AgencyDuePolicy:
+    cutoff = time(settings.calendar_cutoff_hour) if settings.calendar_cutoff_hour is not None else None
+    return CatalogAgencyDue(load_catalog(), load_calendar(), cutoff)
+
+
+def build(
+    settings: TrackerSettings | None = None,
+    *,
+    consume: bool = True,
+    clock: Callable[[], datetime] = _utc_now,
+) -> Tracker:
+    """The tracker wired from settings. With ``consume`` the app's lifespan runs the consumer and relay."""
+    settings = settings or TrackerSettings()
+    engine = repository.tune(make_engine(settings.database_url))
+    registry = CollectorRegistry()
+    metrics = TrackerMetrics(registry)
+    due = agency_due_policy(settings)
+    digest = PhoneDigest(settings.phone_digest_key())
+
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+    relay = OutboxRelay(
+        engine,
+        EventPublisher(broker, timeout_s=settings.publish_timeout_s),
+        metrics,
+        batch=settings.outbox_batch,
+        idle_s=settings.outbox_idle_s,
+    )
+    projector = Projector(due=due, digest=digest, metrics=metrics, on_commit=relay.wake, clock=clock)
+    processor = consumers.TrackerBatchProcessor(
+        consumer=settings.consumer_group,
+        engine=engine,
+        apply=projector,
+        dead_letters=KafkaDeadLetterSink(broker),
+        metrics=metrics.consumer,
+        exit_after_commits=settings.fault_exit_after_commit,
+    )
+    consumers.subscribe(broker, processor, settings)
+
+    authenticator = Authenticator(
+        TokenSigner(settings.auth_secret.get_secret_value()),
+        CredentialRegistry(engine, cache_seconds=settings.credential_cache_s),
+    )
+
+    def today() -> date:
+        return to_vietnam_time(clock()).date()
+
+    context = api.ApiContext(
+        engine=engine,
+        authenticator=authenticator,
+        digest=digest,
+        due=due,
+        limiter=api.FailedLookupLimiter(settings.public_lookup_failures, settings.public_lookup_window_s),
+        directory=api.OfficeDirectory.load(settings.office_directory),
+        metrics=metrics,
+        today=today,
+    )
+    tracker: Tracker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            if consume:
+                async with tracker.consuming():
+                    yield
+            else:
+                yield
+        finally:
+            await tracker.dispose()
+
+    app = FastAPI(
+        title=api.API_TITLE,
+        version=api.API_VERSION,
+        description=(api.__doc__ or "").strip(),
+        lifespan=lifespan,
+    )
+    api.install(app, context)
+
+    async def database_ready() -> str | None:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return type(exc).__name__
+        return None
+
+    async def kafka_ready() -> str | None:
+        return None if await broker.ping(timeout=2.0) else "no answer from Kafka"
+
+    checks: dict[str, ReadyCheck] = {"database": database_ready}
+    if consume:
+        checks["kafka"] = kafka_ready
+    instrument(app, registry, checks)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return problem(503, "database_unavailable", "the database is not available", {"Retry-After": "5"})
+
+    tracker = Tracker(
+        settings=settings,
+        engine=engine,
+        registry=registry,
+        metrics=metrics,
+        due=due,
+        digest=digest,
+        projector=projector,
+        processor=processor,
+        broker=broker,
+        relay=relay,
+        api=app,
+    )
+    return tracker
+
+
+def create_app() -> FastAPI:
+    """The ASGI app for uvicorn (``--factory``): API, consumer and relay in one process."""
+    return build().api

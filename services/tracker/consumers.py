@@ -1,0 +1,72 @@
+"""The tracker's consumer group on postal.events.v1 and agency.events.v1: a thin subscriber around the
+shared BatchProcessor (decode, dead-letter, apply in one transaction with the inbox, then commit offsets).
+
+It mirrors services.shared.consuming.subscribe_batches and adds two consumer options the shared helper
+does not pass through: static group membership and the session timeout, so a restarted replica gets
+its partitions back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
+from services.shared.consuming import BatchProcessor, RawRecord
+from services.shared.logs import log_event
+from services.tracker.settings import TrackerSettings
+
+logger = logging.getLogger(__name__)
+
+TOPICS: tuple[Topic, ...] = (POSTAL_EVENTS, AGENCY_EVENTS)
+FAULT_EXIT_CODE = 75
+
+
+class TrackerBatchProcessor(BatchProcessor):
+    """The shared processor, with a fault-injection hook for the crash test: after ``exit_after_commits``
+    batches were committed to the database, the process exits before their offsets reach Kafka."""
+
+    def __init__(self, *, exit_after_commits: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._exit_after = exit_after_commits
+        self._committed = 0
+
+    async def process(self, records: Sequence[RawRecord]) -> None:
+        await super().process(records)
+        if self._exit_after is not None and records:
+            self._committed += 1
+            if self._committed >= self._exit_after:
+                log_event(logger, "fault_injected_exit", logging.WARNING, batches=self._committed)
+                logging.shutdown()
+                os._exit(FAULT_EXIT_CODE)
+
+
+def subscribe(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSettings) -> Any:
+    subscriber = broker.subscriber(
+        *[topic.name for topic in TOPICS],
+        group_id=settings.consumer_group,
+        group_instance_id=settings.group_instance_id,
+        batch=True,
+        max_records=settings.max_batch,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=min(3_000, settings.session_timeout_ms // 3),
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        description="Every postal and agency event, folded into each dossier's stage, custody and history.",
+    )
+
+    @subscriber
+    async def on_dossier_events(msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        if records:
+            await processor.process([RawRecord.of(record) for record in records])
+        # Offsets reach Kafka only after the projection committed (and dead letters were acknowledged).
+        await msg.ack()
+
+    return subscriber

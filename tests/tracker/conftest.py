@@ -1,0 +1,34 @@
+"""Fixtures of the tracker's tests: a tracker wired to a fresh migrated PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.tracker.app import Tracker, build
+from services.tracker.consumers import TOPICS
+from tests.tracker.support import settings_for, start_group_at_end
+
+
+@pytest.fixture
+async def tracker(migrated_database: str) -> AsyncIterator[Tracker]:
+    """A tracker on its own database, not consuming (tests feed its processor directly)."""
+    built = build(settings_for(migrated_database), consume=False)
+    try:
+        yield built
+    finally:
+        await built.dispose()
+
+
+@pytest.fixture
+async def live_tracker(migrated_database: str, kafka_bootstrap: str) -> AsyncIterator[Tracker]:
+    """A tracker on its own database and consumer group, consuming from the session's broker."""
+    settings = settings_for(migrated_database, kafka_bootstrap)
+    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
+    built = build(settings)
+    try:
+        async with built.consuming():
+            yield built
+    finally:
+        await built.dispose()

@@ -1,0 +1,178 @@
+"""The tracker consuming from the real broker into PostgreSQL: journeys, duplicates, out-of-order arrival,
+anomalies and poison messages, and the stage changes it publishes."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, select
+
+from contracts.enums import ServiceForm, Stage
+from contracts.envelope import Envelope, kafka_record
+from contracts.events import Event, StageChanged
+from contracts.topics import POSTAL_EVENTS, STAGE_CHANGED
+from services.shared.consuming import DLT_REASON, DLT_TOPIC
+from services.tracker.adapters import repository
+from services.tracker.adapters.tables import event
+from services.tracker.app import Tracker
+from services.tracker.domain import fold
+from services.tracker.handlers import to_entry
+from tests.tracker.journeys import Dossier, journey, new_dossier
+from tests.tracker.support import end_offsets, eventually, publish, publish_raw, read_from
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def settled(tracker: Tracker, dossier: Dossier, events: int) -> Any:
+    async def check() -> Any:
+        async with tracker.engine.connect() as conn:
+            row = await repository.get_dossier(conn, dossier.dossier_id)
+        return row if row is not None and row.event_count >= events else None
+
+    return await eventually(check, what=f"{events} events of {dossier.dossier_id}")
+
+
+def expected_row(tracker: Tracker, dossier: Dossier, events: list[Envelope[Event]]) -> dict[str, Any]:
+    view = fold(dossier.dossier_id, [to_entry(e, tracker.digest) for e in events], tracker.due)
+    return repository.dossier_row(view)
+
+
+def expected_stages(tracker: Tracker, dossier: Dossier, events: list[Envelope[Event]]) -> list[Stage]:
+    view = fold(dossier.dossier_id, [to_entry(e, tracker.digest) for e in events], tracker.due)
+    return [step.stage for step in view.steps if step.changed_stage and step.stage is not None]
+
+
+def stage_changes_of(records: list[ConsumerRecord[bytes, bytes]]) -> dict[str, list[Envelope[StageChanged]]]:
+    by_dossier: dict[str, dict[uuid.UUID, Envelope[StageChanged]]] = {}
+    for record in records:
+        envelope = Envelope[StageChanged].model_validate_json(record.value)
+        by_dossier.setdefault(envelope.subject, {})[envelope.id] = envelope
+    return {key: sorted(found.values(), key=lambda e: e.time) for key, found in by_dossier.items()}
+
+
+async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_stage_change_is_published(
+    live_tracker: Tracker, kafka_bootstrap: str
+) -> None:
+    dossiers = [new_dossier(form) for form in ServiceForm]
+    journeys = {d.dossier_id: journey(d) for d in dossiers}
+    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+
+    await publish(kafka_bootstrap, [e for d in dossiers for e in journeys[d.dossier_id]])
+
+    for dossier in dossiers:
+        row = await settled(live_tracker, dossier, len(journeys[dossier.dossier_id]))
+        assert dict(row._mapping) == expected_row(live_tracker, dossier, journeys[dossier.dossier_id])
+    expected = {d.dossier_id: expected_stages(live_tracker, d, journeys[d.dossier_id]) for d in dossiers}
+    keys = {d.dossier_id.encode() for d in dossiers}
+    records = await read_from(
+        kafka_bootstrap, start, lambda r: r.key in keys, sum(map(len, expected.values()))
+    )
+    published = stage_changes_of(records)
+    for dossier in dossiers:
+        changes = published[dossier.dossier_id]
+        assert [c.data.to_stage for c in changes] == expected[dossier.dossier_id]
+        assert all(dict(r.headers)["ce_type"] == b"tracker.stage_changed" for r in records)
+    assert live_tracker.registry.get_sample_value("tracker_outbox_backlog") == 0
+
+
+async def test_every_event_delivered_twice_is_kept_once_and_publishes_its_stage_change_once(
+    live_tracker: Tracker, kafka_bootstrap: str
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)
+    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+
+    await publish(kafka_bootstrap, events)
+    await publish(kafka_bootstrap, events[::-1])
+
+    row = await settled(live_tracker, dossier, len(events))
+    expected = expected_stages(live_tracker, dossier, events)
+    records = await read_from(
+        kafka_bootstrap, start, lambda r: r.key == dossier.dossier_id.encode(), len(expected), settle=1.0
+    )
+    async with live_tracker.engine.connect() as conn:
+        history = await conn.scalar(
+            select(func.count()).select_from(event).where(event.c.dossier_id == dossier.dossier_id)
+        )
+    assert history == len(events) == row.event_count
+    assert dict(row._mapping) == expected_row(live_tracker, dossier, events)
+    ids = [Envelope[StageChanged].model_validate_json(r.value).id for r in records]
+    assert len(ids) == len(set(ids)) == len(expected), "each stage change published once"
+    duplicates = live_tracker.registry.get_sample_value(
+        "dossier_consumer_records_total",
+        {"consumer": live_tracker.settings.consumer_group, "outcome": "duplicate"},
+    )
+    assert duplicates is not None and duplicates >= len(events)
+
+
+async def test_events_from_offline_scanners_arriving_out_of_order_take_their_place_in_the_history(
+    live_tracker: Tracker, kafka_bootstrap: str
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)
+    shuffled = events[:]
+    random.Random(5).shuffle(shuffled)
+
+    for envelope in shuffled:  # one at a time, so most land in batches of their own
+        await publish(kafka_bootstrap, [envelope])
+
+    row = await settled(live_tracker, dossier, len(events))
+    assert dict(row._mapping) == expected_row(live_tracker, dossier, events)
+    assert row.stage == Stage.DELIVERED.value and row.anomaly_count == 0
+
+
+async def test_an_event_that_contradicts_the_state_machine_is_kept_flagged_and_counted(
+    live_tracker: Tracker, kafka_bootstrap: str
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    events = journey(dossier)
+    pickup = dossier.envelope("postal.result_picked_up", events[-1].time + timedelta(hours=1))
+    after = new_dossier(ServiceForm.SEND_DOSSIER)
+
+    await publish(kafka_bootstrap, [*events, pickup, *journey(after)[:2]])
+
+    row = await settled(live_tracker, dossier, len(events) + 1)
+    assert row.stage == Stage.RESULT_READY.value and row.anomaly_count == 1
+    await settled(live_tracker, after, 2)
+    assert (
+        live_tracker.registry.get_sample_value("tracker_anomalies_total", {"reason": "wrong_service_form"})
+        == 1
+    )
+
+
+async def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_bytes_and_the_consumer_goes_on(
+    live_tracker: Tracker, kafka_bootstrap: str
+) -> None:
+    dlt = POSTAL_EVENTS.dead_letter
+    assert dlt is not None
+    dlt_start = await end_offsets(kafka_bootstrap, dlt)
+    malformed = new_dossier(ServiceForm.SEND_DOSSIER)
+    invalid = new_dossier(ServiceForm.SEND_DOSSIER)
+    follower = new_dossier(ServiceForm.SEND_DOSSIER)
+    bad_data = json.loads(kafka_record(journey(invalid)[0]).value)
+    bad_data["data"]["inbound_due_date"] = "not a date"
+
+    await publish_raw(
+        kafka_bootstrap, POSTAL_EVENTS.name, b'{"specversion": "1.0", "id": ', malformed.dossier_id.encode()
+    )
+    await publish_raw(
+        kafka_bootstrap, POSTAL_EVENTS.name, json.dumps(bad_data).encode(), invalid.dossier_id.encode()
+    )
+    await publish(kafka_bootstrap, journey(follower)[:1])
+
+    await settled(live_tracker, follower, 1)
+    keys = {malformed.dossier_id.encode(), invalid.dossier_id.encode()}
+    letters = {r.key: r for r in await read_from(kafka_bootstrap, dlt_start, lambda r: r.key in keys, 2)}
+    first = dict(letters[malformed.dossier_id.encode()].headers)
+    assert first[DLT_REASON] == b"malformed_json" and first[DLT_TOPIC] == POSTAL_EVENTS.name.encode()
+    assert letters[malformed.dossier_id.encode()].value == b'{"specversion": "1.0", "id": '
+    assert dict(letters[invalid.dossier_id.encode()].headers)[DLT_REASON] == b"invalid_data"
+    for key in keys:
+        async with live_tracker.engine.connect() as conn:
+            assert await repository.get_dossier(conn, key.decode()) is None
