@@ -56,7 +56,9 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+        )
         desk = AgencyDesk(
             engine=engine,
             publisher=EventPublisher(broker, timeout_s=settings.publish_timeout_s),

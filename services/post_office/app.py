@@ -70,7 +70,9 @@ def create_app(
         )
         signer = TokenSigner(settings.auth_secret.get_secret_value())
         engine = make_engine(settings.database_url)
-        broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+        )
         try:
             await broker.connect()
             resources.update(engine=engine, broker=broker)

@@ -340,8 +340,12 @@ def subscribe_batches(
     max_records: int = 500,
     batch_timeout_ms: int = 50,
     description: str = "",
+    **subscriber_options: Any,
 ) -> Any:
-    """Wire a consumer group to a BatchProcessor: offsets are committed only after `process` returns."""
+    """Wire a consumer group to a BatchProcessor: offsets are committed only after `process` returns.
+
+    `subscriber_options` pass through to FastStream's subscriber (e.g. group_instance_id for static
+    membership, session_timeout_ms)."""
 
     subscriber = broker.subscriber(
         *[topic.name for topic in topics],
@@ -352,9 +356,10 @@ def subscribe_batches(
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         description=description or None,
+        **subscriber_options,
     )
 
-    @subscriber
+    @subscriber  # type: ignore[untyped-decorator]  # the pass-through options widen FastStream's overloads
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         if records:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
 
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import topic_for
@@ -26,6 +28,7 @@ def make_broker(
     bootstrap_servers: str,
     *,
     client_id: str,
+    metrics_registry: CollectorRegistry | None = None,
     middlewares: Sequence[Any] = (),
     request_timeout_ms: int = 10_000,
     linger_ms: int = 2,
@@ -38,7 +41,16 @@ def make_broker(
         request_timeout_ms=request_timeout_ms,
         # A few milliseconds of lingering batches the records of one manifest or offline batch.
         linger_ms=linger_ms,
-        middlewares=tuple(middlewares),
+        # FastStream's messaging metrics (published/received messages, durations, errors) on the
+        # service's own registry, so /metrics shows them beside the service's metrics.
+        middlewares=(
+            *middlewares,
+            *(
+                [KafkaPrometheusMiddleware(registry=metrics_registry, app_name=client_id)]
+                if metrics_registry is not None
+                else []
+            ),
+        ),
         logger=None,
     )
 

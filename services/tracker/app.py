@@ -92,7 +92,9 @@ def build(
     due = agency_due_policy(settings)
     digest = PhoneDigest(settings.phone_digest_key())
 
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+    )
     relay = OutboxRelay(
         engine,
         EventPublisher(broker, timeout_s=settings.publish_timeout_s),

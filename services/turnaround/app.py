@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -96,7 +95,7 @@ def build(
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=SERVICE,
-        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=SERVICE)],
+        metrics_registry=registry,
     )
     metrics = TurnaroundMetrics(registry)
     consumers.subscribe(

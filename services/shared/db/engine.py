@@ -30,7 +30,15 @@ def make_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(target)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        target,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # asyncpg prepares every statement; after a few runs PostgreSQL may switch to a generic plan made
+        # when the tables were empty (sequential scans of the inbox). Custom plans stay index-aware.
+        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
