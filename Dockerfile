@@ -1,11 +1,20 @@
-# One image for every service; docker-compose picks the command per service.
+# One image for every service; docker-compose.yml picks the command per service
+# (python -m services.post_office | services.agency | services.tracker serve | services.turnaround, and the
+# init job's dossier-kafka create-topics + python -m services.shared.db.migrate upgrade).
 FROM python:3.11.10-slim-bookworm
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md alembic.ini ./
 COPY contracts ./contracts
 COPY services ./services
 COPY deploy ./deploy
 # Editable, so code finds its data files under /app/deploy as it does in a checkout.
-RUN pip install --no-cache-dir -e .
-ENV PYTHONUNBUFFERED=1
+RUN pip install -e .
+# No shell needed to run; nothing is written inside the image at run time.
 USER nobody
+# Post office, agency, tracker, turnaround (each service's own *_PORT setting; see deploy/README.md).
+EXPOSE 8001 8002 8003 8004
+CMD ["python", "-c", "print('choose a service: python -m services.post_office | services.agency | services.tracker serve | services.turnaround')"]

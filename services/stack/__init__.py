@@ -1,0 +1,1 @@
+"""The local run: one supervisor starts every service, a local Prometheus and the traffic simulator."""

@@ -1,0 +1,83 @@
+"""How far the consumer groups are behind the end of their topics: the summary waits for zero, so that
+it describes everything the run sent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS, by_name
+from services.agency.settings import AgencySettings
+from services.stack.settings import env_var
+from services.tracker.settings import TrackerSettings
+from services.turnaround.settings import TurnaroundSettings
+
+
+def _default(settings: type[AgencySettings | TrackerSettings | TurnaroundSettings], field: str) -> str:
+    return str(settings.model_fields[field].default)
+
+
+CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
+    _default(TrackerSettings, "consumer_group"): (POSTAL_EVENTS.name, AGENCY_EVENTS.name),
+    _default(TurnaroundSettings, "consumer_group"): (POSTAL_EVENTS.name, AGENCY_EVENTS.name),
+    _default(AgencySettings, "postal_group_id"): (POSTAL_EVENTS.name,),
+    _default(AgencySettings, "intake_group_id"): (AGENCY_INTAKE.name,),
+}
+"""The stack's consumer groups (default ids) and the topics each reads."""
+
+
+async def consumer_lag(
+    bootstrap: str, groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS
+) -> dict[str, int]:
+    """Records each group has yet to commit, summed over its topics' partitions."""
+    partitions = {
+        group: [TopicPartition(name, p) for name in topics for p in range(by_name(name).partitions)]
+        for group, topics in groups.items()
+    }
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dossier-stack-lag")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="dossier-stack-lag")
+    await admin.start()
+    await consumer.start()
+    try:
+        every = sorted({tp for tps in partitions.values() for tp in tps})
+        ends = await consumer.end_offsets(every)
+        lag: dict[str, int] = {}
+        for group, tps in partitions.items():
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            total = 0
+            for tp in tps:
+                at = committed.get(tp)
+                position = at.offset if at is not None and at.offset >= 0 else 0
+                total += max(0, ends[tp] - position)
+            lag[group] = total
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_caught_up(
+    bootstrap: str, timeout_s: float, groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS
+) -> dict[str, int]:
+    """Until every group's lag is zero, or the time runs out; returns the last lag seen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        lag = await consumer_lag(bootstrap, groups)
+        if not any(lag.values()) or loop.time() > deadline:
+            return lag
+        await asyncio.sleep(0.5)
+
+
+async def settle(bootstrap: str, timeout_s: float = 120.0) -> dict[str, int]:
+    """Until the consumers have caught up and the turnaround service has re-read its store-derived
+    metrics once more; returns the lag left (all zero unless the time ran out)."""
+    lag = await wait_caught_up(bootstrap, timeout_s)
+    snapshot = TurnaroundSettings.model_fields["snapshot_interval_s"].default
+    interval = os.environ.get(env_var(TurnaroundSettings, "snapshot_interval_s"), snapshot)
+    await asyncio.sleep(float(interval) + 1)
+    return lag

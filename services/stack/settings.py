@@ -1,0 +1,47 @@
+"""Settings of the local-run supervisor (env prefix STACK_), and how a settings field maps to its
+environment variable (used to configure the services it starts and to document every setting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.shared.settings import SharedSettings
+
+
+class StackSettings(SharedSettings):
+    model_config = SettingsConfigDict(env_prefix="STACK_", extra="ignore", frozen=True)
+
+    work_dir: Path = Field(
+        Path(".work"),
+        description="Local-run state: logs/, auth_secret, offices.yaml, prometheus/, simulator/ (kept "
+        "between runs; delete it to start afresh).",
+    )
+    host: str = Field("127.0.0.1", description="Interface every service of the local run listens on.")
+    post_office_port: int = Field(8001, ge=1, le=65535, description="Port of the post office API.")
+    agency_port: int = Field(8002, ge=1, le=65535, description="Port of the agency API.")
+    tracker_port: int = Field(8003, ge=1, le=65535, description="Port of the tracker API.")
+    turnaround_port: int = Field(8004, ge=1, le=65535, description="Port of the turnaround API.")
+    prometheus: bool = Field(
+        True, description="Start a local Prometheus (Debian's /usr/bin/prometheus) with the deployed rules."
+    )
+    prometheus_port: int = Field(9090, ge=1, le=65535, description="Port of the local Prometheus.")
+    simulate: bool = Field(True, description="Run the traffic simulator once the services are ready.")
+    ready_timeout_s: float = Field(90.0, gt=0, description="How long a service may take to answer /ready.")
+    stop_timeout_s: float = Field(
+        20.0, gt=0, description="How long a service may take to stop after SIGTERM before it is killed."
+    )
+
+
+def env_var(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets ``field`` of ``settings`` (its alias, else prefix + name)."""
+    info = settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    prefix = settings.model_config.get("env_prefix") or ""
+    return f"{prefix}{field}".upper()

@@ -1,0 +1,304 @@
+"""The local run's supervisor: every service as a child process, a local Prometheus, the traffic
+simulator with a progress bar, the closing summary; then it keeps the stack up until Ctrl-C and stops
+every child in order (SIGTERM, wait, SIGKILL after the timeout).
+
+The broker, the topics and the schema are prepared by scripts/run.sh before this starts, and the
+broker is stopped by it afterwards. Nothing under the work directory is deleted: a second run continues
+with the data, the signing secret and the simulator's serial numbers of the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+import yaml
+
+from services.shared.auth.tokens import MIN_SECRET_BYTES
+from services.simulator import geography
+from services.simulator.clients import Endpoints
+from services.simulator.credentials import issue_credentials
+from services.simulator.progress import TerminalBar
+from services.simulator.run import simulate
+from services.simulator.settings import SimulatorSettings
+from services.simulator.summary import collect, render_store
+from services.stack.lag import CONSUMER_GROUPS, settle
+from services.stack.processes import ROOT, SERVICES, ManagedProcess, ProcessFailedError, service_process
+from services.stack.prometheus import prometheus_process, write_config
+from services.stack.settings import StackSettings, env_var
+from services.tracker.settings import TrackerSettings
+from services.turnaround.settings import TurnaroundSettings
+
+T = TypeVar("T")
+TRACKER_DIRECTORY = ROOT / "services" / "tracker" / "offices.yaml"
+
+
+class StopRequestedError(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM arrived."""
+
+
+def ensure_auth_secret(configured: str, path: Path) -> str:
+    """DOSSIER_AUTH_SECRET when set; else the local run's own, generated once into ``path`` (mode 600)."""
+    if configured:
+        return configured
+    if path.exists():
+        secret = path.read_text().strip()
+        if len(secret.encode()) >= MIN_SECRET_BYTES:
+            return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+def write_office_directory(path: Path) -> Path:
+    """The tracker's office directory: its samples plus the simulator's post offices and agencies."""
+    names: dict[str, dict[str, str]] = {"post_offices": {}, "agencies": {}}
+    if TRACKER_DIRECTORY.exists():
+        for kind, entries in (yaml.safe_load(TRACKER_DIRECTORY.read_text()) or {}).items():
+            names.setdefault(kind, {}).update({str(k): str(v) for k, v in (entries or {}).items()})
+    for kind, entries in geography.office_directory().items():
+        names[kind].update(entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Written by the local run (services/stack): the tracker's samples and the simulator's offices.\n"
+        + yaml.safe_dump(names, allow_unicode=True, sort_keys=True)
+    )
+    return path
+
+
+@dataclass
+class Supervisor:
+    settings: StackSettings
+    simulator: SimulatorSettings
+    simulate: bool
+    prometheus: bool
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    children: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        work = self.settings.work_dir
+        return work if work.is_absolute() else ROOT / work
+
+    def url(self, port: int) -> str:
+        return f"http://{self.settings.host}:{port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        s = self.settings
+        return {
+            "post_office": s.post_office_port,
+            "agency": s.agency_port,
+            "tracker": s.tracker_port,
+            "turnaround": s.turnaround_port,
+        }
+
+    def say(self, text: str) -> None:
+        print(f"[stack] {text}", file=self.out, flush=True)
+
+    # ----------------------------------------------------------------------- the run
+
+    async def run(self) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self._until_stopped(self._bring_up(), stop)
+            self.say("the stack keeps running; Ctrl-C stops it")
+            failed = await self._until_stopped(self._watch(), stop)
+            self.say(f"{failed} exited unexpectedly; stopping the stack")
+            print(next(c for c in self.children if c.name == failed).tail(), file=sys.stderr)
+            return 1
+        except StopRequestedError:
+            print(file=self.out)
+            self.say("stopping")
+            return 0
+        except ProcessFailedError as exc:
+            self.say(str(exc))
+            return 1
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self._stop_children()
+
+    async def _until_stopped(self, work: Awaitable[T], stop: asyncio.Event) -> T:
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise StopRequestedError
+
+    def _check_ports_free(self) -> None:
+        """A service that cannot bind its port exits, but another process there would answer /ready."""
+        wanted = dict(self.ports)
+        if self.prometheus:
+            wanted["prometheus"] = self.settings.prometheus_port
+        for name, port in wanted.items():
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.settings.host, port), timeout=0.5),
+            ):
+                raise ProcessFailedError(
+                    f"port {port} on {self.settings.host} (for {name}) is in use — is another local run up? "
+                    f"Stop it, or choose other ports (STACK_*_PORT)"
+                )
+
+    async def _bring_up(self) -> None:
+        self._check_ports_free()
+        secret = ensure_auth_secret(self.settings.auth_secret.get_secret_value(), self.work / "auth_secret")
+        env = self._service_env(secret)
+        log_dir = self.work / "logs"
+        for spec in SERVICES:
+            child = service_process(
+                spec, host=self.settings.host, port=self.ports[spec.name], env=env, log_dir=log_dir
+            )
+            child.start()
+            self.children.append(child)
+            self.say(f"started {spec.name} (pid {child.pid}) on {self.url(self.ports[spec.name])}")
+        await asyncio.gather(*(c.wait_ready(self.settings.ready_timeout_s) for c in self.children))
+        self.say("every service answers /ready; logs in " + self._relative(log_dir))
+        if self.prometheus:
+            await self._start_prometheus()
+        if self.simulate:
+            try:
+                await self._simulate(secret)
+            except Exception as exc:  # the stack is up and useful without the simulated day
+                self.say(f"the simulator stopped: {type(exc).__name__}: {exc}")
+        self._print_urls()
+
+    def _service_env(self, secret: str) -> dict[str, str]:
+        own = TurnaroundSettings.model_fields["consumer_group"].default
+        others = {group: list(topics) for group, topics in CONSUMER_GROUPS.items() if group != own}
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "DATABASE_URL": self.settings.database_url,
+            "DOSSIER_AUTH_SECRET": secret,
+            env_var(TrackerSettings, "office_directory"): str(
+                write_office_directory(self.work / "offices.yaml")
+            ),
+            # The turnaround service exports every group's lag, so the pipeline dashboard shows them all.
+            env_var(TurnaroundSettings, "lag_groups"): json.dumps(others),
+        }
+
+    async def _start_prometheus(self) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            self.say("no prometheus binary on PATH (scripts/setup.sh installs it); going on without it")
+            self.prometheus = False
+            return
+        work = self.work / "prometheus"
+        listen = f"{self.settings.host}:{self.settings.prometheus_port}"
+        targets = {name: f"{self.settings.host}:{port}" for name, port in self.ports.items()}
+        write_config(work, targets, listen=listen)
+        child = prometheus_process(
+            binary,
+            work,
+            host=self.settings.host,
+            port=self.settings.prometheus_port,
+            log_path=self.work / "logs" / "prometheus.log",
+        )
+        child.start()
+        self.children.append(child)
+        await child.wait_ready(self.settings.ready_timeout_s)
+        self.say(f"Prometheus (pid {child.pid}) on http://{listen}, rules from deploy/prometheus/rules")
+
+    async def _simulate(self, secret: str) -> None:
+        endpoints = self.endpoints
+        credentials = await issue_credentials(self.settings.database_url, secret)
+        self.say(
+            f"simulating a working day: {self.simulator.dossiers} dossiers through the public APIs "
+            "(SIM_DOSSIERS or --dossiers to change; --no-simulator to skip)"
+        )
+        report = await simulate(self.simulator, endpoints, credentials, progress=TerminalBar("simulating"))
+        self.say("waiting for the consumers to catch up and the clocks' metrics to refresh")
+        lag = await settle(self.settings.kafka_bootstrap_servers)
+        if any(lag.values()):
+            self.say(f"consumers still behind after 2 min: {lag}")
+        view = await collect(endpoints, credentials.operator)
+        print("", *report.lines(), *render_store(view), sep="\n", file=self.out, flush=True)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(
+            post_office=self.url(self.settings.post_office_port),
+            agency=self.url(self.settings.agency_port),
+            tracker=self.url(self.settings.tracker_port),
+            turnaround=self.url(self.settings.turnaround_port),
+            kafka_bootstrap=self.settings.kafka_bootstrap_servers,
+        )
+
+    def _relative(self, path: Path) -> str:
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(Path.cwd()))
+        return str(path)
+
+    def _print_urls(self) -> None:
+        lines = ["", "Where to look"]
+        titles = {
+            "post_office": "Post office",
+            "agency": "Agency",
+            "tracker": "Tracker",
+            "turnaround": "Turnaround",
+        }
+        for name, port in self.ports.items():
+            base = self.url(port)
+            committed = ROOT / "contracts" / "openapi" / f"{name}.json"
+            lines.append(
+                f"  {titles[name]:<12} {base}/docs   OpenAPI {base}/openapi.json"
+                + (f" (committed: contracts/openapi/{name}.json)" if committed.exists() else "")
+                + f"   metrics {base}/metrics"
+            )
+        lines.append(
+            "  AsyncAPI     contracts/asyncapi.yaml (topics, events; JSON Schemas in contracts/schemas/)"
+        )
+        if self.prometheus:
+            lines.append(
+                f"  Prometheus   http://{self.settings.host}:{self.settings.prometheus_port}"
+                "   (alerts: /alerts, rules: deploy/prometheus/rules)"
+            )
+        lines.append(
+            f"  Kafka        {self.settings.kafka_bootstrap_servers}   Database {self.settings.database_url}"
+        )
+        lines.append(f"  Logs         {self._relative(self.work / 'logs')}/<service>.log")
+        print(*lines, sep="\n", file=self.out, flush=True)
+
+    async def _watch(self) -> str:
+        """Returns the name of the first child that exits."""
+        while True:
+            for child in self.children:
+                if not child.running():
+                    return child.name
+            await asyncio.sleep(1.0)
+
+    async def _stop_children(self) -> None:
+        for child in reversed(self.children):
+            if child.process is None:
+                continue
+            status = await child.stop(self.settings.stop_timeout_s)
+            # uvicorn re-raises the SIGTERM it handled once it has shut down: -15 is a clean stop too.
+            how = "cleanly" if status in (0, -signal.SIGTERM) else f"with exit status {status}"
+            self.say(f"stopped {child.name} {how}")
+        self.children.clear()

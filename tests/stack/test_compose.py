@@ -1,0 +1,235 @@
+"""docker-compose.yml describes a stack that can run: it parses, every image is pinned, every file it
+refers to exists, every command is a real entrypoint of the project, and each service's settings,
+ports and health checks agree with the code, the Prometheus targets and the Grafana data sources.
+
+No Docker engine is needed (CI has none): the checks read the file the way Compose does (YAML with
+merge keys) and compare it with the repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.shared.settings import SharedSettings
+from services.stack.processes import BY_NAME
+from services.stack.settings import env_var
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+APP_IMAGE = "dossier-post:0.1.0"
+
+TOP_LEVEL = {"name", "services", "volumes", "networks", "configs", "secrets"}
+SERVICE_KEYS = {
+    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes",
+    "depends_on", "healthcheck", "restart", "hostname", "user", "working_dir", "labels", "networks",
+    "deploy", "logging", "configs", "secrets", "ulimits", "stop_grace_period", "pull_policy", "profiles",
+}  # fmt: skip
+HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"}
+DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$")
+
+
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
+
+
+def app_services() -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in services().items() if name in BY_NAME}
+
+
+def console_scripts() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    scripts: dict[str, str] = project["project"]["scripts"]
+    return scripts
+
+
+def commands(service: dict[str, Any]) -> Iterator[list[str]]:
+    """Each program the service's command runs; `sh -c "a && b"` runs a and b."""
+    command = service.get("command")
+    if command is None:
+        return
+    argv = shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+    if argv[:2] == ["sh", "-c"]:
+        for part in re.split(r"&&|;|\|\|", argv[2]):
+            yield shlex.split(part)
+    else:
+        yield argv
+
+
+def runnable(module: str) -> bool:
+    """`python -m module` runs something: a package with __main__, or a module with a main guard."""
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return False
+    if spec.submodule_search_locations is not None:
+        return importlib.util.find_spec(f"{module}.__main__") is not None
+    return spec.origin is not None and '__name__ == "__main__"' in Path(spec.origin).read_text()
+
+
+def test_the_file_parses_into_known_compose_keys() -> None:
+    document = compose()
+
+    assert set(document) - TOP_LEVEL <= {k for k in document if k.startswith("x-")}
+    for name, service in services().items():
+        assert set(service) <= SERVICE_KEYS, f"{name}: unknown keys {set(service) - SERVICE_KEYS}"
+        assert "image" in service or "build" in service, name
+        check = service.get("healthcheck")
+        if check is not None:
+            assert set(check) <= HEALTHCHECK_KEYS, name
+            assert check["test"][0] in ("CMD", "CMD-SHELL", "NONE"), name
+            for key in ("interval", "timeout", "start_period"):
+                if key in check:
+                    assert DURATION.match(check[key]), f"{name}: {key} {check[key]!r}"
+        for other, condition in (service.get("depends_on") or {}).items():
+            assert other in services(), f"{name} depends on an unknown service {other}"
+            assert condition["condition"] in DEPENDS_ON_CONDITIONS, name
+        for port in service.get("ports", []):
+            assert re.fullmatch(r"[0-9]+:[0-9]+", str(port)), f"{name}: port {port!r}"
+
+
+def test_every_image_is_pinned_to_an_explicit_version() -> None:
+    for name, service in services().items():
+        image = service.get("image")
+        if image is None:
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{name}: {image} names no tag"
+        assert tag not in ("latest", "stable", "main", ""), f"{name}: {image} is not pinned"
+        assert re.search(r"[0-9]", tag), f"{name}: {image} tag holds no version"
+
+
+def test_the_kafka_image_is_the_version_the_tests_and_the_local_run_use() -> None:
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+
+    assert version is not None
+    assert services()["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
+
+
+def test_the_app_image_is_built_from_the_dockerfile_of_a_pinned_base() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+
+    assert base is not None and re.fullmatch(r"python:3\.11\.[0-9]+-slim-\w+", base.group(1))
+    for name, service in services().items():
+        if service.get("image") == APP_IMAGE or "build" in service:
+            assert service.get("image") == APP_IMAGE, name
+            assert service.get("build") in (".", {"context": "."}), name
+    for source in re.findall(r"^COPY\s+(.+)\s+\S+$", dockerfile, re.MULTILINE):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"the Dockerfile copies {path}, which does not exist"
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for needed in ("contracts", "services", "deploy", "pyproject.toml", "README.md"):
+        assert needed not in ignored, f".dockerignore drops {needed}, which the image needs"
+
+
+def test_every_file_the_stack_mounts_exists_and_every_named_volume_is_declared() -> None:
+    declared = set(compose().get("volumes") or {})
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            source, target, *_ = str(volume).split(":")
+            assert target.startswith("/"), f"{name}: {volume}"
+            if source.startswith((".", "/")):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+            else:
+                assert source in declared, f"{name} uses volume {source}, not declared at the top level"
+
+
+def test_every_service_command_is_a_real_entrypoint_of_the_project() -> None:
+    scripts = console_scripts()
+    checked = 0
+    for name, service in services().items():
+        if service.get("image") != APP_IMAGE:
+            continue
+        for argv in commands(service):
+            checked += 1
+            if argv[:2] == ["python", "-m"]:
+                assert runnable(argv[2]), f"{name}: python -m {argv[2]} runs nothing"
+            else:
+                assert argv[0] in scripts, f"{name}: {argv[0]} is no console script of pyproject.toml"
+                target, _, function = scripts[argv[0]].partition(":")
+                assert callable(getattr(importlib.import_module(target), function)), argv[0]
+    assert checked >= 6
+
+
+def test_each_service_runs_its_own_module_and_the_tracker_a_mode_it_knows() -> None:
+    for name, service in app_services().items():
+        (argv,) = list(commands(service))
+        spec = BY_NAME[name]
+        assert argv == ["python", "-m", spec.module, *spec.args], name
+    tracker_main = (ROOT / "services" / "tracker" / "__main__.py").read_text()
+    mode = services()["tracker"]["command"][3]
+    assert re.search(rf'choices=\[[^\]]*"{mode}"', tracker_main), f"the tracker has no mode {mode}"
+
+
+def test_every_service_setting_in_the_environment_is_one_the_service_reads() -> None:
+    for name, service in app_services().items():
+        settings = BY_NAME[name].settings
+        known = {env_var(settings, field) for field in settings.model_fields}
+        known |= {env_var(SharedSettings, field) for field in SharedSettings.model_fields}
+        unknown = set(service["environment"]) - known
+        assert not unknown, f"{name} sets {unknown}, which its settings do not read"
+        spec = BY_NAME[name]
+        assert service["environment"][env_var(settings, spec.host_field)] == "0.0.0.0", name
+
+
+def test_ports_health_checks_and_prometheus_targets_agree() -> None:
+    for name, service in app_services().items():
+        spec = BY_NAME[name]
+        port = int(service["environment"][env_var(spec.settings, spec.port_field)])
+        targets = json.loads((ROOT / "deploy" / "prometheus" / "targets" / f"{name}.json").read_text())
+        assert targets[0]["targets"] == [f"{name}:{port}"], name
+        assert service["ports"] == [f"{port}:{port}"], name
+        test = service["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "python", "-c"], name
+        ast.parse(test[3])  # the one-liner is valid Python
+        assert f"http://127.0.0.1:{port}/ready" in test[3], name
+
+
+def test_the_stack_starts_after_its_topics_and_schema_exist() -> None:
+    for name, service in app_services().items():
+        depends = service["depends_on"]
+        assert depends["init"]["condition"] == "service_completed_successfully", name
+        assert depends["kafka"]["condition"] == "service_healthy", name
+        assert depends["postgres"]["condition"] == "service_healthy", name
+    assert services()["init"]["restart"] == "no"
+
+
+def test_grafana_and_prometheus_mount_the_provisioned_configuration() -> None:
+    grafana, prometheus = services()["grafana"], services()["prometheus"]
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in grafana["volumes"]}
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    assert mounts["/var/lib/grafana/dashboards"] == "./deploy/grafana/dashboards"
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/dashboards.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    sources = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/datasources.yml").read_text())
+    by_uid = {source["uid"]: source for source in sources["datasources"]}
+    assert by_uid["prometheus"]["url"] == "http://prometheus:9090"
+    assert by_uid["postgres"]["url"] == "postgres:5432"
+    assert "POSTGRES_PASSWORD" in grafana["environment"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+
+
+@pytest.mark.parametrize("variable", sorted(set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text()))))
+def test_every_variable_the_file_reads_is_documented_under_deploy(variable: str) -> None:
+    assert f"`{variable}`" in (ROOT / "deploy" / "README.md").read_text()

@@ -1,0 +1,117 @@
+"""The local run's pieces that need no broker: the signing secret, the office directory, the local
+Prometheus configuration, where each service is told to listen, and the refusal of a busy port.
+(tests/e2e starts the whole stack the same way.)"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.simulator import geography
+from services.simulator.settings import SimulatorSettings
+from services.stack.processes import SERVICES, ProcessFailedError, ServiceSpec
+from services.stack.prometheus import PROMETHEUS_DIR, write_config
+from services.stack.settings import StackSettings
+from services.stack.supervisor import Supervisor, ensure_auth_secret, write_office_directory
+
+
+def test_the_signing_secret_is_generated_once_kept_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "auth_secret"
+
+    first = ensure_auth_secret("", path)
+    again = ensure_auth_secret("", path)
+
+    assert first == again and len(first.encode()) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_configured_secret_is_used_as_it_is(tmp_path: Path) -> None:
+    assert ensure_auth_secret("x" * 40, tmp_path / "auth_secret") == "x" * 40
+    assert not (tmp_path / "auth_secret").exists()
+
+
+def test_the_office_directory_names_every_simulated_office_and_keeps_the_trackers_samples(
+    tmp_path: Path,
+) -> None:
+    names = yaml.safe_load(write_office_directory(tmp_path / "offices.yaml").read_text())
+
+    assert {office.code for _, office in geography.offices()} <= set(names["post_offices"])
+    assert {agency.code for _, agency in geography.agencies()} <= set(names["agencies"])
+    assert "000.00.01.H22" in names["agencies"]  # the tracker's own sample
+
+
+def test_the_local_prometheus_runs_the_deployed_rules_against_the_local_targets(tmp_path: Path) -> None:
+    targets = {spec.name: f"127.0.0.1:{18001 + i}" for i, spec in enumerate(SERVICES)}
+
+    config = write_config(tmp_path, targets, listen="127.0.0.1:19090", interval="1s")
+
+    loaded = yaml.safe_load(config.read_text())
+    assert loaded["global"]["scrape_interval"] == "1s"
+    assert sorted(p.name for p in (tmp_path / "rules").iterdir()) == sorted(
+        p.name for p in (PROMETHEUS_DIR / "rules").iterdir()
+    )
+    for name, target in targets.items():
+        written = yaml.safe_load((tmp_path / "targets" / f"{name}.json").read_text())
+        assert written == [{"targets": [target], "labels": {"service": name}}]
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed (scripts/setup.sh installs the Debian prometheus package)")
+    checked = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda spec: spec.name)
+def test_each_service_reads_the_address_the_supervisor_gives_it(
+    spec: ServiceSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in spec.listen_env("127.0.0.2", 18123).items():
+        monkeypatch.setenv(name, value)
+
+    settings = spec.settings()
+
+    assert getattr(settings, spec.host_field) == "127.0.0.2"
+    assert getattr(settings, spec.port_field) == 18123
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_port_in_use_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        supervisor = Supervisor(
+            settings=StackSettings(
+                work_dir=tmp_path,
+                post_office_port=_free_port(),
+                agency_port=_free_port(),
+                tracker_port=port,
+                turnaround_port=_free_port(),
+            ),
+            simulator=SimulatorSettings(),
+            simulate=False,
+            prometheus=False,
+        )
+        with pytest.raises(ProcessFailedError, match=f"port {port} .* tracker"):
+            supervisor._check_ports_free()
+
+
+def test_the_command_lines_describe_themselves() -> None:
+    for module in ("services.stack", "services.simulator"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert done.returncode == 0 and "--dossiers" in done.stdout, done.stderr
