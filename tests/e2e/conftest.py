@@ -62,7 +62,7 @@ async def _start_at_the_end(bootstrap: str, group: str, topics: tuple[str, ...])
         await consumer.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def stack(
     kafka_bootstrap: str, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
