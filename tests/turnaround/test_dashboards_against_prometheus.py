@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import math
+import re
 import shutil
 import socket
 import subprocess
@@ -177,6 +178,11 @@ class Prometheus:
         result = await self.query(expr)
         return float(result[0]["value"][1]) if result else None
 
+    async def until_at_least(self, expr: str, minimum: float, timeout_s: float = 90) -> None:
+        async with asyncio.timeout(timeout_s):
+            while (last := await self.value(expr)) is None or last < minimum:
+                await asyncio.sleep(0.5)
+
     async def until(self, expr: str, expected: float, timeout_s: float = 60) -> None:
         last: float | None = None
         async with asyncio.timeout(timeout_s):
@@ -301,6 +307,17 @@ def substitute(expr: str, variables: dict[str, str]) -> str:
 
 def by_labels(result: list[dict[str, Any]], *labels: str) -> dict[tuple[str, ...], float]:
     return {tuple(r["metric"].get(label, "") for label in labels): float(r["value"][1]) for r in result}
+
+
+def increased_counters() -> list[str]:
+    """Every counter a dashboard panel takes increase() of."""
+    found = {
+        name
+        for _, panel in panels()
+        for target in panel["targets"]
+        for name in re.findall(r"increase\(([A-Za-z_:]+)", target.get("expr", ""))
+    }
+    return sorted(found)
 
 
 def close(actual: float, expected: float, rel: float = 0.1) -> bool:
@@ -474,7 +491,10 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
                 await prom.until(
                     f'sum(turnaround:clocks_finished_total:max{{leg="{RET}"}})', 11
                 )  # every counter scraped at its final value
-                await asyncio.sleep(3)
+                # increase() extrapolates by up to 1.6 scrape intervals over the span its series
+                # have samples; 30 samples keep that under the 10 % the checks allow.
+                for counter in increased_counters():
+                    await prom.until_at_least(f"min(count_over_time({counter}[10m]))", 30)
 
                 checked = 0
                 variable_sets = {
