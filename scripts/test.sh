@@ -14,7 +14,7 @@ step "lint (ruff)"
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --diff . | head -n 50; exit 1; }
 
 step "types (mypy)"
-.venv/bin/mypy contracts services tests
+.venv/bin/mypy contracts services tests bench
 
 step "generated contracts are up to date"
 .venv/bin/python -m contracts.generate --check

@@ -8,7 +8,8 @@ The contract every consumer of this system keeps:
 - only after that transaction commits (and the dead letters are acknowledged by Kafka) are the offsets
   committed;
 - a database or broker outage is retried with capped exponential backoff, holding the partition (order
-  per dossier is kept) until it comes back;
+  per dossier is kept) until it comes back; so is any other failure outside the handler, because a
+  batch given up on would be skipped by the next batch's offset commit;
 - an event that makes the handler fail for any other reason is isolated: the batch is replayed one
   record at a time and only the failing record is dead-lettered (`processing_failed`), so one bad
   record cannot block a partition forever.
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import select
+from sqlalchemy import String, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,7 +38,7 @@ from contracts.errors import ContractError
 from contracts.events import Event
 from contracts.topics import Topic, by_name
 from services.shared.db.schema import processed_event
-from services.shared.kafka import BrokerUnavailableError
+from services.shared.kafka import BrokerUnavailableError, ProducerRecovery
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -113,12 +114,24 @@ class ConsumerMetrics:
         )
 
 
+# SQLSTATE classes and codes that mean "try again later": connection exceptions (08), insufficient
+# resources (53), operator intervention (57: shutting down, starting up, admin shutdown) and the two
+# transaction rollbacks a retry resolves (serialization failure, deadlock).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
+_TRANSIENT_SQLSTATES = ("40001", "40P01")
+
+
 def is_transient(exc: BaseException) -> bool:
     """Failures that go away by themselves: the database or the network is down or restarting."""
     if isinstance(exc, OperationalError | InterfaceError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # asyncpg's CannotConnectNowError ("the database system is shutting down") reaches us as a
+        # plain DBAPIError; its SQLSTATE says what it is.
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
     return isinstance(exc, OSError | ConnectionError | TimeoutError | BrokerUnavailableError)
 
 
@@ -206,23 +219,8 @@ class BatchProcessor:
         for _, envelope in batch:
             unique.setdefault(str(envelope.id), envelope)
         async with self._engine.begin() as conn:
-            seen = set(
-                (
-                    await conn.execute(
-                        select(processed_event.c.event_id).where(
-                            processed_event.c.consumer == self.consumer,
-                            processed_event.c.event_id.in_(list(unique)),
-                        )
-                    )
-                ).scalars()
-            )
-            fresh = [env for event_id, env in unique.items() if event_id not in seen]
+            fresh = await _record_in_inbox(conn, self.consumer, unique)
             if fresh:
-                now = datetime.now(UTC)
-                await conn.execute(
-                    processed_event.insert(),
-                    [{"consumer": self.consumer, "event_id": str(e.id), "processed_at": now} for e in fresh],
-                )
                 try:
                     await self._apply(conn, fresh)
                 except Exception as exc:
@@ -241,17 +239,64 @@ class BatchProcessor:
             except _HandlerFailedError:
                 raise
             except Exception as exc:
-                if not is_transient(exc) and not _is_conflict(exc):
-                    raise
+                # Whatever else failed happened around the handler: reading or writing the inbox,
+                # committing, publishing dead letters. Giving up would let the next batch's offset
+                # commit skip this one, so the partition is held and retried until it goes through;
+                # an error that is not a known outage is logged as such for the operator.
+                expected = is_transient(exc) or _is_conflict(exc)
                 self._metrics.retries.labels(self.consumer).inc()
                 log_event(
                     logger,
                     "consumer_retrying",
-                    logging.WARNING,
+                    logging.WARNING if expected else logging.ERROR,
                     consumer=self.consumer,
                     error=type(exc).__name__,
                 )
                 await self._backoff.wait()
+
+
+async def _record_in_inbox(
+    conn: AsyncConnection, consumer: str, unique: dict[str, Envelope[Event]]
+) -> list[Envelope[Event]]:
+    """Add the events' ids to the consumer's inbox; returns the events that were not in it yet, in order."""
+    now = datetime.now(UTC)
+    if conn.dialect.name == "postgresql":
+        # One round trip: the ids the insert did not skip are the new events. An id another replica
+        # inserted and has not committed yet makes this wait for its commit (then it is skipped) or its
+        # rollback (then it is ours).
+        added = set(
+            (
+                await conn.execute(
+                    _INBOX_INSERT, {"consumer": consumer, "event_ids": list(unique), "processed_at": now}
+                )
+            ).scalars()
+        )
+        return [envelope for event_id, envelope in unique.items() if event_id in added]
+    seen = set(
+        (
+            await conn.execute(
+                select(processed_event.c.event_id).where(
+                    processed_event.c.consumer == consumer,
+                    processed_event.c.event_id.in_(list(unique)),
+                )
+            )
+        ).scalars()
+    )
+    fresh = [envelope for event_id, envelope in unique.items() if event_id not in seen]
+    if fresh:
+        await conn.execute(
+            processed_event.insert(),
+            [{"consumer": consumer, "event_id": str(e.id), "processed_at": now} for e in fresh],
+        )
+    return fresh
+
+
+_INBOX_INSERT = text(
+    "INSERT INTO processed_event (consumer, event_id, processed_at) "
+    "SELECT CAST(:consumer AS VARCHAR(64)), event_id, CAST(:processed_at AS TIMESTAMP WITH TIME ZONE) "
+    "FROM unnest(CAST(:event_ids AS VARCHAR(36)[])) AS event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).columns(event_id=String(36))
 
 
 class _HandlerFailedError(Exception):
@@ -304,9 +349,11 @@ class KafkaDeadLetterSink:
     def __init__(self, broker: KafkaBroker, *, timeout_s: float = 10.0) -> None:
         self._broker = broker
         self._timeout_s = timeout_s
+        self._recovery = ProducerRecovery(broker)
 
     async def __call__(self, letters: Sequence[DeadLetter], consumer: str) -> None:
         now = datetime.now(UTC)
+        producer = self._recovery.producer()
         try:
             async with asyncio.timeout(self._timeout_s):
                 futures = []
@@ -324,11 +371,19 @@ class KafkaDeadLetterSink:
                     )
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
+            await self._recovery.after_failure(producer, exc)
             raise BrokerUnavailableError("Kafka did not acknowledge the dead letters in time") from exc
         except KeyError:
             raise
         except Exception as exc:
+            await self._recovery.after_failure(producer, exc)
             raise BrokerUnavailableError(f"Kafka refused the dead letters: {type(exc).__name__}") from exc
+
+
+async def undecoded(_: Any) -> None:
+    """The subscribers' decoder: the batch processor parses ``msg.raw_message`` itself, so FastStream's
+    default decoder would parse every record's JSON once more only for it to be thrown away."""
+    return None
 
 
 def subscribe_batches(
@@ -355,6 +410,7 @@ def subscribe_batches(
         batch_timeout_ms=batch_timeout_ms,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        decoder=undecoded,
         description=description or None,
         **subscriber_options,
     )

@@ -16,7 +16,7 @@ import logging
 import signal
 
 from services.shared.logs import configure, log_event
-from services.tracker.app import build
+from services.tracker.app import build, run
 from services.tracker.settings import TrackerSettings
 
 logger = logging.getLogger("services.tracker")
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrackerSettings()
     configure(settings.log_level)
     if args.mode == "consume":
-        asyncio.run(consume(settings))
+        run(consume(settings))
         return 0
     import uvicorn
 

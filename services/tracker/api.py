@@ -482,7 +482,8 @@ def normalised_reference(text: str) -> str:
         raise ProblemError(422, "invalid_reference", str(exc)) from None
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hop per request.
     found: ApiContext = request.app.state.tracker
     return found
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -36,6 +37,8 @@ from services.tracker.domain import AgencyDuePolicy
 from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
 from services.tracker.settings import TrackerSettings
+
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -187,6 +190,17 @@ def build(
         api=app,
     )
     return tracker
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the tracker's consumer or a command on uvloop when it is installed (uvicorn[standard] brings
+    it, and uvicorn serves the API on it): its sockets and event loop cost the consumer less CPU."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] installs it
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def create_app() -> FastAPI:

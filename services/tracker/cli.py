@@ -53,7 +53,7 @@ from services.shared.db.schema import processed_event
 from services.tracker.adapters import repository
 from services.tracker.adapters.tables import dossier as dossier_table
 from services.tracker.adapters.tables import event as event_table
-from services.tracker.app import agency_due_policy
+from services.tracker.app import agency_due_policy, run
 from services.tracker.consumers import TOPICS
 from services.tracker.handlers import PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
@@ -296,6 +296,35 @@ async def _replay(
     summary: RebuildSummary,
     progress: Out | None,
 ) -> None:
+    """Replay in ``settings.consumers`` lanes at once, as the live consumer's group members share the
+    partitions: while one lane waits for PostgreSQL, another decodes and folds. Partition p of every
+    topic (the same dossiers) belongs to one lane, so each dossier's events are applied in order."""
+    lanes = settings.consumers
+    partitions = [TopicPartition(topic.name, p) for topic in topics for p in range(topic.partitions)]
+    last_report = [time.monotonic()]
+
+    def report(remaining: int) -> None:
+        if progress is not None and time.monotonic() - last_report[0] > 5:
+            last_report[0] = time.monotonic()
+            progress(f"rebuild: {summary.records} records replayed, {remaining} partitions to go in a lane")
+
+    # A lane that fails stops the others, and its error is the rebuild's, as with one lane.
+    try:
+        async with asyncio.TaskGroup() as lanes_running:
+            for lane in range(lanes):
+                mine = [tp for tp in partitions if tp.partition % lanes == lane]
+                lanes_running.create_task(_replay_lane(settings, mine, processor, summary, report))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
+async def _replay_lane(
+    settings: TrackerSettings,
+    partitions: Sequence[TopicPartition],
+    processor: BatchProcessor,
+    summary: RebuildSummary,
+    report: Callable[[int], None],
+) -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -303,14 +332,12 @@ async def _replay(
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic.name, p) for topic in topics for p in range(topic.partitions)]
-        consumer.assign(partitions)
+        consumer.assign(list(partitions))
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             consumer.seek(tp, starts[tp])
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
-        last_report = time.monotonic()
         while remaining:
             fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=settings.max_batch)
             batch = [
@@ -325,9 +352,7 @@ async def _replay(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-            if progress is not None and time.monotonic() - last_report > 5:
-                last_report = time.monotonic()
-                progress(f"rebuild: {summary.records} records replayed, {len(remaining)} partitions to go")
+            report(len(remaining))
     finally:
         await consumer.stop()
 
@@ -441,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    return asyncio.run(_run(args, TrackerSettings()))
+    return run(_run(args, TrackerSettings()))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import Row, event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -149,7 +149,7 @@ def stage_changed_payload(change: StageChange) -> tuple[uuid.UUID, str]:
             "cause_event_type": change.cause.event_type,
         },
     }
-    return event_id, json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return event_id, to_json(document).decode()
 
 
 # --------------------------------------------------------------------------- projecting a batch
@@ -194,6 +194,7 @@ class Projector:
         batch: dict[str, list[HistoryEntry]] = {}
         for entry in entries:
             batch.setdefault(entry.dossier_id, []).append(entry)
+        await repository.lock_dossiers(conn, sorted(batch))
         stored = await repository.load_views(conn, sorted(batch))
 
         # The common case appends to a dossier's history: the fold resumes from the stored row. Only a

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts.topics import POSTAL_EVENTS
 from services.shared.settings import SharedSettings
 
 MIN_LOOKUP_KEY_BYTES = 16
@@ -26,10 +27,38 @@ class TrackerSettings(SharedSettings):
         description="Static group membership (KIP-345), e.g. the pod name of a StatefulSet: a restarted "
         "replica gets its partitions back at once instead of after a rebalance.",
     )
+    consumers: int = Field(
+        2,
+        ge=1,
+        le=12,
+        description="Members of the consumer group in this process, each with its share of the partitions; "
+        "while one waits for PostgreSQL, another decodes and folds its batch. A divisor of the topics' 12 "
+        "partitions, so that a dossier's postal and agency partitions go to the same member.",
+    )
+
+    @field_validator("consumers")
+    @classmethod
+    def _divides_the_partitions(cls, value: int) -> int:
+        # The round-robin assignor deals agency.events.v1's partitions, then postal.events.v1's, to the
+        # members in turn: partition p of both topics (the same dossiers) reaches the same member only when
+        # the member count divides the partition count. Two members folding one dossier at once would
+        # overwrite each other's row.
+        if POSTAL_EVENTS.partitions % value:
+            raise ValueError(f"must divide the {POSTAL_EVENTS.partitions} partitions of the event topics")
+        return value
+
     session_timeout_ms: int = Field(
         10_000, ge=6_000, description="Consumer session timeout (the broker's minimum is 6 s)."
     )
-    max_batch: int = Field(500, ge=1, le=10_000, description="Most records applied in one transaction.")
+    # 2,000 rather than 500 projects a backlog about 15 % faster (bench/): fewer commits and offset
+    # commits, and a dossier's row is written once per batch however many of its events it holds.
+    max_batch: int = Field(
+        2000,
+        ge=1,
+        le=10_000,
+        description="Most records applied in one transaction: a backlog or replay goes this many at a "
+        "time; live traffic fills a batch only with what arrived within batch_timeout_ms.",
+    )
     batch_timeout_ms: int = Field(50, ge=1, description="How long the consumer waits to fill a batch.")
     outbox_batch: int = Field(500, ge=1, le=10_000, description="Most stage changes published per round.")
     outbox_idle_s: float = Field(

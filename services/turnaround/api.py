@@ -1,21 +1,59 @@
-"""Read-only HTTP API: a dossier's clocks. Dates, states and codes only — no personal data."""
+"""Read-only HTTP API: a dossier's clocks. Dates, states and codes only — no personal data.
+
+Staff only, in scope, like the tracker's staff lookup: an operator sees every dossier, an agency the
+dossiers addressed to it, a post office the dossiers it accepted, handed over or picked the result up
+for. A dossier out of the caller's scope is answered like an unknown one (404), so a dossier id — derived
+from an item id anyone can read off a parcel — reveals nothing.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Leg
 from contracts.values import parse_dossier_id
+from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError
 from services.turnaround.adapters import repository
-from services.turnaround.domain import ClockState, Timeliness
+from services.turnaround.domain import ClockState, Facts, Timeliness
 
 router = APIRouter()
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A credential issued by `dossier-credentials issue` (post office, agency or operator).",
+)
+
+
+async def principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        return await authenticator.authenticate(request.headers.get("authorization"))
+    except CredentialError as exc:
+        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def may_see(caller: Principal, facts: Facts) -> bool:
+    if caller.role is Role.OPERATOR:
+        return True
+    if caller.role is Role.AGENCY:
+        return caller.agency is not None and facts.agency_code == caller.agency
+    if caller.role is Role.POST_OFFICE:
+        handled = {facts.accepting_post_office, facts.handover_post_office, facts.pickup_post_office}
+        return caller.post_office is not None and caller.post_office in handled
+    return False
 
 
 class ClockView(BaseModel):
@@ -36,7 +74,9 @@ class DossierClocks(BaseModel):
 
 
 @router.get("/dossiers/{dossier_id}/clocks", response_model=DossierClocks)
-async def dossier_clocks(request: Request, dossier_id: Annotated[str, Path(max_length=36)]) -> DossierClocks:
+async def dossier_clocks(
+    request: Request, caller: Caller, dossier_id: Annotated[str, Path(max_length=36)]
+) -> DossierClocks:
     """The legal clocks of a dossier: due dates, state and, once finished, timeliness."""
     try:
         dossier_id = parse_dossier_id(dossier_id)
@@ -44,8 +84,9 @@ async def dossier_clocks(request: Request, dossier_id: Annotated[str, Path(max_l
         raise ProblemError(422, "invalid_dossier_id", str(exc)) from None
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
-        clocks = await repository.clocks_of_dossier(conn, dossier_id)
-    if not clocks:
+        facts = await repository.facts_of(conn, dossier_id)
+        clocks = await repository.clocks_of_dossier(conn, dossier_id) if facts is not None else []
+    if not clocks or facts is None or not may_see(caller, facts):
         raise ProblemError(404, "not_found", "no clock of this dossier is known")
     return DossierClocks(
         dossier_id=dossier_id,

@@ -18,6 +18,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.shared.auth import TokenSigner
+from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.registry import CredentialRegistry
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
@@ -132,7 +135,12 @@ def create_app(
     service = build(settings or TurnaroundSettings(), now=now, rules=rules)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Built here, not in create_app: the OpenAPI document is generated without a signing secret.
+        app.state.authenticator = Authenticator(
+            TokenSigner(service.settings.auth_secret.get_secret_value()),
+            CredentialRegistry(service.engine, cache_seconds=service.settings.credential_cache_s),
+        )
         await service.start()
         try:
             yield

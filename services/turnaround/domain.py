@@ -290,6 +290,8 @@ class Clock:
     finished_day: date | None = None
     working_days: int | None = None
     timeliness: Timeliness | None = None
+    # A finished clock is counted in the tallies once, when the facts that classify it are known.
+    counted: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -463,12 +465,36 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(known) if known else None
 
 
-def reconcile(stored: Clock | None, derived: Clock) -> tuple[Clock, bool]:
-    """The clock to keep, and whether it finished just now. A finished or cancelled clock is final: its
-    classification has been counted, so facts arriving later do not reclassify it."""
+def classifiable(facts: Facts) -> bool:
+    """Whether a finished clock's labels are final. The procedure (hence the field) comes from the
+    acceptance (postal topic) or the agency's registration (agency topic); a return clock can finish
+    on the postal topic before a RECEIVE_RESULT dossier's registration is consumed."""
+    return facts.procedure_code is not None
+
+
+def reconcile(stored: Clock | None, derived: Clock, facts: Facts) -> tuple[Clock, bool]:
+    """The clock to keep, and whether to count it in the tallies now.
+
+    A finished or cancelled clock is final: facts arriving later do not change its timing. A finished
+    clock is counted once, as soon as its facts classify it; one that finished before that is kept
+    uncounted and takes its labels (field, province, post office) from the facts when they arrive, so
+    the tallies do not depend on which topic a consumer read first."""
     if stored is not None and not stored.is_open:
+        if stored.state is ClockState.FINISHED and not stored.counted and classifiable(facts):
+            classified = replace(
+                stored,
+                province=derived.province,
+                field_key=derived.field_key,
+                agency_code=derived.agency_code,
+                post_office_code=derived.post_office_code,
+                counted=True,
+            )
+            return classified, True
         return stored, False
-    return derived, derived.state is ClockState.FINISHED
+    if derived.state is ClockState.FINISHED:
+        count = classifiable(facts)
+        return replace(derived, counted=count), count
+    return derived, False
 
 
 # --------------------------------------------------------------------------- thresholds and alerts

@@ -57,6 +57,12 @@ class Tallies:
         self.increments[key] = (count + 1, total + value)
 
 
+def _journey_known(facts: Facts) -> bool:
+    # Counted once both ends are known, not when the delivery arrives: a consumer catching up may apply
+    # the delivery (postal topic) before the registration for return that starts the journey (agency topic).
+    return facts.delivered_at is not None and (facts.accepted_at or facts.filed_at) is not None
+
+
 def _capped(value: int, bounds: tuple[int, ...]) -> int:
     # Values beyond the last bucket only matter to +Inf; one row for all of them keeps the table small.
     return min(value, bounds[-1] + 1)
@@ -86,10 +92,10 @@ class ClockProjector:
             before = stored_facts.get(dossier_id)
             facts = before or Facts()
             for envelope in envelopes:
-                delivered_before = facts.delivered_at is not None
+                journey_before = _journey_known(facts)
                 facts = domain.record(facts, envelope)
                 self._count_event(envelope, tallies)
-                if not delivered_before and facts.delivered_at is not None:
+                if not journey_before and _journey_known(facts):
                     self._count_journey(facts, tallies)
             if before is None:
                 new_facts[dossier_id] = facts
@@ -97,7 +103,7 @@ class ClockProjector:
                 changed_facts[dossier_id] = facts
             for leg, derived in domain.clocks_of(facts, self._rules).items():
                 stored = stored_clocks.get((dossier_id, leg))
-                kept, just_finished = domain.reconcile(stored, derived)
+                kept, just_finished = domain.reconcile(stored, derived, facts)
                 if kept != stored:
                     changed_clocks.append((dossier_id, kept))
                 if just_finished:

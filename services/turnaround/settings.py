@@ -18,6 +18,9 @@ class TurnaroundSettings(SharedSettings):
     relay_interval_s: float = Field(1.0, gt=0, description="How often the alert outbox is checked.")
     snapshot_interval_s: float = Field(5.0, gt=0, description="How often store-derived metrics are re-read.")
     lag_interval_s: float = Field(15.0, gt=0, description="How often consumer lag is measured.")
+    credential_cache_s: float = Field(
+        5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
+    )
     lag_groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Other consumer groups to export lag for, as JSON: {group: [topic, ...]}.",

@@ -101,7 +101,10 @@ class Api:
         )
 
     async def clocks(self, dossier_id: str) -> httpx.Response:
-        return await self.client.get(f"{self.stack.endpoints.turnaround}/dossiers/{dossier_id}/clocks")
+        return await self.client.get(
+            f"{self.stack.endpoints.turnaround}/dossiers/{dossier_id}/clocks",
+            headers=self._auth(self.stack.credentials.operator),
+        )
 
 
 class Prometheus:

@@ -9,6 +9,7 @@ takes Mon 31 Aug – Wed 2 Sep off (Sat 22 Aug worked).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -390,12 +391,39 @@ def test_alert_event_id_is_the_same_for_the_same_clock_generation_and_threshold(
     assert first not in others and len(others) == 3
 
 
+def facts_of(*events: Envelope[Event]) -> Facts:
+    facts = Facts()
+    for envelope in events:
+        facts = domain.record(facts, envelope)
+    return facts
+
+
 def test_finished_clock_is_final_whatever_arrives_later(rules: ClockRules) -> None:
-    done = clocks(rules, accepted(vn(2026, 3, 9)), handed_over(vn(2026, 3, 10, 9)))[Leg.INBOUND_POSTAL]
-    kept, just_finished = domain.reconcile(None, done)
-    assert just_finished and kept == done
-    later = clocks(rules, accepted(vn(2026, 3, 9)), handed_over(vn(2026, 3, 20, 9)))[Leg.INBOUND_POSTAL]
-    assert domain.reconcile(done, later) == (done, False)
+    first = facts_of(accepted(vn(2026, 3, 9)), handed_over(vn(2026, 3, 10, 9)))
+    done = domain.clocks_of(first, rules)[Leg.INBOUND_POSTAL]
+    kept, count = domain.reconcile(None, done, first)
+    assert count and kept == replace(done, counted=True)
+    second = facts_of(accepted(vn(2026, 3, 9)), handed_over(vn(2026, 3, 20, 9)))
+    later = domain.clocks_of(second, rules)[Leg.INBOUND_POSTAL]
+    assert domain.reconcile(kept, later, second) == (kept, False)
+
+
+def test_a_return_leg_finished_before_its_procedure_is_known_is_counted_once_it_is(rules: ClockRules) -> None:
+    # Form RECEIVE_RESULT: the procedure comes with the agency's registration for return, which a consumer
+    # may read after the postal topic's pickup and first attempt.
+    postal = (picked_up(vn(2026, 3, 9)), ev("postal.delivery_failed", vn(2026, 3, 10)))
+    early = facts_of(*postal)
+    unclassified = domain.clocks_of(early, rules)[Leg.RETURN_POSTAL]
+    assert unclassified.field_key == "unknown"
+    kept, count = domain.reconcile(None, unclassified, early)
+    assert (kept.state, kept.counted, count) == (ClockState.FINISHED, False, False)
+
+    registration = ev("agency.dossier_registered_for_return", vn(2026, 3, 5), procedure_code=PASSPORT)
+    complete = facts_of(*postal, registration)
+    classified, count = domain.reconcile(kept, domain.clocks_of(complete, rules)[Leg.RETURN_POSTAL], complete)
+    assert count and classified.counted
+    assert classified == replace(kept, field_key=rules.catalog.get(PASSPORT).field_key, counted=True)
+    assert domain.reconcile(classified, classified, complete) == (classified, False), "counted once"
 
 
 def test_repeated_reports_keep_the_first_value(rules: ClockRules) -> None:

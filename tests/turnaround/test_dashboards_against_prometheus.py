@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ from sqlalchemy import text
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import Event
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
+from services.shared.auth import Role, TokenSigner
+from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
@@ -157,6 +159,23 @@ class Scenario:
             self.g1 + self.g2 + self.g3 + self.g4 + self.g5 + self.g6 + self.g7 + self.g8 + self.g9
         )
         assert len(self.journeys) == 37
+
+
+SECRET = "turnaround-dashboard-tests-signing-secret-0123456789"
+
+
+async def operator_token(database_url: str) -> str:
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        principal, token = TokenSigner(SECRET).issue(
+            subject="ops-dashboards", role=Role.OPERATOR, scope=None, now=now, valid_for=timedelta(hours=1)
+        )
+        expires = now + timedelta(hours=1)
+        await CredentialRegistry(engine).register(principal, issued_at=now, expires_at=expires)
+    finally:
+        await engine.dispose()
+    return token
 
 
 # --------------------------------------------------------------------------- Prometheus
@@ -442,7 +461,9 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
         relay_interval_s=0.2,
         snapshot_interval_s=0.5,
         lag_interval_s=1,
+        DOSSIER_AUTH_SECRET=SECRET,
     )
+    operator = await operator_token(migrated_database)
     rules = load_rules(settings)
     scenario = Scenario(rules)
     ours = {j.dossier_id for j in scenario.journeys}
@@ -528,7 +549,9 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
 
                 # The HTTP API shows a dossier's clocks.
                 async with httpx.AsyncClient(base_url=f"http://{target}") as client:
-                    body = (await client.get(f"/dossiers/{scenario.g9[0].dossier_id}/clocks")).json()
+                    path = f"/dossiers/{scenario.g9[0].dossier_id}/clocks"
+                    assert (await client.get(path)).status_code == 401, "staff only"
+                    body = (await client.get(path, headers={"Authorization": f"Bearer {operator}"})).json()
                 assert [(c["leg"], c["state"], c["due_date"], c["generation"]) for c in body["clocks"]] == [
                     (IN, "finished", "2026-02-25", 0),
                     (AG, "running", "2026-03-13", 1),

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections import Counter
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.envelope import Envelope
+from contracts.envelope import EncodedEnvelope
 from contracts.events import StageChanged
 from services.shared.consuming import Backoff, is_transient
 from services.shared.kafka import EventPublisher
 from services.shared.logs import log_event
+from services.tracker.adapters.repository import among
 from services.tracker.adapters.tables import outbox
 from services.tracker.metrics import TrackerMetrics
 
 logger = logging.getLogger(__name__)
+
+STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION = StageChanged.key()
 
 # "tracker" in ASCII: the key of the advisory lock that elects the publishing relay.
 RELAY_LOCK_KEY = 0x74_72_61_63_6B_65_72
@@ -61,15 +66,30 @@ class OutboxRelay:
                 return 0
             rows = (
                 await conn.execute(
-                    select(outbox.c.seq, outbox.c.payload).order_by(outbox.c.seq).limit(self._batch)
+                    select(outbox.c.seq, outbox.c.event_id, outbox.c.dossier_id, outbox.c.payload)
+                    .order_by(outbox.c.seq)
+                    .limit(self._batch)
                 )
             ).all()
             if rows:
-                envelopes = [Envelope[StageChanged].model_validate_json(row.payload) for row in rows]
-                await self._publisher.publish_many(envelopes)
-                await conn.execute(delete(outbox).where(outbox.c.seq.in_([row.seq for row in rows])))
-                for envelope in envelopes:
-                    self._metrics.stage_changes_published.labels(envelope.data.to_stage.value).inc()
+                # The projection wrote each payload (handlers.stage_changed_payload) as the JSON of a
+                # valid envelope: publish those bytes as they are.
+                await self._publisher.publish_many(
+                    [
+                        EncodedEnvelope(
+                            row.event_id,
+                            STAGE_CHANGED_TYPE,
+                            STAGE_CHANGED_VERSION,
+                            row.dossier_id,
+                            row.payload.encode(),
+                        )
+                        for row in rows
+                    ]
+                )
+                await conn.execute(delete(outbox).where(among(conn, outbox.c.seq, [row.seq for row in rows])))
+                reached = Counter(json.loads(row.payload)["data"]["to_stage"] for row in rows)
+                for stage, count in reached.items():
+                    self._metrics.stage_changes_published.labels(stage).inc(count)
             backlog = await conn.scalar(select(func.count()).select_from(outbox))
         self._metrics.outbox_backlog.set(backlog or 0)
         return len(rows)

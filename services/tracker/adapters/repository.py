@@ -8,19 +8,22 @@ a different instant. Times read back without an offset are UTC.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from pydantic_core import to_json
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Row,
     Table,
     TextClause,
     and_,
+    any_,
+    bindparam,
     delete,
     func,
     literal,
@@ -32,6 +35,7 @@ from sqlalchemy import (
     event as sa_event,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
@@ -41,7 +45,8 @@ from services.shared.db.schema import metadata
 from services.tracker.adapters.tables import anomaly, dossier, event, outbox, party, reference
 from services.tracker.domain import Anomaly, Custody, DossierView, HistoryEntry, PartyKind, ReferenceKind
 
-CHUNK = 500  # ids per IN list: far below SQLite's and PostgreSQL's bind parameter limits
+CHUNK = 500  # ids per IN list: far below SQLite's bind parameter limit
+ARRAY_CHUNK = 10_000  # ids per array parameter on PostgreSQL (= ANY): one statement for a whole batch
 
 
 def tune(engine: AsyncEngine) -> AsyncEngine:
@@ -66,12 +71,25 @@ def tune(engine: AsyncEngine) -> AsyncEngine:
 def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    zone = moment.tzinfo
+    if zone is UTC:  # what asyncpg returns and the fold keeps: nothing to convert
+        return moment
+    return moment.replace(tzinfo=UTC) if zone is None else moment.astimezone(UTC)
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+def _chunks(conn: AsyncConnection, ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    size = ARRAY_CHUNK if conn.dialect.name == "postgresql" else CHUNK
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def among(conn: AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``= ANY(one array parameter)``: the statement is the same
+    whatever the count of values, so PostgreSQL and asyncpg prepare it once, and SQLAlchemy does not
+    render a bind parameter per value."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 # --------------------------------------------------------------------------- loading for the fold
@@ -95,30 +113,53 @@ def entry_of(row: Row[Any] | Mapping[str, Any]) -> HistoryEntry:
 
 async def load_histories(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, list[HistoryEntry]]:
     found: dict[str, list[HistoryEntry]] = {}
-    for chunk in _chunks(ids):
-        rows = await conn.execute(select(event).where(event.c.dossier_id.in_(chunk)))
+    for chunk in _chunks(conn, ids):
+        rows = await conn.execute(select(event).where(among(conn, event.c.dossier_id, chunk)))
         for row in rows:
             entry = entry_of(row)
             found.setdefault(entry.dossier_id, []).append(entry)
     return found
 
 
+async def lock_dossiers(conn: AsyncConnection, ids: Sequence[str]) -> None:
+    """Hold the dossiers until the transaction ends, so two replicas never fold one dossier at once.
+
+    A dossier's postal and agency events arrive on two topics, whose partitions two replicas may own:
+    without this, both read the same stored row, fold their own events into it, and the later upsert
+    drops the other's. A transaction-scoped advisory lock also covers a dossier that has no row yet.
+    The locks are taken in key order, so two batches never wait on each other in a cycle. SQLite needs
+    none: its writers are serialised by BEGIN IMMEDIATE.
+    """
+    if conn.dialect.name != "postgresql" or not ids:
+        return
+    await conn.execute(_LOCK_DOSSIERS, {"ids": list(ids)})
+
+
+_LOCK_DOSSIERS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM ("
+    " SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest(CAST(:ids AS TEXT[])) AS id ORDER BY k"
+    ") AS keys"
+)
+
+
 async def load_views(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, DossierView]:
     """The stored fold state of each dossier that has a row."""
     found: dict[str, DossierView] = {}
-    for chunk in _chunks(ids):
-        for row in await conn.execute(select(dossier).where(dossier.c.dossier_id.in_(chunk))):
-            found[row.dossier_id] = view_of(row)
+    for chunk in _chunks(conn, ids):
+        for row in await conn.execute(select(dossier).where(among(conn, dossier.c.dossier_id, chunk))):
+            # By position: a Row's mapping looks each name up the slow way (16 µs a row, not 2).
+            view = view_of(dict(zip(_DOSSIER_COLUMNS, row, strict=True)))
+            found[view.dossier_id] = view
     return found
 
 
 async def load_anomalies(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, dict[str, tuple[str, str]]]:
     """dossier id → event id → (reason, detail) of the anomalies stored for it."""
     found: dict[str, dict[str, tuple[str, str]]] = {}
-    for chunk in _chunks(ids):
+    for chunk in _chunks(conn, ids):
         rows = await conn.execute(
             select(anomaly.c.dossier_id, anomaly.c.event_id, anomaly.c.reason, anomaly.c.detail).where(
-                anomaly.c.dossier_id.in_(chunk)
+                among(conn, anomaly.c.dossier_id, chunk)
             )
         )
         for dossier_id, event_id, reason, detail in rows:
@@ -224,6 +265,10 @@ _VIEW_FIELDS = (
 )
 
 
+_DOSSIER_COLUMNS = tuple(dossier.columns.keys())
+"""The order of a ``select(dossier)`` row's values."""
+
+
 def view_of(row: Row[Any] | Mapping[str, Any]) -> DossierView:
     """The fold's state as the row stores it (every field but the steps), to resume folding from."""
     values = row._mapping if isinstance(row, Row) else row
@@ -265,12 +310,7 @@ async def _write(
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        columns = tuple(rows[0])
-        arrays = {name: [row[name] for row in rows] for name in columns}
-        for name in columns:
-            if isinstance(table.c[name].type, JSON):
-                arrays[name] = [json.dumps(value, ensure_ascii=False) for value in arrays[name]]
-        await conn.execute(_unnest_insert(table.name, columns, conflict), arrays)
+        await _execute_unnest(conn, table, {name: [row[name] for row in rows] for name in rows[0]}, conflict)
         return
     statement: Any = sqlite.insert(table)
     primary_key = [column.name for column in table.primary_key]
@@ -282,6 +322,18 @@ async def _write(
             set_={name: statement.excluded[name] for name in rows[0] if name not in primary_key},
         )
     await conn.execute(statement, list(rows))
+
+
+async def _execute_unnest(
+    conn: AsyncConnection, table: Table, arrays: dict[str, list[Any]], conflict: Conflict
+) -> None:
+    """The rows given as one array per column, inserted by one INSERT … SELECT FROM unnest."""
+    for name, values in arrays.items():
+        if isinstance(table.c[name].type, JSON):
+            arrays[name] = [
+                to_json(value if isinstance(value, dict) else dict(value)).decode() for value in values
+            ]
+    await conn.execute(_unnest_insert(table.name, tuple(arrays), conflict), arrays)
 
 
 @functools.cache
@@ -304,6 +356,24 @@ def _unnest_insert(table_name: str, columns: tuple[str, ...], conflict: Conflict
 
 
 async def insert_events(conn: AsyncConnection, entries: Sequence[HistoryEntry]) -> None:
+    if conn.dialect.name == "postgresql" and entries:
+        # The unnest arrays straight from the entries, without a dict per row in between.
+        await _execute_unnest(
+            conn,
+            event,
+            {
+                "event_id": [e.event_id for e in entries],
+                "dossier_id": [e.dossier_id for e in entries],
+                "event_type": [e.event_type for e in entries],
+                "version": [e.version for e in entries],
+                "occurred_at": [utc(e.occurred_at) for e in entries],
+                "source": [e.source for e in entries],
+                "data": [e.data for e in entries],
+                "phone_digest": [e.phone_digest for e in entries],
+            },
+            "error",
+        )
+        return
     await _write(conn, event, [event_row(entry) for entry in entries], "error")
 
 
@@ -332,8 +402,8 @@ async def insert_references(conn: AsyncConnection, rows: set[tuple[str, str, Ref
 async def replace_anomalies(
     conn: AsyncConnection, removed: Sequence[str], added: Sequence[dict[str, Any]]
 ) -> None:
-    for chunk in _chunks(list(removed)):
-        await conn.execute(delete(anomaly).where(anomaly.c.event_id.in_(chunk)))
+    for chunk in _chunks(conn, list(removed)):
+        await conn.execute(delete(anomaly).where(among(conn, anomaly.c.event_id, chunk)))
     await _write(conn, anomaly, added, "error")
 
 

@@ -87,6 +87,7 @@ def _clock_row(dossier_id: str, c: Clock, now: datetime) -> dict[str, Any]:
         "finished_day": c.finished_day,
         "working_days": c.working_days,
         "timeliness": c.timeliness.value if c.timeliness is not None else None,
+        "counted": c.counted,
         "updated_at": now,
     }
 
@@ -108,7 +109,13 @@ def _clock_of(row: Any) -> Clock:
         finished_day=row.finished_day,
         working_days=row.working_days,
         timeliness=Timeliness(row.timeliness) if row.timeliness is not None else None,
+        counted=row.counted,
     )
+
+
+async def facts_of(conn: AsyncConnection, dossier_id: str) -> Facts | None:
+    row = (await conn.execute(select(dossier.c.facts).where(dossier.c.dossier_id == dossier_id))).first()
+    return Facts.model_validate(row.facts) if row is not None else None
 
 
 async def load_clocks(conn: AsyncConnection, dossier_ids: Iterable[str]) -> dict[ClockKey, Clock]:

@@ -1,9 +1,23 @@
 """The turnaround service's tables (Alembic branch "turnaround", services/shared/db/migrations/versions/
-ta_0001_turnaround.py). Registered on the shared metadata so the drift test sees them."""
+ta_0001_turnaround.py and ta_0002_clock_counted.py). Registered on the shared metadata so the drift test
+sees them."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    true,
+)
 
 from services.shared.db.schema import metadata
 
@@ -36,6 +50,8 @@ clock = Table(
     Column("finished_day", Date, nullable=True),
     Column("working_days", Integer, nullable=True),
     Column("timeliness", String(16), nullable=True),
+    # False while a finished clock waits for the facts that classify it (ta_0002).
+    Column("counted", Boolean, nullable=False, server_default=true()),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_turnaround_clock_state_due_date", "state", "due_date"),
 )

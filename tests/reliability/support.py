@@ -1,0 +1,283 @@
+"""Running services as processes that can be killed, and reading what they left in Kafka and PostgreSQL.
+
+Every service runs as `python -m services.<name> …` with its own environment and a log file (a file, not a
+pipe: nobody reads it while the process runs). Consumer groups are new for each test and start at the
+topics' current end, since the session's topics hold the events of every test before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.envelope import Envelope
+from contracts.events import Event
+from contracts.topics import Topic
+from services.shared.db.schema import processed_event
+from tests.reliability.workload import records
+from tests.tracker.support import PYTHON, ROOT, SECRET
+
+T = TypeVar("T")
+Offsets = dict[TopicPartition, int]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_environment(database_url: str, bootstrap: str, **extra: str) -> dict[str, str]:
+    """The environment of a service process: no inherited service settings, only these."""
+    prefixes = ("TRACKER_", "TURNAROUND_", "AGENCY_", "POST_OFFICE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DOSSIER_AUTH_SECRET": SECRET,
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
+    return env
+
+
+def tracker_environment(database_url: str, bootstrap: str, group: str, **extra: str) -> dict[str, str]:
+    return base_environment(
+        database_url,
+        bootstrap,
+        TRACKER_CONSUMER_GROUP=group,
+        TRACKER_SESSION_TIMEOUT_MS="6000",
+        TRACKER_BATCH_TIMEOUT_MS="20",
+        TRACKER_OUTBOX_IDLE_S="0.2",
+        **extra,
+    )
+
+
+def turnaround_environment(database_url: str, bootstrap: str, group: str, **extra: str) -> dict[str, str]:
+    return base_environment(
+        database_url,
+        bootstrap,
+        TURNAROUND_CONSUMER_GROUP=group,
+        TURNAROUND_HTTP_HOST="127.0.0.1",
+        TURNAROUND_HTTP_PORT=str(free_port()),
+        TURNAROUND_TICK_INTERVAL_S="1",
+        TURNAROUND_RELAY_INTERVAL_S="0.2",
+        **extra,
+    )
+
+
+@dataclass
+class Service:
+    """One service process, restartable; counts its starts and the SIGKILLs it received."""
+
+    name: str
+    args: Sequence[str]
+    env: dict[str, str]
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+    kills: int = 0
+    started_at: float = 0.0
+    exits: list[int] = field(default_factory=list)
+    restarts: int = 0
+
+    async def start(self) -> None:
+        with self.log.open("ab") as output:
+            output.write(f"--- start {self.starts + 1}\n".encode())
+            output.flush()
+            self.process = await asyncio.create_subprocess_exec(
+                PYTHON, *self.args, cwd=ROOT, env=self.env, stdout=output, stderr=output
+            )
+        self.starts += 1
+        self.started_at = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind, as a crash or the OOM killer."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.kills += 1
+        self.exits.append(await self.process.wait())
+
+    async def stop(self) -> None:
+        """SIGTERM (an orderly stop: a consumer leaves its group at once), SIGKILL after 30 s."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.exits.append(await asyncio.wait_for(self.process.wait(), 30))
+        except TimeoutError:
+            self.process.kill()
+            self.exits.append(await self.process.wait())
+
+    def crashed(self) -> bool:
+        """Whether the process ended on its own (not by our signals)."""
+        return self.process is not None and self.process.returncode not in (None, -9, -15, 0)
+
+    async def check(self) -> None:
+        """Fail if the process died on its own — except for what a supervisor restarts: a consumer that
+        could not reach Kafka at start (the session's broker may still be starting after another test)
+        exits, and is started again, three times at most."""
+        if not self.crashed():
+            return
+        if "Unable to bootstrap" in self.tail(60) and self.restarts < 3:
+            self.restarts += 1
+            await self.start()
+            return
+        raise AssertionError(f"{self.name} died ({self.exits or self.process}):\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.asynccontextmanager
+async def running(*services: Service) -> Any:
+    """Start the services; stop whatever still runs on the way out, whatever happened."""
+    try:
+        for service in services:
+            await service.start()
+        yield services
+    finally:
+        await asyncio.gather(*(s.stop() for s in services), return_exceptions=True)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], within: float, what: str, every: float = 0.25
+) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+def partitions_of(topics: Iterable[Topic]) -> list[TopicPartition]:
+    return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+
+
+async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> Offsets:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(partitions_of(topics)))
+    finally:
+        await consumer.stop()
+
+
+async def start_group_at_end(bootstrap: str, group: str, topics: Iterable[Topic]) -> Offsets:
+    """Commit the group's offsets at the topics' current end; returns them."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = partitions_of(topics)
+        consumer.assign(partitions)
+        ends = dict(await consumer.end_offsets(partitions))
+        await consumer.commit(ends)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) -> Offsets:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
+    finally:
+        await consumer.stop()
+
+
+async def lag(bootstrap: str, group: str, ends: Offsets) -> int:
+    """How many records up to `ends` the group has not committed."""
+    done = await committed(bootstrap, group, ends)
+    return sum(max(0, end - done[tp]) for tp, end in ends.items())
+
+
+async def publish(
+    bootstrap: str, envelopes: Sequence[Envelope[Event]], *, chunk: int = 1000, pause_s: float = 0.0
+) -> None:
+    """Publish in order (acks=all, idempotent), `chunk` records at a time with a pause between chunks."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        pending: list[Any] = []
+        for n, (topic, record) in enumerate(records(list(envelopes)), start=1):
+            pending.append(await producer.send(topic, record.value, key=record.key, headers=record.headers))
+            if n % chunk == 0:
+                await asyncio.gather(*pending)
+                pending.clear()
+                if pause_s:
+                    await asyncio.sleep(pause_s)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def read_range(
+    bootstrap: str, start: Offsets, end: Offsets, keep: Callable[[ConsumerRecord[bytes, bytes]], bool]
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record from `start` up to (not including) `end`, that `keep` accepts, in partition order."""
+    wanted = [tp for tp in start if end.get(tp, 0) > start[tp]]
+    if not wanted:
+        return []  # (and aiokafka fails to stop a consumer stopped right after its start)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        consumer.assign(wanted)
+        for tp in wanted:
+            consumer.seek(tp, start[tp])
+        remaining = set(wanted)
+        async with asyncio.timeout(60):
+            while remaining:
+                for tp, batch in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                    found.extend(r for r in batch if r.offset < end[tp] and keep(r))
+                    if batch and batch[-1].offset >= end[tp] - 1:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda r: (r.topic, r.partition, r.offset))
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+async def inbox_count(engine: AsyncEngine, consumer: str, event_ids: Iterable[str]) -> int:
+    """How many of these events the consumer's inbox holds (other tests' events may share the topics)."""
+    ids = set(event_ids)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(processed_event.c.event_id).where(processed_event.c.consumer == consumer)
+        )
+        return sum(1 for row in rows if row.event_id in ids)
+
+
+async def table_count(engine: AsyncEngine, table: Any) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table)) or 0)

@@ -1,0 +1,431 @@
+"""The whole stack as processes — post office, agency, tracker, turnaround — on the session's broker and a
+database of its own, at LOG_LEVEL=DEBUG with every log captured, once for the security tests.
+
+Credentials of six callers (anonymous, post office A, post office B, agency X, agency Y, operator) and of
+six that must be refused (expired, revoked, tampered, forged, unregistered, alg none). A journey is driven
+through the APIs with distinctive applicant data; test_privacy.py scans for it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS, all_topics
+from contracts.values import (
+    dossier_id_for_agency_code,
+    dossier_id_for_item,
+    make_agency_dossier_code,
+    make_s10,
+)
+from services.shared.auth import Role, TokenSigner
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.db import migrate
+from services.shared.db.engine import make_engine
+from tests.fixtures.postgres import create_database
+from tests.reliability.support import (
+    Offsets,
+    Service,
+    base_environment,
+    end_offsets,
+    eventually,
+    free_port,
+    start_group_at_end,
+)
+from tests.tracker.support import SECRET
+
+OFFICE_A, OFFICE_B = "100000", "700000"
+AGENCY_X, AGENCY_Y = "000.00.01.H22", "000.00.02.H22"
+BY_POST = "1.001193"  # birth registration: by post, same day
+
+ROLES = ("anonymous", "post_office_a", "post_office_b", "agency_x", "agency_y", "operator")
+REFUSED = ("expired", "revoked", "tampered", "forged", "unregistered", "alg_none")
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Personal data that must appear nowhere but in the postal and agency events' values."""
+
+    name: str
+    phone: str
+    id_number: str
+    address_line: str
+    commune: str = "Phường Hoàn Kiếm"
+    province_code: str = "01"
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "id_number": self.id_number,
+            "address": self.address(),
+        }
+
+    def address(self) -> dict[str, Any]:
+        return {"line": self.address_line, "commune": self.commune, "province_code": self.province_code}
+
+
+APPLICANT = Applicant("Hoàng Thị Quỳnh Như", "0398 271 645", "038195004271", "88 Hẻm Xóm Chiếu Mới")
+RECIPIENT = Applicant("Lương Văn Khuê", "+84 362 718 094", "025087009316", "7 Ngách Bảo Khánh Lẻ")
+
+
+@dataclass
+class Journey:
+    """The dossiers driven through the APIs and what identifies them."""
+
+    item_id: str  # D1, form SEND_AND_RECEIVE: accepted by post office A for agency X, delivered
+    result_item_id: str
+    agency_dossier_code: str
+    dossier_id: str
+    registered_code: str  # D2, form RECEIVE_RESULT: registered by agency X for return by post
+    registered_id: str
+    filed_item_id: str  # D3: accepted by A and handed to X, left FILED (the matrix reports on it)
+    filed_id: str
+
+
+@dataclass
+class Stack:
+    urls: dict[str, str]
+    services: dict[str, Service]
+    tokens: dict[str, str | None]
+    database_url: str
+    kafka_bootstrap: str
+    topics_start: Offsets
+    journey: Journey
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def client(self, service: str, role: str | None = None) -> httpx.AsyncClient:
+        token = self.tokens.get(role) if role else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.urls[service], headers=headers, timeout=30)
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def _credentials(database_url: str) -> dict[str, str | None]:
+    engine = make_engine(database_url)
+    registry = CredentialRegistry(engine, cache_seconds=0)
+    signer = TokenSigner(SECRET)
+    now = datetime.now(UTC)
+    tokens: dict[str, str | None] = {"anonymous": None}
+
+    async def issue(
+        name: str, role: Role, scope: str | None, *, at: datetime = now, register: bool = True
+    ) -> str:
+        principal, token = signer.issue(
+            subject=f"{name.replace('_', '-')}-1",
+            role=role,
+            scope=scope,
+            now=at,
+            valid_for=timedelta(hours=1),
+        )
+        if register:
+            await registry.register(principal, issued_at=at, expires_at=at + timedelta(hours=1))
+        tokens[name] = token
+        return principal.credential_id
+
+    try:
+        await issue("post_office_a", Role.POST_OFFICE, OFFICE_A)
+        await issue("post_office_b", Role.POST_OFFICE, OFFICE_B)
+        await issue("agency_x", Role.AGENCY, AGENCY_X)
+        await issue("agency_y", Role.AGENCY, AGENCY_Y)
+        await issue("operator", Role.OPERATOR, None)
+        await issue("expired", Role.OPERATOR, None, at=now - timedelta(hours=3))
+        revoked = await issue("revoked", Role.OPERATOR, None)
+        await registry.revoke(revoked, now=now)
+        await issue("unregistered", Role.OPERATOR, None, register=False)
+    finally:
+        await engine.dispose()
+    # Post office B's own token, its claims changed to an operator's: the signature no longer matches.
+    header, payload, signature = str(tokens["post_office_b"]).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    tokens["tampered"] = ".".join([header, _b64({**claims, "role": "operator", "scope": None}), signature])
+    operator_claims = jwt.decode(str(tokens["operator"]), options={"verify_signature": False})
+    tokens["forged"] = jwt.encode(operator_claims, "another-signing-secret-of-32-bytes-or-more", "HS256")
+    tokens["alg_none"] = ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(operator_claims), ""])
+    return tokens
+
+
+def _service(name: str, args: list[str], env: dict[str, str], logs: Path) -> Service:
+    return Service(name, ["-m", *args], env, logs / f"{name}.log")
+
+
+async def _ready(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=2) as http:
+            return (await http.get("/ready")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _drive(stack: Stack) -> Journey:
+    """A SEND_AND_RECEIVE dossier from acceptance to delivery, a RECEIVE_RESULT registration, and a
+    dossier left with the agency — through the APIs, as clerks, couriers and officers would."""
+    run = uuid.uuid4().int
+    item_id, result_item_id, filed_item_id = (
+        make_s10(p, (run >> s) % 10**8) for p, s in (("EB", 0), ("RR", 30), ("EE", 60))
+    )
+    code = make_agency_dossier_code(AGENCY_X, date(2026, 3, 2), (run >> 90) % 9000 + 1)
+    registered_code = make_agency_dossier_code(AGENCY_X, date(2026, 3, 3), (run >> 100) % 9000 + 1)
+    now = datetime.now(UTC)
+    at = now - timedelta(days=3)
+
+    def stamp(hours: float) -> str:
+        return (at + timedelta(hours=hours)).isoformat()
+
+    async def ok(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await http.post(path, json=body)
+        assert response.is_success, (path, response.status_code, response.text)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def acceptance(item: str) -> dict[str, Any]:
+        return {
+            "item_id": item,
+            "procedure_code": BY_POST,
+            "agency_code": AGENCY_X,
+            "service_form": "SEND_AND_RECEIVE",
+            "channel": "AT_ADDRESS",
+            "applicant": APPLICANT.body(),
+            "documents": [
+                {"name": "Tờ khai đăng ký khai sinh", "form": "ORIGINAL", "count": 1},
+                {"name": "Giấy chứng sinh", "form": "ORIGINAL", "count": 1},
+            ],
+            "fee_vnd": 0,
+            "charge_vnd": 0,
+            "postage_vnd": 36_000,
+            "clerk_id": "clerk-0042",
+            "post_office_code": OFFICE_A,
+            "route_class": "INTRA_PROVINCIAL",
+            "accepted_at": stamp(0),
+        }
+
+    def scan(kind: str, item: str, hours: float, **fields: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "scan_id": str(uuid.uuid4()),
+            "item_id": item,
+            "scanned_at": stamp(hours),
+            "post_office_code": OFFICE_A,
+            **fields,
+        }
+
+    async with (
+        stack.client("post_office", "post_office_a") as clerk,
+        stack.client("agency", "agency_x") as officer,
+    ):
+        for item in (item_id, filed_item_id):
+            await ok(clerk, "/v1/dossiers", acceptance(item))
+            await ok(
+                clerk,
+                "/v1/handovers",
+                {
+                    "handover_record_id": f"BBGN-{uuid.uuid4().hex[:10]}",
+                    "agency_code": AGENCY_X,
+                    "post_office_code": OFFICE_A,
+                    "postal_worker_id": "postman-0007",
+                    "agency_officer_id": "officer-0003",
+                    "signed_at": stamp(20),
+                    "item_ids": [item],
+                },
+            )
+
+        async def filed(item: str = item_id) -> bool:
+            response = await officer.get(f"/dossiers/{item}")
+            return response.status_code == 200 and response.json()["status"] == "FILED"
+
+        await eventually(filed, within=60, what="the agency to learn of the handover")
+        await eventually(lambda: filed(filed_item_id), within=30, what="the agency to learn of D3")
+        await ok(
+            officer,
+            f"/dossiers/{item_id}/received",
+            {"agency_dossier_code": code, "appointment_date": (now + timedelta(days=10)).date().isoformat()},
+        )
+        await ok(
+            officer, f"/dossiers/{item_id}/result-ready", {"outcome": "APPROVED", "result_reference": "KS-77"}
+        )
+        await ok(
+            clerk,
+            "/v1/pickups",
+            {
+                "result_item_id": result_item_id,
+                "dossier_item_id": item_id,
+                "agency_dossier_code": code,
+                "pickup_record_id": f"PN-{uuid.uuid4().hex[:10]}",
+                "agency_code": AGENCY_X,
+                "post_office_code": OFFICE_A,
+                "postal_worker_id": "postman-0007",
+                "agency_officer_id": "officer-0003",
+                "route_class": "INTRA_PROVINCIAL",
+                "picked_up_at": stamp(40),
+            },
+        )
+        await ok(
+            clerk,
+            "/v1/scans/out-for-delivery",
+            scan("OUT_FOR_DELIVERY", result_item_id, 44, courier_id="courier-0011"),
+        )
+        await ok(
+            clerk,
+            "/v1/scans/delivery-failed",
+            scan(
+                "DELIVERY_FAILED",
+                result_item_id,
+                46,
+                courier_id="courier-0011",
+                reason="OTHER",
+                note=f"Gọi {APPLICANT.phone} trước; nhà {APPLICANT.address_line}, người nhà {RECIPIENT.name}",
+                invitation_left=True,
+            ),
+        )
+        await ok(
+            clerk,
+            "/v1/scans/out-for-delivery",
+            scan("OUT_FOR_DELIVERY", result_item_id, 50, courier_id="courier-0011"),
+        )
+        await ok(
+            clerk,
+            "/v1/scans/delivered",
+            scan(
+                "DELIVERED",
+                result_item_id,
+                51,
+                courier_id="courier-0011",
+                recipient_kind="APPLICANT",
+                id_document_type="CCCD",
+                identity_verified=True,
+            ),
+        )
+        await ok(
+            officer,
+            "/dossiers",
+            {
+                "agency_dossier_code": registered_code,
+                "procedure_code": BY_POST,
+                "filing_channel": "IN_PERSON",
+                "filed_at": stamp(2),
+                "applicant": RECIPIENT.body(),
+                "delivery_address": RECIPIENT.address(),
+            },
+        )
+    journey = Journey(
+        item_id=item_id,
+        result_item_id=result_item_id,
+        agency_dossier_code=code,
+        dossier_id=dossier_id_for_item(item_id),
+        registered_code=registered_code,
+        registered_id=dossier_id_for_agency_code(registered_code),
+        filed_item_id=filed_item_id,
+        filed_id=dossier_id_for_item(filed_item_id),
+    )
+    async with stack.client("tracker", "operator") as ops:
+
+        async def tracked() -> bool:
+            stages = [
+                (await ops.get(f"/dossiers/{d}")).json().get("stage")
+                for d in (journey.dossier_id, journey.registered_id, journey.filed_id)
+            ]
+            return stages[0] == "DELIVERED" and None not in stages
+
+        await eventually(tracked, within=60, what="the tracker to follow the journey")
+    async with stack.client("turnaround", "operator") as clocks:
+
+        async def timed() -> bool:
+            return (await clocks.get(f"/dossiers/{journey.dossier_id}/clocks")).status_code != 404
+
+        await eventually(timed, within=60, what="the turnaround to start the clocks")
+    return journey
+
+
+@pytest.fixture(scope="package")
+async def stack(
+    postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    database_url = await create_database(postgres_url, "security")
+    await migrate.upgrade_async(database_url)
+    tokens = await _credentials(database_url)
+    logs = tmp_path_factory.mktemp("stack-logs")
+    run = uuid.uuid4().hex[:8]
+    groups = {
+        "AGENCY_POSTAL_GROUP_ID": f"agency.postal.sec-{run}",
+        "AGENCY_INTAKE_GROUP_ID": f"agency.intake.sec-{run}",
+        "TRACKER_CONSUMER_GROUP": f"tracker-sec-{run}",
+        "TURNAROUND_CONSUMER_GROUP": f"turnaround-sec-{run}",
+    }
+    # Every group reads only what comes next, not the events of every earlier test.
+    for key, topics in {
+        "AGENCY_POSTAL_GROUP_ID": [POSTAL_EVENTS],
+        "AGENCY_INTAKE_GROUP_ID": [AGENCY_INTAKE],
+        "TRACKER_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
+        "TURNAROUND_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
+    }.items():
+        await start_group_at_end(kafka_bootstrap, groups[key], topics)
+    topics_start = await end_offsets(kafka_bootstrap, all_topics())
+    ports = {name: free_port() for name in ("post_office", "agency", "tracker", "turnaround")}
+    env = base_environment(database_url, kafka_bootstrap, LOG_LEVEL="DEBUG", **groups)
+    services = {
+        "post_office": _service(
+            "post_office",
+            ["services.post_office"],
+            {**env, "POST_OFFICE_PORT": str(ports["post_office"])},
+            logs,
+        ),
+        "agency": _service(
+            "agency", ["services.agency"], {**env, "AGENCY_HTTP_PORT": str(ports["agency"])}, logs
+        ),
+        "tracker": _service(
+            "tracker",
+            ["services.tracker", "serve"],
+            {
+                **env,
+                "TRACKER_PORT": str(ports["tracker"]),
+                "TRACKER_PUBLIC_LOOKUP_FAILURES": "100000",
+                "TRACKER_OUTBOX_IDLE_S": "0.2",
+            },
+            logs,
+        ),
+        "turnaround": _service(
+            "turnaround",
+            ["services.turnaround"],
+            {**env, "TURNAROUND_HTTP_HOST": "127.0.0.1", "TURNAROUND_HTTP_PORT": str(ports["turnaround"])},
+            logs,
+        ),
+    }
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        for service in services.values():
+            await service.start()
+
+        async def all_ready() -> bool:
+            for service in services.values():
+                await service.check()
+            return all(await asyncio.gather(*(_ready(url) for url in urls.values())))
+
+        await eventually(all_ready, within=90, what="the stack to be ready")
+        stack = Stack(
+            urls=urls,
+            services=services,
+            tokens=tokens,
+            database_url=database_url,
+            kafka_bootstrap=kafka_bootstrap,
+            topics_start=topics_start,
+            journey=None,  # type: ignore[arg-type]
+            logs={name: s.log for name, s in services.items()},
+        )
+        stack.journey = await _drive(stack)
+        yield stack
+    finally:
+        await asyncio.gather(*(s.stop() for s in services.values()), return_exceptions=True)
