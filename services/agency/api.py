@@ -210,7 +210,7 @@ _bearer = HTTPBearer(
 )
 
 
-def _desk(request: Request) -> AgencyDesk:
+async def _desk(request: Request) -> AgencyDesk:
     desk: AgencyDesk = request.app.state.desk
     return desk
 

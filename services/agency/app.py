@@ -16,6 +16,7 @@ from services.agency.domain import Policy, Rules
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
 from services.agency.settings import AgencySettings
+from services.shared import heap
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
@@ -83,6 +84,7 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             TokenSigner(settings.auth_secret.get_secret_value()), CredentialRegistry(engine)
         )
         await broker.start()
+        heap.settle()
         try:
             yield
         finally:

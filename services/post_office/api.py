@@ -82,7 +82,8 @@ class PostOffice:
     retry_after_s: int
 
 
-def _post_office(request: Request) -> PostOffice:
+async def _post_office(request: Request) -> PostOffice:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hop per request.
     wired: PostOffice = request.app.state.post_office
     return wired
 

@@ -24,6 +24,7 @@ from services.post_office.domain import Reason
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
 from services.post_office.settings import PostOfficeSettings
+from services.shared import heap
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
@@ -90,6 +91,7 @@ def create_app(
                 metrics=metrics,
                 retry_after_s=settings.retry_after_s,
             )
+            heap.settle()
             yield
         finally:
             resources.clear()

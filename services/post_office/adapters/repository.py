@@ -24,6 +24,7 @@ from services.post_office.adapters.tables import (
     post_office_scan,
 )
 from services.post_office.domain import Attempt, AttemptOutcome, HandoverRecord, Item
+from services.shared.db.sql import among
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,18 @@ class PostOfficeRepository:
         rows = (
             await self._conn.execute(
                 select(post_office_item)
-                .where(post_office_item.c.item_id.in_(wanted))
+                .where(among(self._conn, post_office_item.c.item_id, wanted))
                 .order_by(post_office_item.c.item_id)
                 .with_for_update()
             )
         ).all()
         attempts: dict[str, list[Attempt]] = {}
         if rows:
+            found = [r.item_id for r in rows]
             attempt_rows = (
                 await self._conn.execute(
                     select(post_office_delivery_attempt)
-                    .where(post_office_delivery_attempt.c.item_id.in_([r.item_id for r in rows]))
+                    .where(among(self._conn, post_office_delivery_attempt.c.item_id, found))
                     .order_by(post_office_delivery_attempt.c.item_id, post_office_delivery_attempt.c.attempt)
                 )
             ).all()
@@ -225,7 +227,9 @@ class PostOfficeRepository:
             return {}
         rows = (
             await self._conn.execute(
-                select(post_office_scan).where(post_office_scan.c.scan_id.in_(sorted(map(str, scan_ids))))
+                select(post_office_scan).where(
+                    among(self._conn, post_office_scan.c.scan_id, sorted(map(str, scan_ids)))
+                )
             )
         ).all()
         return {

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import EncodedEnvelope
 from contracts.events import StageChanged
 from services.shared.consuming import Backoff, is_transient
+from services.shared.db.sql import among
 from services.shared.kafka import EventPublisher
 from services.shared.logs import log_event
-from services.tracker.adapters.repository import among
 from services.tracker.adapters.tables import outbox
 from services.tracker.metrics import TrackerMetrics
 

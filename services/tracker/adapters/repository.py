@@ -17,13 +17,10 @@ from typing import Any, Literal
 from pydantic_core import to_json
 from sqlalchemy import (
     JSON,
-    ColumnElement,
     Row,
     Table,
     TextClause,
     and_,
-    any_,
-    bindparam,
     delete,
     func,
     literal,
@@ -35,13 +32,13 @@ from sqlalchemy import (
     event as sa_event,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
 from contracts.enums import CustodyHolderKind, ServiceForm, Stage
 from services.shared.db.schema import metadata
+from services.shared.db.sql import among
 from services.tracker.adapters.tables import anomaly, dossier, event, outbox, party, reference
 from services.tracker.domain import Anomaly, Custody, DossierView, HistoryEntry, PartyKind, ReferenceKind
 
@@ -81,15 +78,6 @@ def _chunks(conn: AsyncConnection, ids: Sequence[str]) -> Iterable[Sequence[str]
     size = ARRAY_CHUNK if conn.dialect.name == "postgresql" else CHUNK
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
-
-
-def among(conn: AsyncConnection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(one array parameter)``: the statement is the same
-    whatever the count of values, so PostgreSQL and asyncpg prepare it once, and SQLAlchemy does not
-    render a bind parameter per value."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 # --------------------------------------------------------------------------- loading for the fold

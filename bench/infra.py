@@ -1,0 +1,328 @@
+"""What every benchmark needs: the run's broker and PostgreSQL, fresh databases, credentials, the services as
+subprocesses, their peak memory, and the offsets of topics and consumer groups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+
+from contracts.topics import Topic, all_topics
+from services.shared.auth import Role, TokenSigner
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.db import migrate
+from services.shared.db.engine import make_engine
+from services.shared.kafka_admin import create_topics, wait_for_broker
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+SECRET = "bench-signing-secret-0123456789-abcdef"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The broker and PostgreSQL server of this run."""
+
+    bootstrap: str
+    admin_url: str
+    """A database URL on the server; benchmarks create databases of their own beside it."""
+    work_dir: Path
+
+
+async def prepare_broker(bootstrap: str) -> None:
+    await wait_for_broker(bootstrap, timeout_s=60)
+    await create_topics(bootstrap, all_topics())
+
+
+async def new_database(admin_url: str, prefix: str) -> str:
+    """A new empty database with every migration applied; returns its URL."""
+    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    engine = make_engine(admin_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def new_migrated_database(admin_url: str, prefix: str) -> str:
+    url = await new_database(admin_url, prefix)
+    await migrate.upgrade_async(url)
+    return url
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    engine = make_engine(admin_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+async def issue_token(database_url: str, role: Role, scope: str | None, subject: str) -> str:
+    """A credential registered in the database's registry, as `dossier-credentials issue` makes one."""
+    signer = TokenSigner(SECRET)
+    now = datetime.now(UTC)
+    principal, token = signer.issue(
+        subject=subject, role=role, scope=scope, now=now, valid_for=timedelta(days=1)
+    )
+    engine = make_engine(database_url)
+    try:
+        await CredentialRegistry(engine).register(
+            principal, issued_at=now, expires_at=now + timedelta(days=1)
+        )
+    finally:
+        await engine.dispose()
+    return token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- services as subprocesses
+
+
+def peak_rss_bytes(pid: int) -> int | None:
+    """The peak resident set size of a live process (VmHWM), or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a live process used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@dataclass
+class Service:
+    """A service started as a subprocess; its peak RSS is sampled while it runs (VmHWM only grows)."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    peak_rss: int = 0
+    cpu_s: float = 0.0
+    _sampler: asyncio.Task[None] | None = field(default=None, repr=False)
+    _profiler: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def sample(self) -> None:
+        rss = peak_rss_bytes(self.pid)
+        if rss is not None:
+            self.peak_rss = max(self.peak_rss, rss)
+        cpu = cpu_seconds(self.pid)
+        if cpu is not None:
+            self.cpu_s = cpu
+
+    async def _sample_forever(self) -> None:
+        while self.process.poll() is None:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise RuntimeError(
+                f"{self.name} exited with {self.process.returncode}; its log:\n{tail(self.log_path)}"
+            )
+
+    def profile(self, out: Path, *, rate: int = 97) -> None:
+        """Sample the process's stacks with py-spy until it exits (collapsed stacks, for flame graphs)."""
+        spy = Path(PYTHON).with_name("py-spy")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self._profiler = subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                str(rate),
+                "--nonblocking",
+                *(["--idle"] if os.environ.get("BENCH_PROFILE_IDLE") else []),
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def stop(self, timeout_s: float = 20.0) -> int | None:
+        self.sample()
+        if self._sampler is not None:
+            self._sampler.cancel()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.process.wait, timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                await asyncio.to_thread(self.process.wait)
+        if self._profiler is not None:
+            # py-spy writes its output once the process it samples is gone.
+            await asyncio.to_thread(self._profiler.wait, 30)
+        return self.process.returncode
+
+    async def wait(self) -> int:
+        while self.process.poll() is None:
+            self.sample()
+            await asyncio.sleep(0.2)
+        return self.process.returncode
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_service(
+    name: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    sample: bool = True,
+    cwd: Path = ROOT,
+) -> Service:
+    """Start ``python <args>`` with this environment added to ours; stdout and stderr go to a log file."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "POST_OFFICE_"))}
+    full_env.update(env)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [PYTHON, *args], cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    service = Service(name, process, log_path)
+    if sample:
+        service._sampler = asyncio.create_task(service._sample_forever())
+    return service
+
+
+@contextlib.asynccontextmanager
+async def running(service: Service) -> AsyncIterator[Service]:
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+def service_env(env: Environment, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": env.bootstrap,
+        "DATABASE_URL": database_url,
+        "DOSSIER_AUTH_SECRET": SECRET,
+        # As deployed: services log every act at INFO (to the run's log directory).
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+async def wait_http(
+    port: int, path: str = "/ready", timeout_s: float = 60.0, service: Service | None = None
+) -> None:
+    """Until GET path answers 200."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2.0) as client:
+        while True:
+            if service is not None:
+                service.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(path)).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing answered 200 on :{port}{path} within {timeout_s} s")
+            await asyncio.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- offsets
+
+
+def partitions_of(topics: Iterable[Topic]) -> list[TopicPartition]:
+    return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+
+
+async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions_of(topics))
+        return ends
+    finally:
+        await consumer.stop()
+
+
+class GroupOffsets:
+    """Reads a consumer group's committed offsets."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-lag")
+
+    async def __aenter__(self) -> GroupOffsets:
+        await self._admin.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._admin.close()
+
+    async def committed(self, group: str) -> dict[TopicPartition, int]:
+        offsets = await self._admin.list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def commit_group_at(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Give a consumer group these committed offsets, so that it starts there (not at the beginning)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit({tp: offset for tp, offset in offsets.items()})
+    finally:
+        await consumer.stop()
+
+
+def new_producer(bootstrap: str, **options: object) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **options)

@@ -1,0 +1,193 @@
+"""The results of a run: the table of targets, the JSON and Markdown files, and the README's table."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+TARGET_EVENTS_PER_S = 5_000
+TARGET_SCAN_P99_MS = 50.0
+TARGET_BATCH_P99_MS = 1_000.0
+TARGET_VISIBLE_P95_MS = 1_000.0
+TARGET_REBUILD_S = 300.0
+REBUILD_TARGET_EVENTS = 1_000_000
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (the smallest value with at least p % of the values at or below it)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def distribution(values: Sequence[float]) -> dict[str, float | int]:
+    return {
+        "count": len(values),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values), 2) if values else math.nan,
+    }
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB"
+
+
+@dataclass(frozen=True)
+class Row:
+    benchmark: str
+    measured: str
+    target: str
+    met: bool | None
+    """None: no target (informational)."""
+    conditions: str
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:,.1f} ms"
+
+
+def _load(contention: dict[str, Any]) -> str:
+    load = contention.get("load_before", [0, 0, 0])
+    return f"load {load[0]:.2f}, others {contention.get('others_cores', 0):.2f} cores"
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    found: list[Row] = []
+    benches = results["benchmarks"]
+    for key in sorted(k for k in benches if k.startswith("tracker")):
+        t = benches[key]
+        processes = t.get("replicas", 1)
+        found.append(
+            Row(
+                f"Tracker throughput, {t['events']:,} events into PostgreSQL"
+                + (f", {processes} consumer processes" if processes > 1 else ", one consumer process"),
+                f"{t['rate']:,.0f} events/s (ceiling {t['ceiling_rate']:,.0f}/s, "
+                f"{100 * t['ratio']:.1f} % of it)",
+                f"≥ {TARGET_EVENTS_PER_S:,} events/s",
+                t["rate"] >= TARGET_EVENTS_PER_S,
+                _load(t["contention"]),
+            )
+        )
+    if "intake" in benches:
+        i = benches["intake"]
+        s = i["scan_ms"]
+        found.append(
+            Row(
+                f"Intake: single scan at {i['rate']:.0f}/s for {i['duration_s']:.0f} s, p50 / p99",
+                f"{_ms(s['p50'])} / {_ms(s['p99'])} (max {_ms(s['max'])}, {i['errors']} errors)",
+                f"p99 ≤ {TARGET_SCAN_P99_MS:.0f} ms",
+                s["p99"] <= TARGET_SCAN_P99_MS and not i["errors"],
+                _load(i["contention"]),
+            )
+        )
+        b = i["batch_ms"]
+        found.append(
+            Row(
+                f"Intake: {i['batch_size']:,}-scan batch upload ({b['count']} of them), p50 / p99",
+                f"{_ms(b['p50'])} / {_ms(b['p99'])}",
+                f"p99 ≤ {TARGET_BATCH_P99_MS / 1000:.0f} s",
+                b["p99"] <= TARGET_BATCH_P99_MS and not i["batch_errors"],
+                _load(i["contention"]),
+            )
+        )
+    if "visible" in benches:
+        v = benches["visible"]
+        d = v["visible_ms"]
+        found.append(
+            Row(
+                f"Scan to visible at {v['rate']:.0f} scans/s ({d['count']} looked up), p50 / p95",
+                f"{_ms(d['p50'])} / {_ms(d['p95'])} (max {_ms(d['max'])}, {v['timeouts']} not seen)",
+                f"p95 ≤ {TARGET_VISIBLE_P95_MS / 1000:.0f} s",
+                d["p95"] <= TARGET_VISIBLE_P95_MS and not v["timeouts"],
+                _load(v["contention"]),
+            )
+        )
+    if "rebuild" in benches:
+        r = benches["rebuild"]
+        # The target is for a million events; a smaller run is scaled to it.
+        scaled = r["seconds"] * REBUILD_TARGET_EVENTS / r["events"] if r["events"] else math.inf
+        found.append(
+            Row(
+                f"Rebuild: {r['events']:,} events replayed into an empty projection",
+                f"{r['seconds']:,.0f} s ({r['rate']:,.0f} events/s)"
+                + ("" if r["events"] >= REBUILD_TARGET_EVENTS else f"; {scaled:,.0f} s per million"),
+                f"≤ {TARGET_REBUILD_S / 60:.0f} min per {REBUILD_TARGET_EVENTS:,}",
+                scaled <= TARGET_REBUILD_S,
+                _load(r["contention"]),
+            )
+        )
+    memory = results.get("peak_rss", {})
+    if memory:
+        found.append(
+            Row(
+                "Peak RSS of each service",
+                ", ".join(f"{name} {mib(size)}" for name, size in memory.items()),
+                "—",
+                None,
+                "",
+            )
+        )
+    return found
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        "| benchmark | measured | target | met | machine load meanwhile |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows(results):
+        met = "—" if row.met is None else ("yes" if row.met else "**no**")
+        lines.append(f"| {row.benchmark} | {row.measured} | {row.target} | {met} | {row.conditions} |")
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
+    return (
+        f"Benchmark run of {results['date']} on `{machine['host']}`: "
+        f"{machine['cpus']} × {machine['cpu_model']}, "
+        f"{machine['memory_gib']} GiB, Linux {machine['kernel']}; Python {machine['python']}, "
+        f"{machine['postgresql']}, Kafka {machine['kafka']}; commit {machine['commit']}. "
+        f"Command: `{results['command']}`.\n\n"
+        + table(results)
+        + "\n\n"
+        + f"Packages: {packages}.\n"
+        + "Machine load: the 1-minute load average before the benchmark, and the CPU other work on the "
+        "machine took while it ran (in cores; 0 means the machine was otherwise quiet).\n"
+    )
+
+
+def write(results: dict[str, Any], directory: Path, *, latest: bool = True) -> tuple[Path, Path]:
+    """<date>-<host>.json and .md in the directory, and latest.md (the last complete run's table)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{results['date'][:19].replace(':', '').replace('-', '')}-{results['machine']['host']}"
+    json_path = directory / f"{stem}.json"
+    md_path = directory / f"{stem}.md"
+    json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    md_path.write_text(markdown(results))
+    if latest:
+        (directory / "latest.md").write_text(markdown(results))
+    return json_path, md_path
+
+
+def update_readme(readme: Path, results: dict[str, Any]) -> bool:
+    """Rewrite the README's marked benchmark section; False when the markers are missing."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        return False
+    section = f"{README_START}\n{markdown(results)}{README_END}"
+    readme.write_text(pattern.sub(lambda _: section, text, count=1))
+    return True

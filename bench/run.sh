@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Run the benchmarks end to end on a throwaway Kafka broker and PostgreSQL cluster (in .work/bench/),
+# print the table, write bench/results/<date>-<host>.{json,md} and latest.md, and rewrite the README's
+# <!-- bench:start --> … <!-- bench:end --> section when it has one. Arguments go to `python -m bench`:
+#
+#   bash bench/run.sh                                  # everything, full sizes (about 15 minutes)
+#   bash bench/run.sh --only tracker --events 100000   # one benchmark, smaller
+#
+# Not part of the test suite: it never fails on a missed target, only when something breaks.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh
+
+work=$ROOT/.work/bench
+mkdir -p "$work"
+# A fresh broker and database every run: the benchmarks pre-fill the event topics.
+bash deploy/kafka/kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
+bash deploy/postgres/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+rm -rf "$work/kafka" "$work/pg" "$work/run"
+
+# Free ports: the broker needs two in a row (its controller listens on the next one), below the
+# kernel's ephemeral range so no client connection takes them meanwhile.
+read -r kafka_port pg_port < <(.venv/bin/python - <<'EOF'
+import random, socket
+def free(*ports):
+    try:
+        for p in ports:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        return False
+    return True
+rng = random.SystemRandom()
+kafka = next(p for p in iter(lambda: rng.randrange(20000, 32000, 2), None) if free(p, p + 1))
+pg = next(p for p in iter(lambda: rng.randrange(20000, 32000), None) if p not in (kafka, kafka + 1) and free(p))
+print(kafka, pg)
+EOF
+)
+
+cleanup() {
+    bash deploy/kafka/kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
+    bash deploy/postgres/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+bash deploy/kafka/kafka.sh start "$work/kafka" "$kafka_port"
+bash deploy/postgres/pg.sh start "$work/pg" "$pg_port"
+
+BENCH_COMMAND="bash bench/run.sh $*" .venv/bin/python -m bench \
+    --bootstrap-servers "127.0.0.1:$kafka_port" \
+    --database-url "$(bash deploy/postgres/pg.sh url "$work/pg" "$pg_port")" \
+    --work-dir "$work/run" \
+    --kafka-pid-file "$work/kafka/broker.pid" \
+    --pg-pid-file "$work/pg/pgdata/postmaster.pid" \
+    --readme README.md \
+    "$@"

@@ -1,0 +1,252 @@
+"""``python -m bench``: run the benchmarks against a broker and a PostgreSQL server, print the table,
+write the results.
+
+    python -m bench --bootstrap-servers HOST:PORT --database-url URL [--only tracker,intake,visible,rebuild]
+                    [--events 500000] [--rebuild-events 1000000] [--rate 300] [--duration 60]
+                    [--batches 20] [--batch-size 1000] [--results-dir bench/results] [--readme README.md]
+
+``bash bench/run.sh`` starts a throwaway broker and PostgreSQL and calls this; see bench/README.md. The
+benchmarks run in this order, because each leaves the topics as the next one wants them: tracker
+(fills the event topics with ``--events`` events, measures the ceiling and the tracker), rebuild
+(tops the topics up to ``--rebuild-events`` and replays them all), intake, visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import events, intake, machine, report, tracker
+from bench.infra import ROOT, Environment, end_offsets, prepare_broker
+from bench.tracker import TOPICS
+
+ALL = ("tracker", "rebuild", "intake", "visible")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--database-url", required=True, help="a database on the server; others are created")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / ".work" / "bench" / "run")
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--events", type=int, default=500_000, help="events for the throughput benchmark")
+    parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events the rebuild replays")
+    parser.add_argument("--rate", type=float, default=300.0, help="single scans per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of single scans")
+    parser.add_argument("--batches", type=int, default=20, help="batch uploads after the single scans")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--readme", type=Path, help="rewrite this file's <!-- bench:start/end --> section")
+    parser.add_argument("--kafka-pid-file", type=Path, help="the broker's pid file (to tell its CPU apart)")
+    parser.add_argument("--pg-pid-file", type=Path, help="postmaster.pid (to tell PostgreSQL's CPU apart)")
+    parser.add_argument(
+        "--tracker-replicas",
+        default="1,2",
+        help="consumer processes sharing the group, one throughput run for each count (default 1,2)",
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy the tracker consumer (work dir)")
+    options = parser.parse_args(argv)
+    options.only = [name.strip() for name in options.only.split(",") if name.strip()]
+    options.tracker_replicas = [int(n) for n in options.tracker_replicas.split(",") if n.strip()]
+    unknown = set(options.only) - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    return options
+
+
+async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
+    env = Environment(options.bootstrap_servers, options.database_url, options.work_dir)
+    env.work_dir.mkdir(parents=True, exist_ok=True)
+    pid_files = (options.kafka_pid_file, options.pg_pid_file)
+    results: dict[str, Any] = {
+        "date": machine.now().isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine.describe(),
+        "settings": {
+            "events": options.events,
+            "rebuild_events": options.rebuild_events,
+            "rate": options.rate,
+            "duration_s": options.duration,
+            "batches": options.batches,
+            "batch_size": options.batch_size,
+        },
+        "benchmarks": {},
+        "peak_rss": {},
+    }
+    benches = results["benchmarks"]
+    memory = results["peak_rss"]
+    await prepare_broker(env.bootstrap)
+    # Events already on the topics (a shared test broker) belong to no benchmark.
+    starts = await end_offsets(env.bootstrap, TOPICS)
+    preexisting = sum(starts.values())
+    dossiers = 0
+    published = 0
+
+    if "tracker" in options.only:
+        population = events.Population(events.dossiers_for(options.events))
+        say(f"filling the event topics with {options.events:,} events ...")
+        filled = await tracker.fill(env.bootstrap, population, options.events, say)
+        dossiers, published = population.count, filled.events
+        say(
+            f"  {filled.events:,} events ({filled.bytes / filled.events:,.0f} bytes each) "
+            f"in {filled.seconds:.0f} s"
+        )
+        contention = machine.Contention(pid_files).start()
+        ceiling = await tracker.ceiling(env.bootstrap, starts, filled.events)
+        say(f"  ceiling: {ceiling.rate:,.0f} events/s (bare consumer)")
+        ceiling_contention = contention.finish()
+        for replicas in options.tracker_replicas:
+            contention = machine.Contention(pid_files).start()
+            measured = await tracker.tracker_throughput(
+                env,
+                starts,
+                filled.events,
+                say,
+                profile=env.work_dir / f"profile-tracker-{replicas}.txt" if options.profile else None,
+                replicas=replicas,
+            )
+            key = "tracker" if replicas == 1 else f"tracker_{replicas}_processes"
+            benches[key] = {
+                "events": measured.events,
+                "replicas": replicas,
+                "dossiers": measured.dossiers,
+                "rate": round(measured.rate, 1),
+                "steady_rate": round(measured.steady_rate, 1),
+                "seconds": round(measured.seconds, 2),
+                "outbox_drained_s": round(measured.outbox_seconds, 2),
+                "ceiling_rate": round(ceiling.rate, 1),
+                "ceiling_seconds": round(ceiling.seconds, 2),
+                "ceiling_contention": ceiling_contention,
+                "ratio": round(measured.rate / ceiling.rate, 4),
+                "cpu_seconds": round(measured.cpu_seconds, 1),
+                "cpu_us_per_event": round(measured.cpu_seconds / measured.events * 1e6, 1),
+                "peak_rss": measured.peak_rss,
+                "fill_seconds": round(filled.seconds, 1),
+                "contention": contention.finish(),
+            }
+            memory["tracker consume" if replicas == 1 else f"tracker consume ×{replicas}"] = measured.peak_rss
+            say(
+                f"  tracker ({replicas} process{'es' if replicas > 1 else ''}): "
+                f"{measured.rate:,.0f} events/s "
+                f"({measured.seconds:.1f} s), {100 * measured.rate / ceiling.rate:.1f} % of the ceiling"
+            )
+
+    if "rebuild" in options.only:
+        missing = options.rebuild_events - published
+        if missing > 0:
+            population = events.Population(events.dossiers_for(missing), first=dossiers)
+            say(f"topping the event topics up with {missing:,} events ...")
+            filled = await tracker.fill(env.bootstrap, population, missing, say)
+            published += filled.events
+        contention = machine.Contention(pid_files).start()
+        say(f"rebuild of {published + preexisting:,} events ...")
+        rebuilt = await tracker.rebuild(env, published if not preexisting else None, say)
+        benches["rebuild"] = {
+            "events": rebuilt.events,
+            "seconds": round(rebuilt.seconds, 1),
+            "rate": round(rebuilt.rate, 1),
+            "cpu_seconds": round(rebuilt.cpu_seconds, 1),
+            "peak_rss": rebuilt.peak_rss,
+            "contention": contention.finish(),
+        }
+        memory["tracker rebuild"] = rebuilt.peak_rss
+
+    if "intake" in options.only:
+        contention = machine.Contention(pid_files).start()
+        run = await intake.intake(
+            env,
+            rate=options.rate,
+            duration_s=options.duration,
+            batches=options.batches,
+            batch_size=options.batch_size,
+            say=say,
+        )
+        load = run.load
+        errors = sum(n for status, n in load["scan_statuses"].items() if status not in ("200", "201"))
+        benches["intake"] = {
+            "rate": options.rate,
+            "duration_s": options.duration,
+            "scan_ms": report.distribution(load["scan_latencies_ms"]),
+            "scan_statuses": load["scan_statuses"],
+            "errors": errors,
+            "send_lag_ms": round(load["scan_send_lag_ms"], 1),
+            "batch_size": options.batch_size,
+            "batch_ms": report.distribution(load["batch_latencies_ms"]),
+            "batch_statuses": load["batch_statuses"],
+            "batch_errors": sum(n for status, n in load["batch_statuses"].items() if status != "200"),
+            "batch_scans_accepted": load["batch_scans_accepted"],
+            "accept_seconds": round(load["accept_seconds"], 1),
+            "post_office_cpu_seconds": round(run.services["post_office"].cpu_s, 1),
+            "post_office_peak_rss": run.services["post_office"].peak_rss,
+            "load_generator_peak_rss": run.load_peak_rss,
+            "contention": contention.finish(),
+        }
+        memory["post office"] = run.services["post_office"].peak_rss
+        scan = benches["intake"]["scan_ms"]
+        say(
+            f"  single scans p50 {scan['p50']} ms, p99 {scan['p99']} ms; "
+            f"batches {benches['intake']['batch_ms']}"
+        )
+
+    if "visible" in options.only:
+        contention = machine.Contention(pid_files).start()
+        run = await intake.visible(env, rate=options.rate, duration_s=options.duration, say=say)
+        load = run.load
+        errors = sum(n for status, n in load["scan_statuses"].items() if status not in ("200", "201"))
+        benches["visible"] = {
+            "rate": options.rate,
+            "duration_s": options.duration,
+            "visible_ms": report.distribution(load["visible_ms"]),
+            "timeouts": load["visible_timeouts"],
+            "scan_ms": report.distribution(load["scan_latencies_ms"]),
+            "errors": errors,
+            "tracker_cpu_seconds": round(run.services["tracker"].cpu_s, 1),
+            "tracker_peak_rss": run.services["tracker"].peak_rss,
+            "post_office_peak_rss": run.services["post_office"].peak_rss,
+            "contention": contention.finish(),
+        }
+        memory["tracker serve"] = run.services["tracker"].peak_rss
+        memory["post office"] = max(memory.get("post office", 0), run.services["post_office"].peak_rss)
+        shown = benches["visible"]["visible_ms"]
+        say(f"  scan to visible p50 {shown['p50']} ms, p95 {shown['p95']} ms, max {shown['max']} ms")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    # bench/run.sh names itself; the broker's and database's addresses would only be noise.
+    command = os.environ.get("BENCH_COMMAND") or "python -m bench " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
+    started = time.monotonic()
+    results = asyncio.run(_run(options, command))
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print()
+    print(report.table(results))
+    complete = set(options.only) == set(ALL)
+    json_path, md_path = report.write(results, options.results_dir, latest=complete)
+    print(f"\nresults: {json_path.relative_to(ROOT) if json_path.is_relative_to(ROOT) else json_path}")
+    if options.readme is not None and complete:
+        if report.update_readme(options.readme, results):
+            print(f"table written to {options.readme}")
+        else:
+            print(
+                f"{options.readme} has no {report.README_START} … {report.README_END} section; see {md_path}"
+            )
+    elif options.readme is not None:
+        print(f"a partial run: {options.readme} and latest.md keep the last complete run's table")
+    print(json.dumps({"met": all(r.met is not False for r in report.rows(results))}))
+    return 0

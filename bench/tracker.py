@@ -1,0 +1,297 @@
+"""The tracker's throughput against a measured ceiling, and the rebuild of its projection.
+
+Throughput: the event topics are pre-filled with a population of realistic journeys; a bare aiokafka
+consumer with the tracker's fetch settings reads them from the beginning and does nothing (the
+ceiling: what one Python process on this machine can fetch from this broker); then
+``python -m services.tracker consume`` (its own consumer group, an empty migrated database) projects
+them, and the time runs from its start until its committed offsets reach the end offsets, and its
+outbox of stage changes is published.
+
+Rebuild: ``python -m services.tracker.cli rebuild --database-url <empty database>`` replays the topics
+from their beginning; the time runs from its start to its exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import func, select
+
+from bench.events import Population, Record, check_sample
+from bench.infra import (
+    Environment,
+    GroupOffsets,
+    commit_group_at,
+    drop_database,
+    end_offsets,
+    new_database,
+    new_migrated_database,
+    new_producer,
+    service_env,
+    start_service,
+)
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
+from services.shared.db.engine import make_engine
+from services.tracker.adapters.tables import dossier, event, outbox
+from services.tracker.settings import TrackerSettings
+
+TOPICS = (POSTAL_EVENTS, AGENCY_EVENTS)
+Say = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------- filling the topics
+
+
+@dataclass
+class Fill:
+    events: int = 0
+    dossiers: int = 0
+    seconds: float = 0.0
+    by_topic: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+
+
+async def fill(bootstrap: str, population: Population, limit: int, say: Say) -> Fill:
+    """Publish the first ``limit`` records of a population in publication order (acks=all)."""
+    started = time.monotonic()
+    result = Fill(dossiers=population.count)
+    producer = new_producer(bootstrap, acks="all", linger_ms=20, enable_idempotence=True)
+    await producer.start()
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        sample: list[Record] = []
+        for record in population.records(limit):
+            pending.append(await producer.send(record.topic, record.value, key=record.key))
+            result.events += 1
+            result.bytes += len(record.value)
+            result.by_topic[record.topic] = result.by_topic.get(record.topic, 0) + 1
+            if result.events % 211 == 0:
+                sample.append(record)
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+                say(f"  filled {result.events:,} events")
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    check_sample(sample, every=1)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# --------------------------------------------------------------------------- the ceiling
+
+
+@dataclass
+class Ceiling:
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+async def ceiling(bootstrap: str, starts: dict[TopicPartition, int], expected: int) -> Ceiling:
+    """A bare consumer in a group of its own, fetching as the tracker's subscriber does, doing nothing."""
+    settings = TrackerSettings()
+    ends = await end_offsets(bootstrap, TOPICS)
+    group = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
+    await commit_group_at(bootstrap, group, starts)
+    consumer = AIOKafkaConsumer(
+        *[t.name for t in TOPICS],
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+    )
+    started = time.monotonic()
+    await consumer.start()
+    count = 0
+    try:
+        remaining = {tp for tp, end in ends.items() if end > starts.get(tp, 0)}
+        while remaining:
+            fetched = await consumer.getmany(
+                timeout_ms=settings.batch_timeout_ms, max_records=settings.max_batch
+            )
+            for records in fetched.values():
+                count += len(records)
+            for tp in list(remaining):
+                if tp in consumer.assignment() and await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        seconds = time.monotonic() - started
+    finally:
+        await consumer.stop()
+    if count < expected:
+        raise RuntimeError(f"the ceiling consumer read {count} records, expected at least {expected}")
+    return Ceiling(count, seconds)
+
+
+# --------------------------------------------------------------------------- the tracker
+
+
+@dataclass
+class Throughput:
+    events: int
+    seconds: float
+    """From the start of the process until its committed offsets reached the end."""
+    steady_seconds: float
+    """From its first committed offset to the end: the rate once running."""
+    outbox_seconds: float
+    """From the start until every stage change was published as well."""
+    peak_rss: int
+    """Of the largest process."""
+    cpu_seconds: float
+    """Of all processes."""
+    stored_events: int
+    dossiers: int
+    progress: list[tuple[float, int]]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def steady_rate(self) -> float:
+        first = next((n for _, n in self.progress if n > 0), 0)
+        return (self.events - first) / self.steady_seconds if self.steady_seconds else 0.0
+
+
+async def tracker_throughput(
+    env: Environment,
+    starts: dict[TopicPartition, int],
+    expected: int,
+    say: Say,
+    extra_env: dict[str, str] | None = None,
+    profile: Path | None = None,
+    replicas: int = 1,
+) -> Throughput:
+    """``python -m services.tracker consume`` from ``starts`` to the end offsets of the event topics;
+    with ``replicas``, that many processes in the group share the partitions."""
+    database = await new_migrated_database(env.admin_url, "tracker")
+    group = f"bench-tracker-{uuid.uuid4().hex[:8]}"
+    await commit_group_at(env.bootstrap, group, starts)
+    ends = await end_offsets(env.bootstrap, TOPICS)
+    total = sum(end - starts.get(tp, 0) for tp, end in ends.items())
+    services = [
+        start_service(
+            f"tracker-consume-{n}" if replicas > 1 else "tracker-consume",
+            ["-m", "services.tracker", "consume"],
+            service_env(env, database, TRACKER_CONSUMER_GROUP=group, **(extra_env or {})),
+            env.work_dir / "logs",
+        )
+        for n in range(1, replicas + 1)
+    ]
+    if profile is not None:
+        services[0].profile(profile)
+    started = time.monotonic()
+    progress: list[tuple[float, int]] = []
+    first_commit: float | None = None
+    last_report = started
+    try:
+        async with GroupOffsets(env.bootstrap) as offsets:
+            while True:
+                for service in services:
+                    service.check_alive()
+                committed = await offsets.committed(group)
+                done = sum(min(committed.get(tp, 0), end) - starts.get(tp, 0) for tp, end in ends.items())
+                now = time.monotonic()
+                progress.append((now - started, done))
+                if done and first_commit is None:
+                    first_commit = now
+                if done >= total:
+                    break
+                if now - last_report >= 10:
+                    last_report = now
+                    say(f"  tracker: {done:,}/{total:,} events, {done / (now - started):,.0f}/s so far")
+                await asyncio.sleep(0.25)
+        finished = time.monotonic()
+        engine = make_engine(database)
+        try:
+            while True:
+                async with engine.connect() as conn:
+                    backlog = await conn.scalar(select(func.count()).select_from(outbox))
+                if not backlog:
+                    break
+                for service in services:
+                    service.check_alive()
+                await asyncio.sleep(0.1)
+            drained = time.monotonic()
+            async with engine.connect() as conn:
+                stored = await conn.scalar(select(func.count()).select_from(event)) or 0
+                dossiers = await conn.scalar(select(func.count()).select_from(dossier)) or 0
+        finally:
+            await engine.dispose()
+        for service in services:
+            service.sample()
+    finally:
+        await asyncio.gather(*(service.stop() for service in services))
+    await drop_database(env.admin_url, database)
+    if stored != expected:
+        raise RuntimeError(f"the tracker stored {stored} events of the {expected} published")
+    return Throughput(
+        events=total,
+        seconds=finished - started,
+        steady_seconds=finished - (first_commit or started),
+        outbox_seconds=drained - started,
+        peak_rss=max(service.peak_rss for service in services),
+        cpu_seconds=sum(service.cpu_s for service in services),
+        stored_events=stored,
+        dossiers=dossiers,
+        progress=progress,
+    )
+
+
+# --------------------------------------------------------------------------- rebuild
+
+
+@dataclass
+class Rebuild:
+    events: int
+    seconds: float
+    peak_rss: int
+    cpu_seconds: float
+    stored_events: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+async def rebuild(
+    env: Environment, expected: int | None, say: Say, extra_env: dict[str, str] | None = None
+) -> Rebuild:
+    """The rebuild command into an empty database; ``expected`` events stored, when it is known."""
+    database = await new_database(env.admin_url, "rebuild")
+    ends = await end_offsets(env.bootstrap, TOPICS)
+    total = sum(ends.values())
+    started = time.monotonic()
+    service = start_service(
+        "tracker-rebuild",
+        ["-m", "services.tracker.cli", "rebuild", "--database-url", database],
+        service_env(env, database, **(extra_env or {})),
+        env.work_dir / "logs",
+    )
+    code = await service.wait()
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise RuntimeError(f"the rebuild exited with {code}:\n{service.log_path.read_text()[-3000:]}")
+    engine = make_engine(database)
+    try:
+        async with engine.connect() as conn:
+            stored = await conn.scalar(select(func.count()).select_from(event)) or 0
+    finally:
+        await engine.dispose()
+    await drop_database(env.admin_url, database)
+    if expected is not None and stored != expected:
+        raise RuntimeError(f"the rebuild stored {stored} events of the {expected} published")
+    say(f"  rebuild: {total:,} events in {seconds:.1f} s")
+    return Rebuild(total, seconds, service.peak_rss, service.cpu_s, stored)

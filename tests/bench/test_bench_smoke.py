@@ -1,0 +1,58 @@
+"""The benchmark command keeps working: a small tracker run against the session's broker and PostgreSQL.
+
+Only that it runs end to end and reports; the figures of so small a run mean nothing (bench/run.sh
+measures).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results(
+    kafka_bootstrap: str, postgres_url: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--database-url",
+            postgres_url,
+            "--only",
+            "tracker",
+            "--events",
+            "2000",
+            "--tracker-replicas",
+            "1",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Tracker throughput, 2,000 events" in done.stdout
+    (written,) = (tmp_path / "results").glob("*.json")
+    results = json.loads(written.read_text())
+    tracker = results["benchmarks"]["tracker"]
+    assert tracker["events"] == 2000
+    assert tracker["rate"] > 0 and tracker["ceiling_rate"] > 0
+    assert tracker["peak_rss"] > 0
+    assert not (tmp_path / "results" / "latest.md").exists(), "a partial run is not the latest table"
