@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the benchmarks end to end on a throwaway Kafka broker and PostgreSQL cluster (in .work/bench/),
+# Run the benchmarks end to end on a throwaway Kafka broker (in .work/bench/) and PostgreSQL cluster,
 # print the table, write bench/results/<date>-<host>.{json,md} and latest.md, and rewrite the README's
 # <!-- bench:start --> … <!-- bench:end --> section when it has one. Arguments go to `python -m bench`:
 #
@@ -17,8 +17,10 @@ work=$ROOT/.work/bench
 mkdir -p "$work"
 # A fresh broker and database every run: the benchmarks pre-fill the event topics.
 bash deploy/kafka/kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
-bash deploy/postgres/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-rm -rf "$work/kafka" "$work/pg" "$work/run"
+rm -rf "$work/kafka" "$work/run"
+# PostgreSQL runs as the postgres user, who may not traverse the clone's path (a mktemp -d parent is
+# mode 700): its cluster lives in a directory of its own under /tmp, as the tests' clusters do.
+pg=$(mktemp -d /tmp/dossier-bench-pg-XXXXXX)
 
 # Free ports: the broker needs two in a row (its controller listens on the next one), below the
 # kernel's ephemeral range so no client connection takes them meanwhile.
@@ -41,18 +43,19 @@ EOF
 
 cleanup() {
     bash deploy/kafka/kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
-    bash deploy/postgres/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+    bash deploy/postgres/pg.sh stop "$pg" >/dev/null 2>&1 || true
+    rm -rf "$pg"
 }
 trap cleanup EXIT
 
 bash deploy/kafka/kafka.sh start "$work/kafka" "$kafka_port"
-bash deploy/postgres/pg.sh start "$work/pg" "$pg_port"
+bash deploy/postgres/pg.sh start "$pg" "$pg_port"
 
 BENCH_COMMAND="bash bench/run.sh $*" .venv/bin/python -m bench \
     --bootstrap-servers "127.0.0.1:$kafka_port" \
-    --database-url "$(bash deploy/postgres/pg.sh url "$work/pg" "$pg_port")" \
+    --database-url "$(bash deploy/postgres/pg.sh url "$pg" "$pg_port")" \
     --work-dir "$work/run" \
     --kafka-pid-file "$work/kafka/broker.pid" \
-    --pg-pid-file "$work/pg/pgdata/postmaster.pid" \
+    --pg-pid-file "$pg/pgdata/postmaster.pid" \
     --readme README.md \
     "$@"

@@ -535,6 +535,15 @@ def _judge(state: _Folding, entry: HistoryEntry, rule: Rule) -> tuple[Anomaly | 
         return flag(AnomalyReason.SECOND_DELAY_NOTICE, "a delay notice was already issued"), False
     if current in rule.allowed_from:
         return None, True
+    if (
+        entry.event_type == RECEIVED
+        and current is Stage.RECEIVED
+        and view.service_form is ServiceForm.RECEIVE_RESULT
+    ):
+        # A dossier filed at the agency's desk is registered for return first and received after (the
+        # agency service's FILED → RECEIVED); the registration already put it at RECEIVED here, and the
+        # receipt confirms it with the legal due date.
+        return None, True
     if not view.is_open:
         return flag(AnomalyReason.AFTER_CLOSE, f"the journey closed at stage {current.value}"), False
     if rule.to is not None and rule.may_skip and RANK[rule.to] > RANK[current]:

@@ -409,16 +409,7 @@ async def test_the_tracker_knows_each_journeys_stage_custody_and_whole_history(d
         moments = [h["occurred_at"] for h in detail["history"]]
         assert moments == sorted(moments, key=datetime.fromisoformat)
         anomalies = [h for h in detail["history"] if h["anomaly"]]
-        if form == "RECEIVE_RESULT":
-            # Known disagreement, reported: the agency service asks for a receipt after a registration
-            # for return (status FILED → RECEIVED), while the tracker's registration already means
-            # received, so it flags that receipt out of sequence (and does not apply it).
-            assert [(h["type"], h["anomaly"]["reason"]) for h in anomalies] in (
-                [],
-                [("agency.dossier_received", "out_of_sequence")],
-            )
-        else:
-            assert anomalies == [] and detail["anomaly_count"] == 0
+        assert anomalies == [] and detail["anomaly_count"] == 0
     both_ways = driven.journeys["SEND_AND_RECEIVE"]
     detail = (await driven.api.tracker(f"/dossiers/{both_ways.dossier_id}")).json()
     assert detail["failed_attempts"] == 1 and detail["delay_notified"] is True

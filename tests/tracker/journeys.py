@@ -117,6 +117,8 @@ def journey(dossier: Dossier, start: datetime = START) -> list[Envelope[Event]]:
     else:
         steps = [
             ("agency.dossier_registered_for_return", 0, {}),
+            # The desk files the dossier it registered (the agency service's FILED → RECEIVED).
+            ("agency.dossier_received", 0, {}),
             ("agency.dossier_processing", 0, {}),
             ("agency.result_ready", 0, {}),
             ("postal.result_picked_up", 0, {}),
