@@ -115,6 +115,18 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its live descendants."""
+    found = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        found.extend(process_tree(int(child)))
+    return found
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time a live process used so far."""
     try:
@@ -142,12 +154,10 @@ class Service:
         return self.process.pid
 
     def sample(self) -> None:
-        rss = peak_rss_bytes(self.pid)
-        if rss is not None:
-            self.peak_rss = max(self.peak_rss, rss)
-        cpu = cpu_seconds(self.pid)
-        if cpu is not None:
-            self.cpu_s = cpu
+        # The whole process tree: a service may run as a supervisor and worker processes.
+        pids = process_tree(self.pid)
+        self.peak_rss = max(self.peak_rss, sum(peak_rss_bytes(pid) or 0 for pid in pids))
+        self.cpu_s = max(self.cpu_s, sum(cpu_seconds(pid) or 0.0 for pid in pids))
 
     async def _sample_forever(self) -> None:
         while self.process.poll() is None:
