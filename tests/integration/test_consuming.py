@@ -52,7 +52,9 @@ async def _read_dead_letters(bootstrap: str, start: dict[TopicPartition, int], k
         for tp, offset in start.items():
             consumer.seek(tp, offset)
         async with asyncio.timeout(30):
-            while len(found) < len(keys):
+            # Until every key has a dead letter: one key can have several (a poison event published
+            # twice is dead-lettered twice), so counting records is not enough.
+            while not keys <= {r.key for r in found}:
                 for records in (await consumer.getmany(timeout_ms=300)).values():
                     found.extend(r for r in records if r.key in keys)
     finally:
