@@ -33,8 +33,9 @@ from services.agency.domain import (
     parse_reference,
 )
 from services.agency.handlers import AgencyDesk, Recorded
-from services.shared.auth import CredentialError, Principal, Role
-from services.shared.http import ProblemError, problem
+from services.shared.auth import Principal, Role
+from services.shared.auth.authenticator import Authenticator
+from services.shared.http import ProblemError, authenticated, problem
 from services.shared.kafka import BrokerUnavailableError
 
 router = APIRouter()
@@ -218,13 +219,8 @@ async def _desk(request: Request) -> AgencyDesk:
 async def _principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> Principal:
-    try:
-        principal: Principal = await request.app.state.authenticator.authenticate(
-            request.headers.get("authorization")
-        )
-    except CredentialError as exc:
-        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
-    return principal
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticated(authenticator, request)
 
 
 def _officer(principal: Annotated[Principal, Depends(_principal)]) -> Actor:

@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.shared.auth import CredentialError, Principal
+from services.shared.auth.authenticator import Authenticator
+
 ReadyCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, or a short reason when it is not."""
 
@@ -70,6 +73,14 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return problem(exc.status_code, reason, str(exc.detail), dict(exc.headers or {}))
+
+
+async def authenticated(authenticator: Authenticator, request: Request) -> Principal:
+    """The caller of a request by its bearer credential, or a 401 problem that says why not."""
+    try:
+        return await authenticator.authenticate(request.headers.get("authorization"))
+    except CredentialError as exc:
+        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
 class HttpMetrics:

@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
 from contracts.values import parse_agency_code, parse_agency_dossier_code, parse_s10
-from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.calendar import to_vietnam_time
-from services.shared.http import ProblemError
+from services.shared.http import ProblemError, authenticated
 from services.tracker import handlers
 from services.tracker.adapters.repository import DossierFilter, utc
 from services.tracker.domain import AgencyDuePolicy, AnomalyReason, Custody, Step
@@ -496,10 +496,7 @@ async def principal(
     ctx: Context,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    try:
-        return await ctx.authenticator.authenticate(request.headers.get("authorization"))
-    except CredentialError as exc:
-        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    return await authenticated(ctx.authenticator, request)
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -194,8 +194,9 @@ class Projector:
         batch: dict[str, list[HistoryEntry]] = {}
         for entry in entries:
             batch.setdefault(entry.dossier_id, []).append(entry)
-        await repository.lock_dossiers(conn, sorted(batch))
-        stored = await repository.load_views(conn, sorted(batch))
+        ids = sorted(batch)
+        await repository.lock_dossiers(conn, ids)
+        stored = await repository.load_views(conn, ids)
 
         # The common case appends to a dossier's history: the fold resumes from the stored row. Only a
         # dossier that receives a late event (one sorting before its last known event) is folded again

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Leg
 from contracts.values import parse_dossier_id
-from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
-from services.shared.http import ProblemError
+from services.shared.http import ProblemError, authenticated
 from services.turnaround.adapters import repository
 from services.turnaround.domain import ClockState, Facts, Timeliness
 
@@ -36,10 +36,7 @@ async def principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    try:
-        return await authenticator.authenticate(request.headers.get("authorization"))
-    except CredentialError as exc:
-        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    return await authenticated(authenticator, request)
 
 
 Caller = Annotated[Principal, Depends(principal)]

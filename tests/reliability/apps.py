@@ -22,6 +22,7 @@ from services.post_office.settings import PostOfficeSettings
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
+from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import start_group_at_end
 from tests.tracker.support import SECRET
 
@@ -121,26 +122,16 @@ APPLICANT = {
 
 
 def acceptance(item_id: str, accepted_at: datetime, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "item_id": item_id,
-        "procedure_code": BY_POST,
-        "agency_code": AGENCY,
-        "service_form": "SEND_AND_RECEIVE",
-        "channel": "COUNTER",
-        "applicant": APPLICANT,
-        "documents": [
-            {"name": "Tờ khai đăng ký khai sinh", "form": "ORIGINAL", "count": 1},
-            {"name": "Giấy chứng sinh", "form": "ORIGINAL", "count": 1},
-        ],
-        "fee_vnd": 0,
-        "charge_vnd": 0,
-        "postage_vnd": 36_000,
-        "clerk_id": "clerk-0001",
-        "post_office_code": OFFICE,
-        "route_class": "INTRA_PROVINCIAL",
-        "accepted_at": accepted_at.isoformat(),
-    }
-    return body | changes
+    return post_office_requests.acceptance(
+        item_id,
+        procedure_code=BY_POST,
+        agency_code=AGENCY,
+        applicant=APPLICANT,
+        clerk_id="clerk-0001",
+        post_office_code=OFFICE,
+        accepted_at=accepted_at.isoformat(),
+        **changes,
+    )
 
 
 def registration(code: str, filed_at: datetime, **changes: Any) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from contracts.events import Event
 from contracts.topics import Topic
 from services.shared.db.schema import processed_event
 from tests.reliability.workload import records
+from tests.tracker import support as tracker_support
 from tests.tracker.support import PYTHON, ROOT, SECRET
 
 T = TypeVar("T")
@@ -161,17 +163,9 @@ async def running(*services: Service) -> Any:
         await asyncio.gather(*(s.stop() for s in services), return_exceptions=True)
 
 
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], within: float, what: str, every: float = 0.25
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(every)
+# Polled more slowly than the tracker tests do: these checks open Kafka clients, and the machine is
+# busy with the services under test.
+eventually = functools.partial(tracker_support.eventually, every=0.25)
 
 
 # --------------------------------------------------------------------------- Kafka

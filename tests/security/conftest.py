@@ -34,6 +34,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from tests.fixtures.postgres import create_database
+from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import (
     Offsets,
     Service,
@@ -193,25 +194,15 @@ async def _drive(stack: Stack) -> Journey:
         return answer
 
     def acceptance(item: str) -> dict[str, Any]:
-        return {
-            "item_id": item,
-            "procedure_code": BY_POST,
-            "agency_code": AGENCY_X,
-            "service_form": "SEND_AND_RECEIVE",
-            "channel": "AT_ADDRESS",
-            "applicant": APPLICANT.body(),
-            "documents": [
-                {"name": "Tờ khai đăng ký khai sinh", "form": "ORIGINAL", "count": 1},
-                {"name": "Giấy chứng sinh", "form": "ORIGINAL", "count": 1},
-            ],
-            "fee_vnd": 0,
-            "charge_vnd": 0,
-            "postage_vnd": 36_000,
-            "clerk_id": "clerk-0042",
-            "post_office_code": OFFICE_A,
-            "route_class": "INTRA_PROVINCIAL",
-            "accepted_at": stamp(0),
-        }
+        return post_office_requests.acceptance(
+            item,
+            procedure_code=BY_POST,
+            agency_code=AGENCY_X,
+            channel="AT_ADDRESS",
+            applicant=APPLICANT.body(),
+            post_office_code=OFFICE_A,
+            accepted_at=stamp(0),
+        )
 
     def scan(kind: str, item: str, hours: float, **fields: Any) -> dict[str, Any]:
         return {

@@ -29,6 +29,7 @@ from contracts.values import make_agency_dossier_code, make_s10
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
+from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import eventually
 from tests.security.conftest import (
     AGENCY_X,
@@ -218,30 +219,20 @@ def _postal(path: str) -> dict[str, Any]:
         "agency_code": AGENCY_X,
     }
     bodies: dict[str, dict[str, Any]] = {
-        "/v1/dossiers": {
-            "item_id": _item(),
-            "procedure_code": BY_POST,
-            "agency_code": AGENCY_X,
-            "service_form": "SEND_DOSSIER",
-            "channel": "COUNTER",
-            "applicant": {
+        "/v1/dossiers": post_office_requests.acceptance(
+            _item(),
+            procedure_code=BY_POST,
+            agency_code=AGENCY_X,
+            service_form="SEND_DOSSIER",
+            applicant={
                 "name": "Người Thử Nghiệm",
                 "phone": "0900000000",
                 "id_number": "000000000000",
                 "address": {"line": "1 Đường Thử", "commune": "Phường Thử", "province_code": "01"},
             },
-            "documents": [
-                {"name": "Tờ khai đăng ký khai sinh", "form": "ORIGINAL", "count": 1},
-                {"name": "Giấy chứng sinh", "form": "ORIGINAL", "count": 1},
-            ],
-            "fee_vnd": 0,
-            "charge_vnd": 0,
-            "postage_vnd": 36_000,
-            "clerk_id": "clerk-0042",
-            "route_class": "INTRA_PROVINCIAL",
-            "accepted_at": _at(),
+            accepted_at=_at(),
             **office,
-        },
+        ),
         "/v1/handovers": {
             "handover_record_id": f"BBGN-{uuid.uuid4().hex[:10]}",
             "signed_at": _at(),

@@ -106,8 +106,10 @@ async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes) -> N
         await producer.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30.0, what: str = "") -> T:
-    """Poll until ``check`` returns something truthy."""
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], within: float = 30.0, what: str = "", every: float = 0.1
+) -> T:
+    """Poll until ``check`` returns something truthy, every ``every`` seconds."""
     deadline = time.monotonic() + within
     while True:
         found = await check()
@@ -115,7 +117,7 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 3
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g} s waiting for {what or check}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(every)
 
 
 async def end_offsets(bootstrap: str, topic: Topic) -> dict[TopicPartition, int]:

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,11 @@ from sqlalchemy import text
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import Event
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
-from services.shared.auth import Role, TokenSigner
-from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
 from services.turnaround.settings import TurnaroundSettings
+from tests.post_office.conftest import SECRET, issue_tokens
 from tests.turnaround.journeys import ENTERPRISE, JUDICIAL_RECORD, PASSPORT, Journey, vn
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -159,23 +158,6 @@ class Scenario:
             self.g1 + self.g2 + self.g3 + self.g4 + self.g5 + self.g6 + self.g7 + self.g8 + self.g9
         )
         assert len(self.journeys) == 37
-
-
-SECRET = "turnaround-dashboard-tests-signing-secret-0123456789"
-
-
-async def operator_token(database_url: str) -> str:
-    engine = make_engine(database_url)
-    now = datetime.now(UTC)
-    try:
-        principal, token = TokenSigner(SECRET).issue(
-            subject="ops-dashboards", role=Role.OPERATOR, scope=None, now=now, valid_for=timedelta(hours=1)
-        )
-        expires = now + timedelta(hours=1)
-        await CredentialRegistry(engine).register(principal, issued_at=now, expires_at=expires)
-    finally:
-        await engine.dispose()
-    return token
 
 
 # --------------------------------------------------------------------------- Prometheus
@@ -463,7 +445,7 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
         lag_interval_s=1,
         DOSSIER_AUTH_SECRET=SECRET,
     )
-    operator = await operator_token(migrated_database)
+    operator = (await issue_tokens(migrated_database)).operator
     rules = load_rules(settings)
     scenario = Scenario(rules)
     ours = {j.dossier_id for j in scenario.journeys}
