@@ -73,7 +73,11 @@ AGENCY_INTAKE = Topic(
 STAGE_CHANGED = Topic(
     name="tracker.stage-changed.v1",
     partitions=12,
-    description="The tracker's view of a dossier moved to another stage (for turnaround and notifications).",
+    description="Every stage a dossier enters, published exactly once with an id derived from (dossier, "
+    "cause, stage), whatever the order in which the tracker learned the postal and agency events, its "
+    "batches, duplicates, replays, restarts or rebalances. A stage learned after a later one was announced "
+    "comes with late=true and its own occurrence time; every message names the dossier's current stage, so "
+    "a subscriber never steps a dossier back. A rebuild republishes nothing.",
     producers=("tracker",),
     consumers=("turnaround", "notifications"),
     dead_letter=_dead_letter("tracker.stage-changed.v1", ("turnaround",)),

@@ -16,10 +16,17 @@ from contracts.events.parts import CustodyHolder
 
 
 class StageChanged(Event):
-    """The tracker moved a dossier to another stage and recorded who holds it now.
+    """The dossier entered a stage, and who held it then.
 
-    Emitted once per stage change, caused by one postal or agency event (named here so consumers can
-    trace and deduplicate). The envelope's time is the causing event's time.
+    Guarantee: every stage a dossier enters is published exactly once, with an id derived from the
+    dossier, the causing event and the stage entered, whatever the order in which the tracker learned the
+    postal and agency events (two topics nothing orders against each other), its batch boundaries,
+    duplicates, replays, restarts or rebalances; a re-publication after a crash carries the same id. The
+    envelope's time is the causing event's occurrence time. A stage learned after a later stage was
+    announced (the agency's report folded after the postal scan that follows it) is published with
+    ``late`` set; ``current_stage`` always names where the dossier is now, so a subscriber shows that
+    and never steps a dossier back. A stage entry that a fact learned later shows never happened (an
+    anomaly) is not retracted: ``current_stage`` of the next message corrects the view.
     """
 
     type: Literal["tracker.stage_changed"] = "tracker.stage_changed"
@@ -34,3 +41,7 @@ class StageChanged(Event):
     """The id of the event that caused the change."""
     cause_event_type: str = Field(min_length=1, max_length=100)
     """The type of that event."""
+    late: bool = False
+    """The dossier entered this stage before a stage already announced: record it, don't move to it."""
+    current_stage: Stage | None = None
+    """The dossier's stage once the tracker folded this event in (absent from messages of before 2026-12)."""

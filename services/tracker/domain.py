@@ -651,8 +651,12 @@ def _record_facts(state: _Folding, entry: HistoryEntry) -> None:
 
 
 @dataclass(frozen=True)
-class StageChange:
-    """A move of the dossier's current stage, to publish as tracker.stage_changed."""
+class StageEntry:
+    """The dossier entering a stage: one step of the fold that moved it there, and its cause.
+
+    An entry is identified by its dossier, its cause and the stage it entered (``key``): whatever the
+    order in which events arrived, the fold of a history gives the same entries.
+    """
 
     dossier_id: str
     from_stage: Stage | None
@@ -660,32 +664,52 @@ class StageChange:
     custody: Custody
     cause: HistoryEntry
 
+    @property
+    def key(self) -> tuple[str, Stage]:
+        return (self.cause.event_id, self.to_stage)
+
+
+def stage_entries(view: DossierView) -> list[StageEntry]:
+    """The stages the view's steps entered, in the order of the history."""
+    # A stage is only ever set together with a custody (every start event names its holder).
+    return [
+        StageEntry(view.dossier_id, step.stage_before, step.stage, step.custody, step.entry)
+        for step in view.steps
+        if step.stage is not None and step.changed_stage and step.custody is not None
+    ]
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A stage entry to publish as tracker.stage_changed, with the stage the dossier is at now.
+
+    ``late`` marks an entry that sorts before a stage already announced: the dossier went through it
+    earlier than the stages subscribers already heard of (the agency's report folded after a later
+    postal scan, an offline scanner's upload). A subscriber records it and keeps ``current_stage``.
+    """
+
+    entry: StageEntry
+    late: bool
+    current_stage: Stage | None
+
 
 def stage_changes(
-    old_stage: Stage | None, old_last: tuple[datetime, int, str] | None, view: DossierView
+    announced: Sequence[StageEntry], entries: Sequence[StageEntry], current: Stage | None
 ) -> list[StageChange]:
-    """The stage changes that lead a subscriber from the stage it last heard of to the new one.
+    """The entries not yet announced, each once, marked late when an announced entry sorts after it.
 
-    Events appended after the previously known history each publish their own change. A late event that
-    lands inside the known history only publishes when it alters the stage reached at the end of that
-    history (one correcting change), so subscribers never see a dossier step back through stages it
-    already left.
+    ``announced`` are the entries of the fold of the history known before the batch (all of them were
+    published when that history was learned); ``entries`` those of the fold with the batch's events.
+    Because every batch publishes the entries its fold adds, each entry of a dossier's fold is published
+    once whatever the arrival order across topics, the batch boundaries, duplicates or replays.
     """
-    changes: list[StageChange] = []
-    previous = old_stage
-    known = [step for step in view.steps if old_last is not None and step.entry.sort_key <= old_last]
-    later = [step for step in view.steps if old_last is None or step.entry.sort_key > old_last]
-    # A stage is only ever set together with a custody (every start event names its holder).
-    reached = known[-1] if known else None
-    if reached and reached.stage is not None and reached.stage != previous and reached.custody is not None:
-        cause = next(step for step in reversed(known) if step.changed_stage)
-        changes.append(StageChange(view.dossier_id, previous, reached.stage, reached.custody, cause.entry))
-        previous = reached.stage
-    for step in later:
-        if step.stage is not None and step.stage != previous and step.custody is not None:
-            changes.append(StageChange(view.dossier_id, previous, step.stage, step.custody, step.entry))
-            previous = step.stage
-    return changes
+    done = {entry.key for entry in announced}
+    last = max((entry.cause.sort_key for entry in announced), default=None)
+    return [
+        StageChange(entry, last is not None and entry.cause.sort_key < last, current)
+        for entry in entries
+        if entry.key not in done
+    ]
 
 
 # --------------------------------------------------------------------------- parties and references

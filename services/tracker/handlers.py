@@ -37,12 +37,14 @@ from services.tracker.domain import (
     HistoryEntry,
     PartyKind,
     StageChange,
+    StageEntry,
     fold,
     ordered,
     parties,
     references,
     resume,
     stage_changes,
+    stage_entries,
     without_personal_data,
 )
 from services.tracker.metrics import TrackerMetrics
@@ -112,12 +114,11 @@ def to_entry(envelope: Envelope[Event], digest: PhoneDigest) -> HistoryEntry:
 STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION = StageChanged.key()
 
 
-def stage_changed_id(change: StageChange) -> uuid.UUID:
-    """Derived from the cause and the move: a re-publication carries the same id, and subscribers
-    deduplicate it."""
-    from_stage = change.from_stage.value if change.from_stage else "-"
+def stage_changed_id(entry: StageEntry) -> uuid.UUID:
+    """One id per stage entry (dossier, cause, stage entered), whatever the order in which the tracker
+    learned the events: a re-publication carries the same id, and subscribers deduplicate it."""
     return uuid.uuid5(
-        STAGE_CHANGED_NAMESPACE, f"{change.cause.event_id}/{from_stage}/{change.to_stage.value}"
+        STAGE_CHANGED_NAMESPACE, f"{entry.dossier_id}/{entry.cause.event_id}/{entry.to_stage.value}"
     )
 
 
@@ -128,25 +129,28 @@ def stage_changed_payload(change: StageChange) -> tuple[uuid.UUID, str]:
     validating pydantic models for each change cost a fifth of a core at thousands of events a
     second. A test decodes it with the contract's decoder.
     """
-    event_id = stage_changed_id(change)
+    entry = change.entry
+    event_id = stage_changed_id(entry)
     document = {
         "specversion": "1.0",
         "id": str(event_id),
         "type": STAGE_CHANGED_TYPE,
         "source": TRACKER_SOURCE,
-        "subject": change.dossier_id,
-        "time": change.cause.occurred_at.isoformat(),
+        "subject": entry.dossier_id,
+        "time": entry.cause.occurred_at.isoformat(),
         "datacontenttype": "application/json",
         "dataschema": dataschema_uri(STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION),
         "schemaversion": STAGE_CHANGED_VERSION,
         "data": {
             "type": STAGE_CHANGED_TYPE,
             "version": STAGE_CHANGED_VERSION,
-            "from_stage": change.from_stage.value if change.from_stage else None,
-            "to_stage": change.to_stage.value,
-            "custody": {"kind": change.custody.kind.value, "code": change.custody.code},
-            "cause_event_id": change.cause.event_id,
-            "cause_event_type": change.cause.event_type,
+            "from_stage": entry.from_stage.value if entry.from_stage else None,
+            "to_stage": entry.to_stage.value,
+            "custody": {"kind": entry.custody.kind.value, "code": entry.custody.code},
+            "cause_event_id": entry.cause.event_id,
+            "cause_event_type": entry.cause.event_type,
+            "late": change.late,
+            "current_stage": change.current_stage.value if change.current_stage else None,
         },
     }
     return event_id, to_json(document).decode()
@@ -228,9 +232,13 @@ class Projector:
             if not new:
                 continue
             before = stored.get(dossier_id)
+            announced: list[StageEntry] = []
             if dossier_id in histories:
                 view = fold(dossier_id, [*old, *new], self._due)
                 self._compare_anomalies(view, stored_anomalies.get(dossier_id, {}), removed, added, pending)
+                if self._publish:
+                    # What subscribers already heard of: the entries of the history known before.
+                    announced = stage_entries(fold(dossier_id, old, self._due))
             else:
                 view = resume(before or DossierView(dossier_id), new, self._due)
                 for step in view.steps:
@@ -244,8 +252,8 @@ class Projector:
                 party_rows.update((kind, code, dossier_id) for kind, code in parties(entry))
                 reference_rows.update((ref, dossier_id, kind) for ref, kind in references(entry))
             if self._publish:
-                old_stage = before.stage if before else None
-                for change in stage_changes(old_stage, before.last_key if before else None, view):
+                # A resumed fold's steps are only the new events, all after the announced entries.
+                for change in stage_changes(announced, stage_entries(view), view.stage):
                     event_id, payload = stage_changed_payload(change)
                     outbox_rows.append(repository.new_outbox_row(event_id, dossier_id, payload, now))
                     pending.stage_changes += 1

@@ -159,6 +159,35 @@ async def read_from(
     return found
 
 
+async def read_to_end(
+    bootstrap: str,
+    start: dict[TopicPartition, int],
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool],
+    within: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record from ``start`` to the partitions' end as it is now that ``keep`` accepts: call it once
+    what is awaited is known to be on the topic (acknowledged), to see all of it and nothing else."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        ends = dict(await consumer.end_offsets(list(start)))
+        waiting = {tp for tp in start if ends[tp] > start[tp]}
+        consumer.assign(list(waiting))
+        for tp in waiting:
+            consumer.seek(tp, start[tp])
+        async with asyncio.timeout(within):
+            while waiting:
+                for tp, records in (await consumer.getmany(*waiting, timeout_ms=200)).items():
+                    found.extend(r for r in records if r.offset < ends[tp] and keep(r))
+                for tp in list(waiting):
+                    if await consumer.position(tp) >= ends[tp]:
+                        waiting.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def credential(engine: AsyncEngine, role: Role, scope: str | None = None) -> str:
     """A registered bearer token for this role and scope."""
     now = datetime.now(UTC)

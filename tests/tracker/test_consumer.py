@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, select
 
 from contracts.enums import ServiceForm, Stage
@@ -19,12 +17,23 @@ from contracts.events import Event, StageChanged
 from contracts.topics import POSTAL_EVENTS, STAGE_CHANGED
 from services.shared.consuming import DLT_REASON, DLT_TOPIC
 from services.tracker.adapters import repository
-from services.tracker.adapters.tables import event
-from services.tracker.app import Tracker
+from services.tracker.adapters.tables import event, outbox
+from services.tracker.app import Tracker, build
+from services.tracker.consumers import TOPICS
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
 from tests.tracker.journeys import Dossier, journey, new_dossier
-from tests.tracker.support import end_offsets, eventually, publish, publish_raw, read_from
+from tests.tracker.stages import assert_every_stage_entered_published_once, stage_changes_on_topic
+from tests.tracker.support import (
+    end_offsets,
+    eventually,
+    publish,
+    publish_raw,
+    read_from,
+    read_to_end,
+    settings_for,
+    start_group_at_end,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -43,20 +52,21 @@ def expected_row(tracker: Tracker, dossier: Dossier, events: list[Envelope[Event
     return repository.dossier_row(view)
 
 
-def expected_stages(tracker: Tracker, dossier: Dossier, events: list[Envelope[Event]]) -> list[Stage]:
-    view = fold(dossier.dossier_id, [to_entry(e, tracker.digest) for e in events], tracker.due)
-    return [step.stage for step in view.steps if step.changed_stage and step.stage is not None]
+async def drained(tracker: Tracker, dossiers: list[Dossier]) -> None:
+    """Wait until every stage change of these dossiers left the outbox, i.e. Kafka acknowledged it."""
+    ids = [d.dossier_id for d in dossiers]
+
+    async def empty() -> bool:
+        async with tracker.engine.connect() as conn:
+            left = await conn.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.dossier_id.in_(ids))
+            )
+        return left == 0
+
+    await eventually(empty, what="the outbox relay to publish every stage change")
 
 
-def stage_changes_of(records: list[ConsumerRecord[bytes, bytes]]) -> dict[str, list[Envelope[StageChanged]]]:
-    by_dossier: dict[str, dict[uuid.UUID, Envelope[StageChanged]]] = {}
-    for record in records:
-        envelope = Envelope[StageChanged].model_validate_json(record.value)
-        by_dossier.setdefault(envelope.subject, {})[envelope.id] = envelope
-    return {key: sorted(found.values(), key=lambda e: e.time) for key, found in by_dossier.items()}
-
-
-async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_stage_change_is_published(
+async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_stage_entered_is_published(
     live_tracker: Tracker, kafka_bootstrap: str
 ) -> None:
     dossiers = [new_dossier(form) for form in ServiceForm]
@@ -68,16 +78,15 @@ async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_
     for dossier in dossiers:
         row = await settled(live_tracker, dossier, len(journeys[dossier.dossier_id]))
         assert dict(row._mapping) == expected_row(live_tracker, dossier, journeys[dossier.dossier_id])
-    expected = {d.dossier_id: expected_stages(live_tracker, d, journeys[d.dossier_id]) for d in dossiers}
+    await drained(live_tracker, dossiers)
     keys = {d.dossier_id.encode() for d in dossiers}
-    records = await read_from(
-        kafka_bootstrap, start, lambda r: r.key in keys, sum(map(len, expected.values()))
-    )
-    published = stage_changes_of(records)
+    records = await read_to_end(kafka_bootstrap, start, lambda r: r.key in keys)
+    assert all(dict(r.headers)["ce_type"] == b"tracker.stage_changed" for r in records)
+    published = stage_changes_on_topic(records)
     for dossier in dossiers:
-        changes = published[dossier.dossier_id]
-        assert [c.data.to_stage for c in changes] == expected[dossier.dossier_id]
-        assert all(dict(r.headers)["ce_type"] == b"tracker.stage_changed" for r in records)
+        assert_every_stage_entered_published_once(
+            live_tracker, dossier, journeys[dossier.dossier_id], published[dossier.dossier_id]
+        )
     assert live_tracker.registry.get_sample_value("tracker_outbox_backlog") == 0
 
 
@@ -92,10 +101,11 @@ async def test_every_event_delivered_twice_is_kept_once_and_publishes_its_stage_
     await publish(kafka_bootstrap, events[::-1])
 
     row = await settled(live_tracker, dossier, len(events))
-    expected = expected_stages(live_tracker, dossier, events)
-    records = await read_from(
-        kafka_bootstrap, start, lambda r: r.key == dossier.dossier_id.encode(), len(expected), settle=1.0
+    await eventually(
+        lambda: _at_least(live_tracker, len(events)), what="every redelivered event to be read as a duplicate"
     )
+    await drained(live_tracker, [dossier])
+    records = await read_to_end(kafka_bootstrap, start, lambda r: r.key == dossier.dossier_id.encode())
     async with live_tracker.engine.connect() as conn:
         history = await conn.scalar(
             select(func.count()).select_from(event).where(event.c.dossier_id == dossier.dossier_id)
@@ -103,12 +113,65 @@ async def test_every_event_delivered_twice_is_kept_once_and_publishes_its_stage_
     assert history == len(events) == row.event_count
     assert dict(row._mapping) == expected_row(live_tracker, dossier, events)
     ids = [Envelope[StageChanged].model_validate_json(r.value).id for r in records]
-    assert len(ids) == len(set(ids)) == len(expected), "each stage change published once"
-    duplicates = live_tracker.registry.get_sample_value(
-        "dossier_consumer_records_total",
-        {"consumer": live_tracker.settings.consumer_group, "outcome": "duplicate"},
+    assert len(ids) == len(set(ids)), "each stage change published once"
+    assert_every_stage_entered_published_once(
+        live_tracker, dossier, events, stage_changes_on_topic(records)[dossier.dossier_id]
     )
-    assert duplicates is not None and duplicates >= len(events)
+
+
+async def _at_least(tracker: Tracker, count: int) -> bool:
+    found = tracker.registry.get_sample_value(
+        "dossier_consumer_records_total",
+        {"consumer": tracker.settings.consumer_group, "outcome": "duplicate"},
+    )
+    return found is not None and found >= count
+
+
+async def test_agency_events_published_before_the_postal_ones_across_a_restart_announce_every_stage_once(
+    migrated_database: str, kafka_bootstrap: str
+) -> None:
+    """The worst order across the two topics: each dossier's agency events reach the tracker before the
+    postal events they follow, and the tracker is stopped and started again in the middle."""
+    settings = settings_for(migrated_database, kafka_bootstrap)
+    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
+    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+    dossiers = [new_dossier(form) for form in ServiceForm for _ in range(2)]
+    journeys = {d.dossier_id: journey(d) for d in dossiers}
+    agency = [e for d in dossiers for e in journeys[d.dossier_id] if e.type.startswith("agency.")]
+    postal = [e for d in dossiers for e in journeys[d.dossier_id] if e.type.startswith("postal.")]
+    half = len(postal) // 2
+
+    first = build(settings)
+    try:
+        async with first.consuming():
+            await publish(kafka_bootstrap, [*agency, *postal[:half]])
+            applied = len(agency) + half
+            await eventually(lambda: _applied(first, applied), what=f"{applied} events applied")
+    finally:
+        await first.dispose()
+    second = build(settings)
+    try:
+        async with second.consuming():
+            await publish(kafka_bootstrap, postal[half:])
+            for dossier in dossiers:
+                await settled(second, dossier, len(journeys[dossier.dossier_id]))
+            await drained(second, dossiers)
+        keys = {d.dossier_id.encode() for d in dossiers}
+        published = stage_changes_on_topic(await read_to_end(kafka_bootstrap, start, lambda r: r.key in keys))
+        late = sum(1 for changes in published.values() for change in changes if change.data.late)
+        for dossier in dossiers:
+            assert_every_stage_entered_published_once(
+                second, dossier, journeys[dossier.dossier_id], published[dossier.dossier_id]
+            )
+        assert late > 0, "the agency's stages were learned before the postal ones they follow"
+    finally:
+        await second.dispose()
+
+
+async def _applied(tracker: Tracker, count: int) -> bool:
+    async with tracker.engine.connect() as conn:
+        stored = await conn.scalar(select(func.count()).select_from(event))
+    return (stored or 0) >= count
 
 
 async def test_events_from_offline_scanners_arriving_out_of_order_take_their_place_in_the_history(

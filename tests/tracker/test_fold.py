@@ -24,9 +24,10 @@ from services.tracker.domain import (
     fold,
     resume,
     stage_changes,
+    stage_entries,
     without_personal_data,
 )
-from services.tracker.handlers import PhoneDigest, stage_changed_payload, to_entry
+from services.tracker.handlers import PhoneDigest, stage_changed_id, stage_changed_payload, to_entry
 from tests.tracker.journeys import START, Dossier, journey, new_dossier
 
 DIGEST = PhoneDigest(b"k" * 32)
@@ -284,42 +285,90 @@ def test_a_lost_dossier_is_closed_with_the_post_answering_for_it() -> None:
     assert view.custody is not None and view.custody.kind is CustodyHolderKind.POST_OFFICE
 
 
+def announced_then_published(
+    dossier: Dossier, known: list[HistoryEntry], arrived: list[HistoryEntry]
+) -> list[tuple[Stage | None, Stage, str, bool, Stage | None]]:
+    """What the tracker publishes when ``arrived`` joins the history it knew: (from, to, cause, late,
+    current) of each message."""
+    before = fold(dossier.dossier_id, known)
+    after = fold(dossier.dossier_id, [*known, *arrived])
+    return [
+        (c.entry.from_stage, c.entry.to_stage, c.entry.cause.event_type, c.late, c.current_stage)
+        for c in stage_changes(stage_entries(before), stage_entries(after), after.stage)
+    ]
+
+
 def test_appended_events_each_publish_their_stage_change() -> None:
     dossier = new_dossier(ServiceForm.SEND_DOSSIER)
     events = entries(journey(dossier))
-    old = fold(dossier.dossier_id, events[:2])
 
-    changes = stage_changes(old.stage, old.last_key, fold(dossier.dossier_id, events[:4]))
-
-    assert [(c.from_stage, c.to_stage, c.cause.event_type) for c in changes] == [
-        (Stage.IN_TRANSIT, Stage.HANDED_TO_AGENCY, "postal.dossier_handed_to_agency"),
-        (Stage.HANDED_TO_AGENCY, Stage.RECEIVED, "agency.dossier_received"),
+    assert announced_then_published(dossier, events[:2], events[2:4]) == [
+        (Stage.IN_TRANSIT, Stage.HANDED_TO_AGENCY, "postal.dossier_handed_to_agency", False, Stage.RECEIVED),
+        (Stage.HANDED_TO_AGENCY, Stage.RECEIVED, "agency.dossier_received", False, Stage.RECEIVED),
     ]
 
 
-def test_a_late_scan_inside_the_known_history_publishes_nothing_when_the_stage_stays() -> None:
-    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+def test_a_late_transit_scan_is_announced_once_marked_late_beside_the_current_stage() -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
     events = entries(journey(dossier))
-    known = [events[0], events[2]]
-    old = fold(dossier.dossier_id, known)
+    # The result's transit scan after pickup: the result stays with the post, now at a facility.
+    carried = next(
+        e for e in events if e.event_type == "postal.dossier_in_transit" and e.data["item_kind"] == "RESULT"
+    )
+    known = [e for e in events if e is not carried]
 
-    changes = stage_changes(old.stage, old.last_key, fold(dossier.dossier_id, [*known, events[1]]))
+    assert announced_then_published(dossier, known[:10], [carried]) == [
+        (
+            Stage.RESULT_PICKED_UP,
+            Stage.RESULT_IN_TRANSIT,
+            "postal.dossier_in_transit",
+            False,
+            Stage.RESULT_IN_TRANSIT,
+        )
+    ]
+    assert announced_then_published(dossier, known, [carried]) == [
+        (Stage.RESULT_PICKED_UP, Stage.RESULT_IN_TRANSIT, "postal.dossier_in_transit", True, Stage.DELIVERED)
+    ]
+    assert announced_then_published(dossier, events, []) == []
 
-    assert changes == []
+
+def test_the_agency_receipt_folded_before_the_handover_it_follows_announces_the_handover_late() -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    accepted, carried, handed, received, *_ = entries(journey(dossier))
+    known = [accepted, carried, received]
+
+    assert announced_then_published(dossier, [accepted, carried], [received]) == [
+        (Stage.IN_TRANSIT, Stage.RECEIVED, "agency.dossier_received", False, Stage.RECEIVED)
+    ]
+    assert announced_then_published(dossier, known, [handed]) == [
+        (Stage.IN_TRANSIT, Stage.HANDED_TO_AGENCY, "postal.dossier_handed_to_agency", True, Stage.RECEIVED)
+    ]
 
 
-def test_a_late_acceptance_publishes_one_change_to_the_stage_its_history_reaches() -> None:
+def test_a_late_acceptance_announces_every_stage_its_history_entered_once() -> None:
     dossier = new_dossier(ServiceForm.SEND_DOSSIER)
     events = entries(journey(dossier))
     known = events[2:4]
-    old = fold(dossier.dossier_id, known)
 
-    changes = stage_changes(old.stage, old.last_key, fold(dossier.dossier_id, [events[0], *known]))
-
-    assert old.stage is None
-    assert [(c.from_stage, c.to_stage, c.cause.event_type) for c in changes] == [
-        (None, Stage.RECEIVED, "agency.dossier_received")
+    assert fold(dossier.dossier_id, known).stage is None
+    assert announced_then_published(dossier, known, [events[0]]) == [
+        (None, Stage.ACCEPTED, "postal.dossier_accepted", False, Stage.RECEIVED),
+        (Stage.ACCEPTED, Stage.HANDED_TO_AGENCY, "postal.dossier_handed_to_agency", False, Stage.RECEIVED),
+        (Stage.HANDED_TO_AGENCY, Stage.RECEIVED, "agency.dossier_received", False, Stage.RECEIVED),
     ]
+
+
+def test_a_stage_entry_keeps_its_id_whatever_stage_it_was_first_reached_from() -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    accepted, carried, handed, received, *_ = entries(journey(dossier))
+    skipped = stage_entries(fold(dossier.dossier_id, [accepted, carried, received]))[-1]
+    full = stage_entries(fold(dossier.dossier_id, [accepted, carried, handed, received]))[-1]
+
+    assert (skipped.from_stage, full.from_stage) == (Stage.IN_TRANSIT, Stage.HANDED_TO_AGENCY)
+    assert skipped.key == full.key
+    assert stage_changed_id(skipped) == stage_changed_id(full)
+    assert stage_changed_id(full) != stage_changed_id(replace(full, to_stage=Stage.PROCESSING))
+    assert stage_changed_id(full) != stage_changed_id(replace(full, dossier_id=str(uuid.uuid4())))
 
 
 @pytest.mark.parametrize("key", list(EVENT_TYPES))
@@ -365,19 +414,25 @@ def test_every_stage_change_published_is_a_valid_contract_event(form: ServiceFor
     dossier = new_dossier(form)
     view = fold(dossier.dossier_id, entries(journey(dossier)), FixedDue())
 
-    for change in stage_changes(None, None, view):
+    changes = stage_changes([], stage_entries(view), view.stage)
+    assert changes
+    for n, change in enumerate(changes):
+        change = replace(change, late=n % 2 == 1)
+        entry = change.entry
         event_id, payload = stage_changed_payload(change)
         expected = Envelope.new(
             StageChanged(
-                from_stage=change.from_stage,
-                to_stage=change.to_stage,
-                custody=CustodyHolder(kind=change.custody.kind, code=change.custody.code),
-                cause_event_id=uuid.UUID(change.cause.event_id),
-                cause_event_type=change.cause.event_type,
+                from_stage=entry.from_stage,
+                to_stage=entry.to_stage,
+                custody=CustodyHolder(kind=entry.custody.kind, code=entry.custody.code),
+                cause_event_id=uuid.UUID(entry.cause.event_id),
+                cause_event_type=entry.cause.event_type,
+                late=change.late,
+                current_stage=view.stage,
             ),
             subject=dossier.dossier_id,
             source=TRACKER_SOURCE,
-            time=change.cause.occurred_at,
+            time=entry.cause.occurred_at,
             id=event_id,
         )
         decoded = decode(payload.encode(), dossier.dossier_id.encode())

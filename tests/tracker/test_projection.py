@@ -23,6 +23,7 @@ from services.tracker.app import Tracker
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
 from tests.tracker.journeys import Dossier, journey, new_dossier
+from tests.tracker.stages import assert_every_stage_entered_published_once, published
 from tests.tracker.support import records_of, snapshot
 
 pytestmark = pytest.mark.postgres
@@ -124,11 +125,9 @@ async def test_events_arriving_out_of_order_one_batch_each_end_as_the_ordered_hi
             select(func.count()).select_from(anomaly).where(anomaly.c.dossier_id == dossier.dossier_id)
         )
     assert left == 0, "anomalies of events that arrived early are cleared once the history is complete"
-    changes = await published_changes(tracker, dossier.dossier_id)
-    assert changes[-1].to_stage is Stage.DELIVERED
-    assert all(b.from_stage == a.to_stage for a, b in itertools.pairwise(changes)), (
-        "subscribers can follow the changes from one stage to the next"
-    )
+    messages = await published(tracker, dossier.dossier_id)
+    assert messages[-1].data.current_stage is Stage.DELIVERED
+    assert_every_stage_entered_published_once(tracker, dossier, events, messages)
 
 
 async def test_an_anomaly_is_kept_counted_and_cleared_when_the_missing_event_arrives(
