@@ -27,7 +27,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Protocol, get_args, get_origin
 
 from pydantic import BaseModel
@@ -151,6 +151,10 @@ class AnomalyReason(StrEnum):
     """Not possible from the stage the history implies, and it would move the dossier backwards."""
     SECOND_DELAY_NOTICE = "second_delay_notice"
     """At most one delay notice per dossier; a later one is recorded but does not move the due date."""
+    PICKED_UP_BEFORE_READY = "picked_up_before_ready"
+    """The post picked the result up at the agency before the agency reported it ready (by occurrence
+    times). Applied: the result is physically with the post. The agency's later report of the result
+    ready is then recorded without moving the dossier back and without a second anomaly."""
 
 
 # --------------------------------------------------------------------------- history
@@ -391,6 +395,7 @@ class DossierView:
     filed_at: datetime | None = None
     received_at: datetime | None = None
     result_ready_at: datetime | None = None
+    refused_at: datetime | None = None
     picked_up_at: datetime | None = None
     first_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -497,9 +502,11 @@ def resume(
     for entry in later:
         before = state.view.stage
         rule = rule_for(entry)
-        anomaly, applies = _judge(state, entry, rule)
-        if applies:
+        anomaly, effect = _judge(state, entry, rule)
+        if effect is _Effect.APPLY:
             _apply(state, entry, rule)
+        elif effect is _Effect.FACTS:
+            _record_facts(state, entry)
         steps.append(Step(entry, before, state.view.stage, state.view.custody, anomaly))
     if later:
         state.set(
@@ -514,8 +521,20 @@ def resume(
     return state.view
 
 
-def _judge(state: _Folding, entry: HistoryEntry, rule: Rule) -> tuple[Anomaly | None, bool]:
-    """(the anomaly, if any; whether the event applies)."""
+class _Effect(Enum):
+    """What an event does to the fold."""
+
+    NONE = "kept in the history only"
+    FACTS = "its dates and references are recorded; stage and custody stay"
+    APPLY = "it moves the stage and custody its rule gives, and its facts are recorded"
+
+
+# The stages from which the post cannot pick a result up yet: the agency has not reported it ready.
+_NOT_READY = _from(Stage.HANDED_TO_AGENCY, Stage.RECEIVED, Stage.AWAITING_SUPPLEMENT, Stage.PROCESSING)
+
+
+def _judge(state: _Folding, entry: HistoryEntry, rule: Rule) -> tuple[Anomaly | None, _Effect]:
+    """(the anomaly, if any; what the event does)."""
     view = state.view
     current = view.stage
 
@@ -524,17 +543,36 @@ def _judge(state: _Folding, entry: HistoryEntry, rule: Rule) -> tuple[Anomaly | 
 
     if entry.event_type in START_EVENTS:
         if view.start_event_id is None:
-            return None, True
-        return flag(AnomalyReason.DUPLICATE_START, f"the dossier was started by {view.start_event_id}"), False
+            return None, _Effect.APPLY
+        return flag(
+            AnomalyReason.DUPLICATE_START, f"the dossier was started by {view.start_event_id}"
+        ), _Effect.NONE
     if current is None:
-        return flag(AnomalyReason.NO_START_EVENT, "no acceptance or registration precedes it"), False
+        return flag(AnomalyReason.NO_START_EVENT, "no acceptance or registration precedes it"), _Effect.NONE
     if rule.needs_return_leg and view.service_form not in RETURN_LEG_FORMS:
         form = view.service_form.value if view.service_form else "unknown"
-        return flag(AnomalyReason.WRONG_SERVICE_FORM, f"service form {form} has no return leg by post"), False
+        return flag(
+            AnomalyReason.WRONG_SERVICE_FORM, f"service form {form} has no return leg by post"
+        ), _Effect.NONE
     if entry.event_type == DELAY_NOTIFIED and view.delay_notified:
-        return flag(AnomalyReason.SECOND_DELAY_NOTICE, "a delay notice was already issued"), False
+        return flag(AnomalyReason.SECOND_DELAY_NOTICE, "a delay notice was already issued"), _Effect.NONE
     if current in rule.allowed_from:
-        return None, True
+        return None, _Effect.APPLY
+    if entry.event_type == PICKED_UP and current in _NOT_READY:
+        return flag(
+            AnomalyReason.PICKED_UP_BEFORE_READY,
+            f"picked up while the agency had it at stage {current.value}",
+        ), _Effect.APPLY
+    if (
+        entry.event_type == RESULT_READY
+        and view.is_open
+        and view.picked_up_at is not None
+        and view.result_ready_at is None
+        and view.refused_at is None
+        and RANK[current] > RANK[Stage.RESULT_READY]
+    ):
+        # The agency reports the result ready after the post picked it up (flagged on the pickup).
+        return None, _Effect.FACTS
     if (
         entry.event_type == RECEIVED
         and current is Stage.RECEIVED
@@ -543,15 +581,17 @@ def _judge(state: _Folding, entry: HistoryEntry, rule: Rule) -> tuple[Anomaly | 
         # A dossier filed at the agency's desk is registered for return first and received after (the
         # agency service's FILED → RECEIVED); the registration already put it at RECEIVED here, and the
         # receipt confirms it with the legal due date.
-        return None, True
+        return None, _Effect.APPLY
     if not view.is_open:
-        return flag(AnomalyReason.AFTER_CLOSE, f"the journey closed at stage {current.value}"), False
+        return flag(AnomalyReason.AFTER_CLOSE, f"the journey closed at stage {current.value}"), _Effect.NONE
     if rule.to is not None and rule.may_skip and RANK[rule.to] > RANK[current]:
         return flag(
             AnomalyReason.SKIPPED_STAGES, f"moved from {current.value} to {rule.to.value}, skipping stages"
-        ), True
+        ), _Effect.APPLY
     target = rule.to.value if rule.to else "this event"
-    return flag(AnomalyReason.OUT_OF_SEQUENCE, f"{target} is not possible from stage {current.value}"), False
+    return flag(
+        AnomalyReason.OUT_OF_SEQUENCE, f"{target} is not possible from stage {current.value}"
+    ), _Effect.NONE
 
 
 def _apply(state: _Folding, entry: HistoryEntry, rule: Rule) -> None:
@@ -628,6 +668,8 @@ def _record_facts(state: _Folding, entry: HistoryEntry) -> None:
         state.set(delay_notified=True, agency_due_date=new_due, appointment_date=new_due)
     elif kind == RESULT_READY:
         state.set(result_ready_at=at, outcome=_text(data, "outcome"))
+    elif kind == REFUSED:
+        state.set(refused_at=at)
     elif kind == PICKED_UP:
         state.set(
             result_item_id=_text(data, "result_item_id"),

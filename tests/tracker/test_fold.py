@@ -274,6 +274,42 @@ def test_a_supplement_travelling_by_post_moves_nothing_while_the_dossier_waits_a
     assert view.custody is not None and view.custody.kind is CustodyHolderKind.AGENCY
 
 
+def test_a_result_picked_up_before_the_agency_reported_it_ready_is_flagged_once_and_moves_on() -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)
+    ready = next(e for e in events if e.type == "agency.result_ready")
+    pickup = next(e for e in events if e.type == "postal.result_picked_up")
+    # By occurrence times the post picked the result up an hour before the agency reported it ready.
+    early = dossier.envelope(pickup.type, ready.time - timedelta(minutes=30))
+    history = [early if e is pickup else e for e in events]
+
+    view = fold_of(dossier, history)
+
+    assert reasons(view) == [("postal.result_picked_up", AnomalyReason.PICKED_UP_BEFORE_READY)]
+    assert view.stage is Stage.DELIVERED and view.result_ready_at == ready.time
+    assert view.picked_up_at == early.time
+
+
+def test_a_pickup_after_the_result_ready_is_no_anomaly_whatever_order_the_reports_arrive_in() -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)
+
+    assert reasons(fold_of(dossier, events[::-1])) == []
+
+
+def test_a_result_ready_reported_after_a_refused_dossier_was_picked_up_stays_out_of_sequence() -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)[:4]
+    refused = dossier.envelope("agency.dossier_refused", events[-1].time + timedelta(hours=1))
+    pickup = dossier.envelope("postal.result_picked_up", refused.time + timedelta(hours=1))
+    ready = dossier.envelope("agency.result_ready", pickup.time + timedelta(hours=1))
+
+    view = fold_of(dossier, [*events, refused, pickup, ready])
+
+    assert reasons(view) == [("agency.result_ready", AnomalyReason.OUT_OF_SEQUENCE)]
+    assert view.stage is Stage.RESULT_PICKED_UP and view.result_ready_at is None
+
+
 def test_a_lost_dossier_is_closed_with_the_post_answering_for_it() -> None:
     dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
     events = journey(dossier)[:2]

@@ -167,6 +167,30 @@ async def test_an_event_that_contradicts_the_state_machine_is_kept_and_the_batch
     assert (flagged.event_id, flagged.reason) == (str(wrong.id), "wrong_service_form")
 
 
+async def test_a_result_picked_up_before_it_was_ready_is_listed_and_counted_with_its_own_reason(
+    tracker: Tracker,
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    events = journey(dossier)
+    ready = next(e for e in events if e.type == "agency.result_ready")
+    pickup = next(e for e in events if e.type == "postal.result_picked_up")
+    early = dossier.envelope(pickup.type, ready.time - timedelta(minutes=30))
+    before = [e for e in events if e.time < early.time]
+
+    await feed(tracker, [*before, early])
+    await feed(tracker, [ready], len(before) + 1)
+
+    async with tracker.engine.connect() as conn:
+        flagged = (
+            await conn.execute(select(anomaly).where(anomaly.c.dossier_id == dossier.dossier_id))
+        ).all()
+    assert [(row.event_id, row.reason) for row in flagged] == [(str(early.id), "picked_up_before_ready")]
+    metric = tracker.registry.get_sample_value
+    assert metric("tracker_anomalies_total", {"reason": "picked_up_before_ready"}) == 1
+    row = await row_of(tracker, dossier.dossier_id)
+    assert row.stage == Stage.RESULT_PICKED_UP.value and row.anomaly_count == 1
+
+
 async def test_staff_scopes_are_recorded_for_every_office_and_agency_that_handled_the_dossier(
     tracker: Tracker,
 ) -> None:

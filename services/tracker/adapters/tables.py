@@ -51,6 +51,7 @@ dossier = Table(
     Column("filed_at", DateTime(timezone=True), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=True),
     Column("result_ready_at", DateTime(timezone=True), nullable=True),
+    Column("refused_at", DateTime(timezone=True), nullable=True),
     Column("picked_up_at", DateTime(timezone=True), nullable=True),
     Column("first_attempt_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
