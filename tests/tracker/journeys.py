@@ -72,7 +72,10 @@ def new_dossier(form: ServiceForm, rng: random.Random | None = None) -> Dossier:
     rng = rng or random.Random()
     item_id = make_s10("EB", rng.randrange(10**8))
     result_item_id = make_s10("RR", rng.randrange(10**8))
-    code = make_agency_dossier_code(SAMPLE_AGENCY, date(2025, 3, 14), rng.randrange(1, 10_000))
+    # The code's four-digit sequence alone would collide within a session; its day spreads it over
+    # about 36 million codes, so no two dossiers of a run share an id.
+    day = date(2020, 1, 1) + timedelta(days=rng.randrange(3_650))
+    code = make_agency_dossier_code(SAMPLE_AGENCY, day, rng.randrange(1, 10_000))
     dossier_id = (
         dossier_id_for_agency_code(code)
         if form is ServiceForm.RECEIVE_RESULT

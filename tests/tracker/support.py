@@ -136,9 +136,9 @@ async def read_from(
     keep: Callable[[ConsumerRecord[bytes, bytes]], bool],
     count: int,
     within: float = 30.0,
-    settle: float = 0.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Records from ``start`` that ``keep`` accepts, until ``count`` of them (then ``settle`` s more)."""
+    """Records from ``start`` that ``keep`` accepts, until ``count`` of them (``read_to_end`` when
+    nothing more may follow)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
@@ -150,10 +150,6 @@ async def read_from(
             while len(found) < count:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     found.extend(r for r in records if keep(r))
-        if settle:
-            await asyncio.sleep(settle)
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend(r for r in records if keep(r))
     finally:
         await consumer.stop()
     return found
