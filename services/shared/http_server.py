@@ -34,6 +34,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = None
         self._awaiting_headers = True
         self._header_bytes = 0
+        self._header_tail = b""
 
     def _arm_header_deadline(self) -> None:
         self._awaiting_headers = True
@@ -59,12 +60,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        if self._awaiting_headers and not self._headers_fit(data):
+            self._refuse_headers()
+            return
         super().data_received(data)
-        if self._awaiting_headers and not self.transport.is_closing():
-            # Counts whole reads: a read that also ends the previous body may overcount a little.
-            self._header_bytes += len(data)
-            if self._header_bytes > self.max_header_bytes:
-                self._refuse_headers()
+
+    def _headers_fit(self, data: bytes) -> bool:
+        # Raw bytes up to the blank line that ends the headers, counted before the parser sees them:
+        # httptools gathers a header's value whole before handing it over, however long it grows.
+        window = self._header_tail + data
+        end = window.find(b"\r\n\r\n")
+        self._header_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._header_tail))
+        self._header_tail = window[-3:]
+        return self._header_bytes <= self.max_header_bytes
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -73,6 +83,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
         self._header_bytes = 0
+        self._header_tail = b""
         self._disarm_header_deadline()
         super().on_headers_complete()
 

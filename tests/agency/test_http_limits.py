@@ -9,8 +9,10 @@ from pydantic import SecretStr
 
 from services.agency.app import create_app
 from services.agency.settings import AgencySettings
+from services.shared.http_settings import HttpServiceSettings
 from tests.fixtures.live_server import (
     assert_limits_hold,
+    oversize_headers_are_refused,
     serving,
     trickled_headers_are_cut_off,
 )
@@ -37,3 +39,10 @@ def test_bodies_over_the_limit_are_refused_with_413_and_slow_ones_cut_off_with_4
 
 def test_headers_trickled_past_the_deadline_lose_the_connection(port: int) -> None:
     assert trickled_headers_are_cut_off(port, TIMEOUT_S) < TIMEOUT_S + 3
+
+
+def test_headers_over_the_limit_are_refused_with_431(port: int) -> None:
+    answer = oversize_headers_are_refused(port, HttpServiceSettings().max_header_bytes)
+
+    assert answer.status == 431
+    assert answer.problem()["reason"] == "headers_too_large"

@@ -14,7 +14,13 @@ from pydantic import TypeAdapter
 from services.post_office.api import BATCH_BODY_LIMITS, SCAN_BYTES
 from services.post_office.app import create_app
 from services.post_office.commands import MAX_BATCH_SCANS, MAX_MANIFEST_ITEMS, Scan
-from tests.fixtures.live_server import assert_limits_hold, serving, trickled_headers_are_cut_off
+from services.shared.http_settings import HttpServiceSettings
+from tests.fixtures.live_server import (
+    assert_limits_hold,
+    oversize_headers_are_refused,
+    serving,
+    trickled_headers_are_cut_off,
+)
 from tests.post_office.conftest import settings_for
 from tests.post_office.helpers import Tokens, at, handover, new_item_id, scan
 
@@ -95,3 +101,10 @@ def test_a_handover_record_of_1000_of_the_longest_item_ids_passes_the_size_check
 
 def test_headers_trickled_past_the_deadline_lose_the_connection(port: int) -> None:
     assert trickled_headers_are_cut_off(port, TIMEOUT_S) < TIMEOUT_S + 3
+
+
+def test_headers_over_the_limit_are_refused_with_431(port: int) -> None:
+    answer = oversize_headers_are_refused(port, HttpServiceSettings().max_header_bytes)
+
+    assert answer.status == 431
+    assert answer.problem()["reason"] == "headers_too_large"

@@ -10,9 +10,15 @@ import httpx
 import pytest
 
 from contracts.values import make_s10
+from services.shared.http_settings import HttpServiceSettings
 from services.tracker.app import build
 from services.tracker.settings import TrackerSettings
-from tests.fixtures.live_server import assert_limits_hold, serving, trickled_headers_are_cut_off
+from tests.fixtures.live_server import (
+    assert_limits_hold,
+    oversize_headers_are_refused,
+    serving,
+    trickled_headers_are_cut_off,
+)
 from tests.tracker.support import settings_for
 
 LIMIT = 64 * 1024
@@ -39,6 +45,13 @@ def test_a_body_over_the_limit_is_refused_with_413_and_a_slow_one_cut_off_with_4
 
 def test_headers_trickled_past_the_deadline_lose_the_connection(port: int) -> None:
     assert trickled_headers_are_cut_off(port, TIMEOUT_S) < TIMEOUT_S + 3
+
+
+def test_headers_over_the_limit_are_refused_with_431(port: int) -> None:
+    answer = oversize_headers_are_refused(port, HttpServiceSettings().max_header_bytes)
+
+    assert answer.status == 431
+    assert answer.problem()["reason"] == "headers_too_large"
 
 
 def lookup_statuses(settings: TrackerSettings, forwarded_for: list[str]) -> list[int]:

@@ -6,9 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.shared.http_settings import HttpServiceSettings
 from services.turnaround.app import create_app
 from services.turnaround.settings import TurnaroundSettings
-from tests.fixtures.live_server import assert_limits_hold, serving, trickled_headers_are_cut_off
+from tests.fixtures.live_server import (
+    assert_limits_hold,
+    oversize_headers_are_refused,
+    serving,
+    trickled_headers_are_cut_off,
+)
 
 LIMIT = 64 * 1024
 TIMEOUT_S = 1.0
@@ -30,3 +36,10 @@ def test_a_body_over_the_limit_is_refused_with_413_and_a_slow_one_cut_off_with_4
 
 def test_headers_trickled_past_the_deadline_lose_the_connection(port: int) -> None:
     assert trickled_headers_are_cut_off(port, TIMEOUT_S) < TIMEOUT_S + 3
+
+
+def test_headers_over_the_limit_are_refused_with_431(port: int) -> None:
+    answer = oversize_headers_are_refused(port, HttpServiceSettings().max_header_bytes)
+
+    assert answer.status == 431
+    assert answer.problem()["reason"] == "headers_too_large"
