@@ -134,7 +134,6 @@ def server_config(
         "access_log": False,
         "http": guarded_protocol(settings.header_timeout_s, settings.max_header_bytes),
         "timeout_keep_alive": settings.keep_alive_s,
-        "h11_max_incomplete_event_size": settings.max_header_bytes,
         # An explicit list: uvicorn would otherwise read FORWARDED_ALLOW_IPS, 127.0.0.1 by default.
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies,
