@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from services.agency.app import create_app
 from services.agency.settings import AgencySettings
 from services.shared import logs
+from services.shared.http_server import serve
 
 
 def main() -> None:
     settings = AgencySettings()
     logs.configure(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    serve(create_app(settings), settings, host=settings.http_host, port=settings.http_port)
 
 
 if __name__ == "__main__":

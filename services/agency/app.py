@@ -20,6 +20,7 @@ from services.shared import heap
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
+from services.shared.body_limit import limit_bodies
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
@@ -104,6 +105,7 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
     async def kafka_ready() -> str | None:
         return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
 
+    limit_bodies(app, settings)
     instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
     api.install(app, retry_after_s=settings.retry_after_s)
     return app

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.shared.settings import SharedSettings
+from services.shared.http_settings import HttpServiceSettings
 
 
-class AgencySettings(SharedSettings):
+class AgencySettings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AGENCY_", extra="ignore", frozen=True)
 
     http_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")

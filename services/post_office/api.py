@@ -15,14 +15,13 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.errors import ContractError
 from services.post_office.commands import (
     MAX_BATCH_SCANS,
+    MAX_MANIFEST_ITEMS,
     AcceptDossier,
     BatchResult,
     DeliveredRequest,
@@ -58,7 +57,8 @@ class RequestReason(enum.StrEnum):
 
     MALFORMED_JSON = "malformed_json"
     INVALID_REQUEST = "invalid_request"
-    REQUEST_TOO_LARGE = "request_too_large"
+    BODY_TOO_LARGE = "body_too_large"
+    BODY_TIMEOUT = "body_timeout"
     BATCH_TOO_LARGE = "batch_too_large"
     UNAUTHENTICATED = "unauthenticated"
     ROLE_NOT_ALLOWED = "role_not_allowed"
@@ -189,7 +189,8 @@ _PROBLEMS: dict[int, str] = {
     404: "The item the act is about was never recorded by the post (`unknown_item`).",
     409: "The item's state does not allow the act (see reason); `concurrent_update` when another request "
     "recorded the same item at the same moment (retry).",
-    413: "The body is larger than the service accepts (`request_too_large`).",
+    408: "The body did not arrive within the service's body deadline (`body_timeout`).",
+    413: "The body is larger than the service accepts (`body_too_large`, with `limit_bytes`).",
     422: "The body does not match the schema (`invalid_request`, with `errors`), or a rule refuses it "
     "(see reason); `time_in_future` when the act's time is more than the allowed clock skew ahead, "
     "`time_out_of_range` when it is before 2016.",
@@ -217,9 +218,23 @@ def problems(*codes: int, **specific: str) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-COMMON = (400, 401, 403, 413, 503)
+COMMON = (400, 401, 403, 408, 413, 503)
 
 router = APIRouter(prefix="/v1")
+
+SCAN_BYTES = 4096
+"""Room for one scan of a batch as JSON. The largest valid scan (a 500-character note, every character
+\\u-escaped, and every field at its longest) takes about 3.4 KB: tests/post_office/test_http_limits.py."""
+MANIFEST_ITEM_BYTES = 512
+"""Room for one item id of a handover record (at most 64 characters, \\u-escaped: 384 bytes)."""
+ENVELOPE_BYTES = 4096
+"""Room for a batch's own fields around its items."""
+BATCH_BODY_LIMITS = {
+    ("POST", "/v1/scans/batches"): MAX_BATCH_SCANS * SCAN_BYTES + ENVELOPE_BYTES,
+    ("POST", "/v1/handovers"): MAX_MANIFEST_ITEMS * MANIFEST_ITEM_BYTES + ENVELOPE_BYTES,
+}
+"""Body limits of the batch endpoints, sized to their item limits; every other body has the service's
+POST_OFFICE_MAX_BODY_BYTES. A batch over its item count is still answered 413 batch_too_large."""
 
 
 # --------------------------------------------------------------------------- intake
@@ -420,7 +435,8 @@ async def scan_delivered(
         409,
         422,
         s409="`concurrent_update`: another request recorded the same items at the same moment (retry).",
-        s413=f"`batch_too_large`: more than {MAX_BATCH_SCANS} scans; `request_too_large`.",
+        s413=f"`batch_too_large`: more than {MAX_BATCH_SCANS} scans; `body_too_large`: more than "
+        f"{BATCH_BODY_LIMITS[('POST', '/v1/scans/batches')]} bytes.",
         s422="`invalid_request`: the batch itself does not match the schema (a malformed scan is rejected "
         "alone, in the answer).",
     ),
@@ -521,61 +537,3 @@ def count_schema_refusals(app: FastAPI, metrics: PostOfficeMetrics) -> None:
         return response
 
     app.add_exception_handler(RequestValidationError, on_invalid)
-
-
-class BodySizeLimit:
-    """Refuses a request body over `max_bytes` with 413 request_too_large (problem+json), before any
-    handler reads it. Starlette's own limit answers text/plain, which clients of this API cannot parse."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, metrics: PostOfficeMetrics) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        # Without a (truthful) Content-Length, read the body first, up to the limit, then replay it.
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.metrics.rejected(RequestReason.REQUEST_TOO_LARGE)
-        response = JSONResponse(
-            {
-                "status": 413,
-                "reason": RequestReason.REQUEST_TOO_LARGE.value,
-                "detail": f"the request body is larger than {self.max_bytes} bytes",
-            },
-            status_code=413,
-            media_type="application/problem+json",
-        )
-        await response(scope, receive, send)

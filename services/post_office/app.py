@@ -28,10 +28,12 @@ from services.shared import heap
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
+from services.shared.body_limit import limit_bodies
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
+from services.shared.http_server import serve
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.logs import configure
 from services.shared.postal_limits import load_route_limits
@@ -120,8 +122,12 @@ def create_app(
     # and services.shared.http's MetricsMiddleware, which matches those entries, would label every request
     # of this API route="other". The router's routes already carry their full paths.
     app.router.routes.extend(api.router.routes)
-    # Added before instrument(): the request metrics middleware then wraps it and counts its 413s too.
-    app.add_middleware(api.BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
+    limit_bodies(
+        app,
+        settings,
+        route_limits=api.BATCH_BODY_LIMITS,
+        on_refused=lambda reason: metrics.rejected(api.RequestReason(reason)),
+    )
     instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
     api.count_schema_refusals(app, metrics)
 
@@ -147,14 +153,12 @@ def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    import uvicorn
-
     settings = PostOfficeSettings()
     configure(settings.log_level)
     # aiokafka logs whole message values at DEBUG, and DossierAccepted carries the applicant's contact:
     # keep it at INFO even when the service itself runs at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    serve(create_app(settings), settings, host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.shared.settings import SharedSettings
+from services.shared.http_settings import HttpServiceSettings
 
 
-class PostOfficeSettings(SharedSettings):
+class PostOfficeSettings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="POST_OFFICE_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
@@ -23,5 +23,4 @@ class PostOfficeSettings(SharedSettings):
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
     )
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")

@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "consume":
         run(consume(settings))
         return 0
-    import uvicorn
+    from services.shared.http_server import serve
 
     app = build(settings, consume=args.mode == "serve").api
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    serve(app, settings, host=settings.host, port=settings.port)
     return 0
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
+from services.shared.body_limit import limit_bodies
 from services.shared.calendar import load_calendar, to_vietnam_time
 from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
@@ -169,6 +170,7 @@ def build(
     checks: dict[str, ReadyCheck] = {"database": database_ready}
     if consume:
         checks["kafka"] = kafka_ready
+    limit_bodies(app, settings)
     instrument(app, registry, checks)
 
     @app.exception_handler(OperationalError)

@@ -6,12 +6,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
-from services.shared.settings import SharedSettings
+from services.shared.http_settings import HttpServiceSettings
 
 MIN_LOOKUP_KEY_BYTES = 16
 
 
-class TrackerSettings(SharedSettings):
+class TrackerSettings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")

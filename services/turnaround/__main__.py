@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from services.shared.http_server import serve
 from services.shared.logs import configure
 from services.turnaround.app import create_app
 from services.turnaround.settings import TurnaroundSettings
@@ -12,7 +11,7 @@ from services.turnaround.settings import TurnaroundSettings
 def main() -> None:
     settings = TurnaroundSettings()
     configure(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    serve(create_app(settings), settings, host=settings.http_host, port=settings.http_port)
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ def build(
 def create_app(
     settings: TurnaroundSettings | None = None, *, now: Now = utc_now, rules: domain.ClockRules | None = None
 ) -> FastAPI:
+    from services.shared.body_limit import limit_bodies
     from services.shared.http import instrument
 
     service = build(settings or TurnaroundSettings(), now=now, rules=rules)
@@ -164,6 +165,7 @@ def create_app(
     async def kafka_ready() -> str | None:
         return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
 
+    limit_bodies(app, service.settings)
     instrument(app, service.registry, {"database": database_ready, "kafka": kafka_ready})
     app.include_router(api.router)
     return app

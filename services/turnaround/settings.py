@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.shared.settings import SharedSettings
+from services.shared.http_settings import HttpServiceSettings
 
 
-class TurnaroundSettings(SharedSettings):
+class TurnaroundSettings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TURNAROUND_", extra="ignore", frozen=True)
 
     http_host: str = "0.0.0.0"

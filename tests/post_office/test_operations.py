@@ -73,8 +73,8 @@ async def test_a_body_over_the_size_limit_is_refused_with_413_before_it_is_parse
 
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["reason"] == "request_too_large"
+    assert response.json()["reason"] == "body_too_large"
     samples = _samples((await api.http.get("/metrics")).text)
     refused = ("http_requests_total", (("method", "POST"), ("route", "/v1/dossiers"), ("status", "413")))
     assert samples[refused] >= 1
-    assert samples[("post_office_rejections_total", (("reason", "request_too_large"),))] >= 1
+    assert samples[("post_office_rejections_total", (("reason", "body_too_large"),))] >= 1
