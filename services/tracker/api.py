@@ -12,9 +12,6 @@ also limits at its gateway.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -34,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
 from contracts.values import parse_agency_code, parse_agency_dossier_code, parse_s10
+from services.shared import cursors
 from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.calendar import to_vietnam_time
+from services.shared.cursors import CursorSigner
 from services.shared.http import ProblemError, authenticated
 from services.tracker import handlers
 from services.tracker.adapters.repository import DossierFilter, utc
@@ -293,6 +292,7 @@ class ApiContext:
     digest: PhoneDigest
     due: AgencyDuePolicy
     limiter: FailedLookupLimiter
+    cursors: CursorSigner
     directory: OfficeDirectory
     metrics: TrackerMetrics
     today: Callable[[], date]
@@ -301,24 +301,28 @@ class ApiContext:
 # --------------------------------------------------------------------------- cursors
 
 
-def encode_cursor(kind: str, value: Any, dossier_id: str) -> str:
-    raw = json.dumps([kind, value.isoformat(), dossier_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+# Each list's cursors hold its sort value and the id that breaks ties, under the list's kind: "recent"
+# (last event time, dossier id), "due" (due date, dossier id), "anomaly" (occurrence time, event id).
 
 
-def decode_cursor(cursor: str, kind: str) -> tuple[Any, str]:
-    invalid = ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        found_kind, value, key = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise invalid from None
-    if found_kind != kind or not isinstance(value, str) or not isinstance(key, str) or len(key) > 36:
-        raise invalid
-    try:
-        return (date.fromisoformat(value) if kind == "due" else datetime.fromisoformat(value)), key
-    except ValueError:
-        raise invalid from None
+def encode_cursor(signer: CursorSigner, kind: str, value: date | datetime, key: str) -> str:
+    return signer.encode(kind, [value.isoformat(), key])
+
+
+def decode_cursor(signer: CursorSigner, cursor: str, kind: str) -> tuple[Any, str]:
+    value, key = signer.decode(cursor, kind, 2)
+    return (cursors.day(value) if kind == "due" else cursors.moment(value)), cursors.uuid_key(key)
+
+
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=cursors.MAX_CURSOR_CHARS,
+        pattern=cursors.CURSOR_PATTERN,
+        description="The next_cursor of the previous page, unchanged (it is signed); any other value is "
+        "refused with 400 invalid_cursor.",
+    ),
+]
 
 
 # --------------------------------------------------------------------------- shaping answers
@@ -441,7 +445,8 @@ def public_of(row: Row[Any], ref: str, directory: OfficeDirectory, today: date) 
 # --------------------------------------------------------------------------- routes
 
 _DESCRIPTIONS = {
-    400: "The cursor is not one this list handed out.",
+    400: "invalid_cursor: the cursor is not one this list handed out (edited, forged, from another list, "
+    "or signed with a key since changed); start again from the first page.",
     401: "No valid bearer credential (missing, malformed, expired or revoked).",
     403: "The credential's role may not use this endpoint, or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
@@ -598,12 +603,10 @@ async def list_dossiers(
         Query(pattern=REFERENCE_PATTERN, description="Holding this item id or agency dossier code."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
-    ] = None,
+    cursor: CursorParam = None,
 ) -> DossierPage:
     kind = "due" if overdue else "recent"
-    after = decode_cursor(cursor, kind) if cursor else None
+    after = decode_cursor(ctx.cursors, cursor, kind) if cursor else None
     today = ctx.today()
     where = DossierFilter(
         agency=parse_agency_code(agency) if agency else None,
@@ -621,8 +624,9 @@ async def list_dossiers(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        value = last.due_date if overdue else utc(last.last_event_at)
-        next_cursor = encode_cursor(kind, value, last.dossier_id)
+        value: date | datetime | None = last.due_date if overdue else utc(last.last_event_at)
+        assert value is not None  # the overdue list holds only dossiers with a due date
+        next_cursor = encode_cursor(ctx.cursors, kind, value, last.dossier_id)
     return DossierPage(
         items=[DossierSummary(**summary_fields(row, today)) for row in page], next_cursor=next_cursor
     )
@@ -640,19 +644,19 @@ async def list_anomalies(
     caller: Caller,
     reason: Annotated[AnomalyReason | None, Query(description="Only this reason.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
-    ] = None,
+    cursor: CursorParam = None,
 ) -> AnomalyPage:
     if caller.role is not Role.OPERATOR:
         raise ProblemError(403, "forbidden", "only operators list anomalies")
-    after = decode_cursor(cursor, "anomaly") if cursor else None
+    after = decode_cursor(ctx.cursors, cursor, "anomaly") if cursor else None
     async with ctx.engine.connect() as conn:
         rows = await handlers.list_anomalies(conn, reason, after, limit + 1)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor("anomaly", utc(page[-1].occurred_at), page[-1].event_id)
+        occurred = utc(page[-1].occurred_at)
+        assert occurred is not None
+        next_cursor = encode_cursor(ctx.cursors, "anomaly", occurred, page[-1].event_id)
     return AnomalyPage(
         items=[
             AnomalyRow(

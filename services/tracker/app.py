@@ -27,6 +27,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.calendar import load_calendar, to_vietnam_time
 from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
+from services.shared.cursors import CursorSigner
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument, problem
 from services.shared.kafka import EventPublisher, make_broker
@@ -130,6 +131,7 @@ def build(
         digest=digest,
         due=due,
         limiter=api.FailedLookupLimiter(settings.public_lookup_failures, settings.public_lookup_window_s),
+        cursors=CursorSigner(settings.cursor_signing_key()),
         directory=api.OfficeDirectory.load(settings.office_directory),
         metrics=metrics,
         today=today,
