@@ -5,15 +5,14 @@ Public lookup: ``GET /public/dossiers/{reference}?phone_last4=`` with an item id
 at the agency, its agency dossier code) and the last four digits of the applicant's phone. It answers
 the stage, dates, the expected date and office names — never personal data, never staff ids. A wrong
 pair gets the same 404 as an unknown reference, so it cannot tell whether a reference exists. Four
-digits are only 10,000 possibilities, so failed lookups are limited per reference and per client
-(429 with Retry-After); the limit lives in each replica's memory, so a deployment with several replicas
-also limits at its gateway.
+digits are only 10,000 possibilities, so failed lookups are limited per client and per dossier (all its
+references share one budget; a reference that leads to no dossier has its own) in a fixed window (429 with
+Retry-After until the window ends). The budgets are kept in the database: every replica and a restarted
+one see the same.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +37,7 @@ from services.shared.calendar import to_vietnam_time
 from services.shared.cursors import CursorSigner
 from services.shared.http import ProblemError, authenticated
 from services.tracker import handlers
+from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, utc
 from services.tracker.domain import AgencyDuePolicy, AnomalyReason, Custody, Step
 from services.tracker.handlers import PhoneDigest
@@ -244,54 +244,13 @@ class OfficeDirectory:
         return Office(code=code, name=self._names.get(code)) if code else None
 
 
-class FailedLookupLimiter:
-    """At most ``max_failures`` failed lookups per key within ``window_s`` (memory bounded)."""
-
-    def __init__(
-        self,
-        max_failures: int,
-        window_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self._max = max_failures
-        self._window = window_s
-        self._clock = clock
-        self._max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds to wait when any key is over its limit, else None."""
-        now = self._clock()
-        waits = []
-        for key in keys:
-            stamps = self._failures.get(key)
-            if stamps is None:
-                continue
-            while stamps and stamps[0] <= now - self._window:
-                stamps.popleft()
-            if len(stamps) >= self._max:
-                waits.append(stamps[0] + self._window - now)
-        return max(1, int(max(waits)) + 1) if waits else None
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        for key in keys:
-            stamps = self._failures.setdefault(key, deque(maxlen=self._max))
-            stamps.append(now)
-            self._failures.move_to_end(key)
-        while len(self._failures) > self._max_keys:
-            self._failures.popitem(last=False)
-
-
 @dataclass
 class ApiContext:
     engine: AsyncEngine
     authenticator: Authenticator
     digest: PhoneDigest
     due: AgencyDuePolicy
-    limiter: FailedLookupLimiter
+    budget: LookupBudget
     cursors: CursorSigner
     directory: OfficeDirectory
     metrics: TrackerMetrics
@@ -451,7 +410,8 @@ _DESCRIPTIONS = {
     403: "The credential's role may not use this endpoint, or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
     422: "A parameter does not match its schema.",
-    429: "Too many failed lookups for this reference or from this client; see Retry-After.",
+    429: "too_many_failed_lookups: the failed lookups allowed for this dossier (or unknown reference) or "
+    "from this client in one window are used up; Retry-After says when the window ends.",
     503: "The database is not available; retry later.",
 }
 
@@ -538,21 +498,19 @@ async def public_lookup(
     ],
 ) -> PublicDossier:
     ref = normalised_reference(reference)
+    # The peer address as Starlette gives it; which proxies may set it is the HTTP server's business.
     client = request.client.host if request.client else "unknown"
-    keys = (f"reference:{ref}", f"client:{client}")
-    wait = ctx.limiter.retry_after(*keys)
-    if wait is not None:
+    answer = await handlers.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
+    if answer.retry_after is not None:
         ctx.metrics.public_lookups.labels("rate_limited").inc()
         raise ProblemError(
             429,
             "too_many_failed_lookups",
             "too many failed lookups; try again later",
-            headers={"Retry-After": str(wait)},
+            headers={"Retry-After": str(answer.retry_after)},
         )
-    async with ctx.engine.connect() as conn:
-        row = await handlers.public_lookup(conn, ref, phone_last4, ctx.digest)
+    row = answer.row
     if row is None:
-        ctx.limiter.failed(*keys)
         ctx.metrics.public_lookups.labels("not_found").inc()
         raise ProblemError(404, "not_found", "no dossier matches this reference and phone number")
     ctx.metrics.public_lookups.labels("found").inc()

@@ -81,9 +81,17 @@ class TrackerSettings(SharedSettings):
         "clients start again from the first page).",
     )
     public_lookup_failures: int = Field(
-        10, ge=1, description="Failed public lookups allowed per reference (and per client) in a window."
+        10,
+        ge=1,
+        description="Failed public lookups allowed per client and per dossier (all its references together; "
+        "an unknown reference on its own) in one window, counted in the database across replicas.",
     )
-    public_lookup_window_s: float = Field(900.0, gt=0, description="The window of that limit, in seconds.")
+    public_lookup_window_s: float = Field(
+        900.0,
+        gt=0,
+        description="The fixed window of that limit, in seconds: a used-up budget is refused (429) until its "
+        "window ends.",
+    )
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
     )
