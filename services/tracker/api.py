@@ -5,18 +5,14 @@ Public lookup: ``GET /public/dossiers/{reference}?phone_last4=`` with an item id
 at the agency, its agency dossier code) and the last four digits of the applicant's phone. It answers
 the stage, dates, the expected date and office names — never personal data, never staff ids. A wrong
 pair gets the same 404 as an unknown reference, so it cannot tell whether a reference exists. Four
-digits are only 10,000 possibilities, so failed lookups are limited per reference and per client
-(429 with Retry-After); the limit lives in each replica's memory, so a deployment with several replicas
-also limits at its gateway.
+digits are only 10,000 possibilities, so failed lookups are limited per client and per dossier (all its
+references share one budget; a reference that leads to no dossier has its own) in a fixed window (429 with
+Retry-After until the window ends). The budgets are kept in the database: every replica and a restarted
+one see the same.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,11 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
 from contracts.values import parse_agency_code, parse_agency_dossier_code, parse_s10
+from services.shared import cursors
 from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.calendar import to_vietnam_time
+from services.shared.cursors import CursorSigner
 from services.shared.http import ProblemError, authenticated
 from services.tracker import handlers
+from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, utc
 from services.tracker.domain import AgencyDuePolicy, AnomalyReason, Custody, Step
 from services.tracker.handlers import PhoneDigest
@@ -245,54 +244,14 @@ class OfficeDirectory:
         return Office(code=code, name=self._names.get(code)) if code else None
 
 
-class FailedLookupLimiter:
-    """At most ``max_failures`` failed lookups per key within ``window_s`` (memory bounded)."""
-
-    def __init__(
-        self,
-        max_failures: int,
-        window_s: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
-    ) -> None:
-        self._max = max_failures
-        self._window = window_s
-        self._clock = clock
-        self._max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def retry_after(self, *keys: str) -> int | None:
-        """Seconds to wait when any key is over its limit, else None."""
-        now = self._clock()
-        waits = []
-        for key in keys:
-            stamps = self._failures.get(key)
-            if stamps is None:
-                continue
-            while stamps and stamps[0] <= now - self._window:
-                stamps.popleft()
-            if len(stamps) >= self._max:
-                waits.append(stamps[0] + self._window - now)
-        return max(1, int(max(waits)) + 1) if waits else None
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        for key in keys:
-            stamps = self._failures.setdefault(key, deque(maxlen=self._max))
-            stamps.append(now)
-            self._failures.move_to_end(key)
-        while len(self._failures) > self._max_keys:
-            self._failures.popitem(last=False)
-
-
 @dataclass
 class ApiContext:
     engine: AsyncEngine
     authenticator: Authenticator
     digest: PhoneDigest
     due: AgencyDuePolicy
-    limiter: FailedLookupLimiter
+    budget: LookupBudget
+    cursors: CursorSigner
     directory: OfficeDirectory
     metrics: TrackerMetrics
     today: Callable[[], date]
@@ -301,24 +260,28 @@ class ApiContext:
 # --------------------------------------------------------------------------- cursors
 
 
-def encode_cursor(kind: str, value: Any, dossier_id: str) -> str:
-    raw = json.dumps([kind, value.isoformat(), dossier_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+# Each list's cursors hold its sort value and the id that breaks ties, under the list's kind: "recent"
+# (last event time, dossier id), "due" (due date, dossier id), "anomaly" (occurrence time, event id).
 
 
-def decode_cursor(cursor: str, kind: str) -> tuple[Any, str]:
-    invalid = ProblemError(400, "invalid_cursor", "the cursor is not one this list handed out")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        found_kind, value, key = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise invalid from None
-    if found_kind != kind or not isinstance(value, str) or not isinstance(key, str) or len(key) > 36:
-        raise invalid
-    try:
-        return (date.fromisoformat(value) if kind == "due" else datetime.fromisoformat(value)), key
-    except ValueError:
-        raise invalid from None
+def encode_cursor(signer: CursorSigner, kind: str, value: date | datetime, key: str) -> str:
+    return signer.encode(kind, [value.isoformat(), key])
+
+
+def decode_cursor(signer: CursorSigner, cursor: str, kind: str) -> tuple[Any, str]:
+    value, key = signer.decode(cursor, kind, 2)
+    return (cursors.day(value) if kind == "due" else cursors.moment(value)), cursors.uuid_key(key)
+
+
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=cursors.MAX_CURSOR_CHARS,
+        pattern=cursors.CURSOR_PATTERN,
+        description="The next_cursor of the previous page, unchanged (it is signed); any other value is "
+        "refused with 400 invalid_cursor.",
+    ),
+]
 
 
 # --------------------------------------------------------------------------- shaping answers
@@ -441,12 +404,14 @@ def public_of(row: Row[Any], ref: str, directory: OfficeDirectory, today: date) 
 # --------------------------------------------------------------------------- routes
 
 _DESCRIPTIONS = {
-    400: "The cursor is not one this list handed out.",
+    400: "invalid_cursor: the cursor is not one this list handed out (edited, forged, from another list, "
+    "or signed with a key since changed); start again from the first page.",
     401: "No valid bearer credential (missing, malformed, expired or revoked).",
     403: "The credential's role may not use this endpoint, or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
     422: "A parameter does not match its schema.",
-    429: "Too many failed lookups for this reference or from this client; see Retry-After.",
+    429: "too_many_failed_lookups: the failed lookups allowed for this dossier (or unknown reference) or "
+    "from this client in one window are used up; Retry-After says when the window ends.",
     503: "The database is not available; retry later.",
 }
 
@@ -533,21 +498,19 @@ async def public_lookup(
     ],
 ) -> PublicDossier:
     ref = normalised_reference(reference)
+    # The peer address as Starlette gives it; which proxies may set it is the HTTP server's business.
     client = request.client.host if request.client else "unknown"
-    keys = (f"reference:{ref}", f"client:{client}")
-    wait = ctx.limiter.retry_after(*keys)
-    if wait is not None:
+    answer = await handlers.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
+    if answer.retry_after is not None:
         ctx.metrics.public_lookups.labels("rate_limited").inc()
         raise ProblemError(
             429,
             "too_many_failed_lookups",
             "too many failed lookups; try again later",
-            headers={"Retry-After": str(wait)},
+            headers={"Retry-After": str(answer.retry_after)},
         )
-    async with ctx.engine.connect() as conn:
-        row = await handlers.public_lookup(conn, ref, phone_last4, ctx.digest)
+    row = answer.row
     if row is None:
-        ctx.limiter.failed(*keys)
         ctx.metrics.public_lookups.labels("not_found").inc()
         raise ProblemError(404, "not_found", "no dossier matches this reference and phone number")
     ctx.metrics.public_lookups.labels("found").inc()
@@ -598,12 +561,10 @@ async def list_dossiers(
         Query(pattern=REFERENCE_PATTERN, description="Holding this item id or agency dossier code."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
-    ] = None,
+    cursor: CursorParam = None,
 ) -> DossierPage:
     kind = "due" if overdue else "recent"
-    after = decode_cursor(cursor, kind) if cursor else None
+    after = decode_cursor(ctx.cursors, cursor, kind) if cursor else None
     today = ctx.today()
     where = DossierFilter(
         agency=parse_agency_code(agency) if agency else None,
@@ -621,8 +582,9 @@ async def list_dossiers(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        value = last.due_date if overdue else utc(last.last_event_at)
-        next_cursor = encode_cursor(kind, value, last.dossier_id)
+        value: date | datetime | None = last.due_date if overdue else utc(last.last_event_at)
+        assert value is not None  # the overdue list holds only dossiers with a due date
+        next_cursor = encode_cursor(ctx.cursors, kind, value, last.dossier_id)
     return DossierPage(
         items=[DossierSummary(**summary_fields(row, today)) for row in page], next_cursor=next_cursor
     )
@@ -640,19 +602,19 @@ async def list_anomalies(
     caller: Caller,
     reason: Annotated[AnomalyReason | None, Query(description="Only this reason.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="From the previous page.")
-    ] = None,
+    cursor: CursorParam = None,
 ) -> AnomalyPage:
     if caller.role is not Role.OPERATOR:
         raise ProblemError(403, "forbidden", "only operators list anomalies")
-    after = decode_cursor(cursor, "anomaly") if cursor else None
+    after = decode_cursor(ctx.cursors, cursor, "anomaly") if cursor else None
     async with ctx.engine.connect() as conn:
         rows = await handlers.list_anomalies(conn, reason, after, limit + 1)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor("anomaly", utc(page[-1].occurred_at), page[-1].event_id)
+        occurred = utc(page[-1].occurred_at)
+        assert occurred is not None
+        next_cursor = encode_cursor(ctx.cursors, "anomaly", occurred, page[-1].event_id)
     return AnomalyPage(
         items=[
             AnomalyRow(

@@ -28,11 +28,13 @@ from services.shared.body_limit import limit_bodies
 from services.shared.calendar import load_calendar, to_vietnam_time
 from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
+from services.shared.cursors import CursorSigner, derive_key
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument, problem
 from services.shared.kafka import EventPublisher, make_broker
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
+from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.outbox import OutboxRelay
 from services.tracker.domain import AgencyDuePolicy
 from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, Projector
@@ -130,7 +132,14 @@ def build(
         authenticator=authenticator,
         digest=digest,
         due=due,
-        limiter=api.FailedLookupLimiter(settings.public_lookup_failures, settings.public_lookup_window_s),
+        budget=LookupBudget(
+            engine,
+            derive_key(settings.phone_digest_key(), "tracker.lookup-budget.v1"),
+            allowed=settings.public_lookup_failures,
+            window_s=settings.public_lookup_window_s,
+            clock=clock,
+        ),
+        cursors=CursorSigner(settings.cursor_signing_key()),
         directory=api.OfficeDirectory.load(settings.office_directory),
         metrics=metrics,
         today=today,

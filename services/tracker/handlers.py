@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import Row, event
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, dataschema_uri
 from contracts.events import DossierAccepted, DossierRegisteredForReturn, Event, StageChanged
@@ -29,6 +29,7 @@ from services.shared.auth import Principal, Role
 from services.shared.calendar import WorkingCalendar, agency_due_date
 from services.shared.catalog import Catalog, UnknownProcedureError
 from services.tracker.adapters import repository
+from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, Position
 from services.tracker.domain import (
     AgencyDuePolicy,
@@ -327,8 +328,37 @@ def matching_dossier(rows: Sequence[Row[Any]], last4: str, digest: PhoneDigest) 
     )
 
 
-async def public_lookup(conn: AsyncConnection, ref: str, last4: str, digest: PhoneDigest) -> Row[Any] | None:
-    return matching_dossier(await repository.dossiers_by_reference(conn, ref), last4, digest)
+@dataclass(frozen=True)
+class PublicAnswer:
+    row: Row[Any] | None
+    """The dossier the reference and digits point to; None: no such dossier (a failed lookup)."""
+    retry_after: int | None = None
+    """Set when the lookup was refused because a budget of failed lookups is used up."""
+
+
+def budgets_of(client: str, ref: str, rows: Sequence[Row[Any]]) -> list[str]:
+    """The budgets a lookup draws on: its client's, and every dossier's the reference leads to (so all the
+    references of a dossier share one), or the reference's own when it leads to none (so guessing
+    references is limited too, whichever clients guess)."""
+    targets = [f"dossier:{row.dossier_id}" for row in rows] or [f"reference:{ref}"]
+    return [f"client:{client}", *targets]
+
+
+async def public_lookup(
+    engine: AsyncEngine, ref: str, last4: str, client: str, digest: PhoneDigest, budget: LookupBudget
+) -> PublicAnswer:
+    """The dossier a reference and the phone's last four digits point to, within the budgets of failed
+    lookups. Only a failed lookup spends them: a refused one and a successful one give their unit back."""
+    async with engine.connect() as conn:
+        rows = await repository.dossiers_by_reference(conn, ref)
+    reservation = await budget.reserve(budgets_of(client, ref, rows))
+    if reservation.retry_after is not None:
+        await budget.give_back(reservation)
+        return PublicAnswer(None, reservation.retry_after)
+    row = matching_dossier(rows, last4, digest)
+    if row is not None:
+        await budget.give_back(reservation)
+    return PublicAnswer(row)
 
 
 async def may_see(conn: AsyncConnection, principal: Principal, row: Row[Any]) -> bool:

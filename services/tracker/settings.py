@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
+from services.shared.cursors import derive_key
 from services.shared.http_settings import HttpServiceSettings
 
 MIN_LOOKUP_KEY_BYTES = 16
@@ -72,10 +73,25 @@ class TrackerSettings(HttpServiceSettings):
         "public lookup; empty: DOSSIER_AUTH_SECRET. Changing it makes stored digests unusable until a "
         "rebuild.",
     )
-    public_lookup_failures: int = Field(
-        10, ge=1, description="Failed public lookups allowed per reference (and per client) in a window."
+    cursor_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key of the HMAC that signs the staff lists' page cursors; every replica needs the same "
+        "one. Empty: derived from DOSSIER_AUTH_SECRET (HMAC of it with a fixed purpose label), which every "
+        "replica already shares. Changing it refuses the cursors handed out before (400 invalid_cursor; "
+        "clients start again from the first page).",
     )
-    public_lookup_window_s: float = Field(900.0, gt=0, description="The window of that limit, in seconds.")
+    public_lookup_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed public lookups allowed per client and per dossier (all its references together; "
+        "an unknown reference on its own) in one window, counted in the database across replicas.",
+    )
+    public_lookup_window_s: float = Field(
+        900.0,
+        gt=0,
+        description="The fixed window of that limit, in seconds: a used-up budget is refused (429) until its "
+        "window ends.",
+    )
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
     )
@@ -90,6 +106,14 @@ class TrackerSettings(HttpServiceSettings):
         description="TESTS ONLY: exit the process (os._exit) after this many batches were committed to the "
         "database and before their offsets are committed to Kafka.",
     )
+
+    def cursor_signing_key(self) -> bytes:
+        own = self.cursor_key.get_secret_value()
+        if own:
+            if len(own.encode()) < MIN_LOOKUP_KEY_BYTES:
+                raise ValueError(f"TRACKER_CURSOR_KEY must be at least {MIN_LOOKUP_KEY_BYTES} bytes")
+            return own.encode()
+        return derive_key(self.auth_secret.get_secret_value().encode(), "tracker.cursor.v1")
 
     def phone_digest_key(self) -> bytes:
         key = self.lookup_key.get_secret_value() or self.auth_secret.get_secret_value()

@@ -144,5 +144,18 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Budgets of failed public lookups (adapters/lookup_budget.py; revision tr_0003): one row per
+# client, dossier or unknown reference in its current fixed window, keyed by an HMAC of that name so that
+# no client address or reference is stored. Not part of the projection: a rebuild leaves it alone. Rows
+# whose window ended are deleted as lookups go.
+lookup_budget = Table(
+    "tracker_lookup_budget",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_ends_ms", BigInteger, nullable=False),
+    Column("used", Integer, nullable=False),
+    Index("ix_tracker_lookup_budget_window_ends", "window_ends_ms"),
+)
+
 PROJECTION_TABLES = (dossier, event, anomaly, party, reference)
 """The tables a rebuild fills and compares; the outbox is not part of the projection."""
