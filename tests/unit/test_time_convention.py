@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from contracts.envelope import Envelope, decode, encode
-from contracts.errors import ContractError
+from contracts.errors import ContractError, Reason
 from contracts.events import EVENT_TYPES, Event, EventKey, StageChanged
 from contracts.samples import SAMPLE_DOSSIER_ID, sample_envelope
 from contracts.values import RFC3339_VIETNAM, AwareTime, rfc3339
@@ -89,14 +89,18 @@ def test_an_envelope_read_with_any_offset_is_written_back_in_vietnam_time() -> N
     assert written["data"]["signed_at"] == "2025-03-17T10:15:00+07:00"
 
 
-def test_an_envelope_with_a_naive_time_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("field", "reason"), [("time", Reason.NOT_AN_ENVELOPE), ("signed_at", Reason.INVALID_DATA)]
+)
+def test_an_envelope_with_a_naive_time_is_refused_naming_the_field(field: str, reason: Reason) -> None:
     sample = json.loads(encode(sample_envelope(("postal.dossier_handed_to_agency", 1))))
-    sample["data"]["signed_at"] = "2025-03-17T10:15:00"
+    (sample if field == "time" else sample["data"])[field] = "2025-03-17T10:15:00"
 
     with pytest.raises(ContractError) as refused:
         decode(json.dumps(sample).encode())
 
-    assert "signed_at" in refused.value.detail
+    assert refused.value.reason is reason
+    assert field in refused.value.detail
     assert "2025-03-17" not in refused.value.detail
 
 
