@@ -14,7 +14,6 @@ from typing import Any, Generic, Literal, NamedTuple
 from uuid import UUID, uuid4
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,7 +27,7 @@ from pydantic_core import from_json
 
 from contracts.errors import ContractError, Reason, describe
 from contracts.events import EVENT_TYPES, Event, EventT, versions_of
-from contracts.values import DossierId
+from contracts.values import AwareTime, DossierId
 
 SPECVERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
@@ -57,8 +56,9 @@ class EnvelopeAttributes(BaseModel):
     """URI-reference of the producer: ``/post-offices/<code>``, ``/agencies/<code>``, ``/tracker``, …"""
     subject: DossierId
     """The dossier id, also the Kafka key: every event of a dossier lands on one partition, in order."""
-    time: AwareDatetime
-    """When the event happened (not when it was published), with its UTC offset."""
+    time: AwareTime
+    """When the event happened (not when it was published): read with any UTC offset, written in
+    Vietnam time (+07:00)."""
     datacontenttype: Literal["application/json"] = "application/json"
     """The media type of data."""
     dataschema: str | None = None

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 # --- UPU S10 postal item id -------------------------------------------------------------------------
 
@@ -321,3 +329,38 @@ RecordId = Annotated[
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 """Free text written by staff: a reason, a document name."""
+
+
+# --- Times ----------------------------------------------------------------------------------------
+
+VIETNAM_OFFSET = timezone(timedelta(hours=7), "+07:00")
+"""Vietnam's offset, UTC+7 without daylight saving since 1975: every fact of this system happens there."""
+
+RFC3339_VIETNAM = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?\+07:00$"
+"""What a written time looks like: RFC 3339 with seconds and the explicit offset +07:00."""
+
+
+def in_vietnam_time(moment: datetime) -> datetime:
+    """The same instant in Vietnam time; a naive datetime is refused, its zone would be a guess."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a time needs a UTC offset; a naive time is ambiguous")
+    return moment.astimezone(VIETNAM_OFFSET)
+
+
+def rfc3339(moment: datetime) -> str:
+    """How every API and event writes a time: RFC 3339 with the offset +07:00, e.g.
+    2025-03-14T09:30:00+07:00."""
+    return in_vietnam_time(moment).isoformat()
+
+
+AwareTime = Annotated[
+    AwareDatetime,
+    PlainSerializer(in_vietnam_time, return_type=datetime, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": RFC3339_VIETNAM}, mode="serialization"
+    ),
+]
+"""A point in time. Read with any UTC offset (a naive time is refused: pydantic's ``timezone_aware``
+error, which the HTTP APIs answer as 422 ``time_without_offset``); written as RFC 3339 in Vietnam
+time, ``+07:00``, whatever offset it was read with. The Python value, and ``model_dump()`` in Python
+mode, keep the offset it came with: only the written form changes."""

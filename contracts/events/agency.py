@@ -10,12 +10,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from contracts.enums import FilingChannel, Outcome
 from contracts.events.base import PERSONAL_DATA, Event
 from contracts.events.parts import Address, ApplicantContact
-from contracts.values import AgencyCode, AgencyDossierCode, ProcedureCode, S10ItemId, StaffId, Text
+from contracts.values import (
+    AgencyCode,
+    AgencyDossierCode,
+    AwareTime,
+    ProcedureCode,
+    S10ItemId,
+    StaffId,
+    Text,
+)
 
 
 class AgencyEvent(Event):
@@ -41,7 +49,7 @@ class DossierReceived(AgencyEvent):
     """The procedure, as the agency recorded it."""
     item_id: S10ItemId | None = None
     """The inbound postal item, when the dossier came by post."""
-    filed_at: AwareDatetime
+    filed_at: AwareTime
     """The filing time: the handover signing time for a dossier that came by post."""
     legal_due_date: date
     """The due date by the procedure's legal target, counted in working days from the filing day."""
@@ -90,7 +98,7 @@ class SupplementReceived(AgencyEvent):
     version: Literal[1] = 1
     agency_dossier_code: AgencyDossierCode | None = None
     """The agency's code of the dossier, if it has one."""
-    received_at: AwareDatetime
+    received_at: AwareTime
     """The new filing time."""
     supplement_item_id: S10ItemId | None = None
     """The postal item that carried the supplement, when it came by post."""
@@ -166,7 +174,7 @@ class DossierRegisteredForReturn(AgencyEvent):
     """The procedure."""
     filing_channel: FilingChannel
     """How the dossier was filed."""
-    filed_at: AwareDatetime
+    filed_at: AwareTime
     """The filing time."""
     applicant: ApplicantContact = Field(json_schema_extra=PERSONAL_DATA)
     """The applicant's contact (personal data)."""

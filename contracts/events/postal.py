@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.enums import (
     AcceptanceChannel,
@@ -27,6 +27,7 @@ from contracts.events.parts import ApplicantContact, DocumentChecked
 from contracts.values import (
     AgencyCode,
     AgencyDossierCode,
+    AwareTime,
     PostOfficeCode,
     ProcedureCode,
     RecordId,
@@ -138,7 +139,7 @@ class DossierHandedToAgency(PostalEvent):
     """The postal worker who signed the record."""
     agency_officer_id: StaffId
     """The agency officer who signed the record."""
-    signed_at: AwareDatetime
+    signed_at: AwareTime
     """When the record was signed: the filing time."""
 
 

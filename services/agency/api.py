@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import JSONResponse
 
 from contracts.enums import Outcome, ServiceForm
-from contracts.values import parse_agency_code
+from contracts.values import AwareTime, parse_agency_code
 from services.agency import commands as cmd
 from services.agency.domain import (
     Actor,
@@ -94,12 +94,12 @@ class DossierView(_Out):
     """The procedure."""
     agency_dossier_code: str | None
     """The agency's code, once assigned."""
-    filed_at: datetime | None
+    filed_at: AwareTime | None
     """The filing time the clock counts from (handover signing, filing in person or online, or the
     arrival of the latest supplement)."""
     filing_day: date | None
     """The day counted as the filing day, after the cut-off rule."""
-    received_at: datetime | None
+    received_at: AwareTime | None
     """When the desk recorded its receipt."""
     legal_due_date: date | None
     """The filing day plus the procedure's target in working days."""
@@ -113,7 +113,7 @@ class DossierView(_Out):
     """Whether the apology slip was issued."""
     delay_breach: bool | None
     """Whether the apology slip was issued too late (less than the lead time before the due date)."""
-    supplement_requested_at: datetime | None
+    supplement_requested_at: AwareTime | None
     """When the latest supplement was requested."""
     outcome: Outcome | None
     """The result's outcome, once ready."""

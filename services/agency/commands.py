@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.enums import FilingChannel, Outcome
 from contracts.events import Address, ApplicantContact
-from contracts.values import AgencyDossierCode, ProcedureCode, S10ItemId, Text
+from contracts.values import AgencyDossierCode, AwareTime, ProcedureCode, S10ItemId, Text
 
 
 class Command(BaseModel):
@@ -59,7 +59,7 @@ class RequestSupplement(Command):
 class ReceiveSupplement(Command):
     """The agency received the requested supplement. The clock restarts from zero at `received_at`."""
 
-    received_at: AwareDatetime | None = None
+    received_at: AwareTime | None = None
     """When the supplement was filed (the new filing time). Defaults to the signing of the handover
     record when the supplement came by post and the post office has reported that handover."""
     supplement_item_id: S10ItemId | None = None
@@ -109,7 +109,7 @@ class RegisterForReturn(Command):
     """The procedure, from the catalog; it must allow the result to go by post."""
     filing_channel: FilingChannel
     """How the dossier was filed."""
-    filed_at: AwareDatetime
+    filed_at: AwareTime
     """The filing time: when the dossier was filed at the desk or submitted online."""
     applicant: ApplicantContact
     """The applicant's contact (personal data: forwarded in the event, not stored by this service)."""

@@ -14,7 +14,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,6 +37,7 @@ from contracts.events.postal import InboundServiceForm
 from contracts.values import (
     AgencyCode,
     AgencyDossierCode,
+    AwareTime,
     DossierId,
     PostOfficeCode,
     ProcedureCode,
@@ -143,7 +143,7 @@ class AcceptDossier(Command):
     """The route to the agency, which selects the J+n limit."""
     carries_appointment_slip_back: bool = False
     """True when the agency's appointment slip must be carried back to the citizen (the limit doubles)."""
-    accepted_at: AwareDatetime
+    accepted_at: AwareTime
     """When the dossier was accepted, with its UTC offset; not in the future."""
 
 
@@ -197,7 +197,7 @@ class HandOver(Command):
     """The postal worker who signed the record."""
     agency_officer_id: StaffId
     """The agency officer who signed the record."""
-    signed_at: AwareDatetime
+    signed_at: AwareTime
     """When both signed: the dossiers' filing time, which starts the agency clock. Not in the future."""
     item_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=MAX_MANIFEST_ITEMS)
     """The S10 ids listed on the record. Each is checked on its own: a malformed, unknown, misaddressed or
@@ -281,7 +281,7 @@ class PickUpResult(Command):
     """The agency officer who released it."""
     route_class: RouteClass
     """The route to the citizen, which selects the J+n limit of the return leg."""
-    picked_up_at: AwareDatetime
+    picked_up_at: AwareTime
     """When the result was picked up; not in the future."""
 
 
@@ -309,7 +309,7 @@ class ScanFields(Command):
     again (online or in a batch) records nothing new and answers duplicate."""
     item_id: S10ItemId
     """The item scanned."""
-    scanned_at: AwareDatetime
+    scanned_at: AwareTime
     """When the scan was made, with its UTC offset; not in the future."""
 
 
@@ -661,7 +661,7 @@ class ReturnToAgency(Command):
     """The postal worker who returned it."""
     agency_officer_id: StaffId
     """The agency officer who took it back."""
-    returned_at: AwareDatetime
+    returned_at: AwareTime
     """When it was handed back; not in the future."""
 
 
@@ -693,7 +693,7 @@ class ReportIncident(Command):
     """Whether the post is at fault."""
     compensation_vnd: Amount | None = None
     """Compensation paid or agreed, when known; at fault, at least 4× the postage."""
-    reported_at: AwareDatetime
+    reported_at: AwareTime
     """When it was reported; not in the future."""
 
 

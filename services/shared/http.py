@@ -50,6 +50,27 @@ def _safe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors]
 
 
+def _field(error: Any) -> str:
+    """Where an error is, as a caller names it: ``scanned_at``, ``scans.3.scanned_at`` (no ``body``)."""
+    loc = list(error.get("loc", ()))
+    return ".".join(str(part) for part in (loc[1:] if loc[:1] in (["body"], ["query"]) else loc))
+
+
+def _naive_times(errors: Sequence[Any]) -> JSONResponse | None:
+    """A request whose only fault is a time without an offset gets a reason of its own: the fix is
+    the same for every such field (write the offset), and a naive time is a guess we refuse to make."""
+    if not errors or any(e.get("type") != "timezone_aware" for e in errors):
+        return None
+    fields = [_field(e) for e in errors]
+    return problem(
+        422,
+        "time_without_offset",
+        f"{', '.join(fields)}: a time needs a UTC offset (RFC 3339, e.g. +07:00 or Z); "
+        "a time without one is ambiguous",
+        errors=_safe_validation_errors(errors),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
@@ -60,6 +81,8 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed_json", "the request body is not valid JSON")
+        if (naive := _naive_times(errors)) is not None:
+            return naive
         return problem(
             422,
             "invalid_request",

@@ -29,7 +29,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
-from contracts.values import parse_agency_code, parse_agency_dossier_code, parse_s10
+from contracts.values import AwareTime, parse_agency_code, parse_agency_dossier_code, parse_s10
 from services.shared import cursors
 from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
@@ -97,14 +97,14 @@ class PublicDossier(Body):
     """The item id or agency dossier code looked up."""
     service_form: ServiceForm | None = None
     stage: Stage
-    stage_since: datetime
+    stage_since: AwareTime
     holder: PublicHolder | None = None
-    accepted_at: datetime | None = None
+    accepted_at: AwareTime | None = None
     """When the post office accepted the dossier (forms SEND_DOSSIER and SEND_AND_RECEIVE)."""
-    filed_at: datetime | None = None
+    filed_at: AwareTime | None = None
     """The filing time at the agency, from which its processing time counts."""
-    result_ready_at: datetime | None = None
-    delivered_at: datetime | None = None
+    result_ready_at: AwareTime | None = None
+    delivered_at: AwareTime | None = None
     expected_date: date | None = None
     """The appointment date while the agency works; else the due date of the running postal leg."""
     overdue: bool
@@ -113,7 +113,7 @@ class PublicDossier(Body):
     """The post office that accepted the dossier."""
     agency: Office | None = None
     """The agency the dossier is addressed to."""
-    last_update: datetime
+    last_update: AwareTime
 
 
 class CustodyOut(Body):
@@ -139,7 +139,7 @@ class DossierSummary(Body):
     dossier_id: str
     stage: Stage | None = None
     """None while no acceptance or registration has arrived."""
-    stage_since: datetime | None = None
+    stage_since: AwareTime | None = None
     service_form: ServiceForm | None = None
     procedure_code: str | None = None
     agency_code: str | None = None
@@ -153,14 +153,14 @@ class DossierSummary(Body):
     is_open: bool
     event_count: int
     anomaly_count: int
-    last_event_at: datetime
+    last_event_at: AwareTime
 
 
 class HistoryItem(Body):
     event_id: str
     type: str
     version: int
-    occurred_at: datetime
+    occurred_at: AwareTime
     source: str
     stage_after: Stage | None = None
     custody_after: CustodyOut | None = None
@@ -180,14 +180,14 @@ class ReferenceOut(Body):
 
 
 class DossierDetailOut(DossierSummary):
-    accepted_at: datetime | None = None
-    filed_at: datetime | None = None
-    received_at: datetime | None = None
-    result_ready_at: datetime | None = None
-    picked_up_at: datetime | None = None
-    first_attempt_at: datetime | None = None
-    delivered_at: datetime | None = None
-    closed_at: datetime | None = None
+    accepted_at: AwareTime | None = None
+    filed_at: AwareTime | None = None
+    received_at: AwareTime | None = None
+    result_ready_at: AwareTime | None = None
+    picked_up_at: AwareTime | None = None
+    first_attempt_at: AwareTime | None = None
+    delivered_at: AwareTime | None = None
+    closed_at: AwareTime | None = None
     inbound_due_date: date | None = None
     agency_due_date: date | None = None
     appointment_date: date | None = None
@@ -211,7 +211,7 @@ class AnomalyRow(Body):
     event_id: str
     dossier_id: str
     event_type: str
-    occurred_at: datetime
+    occurred_at: AwareTime
     reason: AnomalyReason
     detail: str
 

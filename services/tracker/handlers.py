@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.envelope import Envelope, dataschema_uri
 from contracts.events import DossierAccepted, DossierRegisteredForReturn, Event, StageChanged
 from contracts.sources import TRACKER_SOURCE
+from contracts.values import rfc3339
 from services.shared.auth import Principal, Role
 from services.shared.calendar import WorkingCalendar, agency_due_date
 from services.shared.catalog import Catalog, UnknownProcedureError
@@ -138,7 +139,7 @@ def stage_changed_payload(change: StageChange) -> tuple[uuid.UUID, str]:
         "type": STAGE_CHANGED_TYPE,
         "source": TRACKER_SOURCE,
         "subject": entry.dossier_id,
-        "time": entry.cause.occurred_at.isoformat(),
+        "time": rfc3339(entry.cause.occurred_at),
         "datacontenttype": "application/json",
         "dataschema": dataschema_uri(STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION),
         "schemaversion": STAGE_CHANGED_VERSION,

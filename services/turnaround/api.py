@@ -8,16 +8,16 @@ from an item id anyone can read off a parcel — reveals nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Leg
-from contracts.values import parse_dossier_id
+from contracts.values import AwareTime, parse_dossier_id
 from services.shared.auth import Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, authenticated
@@ -54,14 +54,21 @@ def may_see(caller: Principal, facts: Facts) -> bool:
 
 
 class ClockView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     leg: Leg
     generation: int
+    """Starts at 1; a supplement request restarts the agency clock as a new generation."""
     state: ClockState
-    started_at: datetime
+    started_at: AwareTime
+    """When the clock started."""
     start_day: date
+    """Day J, the day the working days count from."""
     due_date: date | None
-    finished_at: datetime | None
+    finished_at: AwareTime | None
+    """When the clock stopped, once finished or cancelled."""
     working_days: int | None
+    """Working days taken, once finished."""
     timeliness: Timeliness | None
 
 
@@ -70,7 +77,39 @@ class DossierClocks(BaseModel):
     clocks: list[ClockView]
 
 
-@router.get("/dossiers/{dossier_id}/clocks", response_model=DossierClocks)
+# Every refusal is an RFC 9457 problem (services/shared/http.py) and is declared as one, so the
+# document tells clients — and the fuzzer — every answer the operation gives.
+_PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "reason", "detail"],
+    "properties": {
+        "status": {"type": "integer"},
+        "reason": {"type": "string", "description": "Stable machine-readable reason."},
+        "detail": {"type": "string", "description": "What is wrong; never repeats submitted values."},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _PROBLEM}},
+    }
+    return answer | ({"headers": headers} if headers else {})
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: _problem(
+        "No valid bearer credential (missing, malformed, expired or revoked): `unauthenticated`.",
+        {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    ),
+    404: _problem("No clock of this dossier, or the dossier is outside the caller's scope: `not_found`."),
+    422: _problem("The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."),
+}
+
+
+@router.get("/dossiers/{dossier_id}/clocks", response_model=DossierClocks, responses=REFUSALS)
 async def dossier_clocks(
     request: Request, caller: Caller, dossier_id: Annotated[str, Path(max_length=36)]
 ) -> DossierClocks:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, overload
 
 from sqlalchemy import and_, case, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,21 @@ ClockKey = tuple[str, Leg]
 def _insert(conn: AsyncConnection, table: Any) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def _stored(moment: datetime | None) -> datetime | None:
+    # SQLite keeps no offset: store every time in UTC, so a naive one read back is UTC, not a guess.
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+@overload
+def _read(moment: datetime) -> datetime: ...
+@overload
+def _read(moment: datetime | None) -> datetime | None: ...
+def _read(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # SQLite: stored in UTC by _stored
 
 
 # --------------------------------------------------------------------------- dossier facts
@@ -75,7 +90,7 @@ def _clock_row(dossier_id: str, c: Clock, now: datetime) -> dict[str, Any]:
         "leg": c.leg.value,
         "generation": c.generation,
         "state": c.state.value,
-        "started_at": c.started_at,
+        "started_at": _stored(c.started_at),
         "start_day": c.start_day,
         "due_date": c.due_date,
         "province": c.province,
@@ -83,7 +98,7 @@ def _clock_row(dossier_id: str, c: Clock, now: datetime) -> dict[str, Any]:
         "route": c.route,
         "agency_code": c.agency_code,
         "post_office_code": c.post_office_code,
-        "finished_at": c.finished_at,
+        "finished_at": _stored(c.finished_at),
         "finished_day": c.finished_day,
         "working_days": c.working_days,
         "timeliness": c.timeliness.value if c.timeliness is not None else None,
@@ -97,7 +112,7 @@ def _clock_of(row: Any) -> Clock:
         leg=Leg(row.leg),
         generation=row.generation,
         state=ClockState(row.state),
-        started_at=row.started_at,
+        started_at=_read(row.started_at),
         start_day=row.start_day,
         due_date=row.due_date,
         province=row.province,
@@ -105,7 +120,7 @@ def _clock_of(row: Any) -> Clock:
         route=row.route,
         agency_code=row.agency_code,
         post_office_code=row.post_office_code,
-        finished_at=row.finished_at,
+        finished_at=_read(row.finished_at),
         finished_day=row.finished_day,
         working_days=row.working_days,
         timeliness=Timeliness(row.timeliness) if row.timeliness is not None else None,
