@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
+from services.shared.times import TIME_WITHOUT_OFFSET, naive_time_fields
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, or a short reason when it is not."""
@@ -60,6 +61,13 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed_json", "the request body is not valid JSON")
+        if naive := naive_time_fields(errors):
+            return problem(
+                422,
+                TIME_WITHOUT_OFFSET,
+                f"{', '.join(naive)}: a time needs its UTC offset (RFC 3339), e.g. +07:00",
+                errors=_safe_validation_errors(errors),
+            )
         return problem(
             422,
             "invalid_request",
