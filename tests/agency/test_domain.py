@@ -19,6 +19,7 @@ from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT, sample_event
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item, make_s10
 from services.agency import commands as cmd
+from services.agency.app import rules_of
 from services.agency.domain import (
     Actor,
     Dossier,
@@ -36,6 +37,7 @@ from services.agency.domain import (
     occurrence_time,
     parse_reference,
 )
+from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog
 
@@ -934,3 +936,15 @@ def test_two_times_of_one_report_that_disagree_are_invalid(report: cmd.Report) -
         dossier = _waiting(dossier, vn(2026, 3, 4))
 
     assert rejection(dossier, report, now=AFTERNOON) is Reason.TIMES_DISAGREE
+
+
+@pytest.mark.parametrize(("env", "skew"), [(None, timedelta(seconds=120)), ("30", timedelta(seconds=30))])
+def test_the_clock_skew_allowed_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, skew: timedelta
+) -> None:
+    if env is None:
+        monkeypatch.delenv("DOSSIER_CLOCK_SKEW_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("DOSSIER_CLOCK_SKEW_SECONDS", env)
+
+    assert rules_of(AgencySettings()).clock_skew == skew
