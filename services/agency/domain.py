@@ -519,7 +519,8 @@ def accept(
             f"the source must be {AGENCY_SOURCE_PREFIX}{event.agency_code}, the agency reporting",
         )
     _not_in_future(occurred_at, now, policy, "the report's time")
-    if event.recorded_at is not None:
+    if event.recorded_at is not None:  # an agency system's own recording time: not after now, either
+        _not_in_future(event.recorded_at, now, policy, "recorded_at")
         _not_in_future(occurred_at, event.recorded_at, policy, "the report's time (after recorded_at)")
     if isinstance(event, DossierRegisteredForReturn):
         return _register(dossier, event, subject, now, policy, code_holder)

@@ -903,9 +903,18 @@ def test_a_report_that_happened_beyond_the_clock_skew_ahead_is_invalid(
     assert caught.value.verdict is Verdict.INVALID
 
 
-def test_an_agency_systems_report_that_happened_after_it_was_recorded_is_in_the_future() -> None:
+@pytest.mark.parametrize(
+    ("recorded_at", "occurred_at", "why"),
+    [
+        (vn(2026, 3, 3, 9), vn(2026, 3, 3, 11), "it happened two hours after it was recorded"),
+        (vn(2026, 3, 21), vn(2026, 3, 3, 11), "it was recorded the day after the service's today"),
+    ],
+)
+def test_an_agency_systems_report_with_times_after_its_recording_or_now_is_in_the_future(
+    recorded_at: datetime, occurred_at: datetime, why: str
+) -> None:
     dossier = received(FILED_AT_TEN)
-    event = compose(dossier, PROCESS, OFFICER, vn(2026, 3, 3, 9), POLICY)
+    event = compose(dossier, PROCESS, OFFICER, recorded_at, POLICY)
 
     with pytest.raises(ReportRejectedError) as caught:
         accept(
@@ -913,11 +922,11 @@ def test_an_agency_systems_report_that_happened_after_it_was_recorded_is_in_the_
             event,
             subject=DOSSIER_ID,
             source=OUR_SOURCE,
-            occurred_at=vn(2026, 3, 3, 11),
+            occurred_at=occurred_at,
             now=vn(2026, 3, 20),
             policy=POLICY,
         )
-    assert caught.value.reason is Reason.TIME_IN_FUTURE
+    assert caught.value.reason is Reason.TIME_IN_FUTURE, why
 
 
 @pytest.mark.parametrize(
