@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 # --- UPU S10 postal item id -------------------------------------------------------------------------
 
@@ -353,14 +354,27 @@ def rfc3339(moment: datetime) -> str:
     return in_vietnam_time(moment).isoformat()
 
 
+def _has_a_vietnam_date(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(VIETNAM_OFFSET)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 or 9999-12-31T23:30Z: no date in Vietnam, so no day to count from.
+        raise PydanticCustomError(
+            "time_out_of_range", "the time has no date in Vietnam (year 1 to 9999)"
+        ) from None
+    return moment
+
+
 AwareTime = Annotated[
     AwareDatetime,
+    AfterValidator(_has_a_vietnam_date),
     PlainSerializer(in_vietnam_time, return_type=datetime, when_used="json"),
     WithJsonSchema(
         {"type": "string", "format": "date-time", "pattern": RFC3339_VIETNAM}, mode="serialization"
     ),
 ]
 """A point in time. Read with any UTC offset (a naive time is refused: pydantic's ``timezone_aware``
-error, which the HTTP APIs answer as 422 ``time_without_offset``); written as RFC 3339 in Vietnam
+error, which the HTTP APIs answer as 422 ``time_without_offset``; one with no date in Vietnam,
+``time_out_of_range``); written as RFC 3339 in Vietnam
 time, ``+07:00``, whatever offset it was read with. The Python value, and ``model_dump()`` in Python
 mode, keep the offset it came with: only the written form changes."""

@@ -2,7 +2,9 @@
 
 Producer: the agency service (source ``/agencies/<agency code>``); topic agency.events.v1. Agency
 systems may publish the same envelopes on agency.intake.v1, which the agency service validates.
-The envelope's ``time`` is when the officer recorded the act.
+The envelope's ``time`` is when the act happened at the desk, which the clocks count from; an event
+recorded later (a morning's work entered in the afternoon, or after an outage) says when in
+``recorded_at``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class AgencyEvent(Event):
     """The agency whose desk recorded it."""
     officer_id: StaffId
     """The officer who recorded it."""
+    recorded_at: AwareTime | None = None
+    """When the act was recorded, if that is known; the envelope's ``time`` is when it happened."""
 
 
 class DossierReceived(AgencyEvent):

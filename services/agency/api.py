@@ -100,7 +100,7 @@ class DossierView(_Out):
     filing_day: date | None
     """The day counted as the filing day, after the cut-off rule."""
     received_at: AwareTime | None
-    """When the desk recorded its receipt."""
+    """When the desk received the dossier (the receipt's occurrence time, whenever it was recorded)."""
     legal_due_date: date | None
     """The filing day plus the procedure's target in working days."""
     appointment_date: date | None
@@ -114,7 +114,7 @@ class DossierView(_Out):
     delay_breach: bool | None
     """Whether the apology slip was issued too late (less than the lead time before the due date)."""
     supplement_requested_at: AwareTime | None
-    """When the latest supplement was requested."""
+    """When the latest supplement was requested (its occurrence time)."""
     outcome: Outcome | None
     """The result's outcome, once ready."""
 
@@ -177,9 +177,11 @@ _PROBLEMS: dict[int, str] = {
     "it, or it was not registered; or the reference has the shape of an item id or agency dossier code "
     "but is not one, e.g. a wrong S10 check digit (`invalid_reference`).",
     409: "The report makes no sense in the dossier's current state, or contradicts its record; `reason` "
-    "says which (`not_received`, `delay_already_notified`, `dossier_withdrawn`, …). Nothing is published.",
-    422: "The request does not match the schema (`invalid_request`, with `errors`), or the rules find a "
-    "value invalid (`unknown_procedure`, `code_of_another_agency`, `in_the_future`, …).",
+    "says which (`not_received`, `delay_already_notified`, `dossier_withdrawn`, …; `before_previous_fact` "
+    "when it happened before the fact it follows, both named with their times). Nothing is published.",
+    422: "The request does not match the schema (`invalid_request`, with `errors`; `time_without_offset` "
+    "for a time without its UTC offset), or the rules find a value invalid (`unknown_procedure`, "
+    "`code_of_another_agency`, `time_in_future` beyond the clock skew allowed, `times_disagree`, …).",
     503: "Kafka (`broker_unavailable`) or the database (`database_unavailable`) did not answer in time. "
     "Nothing was recorded; retry after `Retry-After` seconds with the same request.",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -44,6 +44,7 @@ def rules_of(settings: AgencySettings) -> Rules:
         cutoff=time(hour) if hour is not None else None,
         delay_notice_lead_working_days=settings.delay_notice_lead_working_days,
         max_delay_notices=settings.max_delay_notices,
+        clock_skew=timedelta(seconds=settings.clock_skew_s),
     )
 
 

@@ -21,7 +21,16 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class ReceiveDossier(Command):
+class ReportCommand(Command):
+    """A report on a known dossier: it may say when the act happened, if earlier than it is recorded."""
+
+    occurred_at: AwareTime | None = None
+    """When the act happened at the desk (RFC 3339 with an offset), when it is recorded later, e.g. a
+    morning's work entered in the afternoon or after an outage; defaults to now. The clocks count from
+    it. Refused when later than now (beyond the clock skew allowed) or before the fact it follows."""
+
+
+class ReceiveDossier(ReportCommand):
     """The desk received the dossier and issued the receipt and appointment slip (giấy tiếp nhận và hẹn trả).
 
     The legal due date is computed from the filing time (the signing of the handover record, or the
@@ -36,7 +45,7 @@ class ReceiveDossier(Command):
     """The procedure, when the agency classifies the dossier differently from the post office's record."""
 
 
-class RefuseDossier(Command):
+class RefuseDossier(ReportCommand):
     """The desk refused the dossier (not accepted for processing); the refusal goes back like a result."""
 
     reason: Text
@@ -45,7 +54,7 @@ class RefuseDossier(Command):
     """The agency's code, if it assigned one before refusing."""
 
 
-class RequestSupplement(Command):
+class RequestSupplement(ReportCommand):
     """The agency asked for missing or corrected documents. Stops the agency clock."""
 
     missing_documents: tuple[Text, ...] = Field(min_length=1, max_length=50)
@@ -56,24 +65,25 @@ class RequestSupplement(Command):
     """The agency's code, if it assigned one before the request."""
 
 
-class ReceiveSupplement(Command):
+class ReceiveSupplement(ReportCommand):
     """The agency received the requested supplement. The clock restarts from zero at `received_at`."""
 
     received_at: AwareTime | None = None
-    """When the supplement was filed (the new filing time). Defaults to the signing of the handover
-    record when the supplement came by post and the post office has reported that handover."""
+    """When the supplement was filed (the new filing time). Defaults to `occurred_at`, else to the
+    signing of the handover record when the supplement came by post and the post office has reported
+    that handover. When both are given they must be the same time."""
     supplement_item_id: S10ItemId | None = None
     """The postal item that carried the supplement, when it came by post."""
 
 
-class StartProcessing(Command):
+class StartProcessing(ReportCommand):
     """The dossier moved to processing by the competent department (optional report)."""
 
     department: str | None = Field(default=None, min_length=1, max_length=200)
     """The department handling it, if reported."""
 
 
-class NotifyDelay(Command):
+class NotifyDelay(ReportCommand):
     """The agency issued its one apology and new appointment slip (phiếu xin lỗi và hẹn lại)."""
 
     new_due_date: date
@@ -81,17 +91,17 @@ class NotifyDelay(Command):
     reason: Text
     """Why processing is late."""
     issued_on: date | None = None
-    """The day the slip was issued; defaults to today (Vietnam time)."""
+    """The day the slip was issued; defaults to the day of `occurred_at`, else today (Vietnam time)."""
 
 
-class WithdrawDossier(Command):
+class WithdrawDossier(ReportCommand):
     """The citizen withdrew the dossier at the desk. Stops every clock."""
 
     reason: Text | None = None
     """The reason the citizen gave, if any."""
 
 
-class ReadyResult(Command):
+class ReadyResult(ReportCommand):
     """The result is ready to hand over (approved or denied). Ends the agency clock."""
 
     outcome: Outcome

@@ -57,9 +57,6 @@ from services.agency import commands as cmd
 from services.shared.calendar import DEFAULT_CUTOFF, WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog, UnknownProcedureError
 
-# A report may name a time a little after it was recorded: clocks of desks and servers differ.
-CLOCK_SKEW = timedelta(minutes=5)
-
 AGENCY_SOURCE_PREFIX = "/agencies/"
 
 
@@ -111,7 +108,8 @@ class Reason(StrEnum):
     MISSING_PROCEDURE = "missing_procedure"
     MISSING_RECEIVED_AT = "missing_received_at"
     CODE_OF_ANOTHER_AGENCY = "code_of_another_agency"
-    IN_THE_FUTURE = "in_the_future"
+    TIME_IN_FUTURE = "time_in_future"
+    TIMES_DISAGREE = "times_disagree"
     NOT_AN_AGENCY_EVENT = "not_an_agency_event"
     WRONG_SUBJECT = "wrong_subject"
     # conflict with the dossier's state or record
@@ -120,7 +118,7 @@ class Reason(StrEnum):
     ALREADY_RECEIVED = "already_received"
     AWAITING_SUPPLEMENT = "awaiting_supplement"
     NO_SUPPLEMENT_REQUESTED = "no_supplement_requested"
-    RECEIVED_BEFORE_REQUEST = "received_before_request"
+    BEFORE_PREVIOUS_FACT = "before_previous_fact"
     APPOINTMENT_BEFORE_FILING = "appointment_before_filing"
     DELAY_ALREADY_NOTIFIED = "delay_already_notified"
     NEW_DATE_NOT_LATER = "new_date_not_later"
@@ -147,7 +145,8 @@ _VERDICTS = {
     Reason.MISSING_PROCEDURE: Verdict.INVALID,
     Reason.MISSING_RECEIVED_AT: Verdict.INVALID,
     Reason.CODE_OF_ANOTHER_AGENCY: Verdict.INVALID,
-    Reason.IN_THE_FUTURE: Verdict.INVALID,
+    Reason.TIME_IN_FUTURE: Verdict.INVALID,
+    Reason.TIMES_DISAGREE: Verdict.INVALID,
     Reason.NOT_AN_AGENCY_EVENT: Verdict.INVALID,
     Reason.WRONG_SUBJECT: Verdict.INVALID,
 }
@@ -179,6 +178,8 @@ class Rules:
     """An apology slip is due at least this many working days before the due date."""
     max_delay_notices: int = 1
     """Apology slips allowed per dossier."""
+    clock_skew: timedelta = timedelta(seconds=120)
+    """How far ahead of the service's clock a reported time may lie: desks' clocks drift a little."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,11 @@ class Dossier:
     supplement_handed_at: datetime | None = None
     """When the post handed over the latest supplement item (its own handover record)."""
     outcome: Outcome | None = None
+    last_fact: str | None = None
+    """The event type of the latest fact of the dossier's journey at the agency (the handover, the
+    registration, then each report): a report cannot have happened before it."""
+    last_fact_at: datetime | None = None
+    """When that fact happened."""
 
 
 def next_event_id(dossier: Dossier | None, dossier_id: str, event_type: str) -> uuid.UUID:
@@ -336,6 +342,8 @@ def learn(dossier: Dossier | None, dossier_id: str, event: Event, policy: Policy
             status=Status.FILED,
             filed_at=event.signed_at,
             filing_day=policy.filing_day(event.signed_at),
+            last_fact=event.type,
+            last_fact_at=event.signed_at,
         )
     return dossier
 
@@ -354,10 +362,12 @@ class Actor:
 def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, policy: Policy) -> AgencyEvent:
     """The complete event of an officer's report: what the record knows and the rules compute, filled in.
 
+    `now` is when the report is recorded; the act happened at the report's `occurred_at`, if given.
     Raises ReportRejectedError for another agency's dossier or a report its current state does not allow.
     """
     _authorise(dossier, actor.agency_code)
-    desk = {"agency_code": actor.agency_code, "officer_id": actor.officer_id}
+    desk = {"agency_code": actor.agency_code, "officer_id": actor.officer_id, "recorded_at": now}
+    at = report.occurred_at or now
     code = dossier.agency_dossier_code
     match report:
         case cmd.ReceiveDossier():
@@ -393,7 +403,11 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
             )
         case cmd.ReceiveSupplement():
             _check_state(dossier, SupplementReceived)
-            item_id, received_at = report.supplement_item_id, report.received_at
+            item_id, received_at = report.supplement_item_id, report.received_at or report.occurred_at
+            if report.received_at and report.occurred_at and report.received_at != report.occurred_at:
+                raise ReportRejectedError(
+                    Reason.TIMES_DISAGREE, "received_at and occurred_at are two times for one arrival"
+                )
             if received_at is None:
                 item_id, received_at = _supplement_by_post(dossier, item_id)
             return SupplementReceived(
@@ -407,7 +421,11 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
             _check_state(dossier, DelayNotified)
             _check_delay_allowed(dossier, policy)
             assert code is not None and dossier.due_date is not None
-            issued_on = report.issued_on or to_vietnam_time(now).date()
+            issued_on = report.issued_on or to_vietnam_time(at).date()
+            if report.occurred_at is not None and issued_on != to_vietnam_time(at).date():
+                raise ReportRejectedError(
+                    Reason.TIMES_DISAGREE, "issued_on is not the day of occurred_at (Vietnam time)"
+                )
             return DelayNotified(
                 **desk,
                 agency_dossier_code=code,
@@ -429,6 +447,17 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
                 result_reference=report.result_reference,
             )
     raise TypeError(f"no report {type(report).__name__}")  # pragma: no cover
+
+
+def occurrence_time(report: cmd.Report, event: AgencyEvent, now: datetime) -> datetime:
+    """When the reported act happened: the envelope's time, which the clocks count from.
+
+    A supplement's receipt happened when the supplement arrived; any other report at its `occurred_at`,
+    or when it is recorded (`now`) if it names no time.
+    """
+    if isinstance(event, SupplementReceived):
+        return event.received_at
+    return report.occurred_at or now
 
 
 def compose_registration(report: cmd.RegisterForReturn, actor: Actor) -> DossierRegisteredForReturn:
@@ -469,15 +498,17 @@ def accept(
     *,
     subject: str,
     source: str,
-    recorded_at: datetime,
+    occurred_at: datetime,
+    now: datetime,
     policy: Policy,
     code_holder: str | None = None,
 ) -> Dossier:
     """The record after an agency event, or ReportRejectedError with the reason.
 
-    `subject` is the envelope's dossier id, `source` its producer, `recorded_at` when the desk recorded
-    the act; `code_holder` is the dossier that already holds the event's agency dossier code, if any.
-    The same checks apply to an officer's composed report and to an agency system's raw message.
+    `subject` is the envelope's dossier id, `source` its producer, `occurred_at` its time (when the act
+    happened), `now` the service's clock; `code_holder` is the dossier that already holds the event's
+    agency dossier code, if any. The same checks apply to an officer's composed report and to an agency
+    system's raw message: neither may have happened in the future, nor before the fact it follows.
     """
     if not isinstance(event, AgencyEvent):
         raise ReportRejectedError(Reason.NOT_AN_AGENCY_EVENT, f"{event.type} is not an agency event")
@@ -487,8 +518,12 @@ def accept(
             Reason.SOURCE_MISMATCH,
             f"the source must be {AGENCY_SOURCE_PREFIX}{event.agency_code}, the agency reporting",
         )
+    _not_in_future(occurred_at, now, policy, "the report's time")
+    if event.recorded_at is not None:  # an agency system's own recording time: not after now, either
+        _not_in_future(event.recorded_at, now, policy, "recorded_at")
+        _not_in_future(occurred_at, event.recorded_at, policy, "the report's time (after recorded_at)")
     if isinstance(event, DossierRegisteredForReturn):
-        return _register(dossier, event, subject, recorded_at, policy, code_holder)
+        return _register(dossier, event, subject, now, policy, code_holder)
     if dossier is None:
         raise ReportRejectedError(
             Reason.UNKNOWN_DOSSIER, "no dossier with this id is known to the agency service"
@@ -498,22 +533,35 @@ def accept(
     new_code = _code_after(
         dossier, getattr(event, "agency_dossier_code", None), event.agency_code, code_holder
     )
-    moved = replace(dossier, sequence=dossier.sequence + 1, agency_dossier_code=new_code)
+    # A supplement's receipt happened when it arrived, which its event says (an agency system may
+    # publish the envelope at another time).
+    fact_at = occurred_at
+    if isinstance(event, SupplementReceived):
+        fact_at = event.received_at
+        _not_in_future(fact_at, now, policy, "received_at")
+    _not_before_previous_fact(dossier, event.type, fact_at)
+    moved = replace(
+        dossier,
+        sequence=dossier.sequence + 1,
+        agency_dossier_code=new_code,
+        last_fact=event.type,
+        last_fact_at=fact_at,
+    )
     match event:
         case DossierReceived():
-            return _received(moved, event, recorded_at, policy)
+            return _received(moved, event, occurred_at, policy)
         case DossierRefused():
             return replace(moved, status=Status.REFUSED, due_date=None)
         case SupplementRequested():
             return replace(
-                moved, status=Status.AWAITING_SUPPLEMENT, supplement_requested_at=recorded_at, due_date=None
+                moved, status=Status.AWAITING_SUPPLEMENT, supplement_requested_at=occurred_at, due_date=None
             )
         case SupplementReceived():
-            return _supplement_received(moved, event, recorded_at, policy)
+            return _supplement_received(moved, event, policy)
         case DossierProcessing():
             return replace(moved, status=Status.PROCESSING)
         case DelayNotified():
-            return _delay_notified(moved, event, recorded_at, policy)
+            return _delay_notified(moved, event, now, policy)
         case DossierWithdrawn():
             return replace(moved, status=Status.WITHDRAWN, due_date=None)
         case ResultReady():
@@ -525,7 +573,7 @@ def _register(
     dossier: Dossier | None,
     event: DossierRegisteredForReturn,
     subject: str,
-    recorded_at: datetime,
+    now: datetime,
     policy: Policy,
     code_holder: str | None,
 ) -> Dossier:
@@ -549,7 +597,7 @@ def _register(
             Reason.PROCEDURE_NOT_BY_POST,
             f"procedure {procedure.code} cannot go by post: {procedure.not_by_post_reason}",
         )
-    _not_after(event.filed_at, recorded_at, "filed_at")
+    _not_in_future(event.filed_at, now, policy, "filed_at")
     if dossier is not None:
         raise ReportRejectedError(Reason.ALREADY_REGISTERED, f"dossier {code} is already registered")
     if code_holder is not None and code_holder != subject:
@@ -564,10 +612,12 @@ def _register(
         agency_dossier_code=code,
         filed_at=event.filed_at,
         filing_day=policy.filing_day(event.filed_at),
+        last_fact=event.type,
+        last_fact_at=event.filed_at,
     )
 
 
-def _received(dossier: Dossier, event: DossierReceived, recorded_at: datetime, policy: Policy) -> Dossier:
+def _received(dossier: Dossier, event: DossierReceived, occurred_at: datetime, policy: Policy) -> Dossier:
     if event.item_id is not None and dossier.item_id is not None and event.item_id != dossier.item_id:
         raise ReportRejectedError(Reason.INCONSISTENT, "item_id: not the inbound item of this dossier")
     if (
@@ -596,23 +646,14 @@ def _received(dossier: Dossier, event: DossierReceived, recorded_at: datetime, p
         procedure_code=event.procedure_code,
         item_id=dossier.item_id or event.item_id,
         filing_day=filing_day,
-        received_at=recorded_at,
+        received_at=occurred_at,
         legal_due_date=legal,
         appointment_date=event.appointment_date,
         due_date=legal,
     )
 
 
-def _supplement_received(
-    dossier: Dossier, event: SupplementReceived, recorded_at: datetime, policy: Policy
-) -> Dossier:
-    _not_after(event.received_at, recorded_at, "received_at")
-    requested = dossier.supplement_requested_at
-    if requested is not None and event.received_at < requested:
-        raise ReportRejectedError(
-            Reason.RECEIVED_BEFORE_REQUEST,
-            f"received_at is before the supplement was requested ({requested.isoformat()})",
-        )
+def _supplement_received(dossier: Dossier, event: SupplementReceived, policy: Policy) -> Dossier:
     # The clock restarts from zero: the supplement's arrival is the new filing time.
     restarted = replace(
         dossier,
@@ -629,7 +670,7 @@ def _supplement_received(
     )
 
 
-def _delay_notified(dossier: Dossier, event: DelayNotified, recorded_at: datetime, policy: Policy) -> Dossier:
+def _delay_notified(dossier: Dossier, event: DelayNotified, now: datetime, policy: Policy) -> Dossier:
     _check_delay_allowed(dossier, policy)
     assert dossier.due_date is not None
     if event.previous_due_date != dossier.due_date:
@@ -642,9 +683,9 @@ def _delay_notified(dossier: Dossier, event: DelayNotified, recorded_at: datetim
             Reason.NEW_DATE_NOT_LATER,
             f"the new date must be after the current due date {dossier.due_date.isoformat()}",
         )
-    today = to_vietnam_time(recorded_at + CLOCK_SKEW).date()
+    today = to_vietnam_time(now + policy.rules.clock_skew).date()
     if event.issued_on > today:
-        raise ReportRejectedError(Reason.IN_THE_FUTURE, "issued_on is after the day the slip was recorded")
+        raise ReportRejectedError(Reason.TIME_IN_FUTURE, "issued_on is after today (Vietnam time)")
     if dossier.filing_day is not None and event.issued_on < dossier.filing_day:
         raise ReportRejectedError(
             Reason.ISSUED_BEFORE_FILING,
@@ -758,6 +799,24 @@ def _code_after(dossier: Dossier, given: str | None, agency_code: str, holder: s
     return given
 
 
-def _not_after(moment: datetime, recorded_at: datetime, name: str) -> None:
-    if moment > recorded_at + CLOCK_SKEW:
-        raise ReportRejectedError(Reason.IN_THE_FUTURE, f"{name} is after the time the report was recorded")
+def _not_in_future(moment: datetime, now: datetime, policy: Policy, name: str) -> None:
+    skew = policy.rules.clock_skew
+    if moment > now + skew:
+        raise ReportRejectedError(
+            Reason.TIME_IN_FUTURE,
+            f"{name} lies in the future; at most {int(skew.total_seconds())} s of clock skew is allowed",
+        )
+
+
+def _not_before_previous_fact(dossier: Dossier, kind: str, at: datetime) -> None:
+    """Facts of one dossier happen in the order they are reported: a report recorded late still comes
+    after what it follows (the receipt after the handover, the result after the receipt, …)."""
+    previous, previous_at = dossier.last_fact, dossier.last_fact_at
+    if previous_at is None:  # a record from before facts were kept: the filing is the one known
+        previous, previous_at = "filing", dossier.filed_at
+    if previous_at is not None and at < previous_at:
+        raise ReportRejectedError(
+            Reason.BEFORE_PREVIOUS_FACT,
+            f"{kind} at {to_vietnam_time(at).isoformat()} is before {previous} at "
+            f"{to_vietnam_time(previous_at).isoformat()}, the fact it follows",
+        )

@@ -72,7 +72,8 @@ class AgencyDesk:
                 dossiers = Dossiers(conn)
                 dossier = await self._find(dossiers, ref, lock=True)
                 event = domain.compose(dossier, report, actor, now, self._policy)
-                return await self._record(dossiers, dossier, dossier.dossier_id, event, actor, now)
+                at = domain.occurrence_time(report, event, now)
+                return await self._record(dossiers, dossier, dossier.dossier_id, event, actor, at, now)
         except ReportRejectedError as rejected:
             self._rejected(rejected, HTTP, ref_kind="item" if ref.item_id else "code")
             raise
@@ -92,7 +93,7 @@ class AgencyDesk:
             async with self._engine.begin() as conn:
                 dossiers = Dossiers(conn)
                 existing = await dossiers.get(dossier_id, lock=True)
-                return await self._record(dossiers, existing, dossier_id, event, actor, now)
+                return await self._record(dossiers, existing, dossier_id, event, actor, now, now)
         except ReportRejectedError as rejected:
             self._rejected(rejected, HTTP, ref_kind="registration")
             raise
@@ -129,8 +130,10 @@ class AgencyDesk:
         dossier_id: str,
         event: AgencyEvent,
         actor: Actor,
+        at: datetime,
         now: datetime,
     ) -> Recorded:
+        """Accept, publish and store an event that happened `at`, recorded `now`."""
         source = agency_source(actor.agency_code)
         code = getattr(event, "agency_dossier_code", None)
         holder = (await dossiers.code_holders([code])).get(code) if code else None
@@ -139,7 +142,8 @@ class AgencyDesk:
             event,
             subject=dossier_id,
             source=source,
-            recorded_at=now,
+            occurred_at=at,
+            now=now,
             policy=self._policy,
             code_holder=holder,
         )
@@ -147,7 +151,7 @@ class AgencyDesk:
             event,
             subject=dossier_id,
             source=source,
-            time=now,
+            time=at,
             id=domain.next_event_id(dossier, dossier_id, event.type),
         )
         await self._publisher.publish(envelope)
@@ -193,6 +197,10 @@ class AgencyDesk:
     ) -> list[tuple[Envelope[Event], ReportRejectedError]]:
         """Applier of agency.intake.v1: the same rules as an officer's report.
 
+        The envelope's time is when the act happened: one in the future (beyond the clock skew) or
+        before the fact it follows is refused like an officer's report, so it is dead-lettered with
+        `time_in_future` or `before_previous_fact`.
+
         Valid reports are republished on agency.events.v1 with their own event id (acknowledged before the
         caller commits, so a retried batch republishes the same ids) and recorded; the rejected ones are
         returned, in order, for the dead-letter topic.
@@ -204,6 +212,7 @@ class AgencyDesk:
         state: dict[str, Dossier] = dict(known)
         accepted: list[Envelope[Event]] = []
         rejected: list[tuple[Envelope[Event], ReportRejectedError]] = []
+        now = self._clock()
         for envelope in envelopes:
             code = getattr(envelope.data, "agency_dossier_code", None)
             try:
@@ -212,7 +221,8 @@ class AgencyDesk:
                     envelope.data,
                     subject=envelope.subject,
                     source=envelope.source,
-                    recorded_at=envelope.time,
+                    occurred_at=envelope.time,
+                    now=now,
                     policy=self._policy,
                     code_holder=holders.get(code) if code else None,
                 )

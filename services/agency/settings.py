@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from services.shared.http_settings import HttpServiceSettings
@@ -34,3 +34,10 @@ class AgencySettings(HttpServiceSettings):
         "later one is recorded and flagged as a breach (Decree 61/2018 Art. 19; Decree 118/2025).",
     )
     max_delay_notices: int = Field(1, ge=0, description="Apology slips allowed per dossier.")
+    clock_skew_s: int = Field(
+        120,
+        ge=0,
+        validation_alias=AliasChoices("DOSSIER_CLOCK_SKEW_SECONDS", "clock_skew_s"),
+        description="How far ahead of the service's clock a report's occurrence time may lie (desks' "
+        "clocks drift); a later one is refused with time_in_future.",
+    )

@@ -11,7 +11,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.envelope import decode
-from contracts.events import DelayNotified, DossierReceived, DossierRegisteredForReturn, SupplementReceived
+from contracts.events import (
+    AgencyEvent,
+    DelayNotified,
+    DossierReceived,
+    DossierRegisteredForReturn,
+    SupplementReceived,
+)
 from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item, make_s10
@@ -150,6 +156,7 @@ async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_fr
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
     code = new_agency_dossier_code()
+    clock.frozen = vn(2026, 3, 2, 11)  # received before the supplement is requested
     await post(
         client,
         f"/dossiers/{item_id}/received",
@@ -421,3 +428,196 @@ async def test_metrics_count_published_events_and_refusals_by_bounded_labels(
     assert 'agency_events_published_total{channel="http",type="agency.dossier_received"}' in text
     assert 'agency_reports_rejected_total{channel="http",reason="delay_already_notified"}' in text
     assert "dossier_consumer_records_total" in text
+
+
+# --------------------------------------------------------------------------- when a report happened
+
+SIGNED = vn(2026, 3, 10, 8)  # Tuesday 10 March 2026, the handover record is signed at 08:00
+MORNING = vn(2026, 3, 10, 9, 30)
+AFTERNOON = vn(2026, 3, 10, 16, 30)  # recorded after the 15:00 cut-off
+
+# Each report, the state it needs (None: filed, "received", "awaiting": a supplement was requested) and
+# a body without its occurrence time.
+REPORTS: list[tuple[str, str | None, dict[str, Any]]] = [
+    ("received", None, {"appointment_date": "2026-03-20"}),
+    ("refused", None, {"reason": "Không thuộc thẩm quyền"}),
+    ("supplement-requested", "received", {"missing_documents": ["Ảnh"], "reason": "Thiếu ảnh"}),
+    ("supplement-received", "awaiting", {}),
+    ("processing", "received", {}),
+    ("delay-notified", "received", {"new_due_date": "2026-03-27", "reason": "Cần xác minh thêm"}),
+    ("withdrawn", None, {}),
+    ("result-ready", "received", {"outcome": "APPROVED", "result_reference": "HC-2026-9"}),
+]
+
+
+async def in_state(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, state: str | None
+) -> tuple[str, str]:
+    """A dossier handed over at SIGNED, received at 08:30 and asked for a supplement at 09:00 as `state`
+    says; returns its item id and agency dossier code."""
+    item_id = await filed_by_post(client, producer, tokens, SIGNED)
+    code = new_agency_dossier_code()
+    if state in ("received", "awaiting"):
+        receipt = {"agency_dossier_code": code, "appointment_date": "2026-03-20"}
+        at = {"occurred_at": "2026-03-10T08:30:00+07:00"}
+        answer = await post(client, f"/dossiers/{item_id}/received", tokens.officer, receipt | at)
+        assert answer.status_code == 201, answer.text
+    if state == "awaiting":
+        request = {"missing_documents": ["Ảnh"], "reason": "x", "occurred_at": "2026-03-10T09:00:00+07:00"}
+        answer = await post(client, f"/dossiers/{item_id}/supplement-requested", tokens.officer, request)
+        assert answer.status_code == 201, answer.text
+    return item_id, code
+
+
+def _body(path: str, code: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"agency_dossier_code": code, **body} if path == "received" else body
+
+
+@pytest.mark.parametrize(("path", "state", "body"), REPORTS, ids=[r[0] for r in REPORTS])
+async def test_a_report_recorded_later_is_published_at_the_time_it_happened_with_its_recording_time(
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_bootstrap: str,
+    clock: Clock,
+    path: str,
+    state: str | None,
+    body: dict[str, Any],
+) -> None:
+    clock.frozen = AFTERNOON
+    item_id, code = await in_state(client, producer, tokens, state)
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        response = await post(
+            client,
+            f"/dossiers/{item_id}/{path}",
+            tokens.officer,
+            _body(path, code, body) | {"occurred_at": "2026-03-10T02:30:00Z"},  # 09:30 in Hà Nội
+        )
+        assert response.status_code == 201, response.text
+        published = await events.read(key(item_id), at_least=1)
+
+    [record] = published
+    envelope = decode(record.value, record.key)
+    assert str(envelope.id) == response.json()["event_id"]
+    assert envelope.time == MORNING
+    assert isinstance(envelope.data, AgencyEvent)
+    assert envelope.data.recorded_at == AFTERNOON
+
+
+async def test_a_morning_receipt_recorded_in_the_afternoon_after_the_cut_off_keeps_the_mornings_due_date(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, clock: Clock
+) -> None:
+    clock.frozen = AFTERNOON
+    by_post = await filed_by_post(client, producer, tokens, SIGNED)
+    after_supplement, _ = await in_state(client, producer, tokens, "awaiting")
+    morning = {"occurred_at": "2026-03-10T09:30:00+07:00"}
+
+    receipt = await post(
+        client,
+        f"/dossiers/{by_post}/received",
+        tokens.officer,
+        {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-20"} | morning,
+    )
+    supplement = await post(
+        client, f"/dossiers/{after_supplement}/supplement-received", tokens.officer, morning
+    )
+
+    assert receipt.status_code == 201, receipt.text
+    received = receipt.json()["dossier"]
+    assert (received["filing_day"], received["legal_due_date"]) == ("2026-03-10", "2026-03-20")
+    assert datetime.fromisoformat(received["received_at"]) == MORNING
+    assert supplement.status_code == 201, supplement.text
+    restarted = supplement.json()["dossier"]
+    assert (restarted["filing_day"], restarted["due_date"]) == ("2026-03-10", "2026-03-20"), (
+        "the supplement arrived before the cut-off: the clock restarts on the 10th, not the 11th"
+    )
+
+
+@pytest.mark.parametrize(("path", "state", "body"), REPORTS, ids=[r[0] for r in REPORTS])
+async def test_a_time_without_an_offset_is_refused_with_422_naming_the_field(
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    path: str,
+    state: str | None,
+    body: dict[str, Any],
+) -> None:
+    item_id = await filed_by_post(client, producer, tokens, SIGNED)
+
+    response = await post(
+        client,
+        f"/dossiers/{item_id}/{path}",
+        tokens.officer,
+        _body(path, new_agency_dossier_code(), body) | {"occurred_at": "2026-03-10T09:30:00"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["reason"] == "time_without_offset"
+    assert "occurred_at" in response.json()["detail"]
+    assert "2026-03-10T09:30" not in response.text, "the submitted value is not echoed"
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "status", "reason"),
+    [
+        ("2026-03-10T16:32:00+07:00", 201, None),  # two minutes ahead: within the default skew
+        ("2026-03-10T16:32:01+07:00", 422, "time_in_future"),
+        ("2026-03-11T09:00:00+07:00", 422, "time_in_future"),
+        ("2026-03-10T07:59:59+07:00", 409, "before_previous_fact"),
+        ("2026-03-10T08:00:00+07:00", 201, None),  # the very moment of the handover
+        ("9999-12-31T23:30:00+00:00", 422, "invalid_request"),  # no such day in Hà Nội
+        ("0001-01-01T00:00:00+14:00", 422, "invalid_request"),
+    ],
+)
+async def test_a_receipt_in_the_future_or_before_the_handover_is_refused_and_nothing_is_published(
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_bootstrap: str,
+    clock: Clock,
+    occurred_at: str,
+    status: int,
+    reason: str | None,
+) -> None:
+    clock.frozen = AFTERNOON
+    item_id = await filed_by_post(client, producer, tokens, SIGNED)
+    body = {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-20"}
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        response = await post(
+            client, f"/dossiers/{item_id}/received", tokens.officer, body | {"occurred_at": occurred_at}
+        )
+        assert response.status_code == status, response.text
+        published = await events.read(key(item_id), at_least=1 if status == 201 else 0)
+
+    if reason is None:
+        assert len(published) == 1
+        return
+    assert response.json()["reason"] == reason
+    assert published == []
+    if reason == "before_previous_fact":
+        detail = response.json()["detail"]
+        assert "agency.dossier_received" in detail and "postal.dossier_handed_to_agency" in detail
+        assert "2026-03-10T07:59:59+07:00" in detail and "2026-03-10T08:00:00+07:00" in detail
+
+
+async def test_a_result_ready_before_the_receipt_is_refused_with_409_naming_both_facts(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, clock: Clock
+) -> None:
+    clock.frozen = AFTERNOON
+    _, code = await in_state(client, producer, tokens, "received")  # received at 08:30
+
+    response = await post(
+        client,
+        f"/dossiers/{code}/result-ready",
+        tokens.officer,
+        {"outcome": "DENIED", "result_reference": "QD-1", "occurred_at": "2026-03-10T08:15:00+07:00"},
+    )
+
+    assert response.status_code == 409, response.text
+    assert response.json()["reason"] == "before_previous_fact"
+    detail = response.json()["detail"]
+    assert "agency.result_ready" in detail and "agency.dossier_received" in detail
+    assert "2026-03-10T08:15:00+07:00" in detail and "2026-03-10T08:30:00+07:00" in detail

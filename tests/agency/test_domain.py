@@ -9,7 +9,7 @@ Monday 27 April.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -19,6 +19,7 @@ from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT, sample_event
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item, make_s10
 from services.agency import commands as cmd
+from services.agency.app import rules_of
 from services.agency.domain import (
     Actor,
     Dossier,
@@ -33,8 +34,10 @@ from services.agency.domain import (
     compose_registration,
     learn,
     next_event_id,
+    occurrence_time,
     parse_reference,
 )
+from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog
 
@@ -77,14 +80,15 @@ def filed(filed_at: datetime, procedure: str = PASSPORT, policy: Policy = POLICY
 def reported(
     dossier: Dossier, report: cmd.Report, now: datetime, policy: Policy = POLICY, actor: Actor = OFFICER
 ) -> Dossier:
-    """The record after an officer's report, composed and accepted as the HTTP path does."""
+    """The record after an officer's report recorded at `now`, composed and accepted as the HTTP path does."""
     event = compose(dossier, report, actor, now, policy)
     return accept(
         dossier,
         event,
         subject=dossier.dossier_id,
         source=agency_source(actor.agency_code),
-        recorded_at=now,
+        occurred_at=occurrence_time(report, event, now),
+        now=now,
         policy=policy,
     )
 
@@ -272,7 +276,8 @@ def test_supplement_by_post_is_filed_when_its_handover_record_was_signed() -> No
         event,
         subject=DOSSIER_ID,
         source=agency_source(AGENCY),
-        recorded_at=vn(2026, 3, 5, 15),
+        occurred_at=vn(2026, 3, 5, 14, 0),
+        now=vn(2026, 3, 5, 15),
         policy=POLICY,
     )
 
@@ -299,8 +304,7 @@ def test_supplement_received_before_it_was_requested_is_a_conflict() -> None:
     )
 
     assert (
-        rejection(waiting, cmd.ReceiveSupplement(received_at=vn(2026, 3, 3)))
-        is Reason.RECEIVED_BEFORE_REQUEST
+        rejection(waiting, cmd.ReceiveSupplement(received_at=vn(2026, 3, 3))) is Reason.BEFORE_PREVIOUS_FACT
     )
 
 
@@ -313,7 +317,7 @@ def test_supplement_received_in_the_future_is_invalid() -> None:
 
     reason = rejection(waiting, cmd.ReceiveSupplement(received_at=vn(2026, 3, 25)), now=vn(2026, 3, 5))
 
-    assert reason is Reason.IN_THE_FUTURE
+    assert reason is Reason.TIME_IN_FUTURE
 
 
 # --------------------------------------------------------------------------- apology slips
@@ -388,7 +392,7 @@ def test_apology_slip_issued_in_the_future_or_before_the_filing_is_refused() -> 
 
     assert (
         rejection(dossier, _delay(date(2026, 3, 19), date(2026, 3, 11)), now=vn(2026, 3, 10))
-        is Reason.IN_THE_FUTURE
+        is Reason.TIME_IN_FUTURE
     )
     assert rejection(dossier, _delay(date(2026, 3, 19), date(2026, 2, 27))) is Reason.ISSUED_BEFORE_FILING
 
@@ -523,7 +527,8 @@ def test_agency_dossier_code_held_by_another_dossier_is_a_conflict() -> None:
             event,
             subject=DOSSIER_ID,
             source=agency_source(AGENCY),
-            recorded_at=vn(2026, 3, 2, 11),
+            occurred_at=vn(2026, 3, 2, 11),
+            now=vn(2026, 3, 2, 11),
             policy=POLICY,
             code_holder=dossier_id_for_item(make_s10("EB", 10000099)),
         )
@@ -593,7 +598,8 @@ def _register(
         compose_registration(registration, OFFICER),
         subject=subject or dossier_id_for_agency_code(registration.agency_dossier_code),
         source=agency_source(AGENCY),
-        recorded_at=vn(2026, 3, 2, 10),
+        occurred_at=vn(2026, 3, 2, 10),
+        now=vn(2026, 3, 2, 10),
         policy=POLICY,
     )
 
@@ -642,7 +648,9 @@ OUR_SOURCE = agency_source(AGENCY)
 
 
 def _accept_raw(dossier: Dossier, event: Event, source: str = OUR_SOURCE, at: datetime = MARCH_3) -> Dossier:
-    return accept(dossier, event, subject=dossier.dossier_id, source=source, recorded_at=at, policy=POLICY)
+    return accept(
+        dossier, event, subject=dossier.dossier_id, source=source, occurred_at=at, now=at, policy=POLICY
+    )
 
 
 @pytest.mark.parametrize(
@@ -728,3 +736,224 @@ def test_reference_is_an_item_id_or_an_agency_dossier_code_in_any_case() -> None
     assert parse_reference(CODE.lower()).agency_dossier_code == CODE
     with pytest.raises(ValueError, match="check digit"):
         parse_reference("EB100000010VN")
+
+
+# --------------------------------------------------------------------------- when a report happened
+
+# Tuesday 10 March 2026: a morning's work recorded in the afternoon, after the 15:00 cut-off.
+MORNING = vn(2026, 3, 10, 9, 30)
+AFTERNOON = vn(2026, 3, 10, 16, 30)
+
+
+def _waiting(before: Dossier, requested_at: datetime) -> Dossier:
+    return reported(before, cmd.RequestSupplement(missing_documents=("Ảnh",), reason="x"), requested_at)
+
+
+def _occurred(report: cmd.Report, at: datetime) -> cmd.Report:
+    return report.model_copy(update={"occurred_at": at})
+
+
+@pytest.mark.parametrize(
+    ("before", "report", "expected", "why"),
+    [
+        (
+            filed(vn(2026, 3, 10, 8)),
+            cmd.ReceiveDossier(agency_dossier_code=CODE, appointment_date=date(2026, 3, 20)),
+            {"received_at": MORNING, "filing_day": date(2026, 3, 10), "legal_due_date": date(2026, 3, 20)},
+            "a morning receipt recorded in the afternoon keeps the morning's due date",
+        ),
+        (
+            reported(
+                _waiting(filed(vn(2026, 3, 2)), vn(2026, 3, 2, 11)),
+                cmd.ReceiveSupplement(occurred_at=vn(2026, 3, 10, 9)),
+                AFTERNOON,
+            ),
+            cmd.ReceiveDossier(agency_dossier_code=CODE, appointment_date=date(2026, 3, 20)),
+            {"received_at": MORNING, "filed_at": vn(2026, 3, 10, 9), "legal_due_date": date(2026, 3, 20)},
+            "a supplement that came in the morning before the receipt files the dossier that morning",
+        ),
+        (
+            _waiting(received(vn(2026, 3, 2)), vn(2026, 3, 4)),
+            cmd.ReceiveSupplement(),
+            {"filed_at": MORNING, "filing_day": date(2026, 3, 10), "due_date": date(2026, 3, 20)},
+            "a morning supplement restarts the clock that morning, not the next working day",
+        ),
+        (
+            received(vn(2026, 3, 2)),
+            cmd.RequestSupplement(missing_documents=("Ảnh",), reason="x"),
+            {"supplement_requested_at": MORNING, "status": Status.AWAITING_SUPPLEMENT},
+            "the clock stops when the supplement was requested",
+        ),
+    ],
+)
+def test_a_report_recorded_later_counts_from_when_it_happened(
+    before: Dossier, report: cmd.Report, expected: dict[str, object], why: str
+) -> None:
+    late = reported(before, _occurred(report, MORNING), AFTERNOON)
+    on_the_spot = reported(before, _occurred(report, MORNING), MORNING)
+    event = compose(before, _occurred(report, MORNING), OFFICER, AFTERNOON, POLICY)
+
+    assert {name: getattr(late, name) for name in expected} == expected, why
+    assert late == on_the_spot, "recording later changes nothing the clocks count from"
+    assert event.recorded_at == AFTERNOON
+    assert occurrence_time(_occurred(report, MORNING), event, AFTERNOON) == MORNING
+
+
+def test_an_apology_slip_issued_the_day_before_and_recorded_on_the_due_date_is_in_time() -> None:
+    dossier = received(vn(2026, 3, 2))  # due Thursday 12 March
+    slip = cmd.NotifyDelay(new_due_date=date(2026, 3, 19), reason="Cần xác minh thêm")
+
+    late = reported(dossier, _occurred(slip, vn(2026, 3, 11, 16)), vn(2026, 3, 12, 9))
+    event = compose(dossier, _occurred(slip, vn(2026, 3, 11, 16)), OFFICER, vn(2026, 3, 12, 9), POLICY)
+
+    assert isinstance(event, DelayNotified)
+    assert (event.issued_on, event.breach) == (date(2026, 3, 11), False)
+    assert (late.delay_breach, late.due_date) == (False, date(2026, 3, 19))
+    assert reported(dossier, slip, vn(2026, 3, 12, 9)).delay_breach is True, "issued on the due date"
+
+
+def test_a_report_without_an_occurrence_time_happened_when_it_is_recorded() -> None:
+    report = cmd.StartProcessing()
+    dossier = received(vn(2026, 3, 2))
+    event = compose(dossier, report, OFFICER, AFTERNOON, POLICY)
+
+    assert occurrence_time(report, event, AFTERNOON) == AFTERNOON
+    assert event.recorded_at == AFTERNOON
+
+
+FILED_AT_TEN = vn(2026, 3, 2, 10)
+HANDOVER = "postal.dossier_handed_to_agency"
+RECEIPT = "agency.dossier_received"
+
+
+def _processing(at: datetime) -> Dossier:
+    return reported(received(FILED_AT_TEN), cmd.StartProcessing(), at)
+
+
+@pytest.mark.parametrize(
+    ("before", "report", "previous", "previous_at"),
+    [
+        (filed(FILED_AT_TEN), RECEIVE, HANDOVER, FILED_AT_TEN),
+        (filed(FILED_AT_TEN), REFUSE, HANDOVER, FILED_AT_TEN),
+        (filed(FILED_AT_TEN), REQUEST, HANDOVER, FILED_AT_TEN),
+        (filed(FILED_AT_TEN), WITHDRAW, HANDOVER, FILED_AT_TEN),
+        (received(FILED_AT_TEN), PROCESS, RECEIPT, FILED_AT_TEN),
+        (received(FILED_AT_TEN), RESULT, RECEIPT, FILED_AT_TEN),
+        (received(FILED_AT_TEN), _delay(date(2026, 3, 19), date(2026, 3, 2)), RECEIPT, FILED_AT_TEN),
+        (_processing(vn(2026, 3, 4)), RESULT, "agency.dossier_processing", vn(2026, 3, 4)),
+        (
+            _waiting(received(FILED_AT_TEN), vn(2026, 3, 4)),
+            cmd.ReceiveSupplement(),
+            "agency.supplement_requested",
+            vn(2026, 3, 4),
+        ),
+    ],
+)
+def test_a_report_that_happened_before_the_fact_it_follows_is_a_conflict_naming_both(
+    before: Dossier, report: cmd.Report, previous: str, previous_at: datetime
+) -> None:
+    too_early = previous_at - timedelta(minutes=1)
+    late_report = _occurred(report, too_early)
+
+    with pytest.raises(ReportRejectedError) as caught:
+        reported(before, late_report, vn(2026, 3, 20))
+
+    assert caught.value.reason is Reason.BEFORE_PREVIOUS_FACT
+    assert caught.value.verdict is Verdict.CONFLICT
+    detail = caught.value.detail
+    kind = compose(before, late_report, OFFICER, vn(2026, 3, 20), POLICY).type
+    assert kind in detail and previous in detail, detail
+    assert too_early.isoformat() in detail and previous_at.isoformat() in detail, detail
+
+
+def test_a_report_at_the_very_moment_of_the_fact_it_follows_is_accepted() -> None:
+    receipt = reported(filed(FILED_AT_TEN), _occurred(RECEIVE, FILED_AT_TEN), vn(2026, 3, 2, 16))
+
+    assert (receipt.status, receipt.received_at) == (Status.RECEIVED, FILED_AT_TEN)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "skew", "accepted"),
+    [
+        (timedelta(seconds=120), timedelta(seconds=120), True),
+        (timedelta(seconds=121), timedelta(seconds=120), False),
+        (timedelta(hours=3), timedelta(seconds=120), False),
+        (timedelta(seconds=1), timedelta(0), False),
+        (timedelta(minutes=9), timedelta(minutes=10), True),
+    ],
+)
+@pytest.mark.parametrize(
+    "report", [RECEIVE, PROCESS, cmd.ReceiveSupplement()], ids=["received", "processing", "supplement"]
+)
+def test_a_report_that_happened_beyond_the_clock_skew_ahead_is_invalid(
+    ahead: timedelta, skew: timedelta, accepted: bool, report: cmd.Report
+) -> None:
+    policy = Policy(calendar=CALENDAR, catalog=CATALOG, rules=Rules(clock_skew=skew))
+    dossier = received(FILED_AT_TEN) if isinstance(report, cmd.StartProcessing) else filed(FILED_AT_TEN)
+    if isinstance(report, cmd.ReceiveSupplement):
+        dossier = _waiting(dossier, vn(2026, 3, 3))
+    now = vn(2026, 3, 5)
+
+    if accepted:
+        assert reported(dossier, _occurred(report, now + ahead), now, policy).sequence == dossier.sequence + 1
+        return
+    with pytest.raises(ReportRejectedError) as caught:
+        reported(dossier, _occurred(report, now + ahead), now, policy)
+    assert caught.value.reason is Reason.TIME_IN_FUTURE
+    assert caught.value.verdict is Verdict.INVALID
+
+
+@pytest.mark.parametrize(
+    ("recorded_at", "occurred_at", "why"),
+    [
+        (vn(2026, 3, 3, 9), vn(2026, 3, 3, 11), "it happened two hours after it was recorded"),
+        (vn(2026, 3, 21), vn(2026, 3, 3, 11), "it was recorded the day after the service's today"),
+    ],
+)
+def test_an_agency_systems_report_with_times_after_its_recording_or_now_is_in_the_future(
+    recorded_at: datetime, occurred_at: datetime, why: str
+) -> None:
+    dossier = received(FILED_AT_TEN)
+    event = compose(dossier, PROCESS, OFFICER, recorded_at, POLICY)
+
+    with pytest.raises(ReportRejectedError) as caught:
+        accept(
+            dossier,
+            event,
+            subject=DOSSIER_ID,
+            source=OUR_SOURCE,
+            occurred_at=occurred_at,
+            now=vn(2026, 3, 20),
+            policy=POLICY,
+        )
+    assert caught.value.reason is Reason.TIME_IN_FUTURE, why
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        cmd.ReceiveSupplement(received_at=vn(2026, 3, 10, 9), occurred_at=vn(2026, 3, 10, 10)),
+        cmd.NotifyDelay(
+            new_due_date=date(2026, 3, 19), reason="x", issued_on=date(2026, 3, 9), occurred_at=MORNING
+        ),
+    ],
+    ids=["supplement received_at", "apology slip issued_on"],
+)
+def test_two_times_of_one_report_that_disagree_are_invalid(report: cmd.Report) -> None:
+    dossier = received(vn(2026, 3, 2))
+    if isinstance(report, cmd.ReceiveSupplement):
+        dossier = _waiting(dossier, vn(2026, 3, 4))
+
+    assert rejection(dossier, report, now=AFTERNOON) is Reason.TIMES_DISAGREE
+
+
+@pytest.mark.parametrize(("env", "skew"), [(None, timedelta(seconds=120)), ("30", timedelta(seconds=30))])
+def test_the_clock_skew_allowed_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, skew: timedelta
+) -> None:
+    if env is None:
+        monkeypatch.delenv("DOSSIER_CLOCK_SKEW_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("DOSSIER_CLOCK_SKEW_SECONDS", env)
+
+    assert rules_of(AgencySettings()).clock_skew == skew

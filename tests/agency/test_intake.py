@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from tests.agency.conftest import (
     AGENCY,
     OTHER_AGENCY,
     PASSPORT,
+    Clock,
     Tokens,
     TopicReader,
     bearer,
@@ -65,12 +66,14 @@ def receipt(item_id: str, agency: str = AGENCY, **changes: Any) -> DossierReceiv
     return DossierReceived(**fields)
 
 
-def envelope(item_id: str, event: AgencyEvent, source: str | None = None) -> Envelope[Any]:
+def envelope(
+    item_id: str, event: AgencyEvent, source: str | None = None, time: datetime | None = None
+) -> Envelope[Any]:
     return Envelope.new(
         event,
         subject=dossier_id_for_item(item_id),
         source=source or agency_source(event.agency_code),
-        time=datetime(2026, 3, 2, 11, 0, tzinfo=VN_TZ),
+        time=time or datetime(2026, 3, 2, 11, 0, tzinfo=VN_TZ),
         id=uuid.uuid4(),
     )
 
@@ -188,3 +191,36 @@ async def test_an_officer_and_an_agency_system_share_one_state_machine(
 
     assert by_officer.status_code == 201, by_officer.text
     assert [dict(r.headers)[DLT_REASON].decode() for r in dead] == ["result_already_ready"]
+
+
+async def test_agency_systems_report_times_are_checked_like_an_officers(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+) -> None:
+    clock.frozen = datetime(2026, 3, 2, 12, 0, tzinfo=VN_TZ)
+    ours = [await filed_by_post(client, producer, tokens) for _ in range(3)]  # handed over at 10:00
+    at = datetime(2026, 3, 2, 10, 30, tzinfo=VN_TZ)
+    recorded = datetime(2026, 3, 2, 11, 45, tzinfo=VN_TZ)
+    valid = envelope(ours[0], receipt(ours[0], recorded_at=recorded), time=at)
+    cases: list[tuple[Envelope[Any], str]] = [
+        (envelope(ours[1], receipt(ours[1]), time=clock.frozen + timedelta(seconds=121)), "time_in_future"),
+        (envelope(ours[2], receipt(ours[2]), time=SIGNED_AT - timedelta(seconds=1)), "before_previous_fact"),
+    ]
+    keys = {dossier_id_for_item(i).encode() for i in ours}
+
+    async with (
+        TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events,
+        TopicReader(kafka_bootstrap, DLT) as dlt,
+    ):
+        await send(producer, AGENCY_INTAKE, [valid, *(message for message, _ in cases)])
+        dead = await dlt.read(keys, at_least=len(cases))
+        republished = await events.read(keys, at_least=1)
+
+    reasons = {json.loads(r.value)["id"]: dict(r.headers)[DLT_REASON].decode() for r in dead}
+    assert reasons == {str(message.id): reason for message, reason in cases}
+    [record] = republished
+    republished_receipt = decode(record.value, record.key)
+    assert republished_receipt.time == at
+    assert isinstance(republished_receipt.data, AgencyEvent)
+    assert republished_receipt.data.recorded_at == recorded
+    view = await client.get(f"/dossiers/{ours[0]}", headers=bearer(tokens.officer))
+    assert datetime.fromisoformat(view.json()["received_at"]) == at

@@ -449,3 +449,26 @@ def test_province_comes_from_the_post_office_prefix_or_the_agency_code(rules: Cl
         ),
     )
     assert form2[Leg.AGENCY_PROCESSING].province == "ho_chi_minh"
+
+
+@pytest.mark.parametrize(
+    ("report", "occurred", "expected"),
+    [
+        ("agency.result_ready", vn(2026, 3, 12, 16), (ClockState.FINISHED, Timeliness.ON_TIME)),
+        ("agency.result_ready", vn(2026, 3, 11, 9), (ClockState.FINISHED, Timeliness.EARLY)),
+        ("agency.supplement_requested", vn(2026, 3, 12, 11), (ClockState.SUSPENDED, None)),
+        ("agency.dossier_withdrawn", vn(2026, 3, 12, 11), (ClockState.CANCELLED, None)),
+    ],
+)
+def test_an_agency_report_recorded_days_later_moves_the_clock_when_it_happened(
+    rules: ClockRules, report: str, occurred: datetime, expected: tuple[ClockState, Timeliness | None]
+) -> None:
+    # Passport filed Mon 2 Mar 2026, due Thu 12 Mar; every report is recorded on Mon 16 Mar after an outage.
+    start = received(vn(2026, 3, 2), legal_due=D(2026, 3, 12))
+    late = ev(report, occurred, recorded_at=vn(2026, 3, 16, 14))
+
+    agency = clocks(rules, start, late)[Leg.AGENCY_PROCESSING]
+
+    assert getattr(late.data, "recorded_at", None) == vn(2026, 3, 16, 14), "the event keeps both times"
+    assert (agency.state, agency.timeliness) == expected
+    assert domain.threshold_reached(agency, D(2026, 3, 16), rules.calendar) is None, "not overdue"

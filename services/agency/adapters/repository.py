@@ -96,6 +96,8 @@ def _row(dossier: Dossier) -> dict[str, Any]:
         "supplement_item_id": dossier.supplement_item_id,
         "supplement_handed_at": _utc(dossier.supplement_handed_at),
         "outcome": dossier.outcome.value if dossier.outcome else None,
+        "last_fact": dossier.last_fact,
+        "last_fact_at": _utc(dossier.last_fact_at),
     }
 
 
@@ -121,6 +123,8 @@ def _dossier(row: RowMapping) -> Dossier:
         supplement_item_id=row["supplement_item_id"],
         supplement_handed_at=_aware(row["supplement_handed_at"]),
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        last_fact=row["last_fact"],
+        last_fact_at=_aware(row["last_fact_at"]),
     )
 
 

@@ -36,5 +36,9 @@ agency_dossier = Table(
     Column("supplement_item_id", String(13), nullable=True),
     Column("supplement_handed_at", DateTime(timezone=True), nullable=True),
     Column("outcome", String(8), nullable=True),
+    # The latest fact of the dossier's journey at the agency (an event type) and when it happened: a
+    # report recorded late is refused if it happened before it (migration ag_0002).
+    Column("last_fact", String(64), nullable=True),
+    Column("last_fact_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
