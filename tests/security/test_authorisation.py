@@ -6,7 +6,9 @@ the matrix says who may call it.
 Allowed means past authentication and authorisation: a read answers 200; a write reaches the rules and
 answers 2xx, or a business refusal (404 unknown item, 409 state conflict, 422 rule) — never 401 or 403.
 Refused means 401 `unauthenticated` (with WWW-Authenticate) for a missing, expired, revoked, tampered,
-forged, unregistered or unsigned credential; 403 with the reason for a caller outside its role or scope;
+forged, unregistered or unsigned credential, 401 `credential_mismatch` for one signed with the real key
+whose claims differ from its registration, 401 `invalid_token` for one whose scope is a list or an
+object (never a 500); 403 with the reason for a caller outside its role or scope;
 and 404 where a service deliberately hides that a dossier exists (the tracker's staff lookup, like its
 public one, answers an out-of-scope dossier as unknown). The agency service answers another agency's
 dossier with 403 `another_agency` (documented in its OpenAPI), which tells that the reference exists.
@@ -90,10 +92,19 @@ def forbidden(reason: str) -> Expect:
     return Expect(frozenset({403}), reason)
 
 
+# Why each refused credential is refused, on every authenticated endpoint.
+REFUSAL = {
+    **dict.fromkeys(REFUSED, UNAUTHENTICATED),
+    "mismatched": Expect(frozenset({401}), "credential_mismatch"),
+    "scope_list": Expect(frozenset({401}), "invalid_token"),
+    "scope_object": Expect(frozenset({401}), "invalid_token"),
+}
+
+
 def by_role(**cells: Expect) -> dict[str, Expect]:
     """A row of the matrix; refused credentials are 401 on every authenticated endpoint."""
     assert set(cells) == set(ROLES), f"a row names every role: {sorted(cells)}"
-    return {**cells, **dict.fromkeys(REFUSED, UNAUTHENTICATED)}
+    return {**cells, **REFUSAL}
 
 
 POSTAL_ACT = by_role(
@@ -386,6 +397,12 @@ async def test_each_caller_is_let_in_or_refused_as_the_matrix_says(
 
 def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
     assert set(MATRIX) == set(operations())
+
+
+def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 26)
+    assert len(CELLS) == 26 * 15 == 390
+    assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
 async def test_staff_lists_show_only_the_dossiers_within_the_callers_scope(stack: Stack) -> None:

@@ -5,10 +5,11 @@ says whether it is still valid, so an operator can revoke one before it expires.
 """
 
 from services.shared.auth.tokens import (
+    REFUSAL_DOC,
     CredentialError,
     Principal,
     Role,
     TokenSigner,
 )
 
-__all__ = ["CredentialError", "Principal", "Role", "TokenSigner"]
+__all__ = ["REFUSAL_DOC", "CredentialError", "Principal", "Role", "TokenSigner"]
