@@ -61,15 +61,18 @@ class CredentialRegistry:
 
     async def find(self, credential_id: str) -> CredentialRecord | None:
         """The credential as registered (revoked or not), or None when no such id was ever issued."""
+        read_at = time.monotonic()
         cached = self._cache.get(credential_id)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > read_at:
             return cached[1]
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(select(credential).where(credential.c.credential_id == credential_id))
             ).first()
         record = None if row is None else _record(row)
-        self._cache[credential_id] = (time.monotonic() + self._cache_seconds, record)
+        # The answer is as old as the read's start, not its end: a revocation committed while the query
+        # ran still takes effect within `cache_seconds`, however slow the database was.
+        self._cache[credential_id] = (read_at + self._cache_seconds, record)
         return record
 
     async def list(self) -> list[CredentialRecord]:
