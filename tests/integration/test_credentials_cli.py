@@ -96,3 +96,16 @@ async def test_an_issued_token_authenticates_as_its_registration(database: str, 
     await engine.dispose()
     assert (principal.role, principal.post_office) == (Role.POST_OFFICE, "100000")
     assert principal.subject == "clerk-0042"
+
+
+def test_list_shows_each_credential_and_its_state_but_never_its_token(database: str, tmp_path: Path) -> None:
+    issued = run(ISSUE, cwd=tmp_path, DATABASE_URL=database, DOSSIER_AUTH_SECRET=SECRET)
+    credential_id = issued.stderr.split("credential id:")[1].split()[0]
+
+    listed = run(["list"], cwd=tmp_path, DATABASE_URL=database)
+
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.strip().splitlines()
+    assert line.split()[:4] == [credential_id, "post_office", "100000", "clerk-0042"]
+    assert line.endswith("active")
+    assert issued.stdout.strip() not in listed.stdout
