@@ -84,9 +84,14 @@ async def credential_lines(
     """`secret_file` is where the local run's own key lives, when it signs with that one; None when the
     key came from DOSSIER_AUTH_SECRET."""
     if secret_file is None:
+        from_shell = (
+            "DOSSIER_AUTH_SECRET and DATABASE_URL are"
+            if make_url(database_url).password
+            else "DOSSIER_AUTH_SECRET is"
+        )
         return [
             "Credentials: DOSSIER_AUTH_SECRET is set, so none is ready-made; issue one per role (in a shell "
-            "where DOSSIER_AUTH_SECRET is set as for this run):",
+            f"where {from_shell} set as for this run):",
             *(f"  {h.title:<24} {issue_command(h, database_url)}" for h in holders()),
         ]
     moment = now or datetime.now(UTC)

@@ -19,6 +19,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.simulator.settings import SimulatorSettings
+from services.stack.credentials import credential_lines
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Supervisor, ensure_auth_secret
 
@@ -120,3 +121,11 @@ async def test_with_a_configured_key_the_local_run_prints_the_command_for_each_r
     issued = run_as_printed(printed_commands, cwd=tmp_path, DOSSIER_AUTH_SECRET=secret)
     principals = [await authenticate(database, secret, token) for token in issued]
     assert {p.role: p.scope for p in principals} == EXPECTED
+
+
+async def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
+    url = "postgresql://dossier:s3cret-pw@db.example:5432/dossier"
+    lines = await credential_lines(url, CONFIGURED, secret_file=None)
+
+    assert "s3cret-pw" not in "\n".join(lines)
+    assert "DOSSIER_AUTH_SECRET and DATABASE_URL are set as for this run" in lines[0]
