@@ -33,7 +33,7 @@ from services.agency.domain import (
     parse_reference,
 )
 from services.agency.handlers import AgencyDesk, Recorded
-from services.shared.auth import Principal, Role
+from services.shared.auth import REFUSAL_DOC, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, authenticated, problem
 from services.shared.kafka import BrokerUnavailableError
@@ -170,7 +170,7 @@ class ReportRecorded(_Out):
 
 _PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`).",
-    401: "No credential, or one that is malformed, expired or revoked (`unauthenticated`).",
+    401: REFUSAL_DOC,
     403: "The credential is not an agency officer's (`not_an_agency`), or the dossier is addressed to "
     "another agency (`another_agency`). Nothing is published.",
     404: "No dossier with this reference is known (`unknown_dossier`): the post office has not reported "

@@ -44,7 +44,7 @@ from services.post_office.commands import (
 from services.post_office.domain import RefusedError, Verdict
 from services.post_office.handlers import PostOfficeHandlers
 from services.post_office.metrics import PostOfficeMetrics
-from services.shared.auth import CredentialError, Principal, Role
+from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, problem
 from services.shared.kafka import BrokerUnavailableError
@@ -109,9 +109,7 @@ async def _caller(
         )
     except CredentialError as exc:
         wired.metrics.rejected(RequestReason.UNAUTHENTICATED)
-        raise ProblemError(
-            401, RequestReason.UNAUTHENTICATED, str(exc), headers={"WWW-Authenticate": "Bearer"}
-        ) from None
+        raise ProblemError(401, exc.reason, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     if principal.role is Role.AGENCY:
         wired.metrics.rejected(RequestReason.ROLE_NOT_ALLOWED)
         raise ProblemError(
@@ -183,7 +181,7 @@ async def _guarded(wired: PostOffice, work: Awaitable[T]) -> T:
 
 _PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`).",
-    401: "No credential, or a malformed, expired, revoked or unknown one (`unauthenticated`).",
+    401: REFUSAL_DOC,
     403: "An agency credential (`role_not_allowed`), or a post office credential recording for another "
     "post office (`wrong_post_office`).",
     404: "The item the act is about was never recorded by the post (`unknown_item`).",

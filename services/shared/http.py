@@ -103,7 +103,7 @@ async def authenticated(authenticator: Authenticator, request: Request) -> Princ
     try:
         return await authenticator.authenticate(request.headers.get("authorization"))
     except CredentialError as exc:
-        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+        raise ProblemError(401, exc.reason, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
 class HttpMetrics:

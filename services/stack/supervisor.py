@@ -33,6 +33,7 @@ from services.simulator.progress import TerminalBar
 from services.simulator.run import simulate
 from services.simulator.settings import SimulatorSettings
 from services.simulator.summary import collect, render_store
+from services.stack.credentials import credential_lines
 from services.stack.lag import CONSUMER_GROUPS, settle
 from services.stack.processes import ROOT, SERVICES, ManagedProcess, ProcessFailedError, service_process
 from services.stack.prometheus import prometheus_process, write_config
@@ -179,6 +180,7 @@ class Supervisor:
             self.say(f"started {spec.name} (pid {child.pid}) on {self.url(self.ports[spec.name])}")
         await asyncio.gather(*(c.wait_ready(self.settings.ready_timeout_s) for c in self.children))
         self.say("every service answers /ready; logs in " + self._relative(log_dir))
+        await self.announce_credentials(secret)
         if self.prometheus:
             await self._start_prometheus()
         if self.simulate:
@@ -187,6 +189,18 @@ class Supervisor:
             except Exception as exc:  # the stack is up and useful without the simulated day
                 self.say(f"the simulator stopped: {type(exc).__name__}: {exc}")
         self._print_urls()
+
+    async def announce_credentials(self, secret: str) -> None:
+        """How to call the APIs as each role: ready-made tokens when the run signs with its own key."""
+        own_key = not self.settings.auth_secret.get_secret_value()
+        try:
+            lines = await credential_lines(
+                self.settings.database_url, secret, secret_file=self.work / "auth_secret" if own_key else None
+            )
+        except Exception as exc:  # the stack is up and useful without them
+            self.say(f"no ready-made credentials ({type(exc).__name__}); see README, Credentials")
+            return
+        print("", *lines, sep="\n", file=self.out, flush=True)
 
     def _service_env(self, secret: str) -> dict[str, str]:
         own = TurnaroundSettings.model_fields["consumer_group"].default

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
 from contracts.values import AwareTime, parse_agency_code, parse_agency_dossier_code, parse_s10
 from services.shared import cursors
-from services.shared.auth import Principal, Role
+from services.shared.auth import REFUSAL_DOC, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.calendar import to_vietnam_time
 from services.shared.cursors import CursorSigner
@@ -406,7 +406,7 @@ def public_of(row: Row[Any], ref: str, directory: OfficeDirectory, today: date) 
 _DESCRIPTIONS = {
     400: "invalid_cursor: the cursor is not one this list handed out (edited, forged, from another list, "
     "or signed with a key since changed); start again from the first page.",
-    401: "No valid bearer credential (missing, malformed, expired or revoked).",
+    401: REFUSAL_DOC,
     403: "The credential's role may not use this endpoint, or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
     422: "A parameter does not match its schema.",

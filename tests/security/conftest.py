@@ -2,7 +2,9 @@
 database of its own, at LOG_LEVEL=DEBUG with every log captured, once for the security tests.
 
 Credentials of six callers (anonymous, post office A, post office B, agency X, agency Y, operator) and of
-six that must be refused (expired, revoked, tampered, forged, unregistered, alg none). A journey is driven
+nine that must be refused (expired, revoked, tampered, forged, unregistered, alg none; and three signed
+with the real key, as a leaked key would allow: post office B's credential id widened to an operator's
+claims, and post office A's with a scope that is a list or an object). A journey is driven
 through the APIs with distinctive applicant data; test_privacy.py scans for it at the end.
 """
 
@@ -51,7 +53,18 @@ AGENCY_X, AGENCY_Y = "000.00.01.H22", "000.00.02.H22"
 BY_POST = "1.001193"  # birth registration: by post, same day
 
 ROLES = ("anonymous", "post_office_a", "post_office_b", "agency_x", "agency_y", "operator")
-REFUSED = ("expired", "revoked", "tampered", "forged", "unregistered", "alg_none")
+# Refused with 401 `unauthenticated`, except the last three: `credential_mismatch` and `invalid_token`.
+REFUSED = (
+    "expired",
+    "revoked",
+    "tampered",
+    "forged",
+    "unregistered",
+    "alg_none",
+    "mismatched",
+    "scope_list",
+    "scope_object",
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,15 @@ async def _credentials(database_url: str) -> dict[str, str | None]:
     operator_claims = jwt.decode(str(tokens["operator"]), options={"verify_signature": False})
     tokens["forged"] = jwt.encode(operator_claims, "another-signing-secret-of-32-bytes-or-more", "HS256")
     tokens["alg_none"] = ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(operator_claims), ""])
+    # Signed with the real key: a registered id whose claims differ from its registration, and scopes
+    # of a type no credential has.
+    office_b_claims = jwt.decode(str(tokens["post_office_b"]), options={"verify_signature": False})
+    tokens["mismatched"] = jwt.encode({**office_b_claims, "role": "operator", "scope": None}, SECRET, "HS256")
+    office_a_claims = jwt.decode(str(tokens["post_office_a"]), options={"verify_signature": False})
+    tokens["scope_list"] = jwt.encode({**office_a_claims, "scope": [OFFICE_A, OFFICE_B]}, SECRET, "HS256")
+    tokens["scope_object"] = jwt.encode(
+        {**office_a_claims, "scope": {"post_office": OFFICE_A}}, SECRET, "HS256"
+    )
     return tokens
 
 

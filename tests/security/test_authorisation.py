@@ -6,7 +6,9 @@ the matrix says who may call it.
 Allowed means past authentication and authorisation: a read answers 200; a write reaches the rules and
 answers 2xx, or a business refusal (404 unknown item, 409 state conflict, 422 rule) — never 401 or 403.
 Refused means 401 `unauthenticated` (with WWW-Authenticate) for a missing, expired, revoked, tampered,
-forged, unregistered or unsigned credential; 403 with the reason for a caller outside its role or scope;
+forged, unregistered or unsigned credential, 401 `credential_mismatch` for one signed with the real key
+whose claims differ from its registration, 401 `invalid_token` for one whose scope is a list or an
+object (never a 500); 403 with the reason for a caller outside its role or scope;
 and 404 where a service deliberately hides that a dossier exists (the tracker's staff lookup, like its
 public one, answers an out-of-scope dossier as unknown). The agency service answers another agency's
 dossier with 403 `another_agency` (documented in its OpenAPI), which tells that the reference exists.
@@ -14,6 +16,7 @@ dossier with 403 `another_agency` (documented in its OpenAPI), which tells that 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -90,10 +93,19 @@ def forbidden(reason: str) -> Expect:
     return Expect(frozenset({403}), reason)
 
 
+# Why each refused credential is refused, on every authenticated endpoint.
+REFUSAL = {
+    **dict.fromkeys(REFUSED, UNAUTHENTICATED),
+    "mismatched": Expect(frozenset({401}), "credential_mismatch"),
+    "scope_list": Expect(frozenset({401}), "invalid_token"),
+    "scope_object": Expect(frozenset({401}), "invalid_token"),
+}
+
+
 def by_role(**cells: Expect) -> dict[str, Expect]:
     """A row of the matrix; refused credentials are 401 on every authenticated endpoint."""
     assert set(cells) == set(ROLES), f"a row names every role: {sorted(cells)}"
-    return {**cells, **dict.fromkeys(REFUSED, UNAUTHENTICATED)}
+    return {**cells, **REFUSAL}
 
 
 POSTAL_ACT = by_role(
@@ -380,12 +392,20 @@ async def test_each_caller_is_let_in_or_refused_as_the_matrix_says(
         assert reason == expected.reason, response.text[:300]
     if response.status_code == 401:
         assert response.headers.get("www-authenticate") == "Bearer"
+    token = stack.tokens.get(role)
+    assert not token or token not in response.text, "a refusal never echoes the token"
     if expected.allowed:
         assert reason not in {"unauthenticated", "forbidden", "role_not_allowed", "wrong_post_office"}
 
 
 def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
     assert set(MATRIX) == set(operations())
+
+
+def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 26)
+    assert len(CELLS) == 26 * 15 == 390
+    assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
 async def test_staff_lists_show_only_the_dossiers_within_the_callers_scope(stack: Stack) -> None:
@@ -431,23 +451,25 @@ async def test_a_credential_revoked_while_in_use_is_refused_by_every_service_wit
     }
     headers = {"Authorization": f"Bearer {token}"}
 
-    async def statuses() -> dict[str, int]:
-        out = {}
-        for service, (method, path, body) in calls.items():
-            async with httpx.AsyncClient(base_url=stack.urls[service], headers=headers) as http:
-                out[service] = (await http.request(method, path, json=body)).status_code
-        return out
+    async def status(service: str) -> int:
+        method, path, body = calls[service]
+        async with httpx.AsyncClient(base_url=stack.urls[service], headers=headers) as http:
+            return (await http.request(method, path, json=body)).status_code
+
+    async def refused_at(service: str) -> float:
+        async def first_refusal() -> float | None:
+            return time.monotonic() if await status(service) == 401 else None
+
+        return await eventually(first_refusal, within=8, what=f"{service} to refuse it", every=0.05)
 
     try:
-        assert 401 not in (await statuses()).values(), "in use, so cached by every service"
+        in_use = await asyncio.gather(*(status(service) for service in calls))
+        assert 401 not in in_use, "in use, so cached by every service"
         await registry.revoke(principal.credential_id, now=datetime.now(UTC))
         revoked = time.monotonic()
-
-        async def refused_everywhere() -> bool:
-            return set((await statuses()).values()) == {401}
-
-        await eventually(refused_everywhere, within=8, what="every service to refuse the revoked credential")
-        took = time.monotonic() - revoked
+        # Each service is polled on its own, so one slow answer does not delay noticing the others.
+        refused = await asyncio.gather(*(refused_at(service) for service in calls))
+        took = max(refused) - revoked
     finally:
         await engine.dispose()
     assert took <= 5.5, f"revocation took {took:.1f} s to take effect"

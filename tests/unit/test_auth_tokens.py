@@ -76,3 +76,52 @@ def test_an_agency_credential_must_name_its_agency() -> None:
         TokenSigner(SECRET).issue(
             subject="a", role=Role.AGENCY, scope=None, now=NOW, valid_for=timedelta(days=1)
         )
+
+
+def _signed(claims: dict[str, object], secret: str = SECRET) -> str:
+    """A token signed with the real key whose claims are whatever the holder of the key chose."""
+    import jwt
+
+    base = {"iss": "dossier-post", "sub": "clerk", "jti": "c-1", "role": "post_office", "scope": "100000"}
+    times = {"iat": int(NOW.timestamp()), "exp": int((NOW + timedelta(days=1)).timestamp())}
+    return jwt.encode({**base, **times, **claims}, secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": ["100000", "700000"]},
+        {"scope": {"post_office": "100000"}},
+        {"role": "operator", "scope": ["100000"]},
+        {"scope": 100000},
+        {"role": ["operator"]},
+        {"sub": {"id": 1}},
+        {"jti": ["c-1"]},
+        {"exp": [1]},
+        {"iat": "yesterday"},
+    ],
+    ids=lambda claims: "-".join(f"{k}={type(v).__name__}" for k, v in claims.items()),
+)
+def test_a_signed_credential_whose_claims_have_the_wrong_type_is_refused_as_invalid(
+    claims: dict[str, object],
+) -> None:
+    with pytest.raises(CredentialError, match="claim") as refused:
+        TokenSigner(SECRET).verify(_signed(claims), now=NOW)
+
+    assert refused.value.reason == "invalid_token"
+
+
+def test_an_ordinary_refusal_keeps_the_unauthenticated_reason() -> None:
+    with pytest.raises(CredentialError) as refused:
+        TokenSigner(SECRET).verify(_signed({}, secret="x" * 32), now=NOW)
+
+    assert refused.value.reason == "unauthenticated"
+
+
+def test_the_verified_claims_carry_the_signed_expiry() -> None:
+    signer = TokenSigner(SECRET)
+    _, token = signer.issue(
+        subject="o", role=Role.OPERATOR, scope=None, now=NOW, valid_for=timedelta(hours=5)
+    )
+
+    assert signer.verify_claims(token, now=NOW).expires_at == NOW + timedelta(hours=5)

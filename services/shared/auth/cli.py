@@ -14,20 +14,23 @@ import asyncio
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
+from services.shared.auth import cli_setup as setup
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.auth.tokens import Role, TokenSigner
 from services.shared.db.engine import DEFAULT_URL, make_engine
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, signer: TokenSigner | None) -> int:
     engine = make_engine(args.database_url)
     registry = CredentialRegistry(engine)
     now = datetime.now(UTC)
     try:
         if args.command == "issue":
-            secret = os.environ.get("DOSSIER_AUTH_SECRET", "")
-            signer = TokenSigner(secret)
+            assert signer is not None
             role = Role(args.role)
             if role is not Role.OPERATOR and not args.scope:
                 print(
@@ -64,7 +67,11 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dossier-credentials", description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_URL))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", DEFAULT_URL),
+        help="the services' database (default: DATABASE_URL, else .work/dossier.db in this directory)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     issue = sub.add_parser("issue", help="issue a credential and print its token once")
     issue.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -74,7 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     revoke = sub.add_parser("revoke", help="revoke a credential by id")
     revoke.add_argument("credential_id")
     sub.add_parser("list", help="list credentials (ids, bindings, state; never tokens)")
-    return asyncio.run(_run(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    try:
+        # Checked before anything is issued or the database touched.
+        secret = os.environ.get("DOSSIER_AUTH_SECRET", "")
+        signer = setup.signer(secret) if args.command == "issue" else None
+        setup.check_database_url(args.database_url, Path.cwd())
+        try:
+            return asyncio.run(_run(args, signer))
+        except DBAPIError as error:
+            raise setup.database_failure(error, args.database_url) from None
+    except setup.SetupError as error:
+        print(f"dossier-credentials: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

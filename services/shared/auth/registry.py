@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.auth.tokens import Principal, Role
@@ -25,13 +26,14 @@ class CredentialRecord:
 
 
 class CredentialRegistry:
-    """Backed by the shared database. Lookups are cached briefly so that authentication costs no database
-    round trip on most requests; a revocation therefore takes effect within `cache_seconds`."""
+    """Backed by the shared database. Lookups, the registered binding included, are cached briefly so
+    that authentication costs no database round trip on most requests; a revocation therefore takes
+    effect within `cache_seconds`."""
 
     def __init__(self, engine: AsyncEngine, *, cache_seconds: float = 5.0) -> None:
         self._engine = engine
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, bool]] = {}
+        self._cache: dict[str, tuple[float, CredentialRecord | None]] = {}
 
     async def register(self, principal: Principal, *, issued_at: datetime, expires_at: datetime) -> None:
         async with self._engine.begin() as conn:
@@ -41,8 +43,8 @@ class CredentialRegistry:
                     subject=principal.subject,
                     role=principal.role.value,
                     scope=principal.scope,
-                    issued_at=issued_at,
-                    expires_at=expires_at,
+                    issued_at=issued_at.astimezone(UTC),
+                    expires_at=expires_at.astimezone(UTC),
                     revoked_at=None,
                 )
             )
@@ -57,32 +59,40 @@ class CredentialRegistry:
         self._cache.pop(credential_id, None)
         return bool(result.rowcount)
 
-    async def is_active(self, credential_id: str) -> bool:
+    async def find(self, credential_id: str) -> CredentialRecord | None:
+        """The credential as registered (revoked or not), or None when no such id was ever issued."""
+        read_at = time.monotonic()
         cached = self._cache.get(credential_id)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > read_at:
             return cached[1]
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(credential.c.revoked_at).where(credential.c.credential_id == credential_id)
-                )
+                await conn.execute(select(credential).where(credential.c.credential_id == credential_id))
             ).first()
-        active = row is not None and row.revoked_at is None
-        self._cache[credential_id] = (time.monotonic() + self._cache_seconds, active)
-        return active
+        record = None if row is None else _record(row)
+        # The answer is as old as the read's start, not its end: a revocation committed while the query
+        # ran still takes effect within `cache_seconds`, however slow the database was.
+        self._cache[credential_id] = (read_at + self._cache_seconds, record)
+        return record
 
     async def list(self) -> list[CredentialRecord]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(credential).order_by(credential.c.issued_at))).all()
-        return [
-            CredentialRecord(
-                credential_id=r.credential_id,
-                subject=r.subject,
-                role=Role(r.role),
-                scope=r.scope,
-                issued_at=r.issued_at,
-                expires_at=r.expires_at,
-                revoked_at=r.revoked_at,
-            )
-            for r in rows
-        ]
+        return [_record(r) for r in rows]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _record(row: Row[Any]) -> CredentialRecord:
+    return CredentialRecord(
+        credential_id=row.credential_id,
+        subject=row.subject,
+        role=Role(row.role),
+        scope=row.scope,
+        issued_at=_utc(row.issued_at),
+        expires_at=_utc(row.expires_at),
+        revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
+    )
