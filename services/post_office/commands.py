@@ -570,7 +570,8 @@ OnlineScanRequest = TransitScanRequest | OutForDeliveryRequest | DeliveryFailedR
 
 
 def as_scan(request: OnlineScanRequest) -> AnyScan:
-    """The scan an online request carries, as an offline batch would carry it (same fingerprint)."""
+    """The scan an online request carries, as an offline batch would carry it (same content; the post
+    office is the batch's or the request's, and scan_identity puts it in the fingerprint)."""
     fields = request.model_dump(exclude={"post_office_code"})
     if isinstance(request, TransitScanRequest):
         return TransitScan.model_validate(fields)
