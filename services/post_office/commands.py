@@ -561,7 +561,8 @@ class ValidationIssue(Answer):
     loc: list[str | int]
     """Path to the offending field."""
     type: str
-    """pydantic's error type."""
+    """pydantic's error type; for a wrong item id, what is wrong with it (item_id_length,
+    item_id_service_indicator, item_id_serial, item_id_check_digit, item_id_country_code)."""
     msg: str
     """What is wrong."""
 
@@ -738,6 +739,6 @@ class Problem(Answer):
     detail: str
     """What is wrong, in a sentence."""
     errors: list[ValidationIssue] | None = None
-    """For invalid_request: where the request does not match the schema."""
+    """For invalid_request and the item id reasons: where the request does not match the schema."""
     missing_documents: list[MissingDocument] | None = None
     """For missing_documents: what the package lacks."""
