@@ -74,6 +74,14 @@ def parameter_error(loc: tuple[str, ...], error_type: str, message: str) -> Requ
 def checked_item_id(text: str, loc: tuple[str, ...]) -> str:
     """An S10 item id taken from a path or query parameter, canonical; a wrong one answers 422 with its
     own reason, as it would in a body."""
+    if not text.isascii() or text != text.strip():
+        # Stricter than a body field: the documented pattern of these parameters has no spaces and only
+        # Latin letters (which parse_s10's upper-casing of, say, "ß" to "SS" would otherwise let in).
+        raise parameter_error(
+            loc,
+            "string_pattern_mismatch",
+            "an item id is written in Latin letters and digits, without spaces",
+        )
     try:
         return parse_s10(text)
     except PydanticCustomError as exc:

@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import update
 
+from services.post_office.adapters.tables import post_office_scan
+from services.post_office.commands import AnyScan, Scan
+from services.post_office.scan_identity import legacy_fingerprint
+from services.shared.db.engine import make_engine
 from tests.post_office.helpers import (
     OFFICE,
     OTHER_OFFICE,
@@ -115,3 +121,38 @@ async def test_the_same_scan_id_at_another_instant_is_refused_with_409_scan_id_r
     later = await api.post(SCAN_PATHS["IN_TRANSIT"], online(departed | {"scanned_at": at(14, 17, minute=1)}))
 
     assert (later.status_code, later.json()["reason"]) == (409, "scan_id_reused")
+
+
+async def _as_recorded_by_the_previous_release(database_url: str, sent: dict[str, Any]) -> None:
+    """Rewrite a recorded scan's fingerprint as the release before versioned fingerprints stored it."""
+    scan: AnyScan = TypeAdapter(Scan).validate_python(sent)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(post_office_scan)
+                .where(post_office_scan.c.scan_id == sent["scan_id"])
+                .values(fingerprint=legacy_fingerprint(scan))
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_scan_recorded_before_fingerprints_were_versioned_is_still_a_duplicate_in_utc(
+    api: PostOfficeClient, database_url: str
+) -> None:
+    receipt = await api.accepted_dossier()
+    local = at(14, 17)
+    departed = scan("IN_TRANSIT", receipt["item_id"], local)
+    first = await api.ok(SCAN_PATHS["IN_TRANSIT"], online(departed))
+    await _as_recorded_by_the_previous_release(database_url, departed)
+
+    again = await api.post(SCAN_PATHS["IN_TRANSIT"], online(departed | {"scanned_at": in_utc(local)}))
+    elsewhere = await api.post(
+        SCAN_PATHS["IN_TRANSIT"], online(departed, OTHER_OFFICE), token=api.tokens.other_clerk
+    )
+    changed = await api.post(SCAN_PATHS["IN_TRANSIT"], online(departed | {"direction": "ARRIVED"}))
+
+    assert (again.status_code, again.json()["event_id"]) == (200, first["event_id"])
+    assert (elsewhere.status_code, elsewhere.json()["reason"]) == (409, "scan_id_reused")
+    assert (changed.status_code, changed.json()["reason"]) == (409, "scan_id_reused")

@@ -78,3 +78,16 @@ async def test_a_wrong_item_id_beside_a_wrong_phone_suffix_is_an_invalid_request
     answer = await client.get("/public/dossiers/EB123456786VN", params={"phone_last4": "56a8"})
 
     assert (answer.status_code, answer.json()["reason"]) == (422, "invalid_request")
+
+
+@pytest.mark.parametrize("typed", [" EB123456785VN", "EB123456785VN ", "ß123456785VN"])
+async def test_an_item_id_the_documented_pattern_refuses_is_an_invalid_request_not_a_match(
+    api_tracker: Tracker, client: httpx.AsyncClient, typed: str
+) -> None:
+    token = await credential(api_tracker.engine, Role.OPERATOR)
+
+    answer = await client.get(
+        "/dossiers", params={"reference": typed}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert (answer.status_code, answer.json()["reason"]) == (422, "invalid_request")
