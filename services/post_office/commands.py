@@ -8,7 +8,6 @@ document in contracts/openapi/post_office.json.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -65,9 +64,7 @@ Amount = Annotated[Vnd, Field(le=1_000_000_000_000)]
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    def fingerprint(self) -> str:
-        """A digest of the normalised command: a retry with the same content has the same fingerprint."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+    # A retry is recognised by fingerprints.py, which digests the canonical content.
 
 
 class Answer(BaseModel):
