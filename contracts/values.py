@@ -10,6 +10,7 @@ Python validators are more lenient with hand-typed input (case, spaces, phone pr
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -41,29 +42,75 @@ def s10_check_digit(serial: str) -> int:
     return {10: 0, 11: 5}.get(check, check)
 
 
+class S10Error(enum.StrEnum):
+    """Each way an item id typed by a clerk can be wrong: the error type pydantic reports, and the
+    `reason` the APIs answer, so a client can tell the clerk which part of the label to read again."""
+
+    LENGTH = "item_id_length"
+    SERVICE_INDICATOR = "item_id_service_indicator"
+    SERIAL = "item_id_serial"
+    CHECK_DIGIT = "item_id_check_digit"
+    COUNTRY_CODE = "item_id_country_code"
+
+
+S10_ERROR_CODES = frozenset(code.value for code in S10Error)
+"""The error types of an invalid S10 item id (every other validation error has pydantic's own type)."""
+
+
+def _s10_error(code: S10Error, message: str) -> PydanticCustomError:
+    # A ValueError subclass, so plain callers catch it as before; inside a pydantic model its type is
+    # the code. The message has no {placeholders}: pydantic would format them.
+    return PydanticCustomError(code.value, message)
+
+
 def parse_s10(text: str) -> str:
-    """Check an S10 item id and return it in canonical form (upper case, no surrounding spaces)."""
+    """Check an S10 item id and return it in canonical form (upper case, no surrounding spaces).
+
+    Raises a ValueError whose pydantic type is one of S10Error, with a sentence for a post office clerk.
+    """
     value = text.strip().upper()
     if len(value) != 13:
-        raise ValueError(
-            "an S10 item id has 13 characters (2 letters, 8 digits, a check digit, 2 letters), "
-            f"not {len(value)}"
+        raise _s10_error(
+            S10Error.LENGTH,
+            "An item number has 13 characters, like EB123456785VN: 2 letters, 9 digits and 2 letters; "
+            f"this one has {len(value)}. Check for a missing or extra character.",
         )
     prefix, serial, check, country = value[:2], value[2:10], value[10], value[11:]
     if not _LETTERS2.fullmatch(prefix):
-        raise ValueError("an S10 item id starts with 2 letters (the service indicator)")
+        raise _s10_error(
+            S10Error.SERVICE_INDICATOR,
+            "An item number starts with 2 letters, the service code (like EB or RR); "
+            "check the first 2 characters.",
+        )
     if not _DIGITS8.fullmatch(serial):
-        found = "letters" if any(c.isalpha() for c in serial) else "other characters"
-        raise ValueError(
-            f"the serial number of an S10 item id (characters 3–10) must be 8 digits; found {found}"
+        if any(c.isalpha() for c in serial):
+            raise _s10_error(
+                S10Error.SERIAL,
+                "Characters 3 to 10 of an item number are 8 digits, but there is a letter among them: "
+                "check for the letter O typed instead of the digit 0, or I instead of 1.",
+            )
+        raise _s10_error(
+            S10Error.SERIAL,
+            "Characters 3 to 10 of an item number are 8 digits; remove any space, dash or other sign.",
         )
     if not ("0" <= check <= "9"):
-        raise ValueError("the check digit of an S10 item id (character 11) must be a digit")
+        raise _s10_error(
+            S10Error.CHECK_DIGIT, "The check digit of an item number (character 11) must be a digit."
+        )
     if not _LETTERS2.fullmatch(country):
-        raise ValueError("an S10 item id ends with a 2-letter country code")
-    expected = s10_check_digit(serial)
-    if int(check) != expected:
-        raise ValueError(f"wrong check digit: expected {expected}, got {check}")
+        raise _s10_error(
+            S10Error.COUNTRY_CODE,
+            "An item number ends with 2 letters, the country code (VN for Vietnam); "
+            "check the last 2 characters.",
+        )
+    # The expected digit is not told: a clerk who mistyped a serial digit could "correct" the check
+    # digit instead and record the dossier under another item's number.
+    if int(check) != s10_check_digit(serial):
+        raise _s10_error(
+            S10Error.CHECK_DIGIT,
+            "The check digit of this item number (character 11) does not match its other digits: "
+            "a digit was probably mistyped. Read the number on the label again.",
+        )
     return value
 
 

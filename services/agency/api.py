@@ -35,7 +35,14 @@ from services.agency.domain import (
 from services.agency.handlers import AgencyDesk, Recorded
 from services.shared.auth import REFUSAL_DOC, Principal, Role
 from services.shared.auth.authenticator import Authenticator
-from services.shared.http import ProblemError, authenticated, problem
+from services.shared.http import (
+    ProblemError,
+    authenticated,
+    checked_item_id,
+    looks_like_item_id,
+    parameter_error,
+    problem,
+)
 from services.shared.kafka import BrokerUnavailableError
 
 router = APIRouter()
@@ -43,6 +50,7 @@ router = APIRouter()
 REFERENCE_PATTERN = (
     r"^([A-Za-z]{2}[0-9]{9}[A-Za-z]{2}|[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Za-z][0-9]{2}-[0-9]{6}-[0-9]{4})$"
 )
+_REFERENCE = re.compile(REFERENCE_PATTERN)
 _STAFF_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 
 _STATUS = {Verdict.NOT_FOUND: 404, Verdict.FORBIDDEN: 403, Verdict.INVALID: 422, Verdict.CONFLICT: 409}
@@ -59,7 +67,7 @@ class FieldError(_Out):
     loc: list[str | int]
     """Where: body, path or header, then the field names and list indexes."""
     type: str
-    """The kind of error (pydantic's error type)."""
+    """The kind of error: pydantic's error type, or for a wrong item id what is wrong with it (item_id_…)."""
     msg: str
     """What is wrong, without the submitted value."""
 
@@ -174,14 +182,18 @@ _PROBLEMS: dict[int, str] = {
     403: "The credential is not an agency officer's (`not_an_agency`), or the dossier is addressed to "
     "another agency (`another_agency`). Nothing is published.",
     404: "No dossier with this reference is known (`unknown_dossier`): the post office has not reported "
-    "it, or it was not registered; or the reference has the shape of an item id or agency dossier code "
-    "but is not one, e.g. a wrong S10 check digit (`invalid_reference`).",
+    "it, or it was not registered; or the reference has the shape of an agency dossier code but is not "
+    "one, e.g. a date that does not exist (`invalid_reference`).",
     409: "The report makes no sense in the dossier's current state, or contradicts its record; `reason` "
     "says which (`not_received`, `delay_already_notified`, `dossier_withdrawn`, …; `before_previous_fact` "
     "when it happened before the fact it follows, both named with their times). Nothing is published.",
     422: "The request does not match the schema (`invalid_request`, with `errors`; `time_without_offset` "
     "for a time without its UTC offset), or the rules find a value invalid (`unknown_procedure`, "
-    "`code_of_another_agency`, `time_in_future` beyond the clock skew allowed, `times_disagree`, …).",
+    "`code_of_another_agency`, `time_in_future` beyond the clock skew allowed, `times_disagree`, …). A wrong "
+    "item id, in the URL or the body, has a reason of its own, with a sentence for the clerk in `detail`: "
+    "`item_id_length`, `item_id_service_indicator`, `item_id_serial`, `item_id_check_digit`, "
+    "`item_id_country_code` (when it is the request's only problem; beside others it is listed in "
+    "`errors` under that type and the reason is `invalid_request`).",
     503: "Kafka (`broker_unavailable`) or the database (`database_unavailable`) did not answer in time. "
     "Nothing was recorded; retry after `Retry-After` seconds with the same request.",
 }
@@ -245,16 +257,24 @@ def _reference(
         Path(
             description="The inbound postal item id (S10, e.g. `EB123456785VN`) or the agency dossier code "
             "(e.g. `000.00.01.H22-250314-0007`).",
-            pattern=REFERENCE_PATTERN,
+            # Documented, checked below rather than by FastAPI: a mistyped item id is then refused for
+            # what is wrong with it (item_id_check_digit, …) instead of a bare pattern mismatch.
+            json_schema_extra={"pattern": REFERENCE_PATTERN},
             examples=["EB123456785VN", "000.00.01.H22-250314-0007"],
         ),
     ],
 ) -> DossierRef:
+    if looks_like_item_id(ref):
+        return DossierRef(item_id=checked_item_id(ref, ("path", "ref")))
+    if not _REFERENCE.fullmatch(ref):
+        raise parameter_error(
+            ("path", "ref"), "string_pattern_mismatch", f"String should match pattern '{REFERENCE_PATTERN}'"
+        )
     try:
         return parse_reference(ref)
     except ValueError as exc:
-        # Shaped like a reference but not one (a wrong check digit, a date that does not exist): the
-        # URL names no dossier.
+        # Shaped like an agency dossier code but not one (a date that does not exist): the URL names
+        # no dossier.
         raise ProblemError(404, "invalid_reference", str(exc)) from None
 
 

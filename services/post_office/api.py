@@ -46,7 +46,7 @@ from services.post_office.handlers import PostOfficeHandlers
 from services.post_office.metrics import PostOfficeMetrics
 from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
 from services.shared.auth.authenticator import Authenticator
-from services.shared.http import ProblemError, problem
+from services.shared.http import ProblemError, problem, validation_reason
 from services.shared.kafka import BrokerUnavailableError
 
 T = TypeVar("T")
@@ -179,6 +179,13 @@ async def _guarded(wired: PostOffice, work: Awaitable[T]) -> T:
 
 # --------------------------------------------------------------------------- documented problems
 
+ITEM_ID_REASONS = (
+    "A wrong item id has a reason of its own, with a sentence for the clerk in `detail`: `item_id_length`, "
+    "`item_id_service_indicator`, `item_id_serial`, `item_id_check_digit`, `item_id_country_code` (when it "
+    "is the request's only problem; beside others it is listed in `errors` under that type and the reason "
+    "is `invalid_request`)."
+)
+
 _PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`).",
     401: REFUSAL_DOC,
@@ -191,7 +198,7 @@ _PROBLEMS: dict[int, str] = {
     413: "The body is larger than the service accepts (`body_too_large`, with `limit_bytes`).",
     422: "The body does not match the schema (`invalid_request`, with `errors`), or a rule refuses it "
     "(see reason); `time_in_future` when the act's time is more than the allowed clock skew ahead, "
-    "`time_out_of_range` when it is before 2016.",
+    "`time_out_of_range` when it is before 2016. " + ITEM_ID_REASONS,
     503: "Kafka did not acknowledge in time (`broker_unavailable`) or the database did not answer "
     "(`database_unavailable`): nothing was recorded; retry after Retry-After seconds.",
 }
@@ -253,9 +260,10 @@ POST_OFFICE_MAX_BODY_BYTES. A batch over its item count is still answered 413 ba
             409,
             422,
             s409="`item_already_used`: the item id was recorded with other details; `concurrent_update`.",
-            s422="`invalid_request` (with `errors`; a bad S10 id among them), `unknown_procedure`, "
+            s422="`invalid_request` (with `errors`), `unknown_procedure`, "
             "`procedure_not_by_post` (detail: the catalog's reason), `missing_documents` (with "
-            "`missing_documents`), `time_in_future`, `time_out_of_range`, `event_too_large`.",
+            "`missing_documents`), `time_in_future`, `time_out_of_range`, `event_too_large`. "
+            + ITEM_ID_REASONS,
         ),
     },
 )
@@ -313,7 +321,7 @@ async def hand_over(cmd: HandOver, caller: Caller, wired: Wired) -> ManifestResu
             s404="`unknown_item`: the dossier item id was never accepted by the post.",
             s409="`item_already_used`, `not_a_dossier`, `result_not_by_post` (the dossier's form is "
             "SEND_DOSSIER), `dossier_not_handed_over`, `wrong_agency`, `concurrent_update`.",
-            s422="`invalid_request`, `time_in_future`, `time_out_of_range`.",
+            s422="`invalid_request`, `time_in_future`, `time_out_of_range`. " + ITEM_ID_REASONS,
         ),
     },
 )
@@ -347,7 +355,10 @@ def _scan_route(path: str, summary: str, description: str, s409: str, s422: str)
                 422,
                 s404="`unknown_item`: the item was never recorded by the post.",
                 s409=s409 + " `scan_id_reused`: the scan id was recorded for another scan.",
-                s422="`invalid_request`, `time_in_future`, `time_out_of_range`" + s422 + ".",
+                s422="`invalid_request`, `time_in_future`, `time_out_of_range`"
+                + s422
+                + ". "
+                + ITEM_ID_REASONS,
             ),
         },
     )
@@ -436,7 +447,9 @@ async def scan_delivered(
         s413=f"`batch_too_large`: more than {MAX_BATCH_SCANS} scans; `body_too_large`: more than "
         f"{BATCH_BODY_LIMITS[('POST', '/v1/scans/batches')]} bytes.",
         s422="`invalid_request`: the batch itself does not match the schema (a malformed scan is rejected "
-        "alone, in the answer).",
+        "alone, in the answer, as `invalid_scan` with `errors`: a wrong item id there has the type "
+        "`item_id_length`, `item_id_service_indicator`, `item_id_serial`, `item_id_check_digit` or "
+        "`item_id_country_code`).",
     ),
 )
 async def record_batch(batch: ScanBatch, caller: Caller, wired: Wired) -> BatchResult:
@@ -463,7 +476,7 @@ async def record_batch(batch: ScanBatch, caller: Caller, wired: Wired) -> BatchR
         s409="`too_few_failed_attempts`, `failed_attempts_too_close`, `already_out_for_delivery`, "
         "`not_in_postal_custody` (delivered, returned or lost), `not_a_result`, `wrong_agency`, "
         "`concurrent_update`.",
-        s422="`invalid_request`, `time_in_future`, `time_out_of_range`.",
+        s422="`invalid_request`, `time_in_future`, `time_out_of_range`. " + ITEM_ID_REASONS,
     ),
 )
 async def return_to_agency(cmd: ReturnToAgency, caller: Caller, wired: Wired) -> EventRecorded:
@@ -479,7 +492,7 @@ _INCIDENT_PROBLEMS = problems(
     s409="`not_in_postal_custody`: the item is with the agency, delivered, returned or lost; "
     "`concurrent_update`.",
     s422="`invalid_request`, `time_in_future`, `time_out_of_range`, `compensation_below_minimum` (at fault: "
-    "at least 4× the postage).",
+    "at least 4× the postage). " + ITEM_ID_REASONS,
 )
 
 
@@ -514,7 +527,7 @@ async def record_damage(cmd: ReportIncident, caller: Caller, wired: Wired) -> Ev
 
 
 def count_schema_refusals(app: FastAPI, metrics: PostOfficeMetrics) -> None:
-    """Count the shared handler's malformed_json / invalid_request answers; answer an oversize batch
+    """Count the shared handler's malformed_json / invalid_request / item id answers; answer an oversize batch
     with 413 batch_too_large. Runs after services.shared.http.instrument installed its handlers."""
     shared = app.exception_handlers[RequestValidationError]
 
@@ -529,9 +542,8 @@ def count_schema_refusals(app: FastAPI, metrics: PostOfficeMetrics) -> None:
             )
         answered = shared(request, exc)
         response = await answered if inspect.isawaitable(answered) else answered
-        metrics.rejected(
-            RequestReason.MALFORMED_JSON if response.status_code == 400 else RequestReason.INVALID_REQUEST
-        )
+        # The shared handler's reason: malformed_json, invalid_request or an S10Error (closed sets).
+        metrics.rejected(validation_reason(exc.errors()))
         return response
 
     app.add_exception_handler(RequestValidationError, on_invalid)

@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from contracts.values import S10_ERROR_CODES
 from services.post_office import api
 from services.post_office.domain import Reason
 from services.post_office.handlers import PostOfficeHandlers, Rules
@@ -59,7 +60,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or PostOfficeSettings()
     registry = CollectorRegistry()
-    metrics = PostOfficeMetrics(registry, [*(r.value for r in Reason), *(r.value for r in api.RequestReason)])
+    metrics = PostOfficeMetrics(
+        registry, [*(r.value for r in Reason), *(r.value for r in api.RequestReason), *S10_ERROR_CODES]
+    )
     resources: dict[str, Any] = {}
 
     @asynccontextmanager

@@ -8,7 +8,6 @@ document in contracts/openapi/post_office.json.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -65,9 +64,7 @@ Amount = Annotated[Vnd, Field(le=1_000_000_000_000)]
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    def fingerprint(self) -> str:
-        """A digest of the normalised command: a retry with the same content has the same fingerprint."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+    # A retry is recognised by fingerprints.py, which digests the canonical content.
 
 
 class Answer(BaseModel):
@@ -561,7 +558,8 @@ class ValidationIssue(Answer):
     loc: list[str | int]
     """Path to the offending field."""
     type: str
-    """pydantic's error type."""
+    """pydantic's error type; for a wrong item id, what is wrong with it (item_id_length,
+    item_id_service_indicator, item_id_serial, item_id_check_digit, item_id_country_code)."""
     msg: str
     """What is wrong."""
 
@@ -570,7 +568,8 @@ OnlineScanRequest = TransitScanRequest | OutForDeliveryRequest | DeliveryFailedR
 
 
 def as_scan(request: OnlineScanRequest) -> AnyScan:
-    """The scan an online request carries, as an offline batch would carry it (same fingerprint)."""
+    """The scan an online request carries, as an offline batch would carry it (same content; the post
+    office is the batch's or the request's, and scan_identity puts it in the fingerprint)."""
     fields = request.model_dump(exclude={"post_office_code"})
     if isinstance(request, TransitScanRequest):
         return TransitScan.model_validate(fields)
@@ -737,6 +736,6 @@ class Problem(Answer):
     detail: str
     """What is wrong, in a sentence."""
     errors: list[ValidationIssue] | None = None
-    """For invalid_request: where the request does not match the schema."""
+    """For invalid_request and the item id reasons: where the request does not match the schema."""
     missing_documents: list[MissingDocument] | None = None
     """For missing_documents: what the package lacks."""

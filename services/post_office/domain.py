@@ -43,6 +43,7 @@ from contracts.events.postal import (
 )
 from contracts.sources import post_office_source
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
+from services.post_office import fingerprints
 from services.post_office.commands import (
     AcceptDossier,
     DeliveredScan,
@@ -306,9 +307,8 @@ def accept_dossier(
     limits: RouteLimits,
 ) -> Recorded | Replay:
     """Accept a dossier whose documents cover the procedure's published list."""
-    fingerprint = cmd.fingerprint()
     if existing is not None:
-        if existing.kind is ItemKind.DOSSIER and existing.fingerprint == fingerprint:
+        if existing.kind is ItemKind.DOSSIER and fingerprints.matches(existing.fingerprint, cmd):
             return Replay(existing)
         raise RefusedError(
             Verdict.CONFLICT,
@@ -357,7 +357,7 @@ def accept_dossier(
         stage=Stage.ACCEPTED,
         recorded_at=cmd.accepted_at,
         due_date=due,
-        fingerprint=fingerprint,
+        fingerprint=fingerprints.fingerprint(cmd),
         procedure_code=procedure.code,
         postage_vnd=cmd.postage_vnd,
     )
@@ -476,9 +476,8 @@ def pick_up_result(
     and have been handed over. Without one (form RECEIVE_RESULT, filed at the agency) the agency
     dossier code identifies the dossier.
     """
-    fingerprint = cmd.fingerprint()
     if existing is not None:
-        if existing.kind is ItemKind.RESULT and existing.fingerprint == fingerprint:
+        if existing.kind is ItemKind.RESULT and fingerprints.matches(existing.fingerprint, cmd):
             return Replay(existing)
         raise RefusedError(
             Verdict.CONFLICT,
@@ -539,7 +538,7 @@ def pick_up_result(
         stage=Stage.RESULT_PICKED_UP,
         recorded_at=cmd.picked_up_at,
         due_date=due,
-        fingerprint=fingerprint,
+        fingerprint=fingerprints.fingerprint(cmd),
         postage_vnd=postage,
         dossier_item_id=cmd.dossier_item_id,
         agency_dossier_code=cmd.agency_dossier_code,

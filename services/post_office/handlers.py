@@ -44,6 +44,8 @@ from services.post_office.commands import (
 )
 from services.post_office.domain import Item, Reason, Recorded, RefusedError, Replay, Verdict
 from services.post_office.metrics import PostOfficeMetrics
+from services.post_office.scan_identity import fingerprint as scan_fingerprint
+from services.post_office.scan_identity import same_scan
 from services.shared.calendar import WorkingCalendar
 from services.shared.catalog import Catalog
 from services.shared.logs import log_event
@@ -325,10 +327,9 @@ class PostOfficeHandlers:
             envelopes: list[Envelope[Any]] = []
             # Scans captured offline arrive in any order; the item's story is told in scan time order.
             for index, scan in sorted(valid, key=lambda v: (v[1].scanned_at, v[0])):
-                fingerprint = scan.fingerprint()
                 earlier = recorded.get(scan.scan_id) or new_scans.get(scan.scan_id)
                 if earlier is not None:
-                    if earlier.fingerprint == fingerprint:
+                    if same_scan(earlier.fingerprint, earlier.post_office_code, post_office_code, scan):
                         results[index] = ScanResult(
                             index, scan.scan_id, "duplicate", earlier.event_id, items.get(earlier.item_id)
                         )
@@ -354,7 +355,7 @@ class PostOfficeHandlers:
                 envelopes.append(outcome.envelope)
                 new_scans[scan.scan_id] = StoredScan(
                     scan_id=scan.scan_id,
-                    fingerprint=fingerprint,
+                    fingerprint=scan_fingerprint(post_office_code, scan),
                     event_id=outcome.envelope.id,
                     kind=scan.kind,
                     item_id=scan.item_id,

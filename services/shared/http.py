@@ -14,10 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.values import S10_ERROR_CODES, parse_s10
 from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
 
@@ -44,6 +46,53 @@ def problem(
 ) -> JSONResponse:
     body = {"status": status, "reason": reason, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def validation_reason(errors: Sequence[Any]) -> str:
+    """The `reason` of a request that does not match its schema.
+
+    malformed_json when the body is not JSON. A wrong item id has a reason of its own (one of
+    contracts.values.S10Error: length, service indicator, serial, check digit, country code), so a
+    client can tell the clerk which part of the label to read again; that reason is given when every
+    error of the request is that same item id problem. Anything else, or a mix, is invalid_request,
+    and `errors` lists each problem with its own type.
+    """
+    types = {e.get("type") for e in errors}
+    if "json_invalid" in types:
+        return "malformed_json"
+    if len(types) == 1 and (only := next(iter(types))) in S10_ERROR_CODES:
+        return str(only)
+    return "invalid_request"
+
+
+def parameter_error(loc: tuple[str, ...], error_type: str, message: str) -> RequestValidationError:
+    """A path or query parameter found invalid by code rather than by its declared schema, answered
+    exactly like a schema violation (the handler above gives it its reason)."""
+    return RequestValidationError([{"loc": loc, "type": error_type, "msg": message}])
+
+
+def checked_item_id(text: str, loc: tuple[str, ...]) -> str:
+    """An S10 item id taken from a path or query parameter, canonical; a wrong one answers 422 with its
+    own reason, as it would in a body."""
+    if not text.isascii() or text != text.strip():
+        # Stricter than a body field: the documented pattern of these parameters has no spaces and only
+        # Latin letters (which parse_s10's upper-casing of, say, "ß" to "SS" would otherwise let in).
+        raise parameter_error(
+            loc,
+            "string_pattern_mismatch",
+            "an item id is written in Latin letters and digits, without spaces",
+        )
+    try:
+        return parse_s10(text)
+    except PydanticCustomError as exc:
+        raise parameter_error(loc, exc.type, exc.message()) from None
+
+
+def looks_like_item_id(reference: str) -> bool:
+    """Whether a reference that may be an item id or an agency dossier code was meant as an item id: an
+    agency dossier code always holds dots and dashes, an item id never does. A mistyped item id is then
+    told apart from an agency dossier code and refused for what is wrong with it."""
+    return not any(c in reference for c in ".-")
 
 
 def _safe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -79,16 +128,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, "malformed_json", "the request body is not valid JSON")
+        reason = validation_reason(errors)
+        if reason == "malformed_json":
+            return problem(400, reason, "the request body is not valid JSON")
         if (naive := _naive_times(errors)) is not None:
             return naive
-        return problem(
-            422,
-            "invalid_request",
-            "the request does not match the schema",
-            errors=_safe_validation_errors(errors),
-        )
+        detail = "the request does not match the schema"
+        if reason in S10_ERROR_CODES:
+            detail = str(errors[0].get("msg"))  # the S10 rules' sentence for the clerk; never the value
+        return problem(422, reason, detail, errors=_safe_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

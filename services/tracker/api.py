@@ -13,6 +13,7 @@ one see the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,13 +30,19 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
-from contracts.values import AwareTime, parse_agency_code, parse_agency_dossier_code, parse_s10
+from contracts.values import AwareTime, parse_agency_code, parse_agency_dossier_code
 from services.shared import cursors
 from services.shared.auth import REFUSAL_DOC, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.calendar import to_vietnam_time
 from services.shared.cursors import CursorSigner
-from services.shared.http import ProblemError, authenticated
+from services.shared.http import (
+    ProblemError,
+    authenticated,
+    checked_item_id,
+    looks_like_item_id,
+    parameter_error,
+)
 from services.tracker import handlers
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, utc
@@ -409,7 +416,10 @@ _DESCRIPTIONS = {
     401: REFUSAL_DOC,
     403: "The credential's role may not use this endpoint, or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
-    422: "A parameter does not match its schema.",
+    422: "A parameter does not match its schema (`invalid_request`, with `errors`). A wrong item id has a "
+    "reason of its own, with a sentence in `detail`: `item_id_length`, `item_id_service_indicator`, "
+    "`item_id_serial`, `item_id_check_digit`, `item_id_country_code` (when it is the only problem); an "
+    "agency dossier code of the right shape that is not one, `invalid_reference`.",
     429: "too_many_failed_lookups: the failed lookups allowed for this dossier (or unknown reference) or "
     "from this client in one window are used up; Retry-After says when the window ends.",
     503: "The database is not available; retry later.",
@@ -440,9 +450,21 @@ bearer = HTTPBearer(
 )
 
 
-def normalised_reference(text: str) -> str:
+_REFERENCE = re.compile(REFERENCE_PATTERN)
+
+
+def normalised_reference(text: str, loc: tuple[str, str]) -> str:
+    """An item id or agency dossier code in canonical form. A wrong item id answers 422 with its own
+    reason (item_id_check_digit, …); anything of neither shape, invalid_request; an agency dossier code
+    of the right shape that is not one (a date that does not exist), invalid_reference."""
+    if looks_like_item_id(text):
+        return checked_item_id(text, loc)
+    if not _REFERENCE.fullmatch(text):
+        raise parameter_error(
+            loc, "string_pattern_mismatch", f"String should match pattern '{REFERENCE_PATTERN}'"
+        )
     try:
-        return parse_s10(text) if len(text) == 13 else parse_agency_dossier_code(text)
+        return parse_agency_dossier_code(text)
     except ValueError as exc:
         raise ProblemError(422, "invalid_reference", str(exc)) from None
 
@@ -488,7 +510,9 @@ async def public_lookup(
     reference: Annotated[
         str,
         PathParam(
-            pattern=REFERENCE_PATTERN,
+            # Documented, checked by normalised_reference: a mistyped item id is refused for what is
+            # wrong with it rather than as a bare pattern mismatch.
+            json_schema_extra={"pattern": REFERENCE_PATTERN},
             description="The item id on the dossier slip (S10, e.g. EB123456785VN), the result's item id, "
             "or the agency dossier code on the appointment slip.",
         ),
@@ -497,7 +521,7 @@ async def public_lookup(
         str, Query(pattern=r"^[0-9]{4}$", description="The last four digits of the applicant's phone.")
     ],
 ) -> PublicDossier:
-    ref = normalised_reference(reference)
+    ref = normalised_reference(reference, ("path", "reference"))
     # The peer address as Starlette gives it; which proxies may set it is the HTTP server's business.
     client = request.client.host if request.client else "unknown"
     answer = await handlers.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
@@ -558,7 +582,10 @@ async def list_dossiers(
     ] = False,
     reference: Annotated[
         str | None,
-        Query(pattern=REFERENCE_PATTERN, description="Holding this item id or agency dossier code."),
+        Query(
+            json_schema_extra={"pattern": REFERENCE_PATTERN},
+            description="Holding this item id or agency dossier code.",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: CursorParam = None,
@@ -570,7 +597,7 @@ async def list_dossiers(
         agency=parse_agency_code(agency) if agency else None,
         procedure=procedure,
         stage=stage,
-        reference=normalised_reference(reference) if reference else None,
+        reference=normalised_reference(reference, ("query", "reference")) if reference else None,
         overdue_before=today if overdue else None,
     )
     try:

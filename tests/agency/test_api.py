@@ -313,7 +313,7 @@ async def test_report_on_another_agencys_dossier_is_forbidden_and_nothing_is_pub
     ] == "FILED"
 
 
-async def test_unknown_or_mistyped_dossier_is_404_and_a_missing_credential_401(
+async def test_unknown_dossier_is_404_a_mistyped_item_id_422_and_a_missing_credential_401(
     client: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     unknown = await client.post(
@@ -327,8 +327,8 @@ async def test_unknown_or_mistyped_dossier_is_404_and_a_missing_credential_401(
     assert (anonymous.status_code, anonymous.json()["reason"]) == (401, "unauthenticated")
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert forged.status_code == 401
-    assert (mistyped.status_code, mistyped.json()["reason"]) == (404, "invalid_reference")
-    assert mistyped.json()["detail"] == "wrong check digit: expected 5, got 0"
+    assert (mistyped.status_code, mistyped.json()["reason"]) == (422, "item_id_check_digit")
+    assert "does not match" in mistyped.json()["detail"]
 
 
 async def test_invalid_input_is_refused_with_422_without_echoing_personal_data(

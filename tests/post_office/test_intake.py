@@ -104,7 +104,7 @@ async def test_a_malformed_s10_item_id_is_refused_with_422_naming_the_field_with
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["reason"] == "invalid_request"
+    assert problem["reason"] == "item_id_check_digit"
     assert [e["loc"] for e in problem["errors"]] == [["body", "item_id"]]
     assert "EB123456784VN" not in response.text
     assert "Nguyễn" not in response.text
