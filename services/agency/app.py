@@ -25,7 +25,7 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
-from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka import EventPublisher, group_membership, make_broker
 
 TITLE = "Agency service"
 VERSION = "1.0.0"
@@ -104,6 +104,13 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
     async def kafka_ready() -> str | None:
         return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
 
-    instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
+    async def consumer_groups_ready() -> str | None:
+        return group_membership(app.state.broker).not_ready()
+
+    instrument(
+        app,
+        registry,
+        {"database": database_ready, "kafka": kafka_ready, "consumer_groups": consumer_groups_ready},
+    )
     api.install(app, retry_after_s=settings.retry_after_s)
     return app

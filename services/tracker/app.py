@@ -29,7 +29,7 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument, problem
-from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka import EventPublisher, group_membership, make_broker
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
 from services.tracker.adapters.outbox import OutboxRelay
@@ -169,6 +169,7 @@ def build(
     checks: dict[str, ReadyCheck] = {"database": database_ready}
     if consume:
         checks["kafka"] = kafka_ready
+        checks["consumer_groups"] = group_membership(broker).ready_check
     instrument(app, registry, checks)
 
     @app.exception_handler(OperationalError)
