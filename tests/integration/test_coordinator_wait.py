@@ -34,7 +34,11 @@ from services.shared.kafka import (
     group_membership,
     make_broker,
 )
+from services.tracker.app import build as build_tracker
+from services.turnaround.app import build as build_turnaround
+from services.turnaround.settings import TurnaroundSettings
 from tests.fixtures.kafka import KAFKA_SCRIPT, KafkaBroker, _free_port_pair, _prepare_topics
+from tests.tracker.support import SECRET, settings_for
 
 
 @pytest.fixture
@@ -155,3 +159,25 @@ def test_a_group_member_assigned_no_partition_has_joined() -> None:
     assert membership.not_ready() is not None, "one member of two joined"
     second.on_partitions_assigned(set())
     assert membership.not_ready() is None
+
+
+def test_the_consumers_of_the_tracker_and_turnaround_hold_readiness_until_they_join() -> None:
+    """Building connects nothing: before the lifespan starts the broker, /ready names the groups."""
+    url = "postgresql+asyncpg://nobody@127.0.0.1:9/nothing"
+    tracker = build_tracker(settings_for(url, consumers=2))
+    turnaround = build_turnaround(
+        TurnaroundSettings.model_validate(
+            {
+                "DATABASE_URL": url,
+                "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+                "DOSSIER_AUTH_SECRET": SECRET,
+                "consumer_group": "turnaround-readiness",
+            }
+        )
+    )
+
+    assert group_membership(tracker.broker).not_ready() == (
+        f"consumer group not joined yet: {tracker.settings.consumer_group}"
+    )
+    waiting = group_membership(turnaround.broker).not_ready()
+    assert waiting == "consumer group not joined yet: turnaround-readiness"
