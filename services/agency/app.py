@@ -25,7 +25,8 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
-from services.shared.kafka import EventPublisher, group_membership, make_broker
+from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 
 TITLE = "Agency service"
 VERSION = "1.0.0"

@@ -38,7 +38,8 @@ from contracts.errors import ContractError
 from contracts.events import Event
 from contracts.topics import Topic, by_name
 from services.shared.db.schema import processed_event
-from services.shared.kafka import BrokerUnavailableError, ProducerRecovery, group_membership
+from services.shared.kafka import BrokerUnavailableError, ProducerRecovery
+from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,8 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument, problem
-from services.shared.kafka import EventPublisher, group_membership, make_broker
+from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
 from services.tracker.adapters.outbox import OutboxRelay

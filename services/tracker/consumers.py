@@ -18,7 +18,7 @@ from faststream.middlewares import AckPolicy
 
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
 from services.shared.consuming import BatchProcessor, RawRecord, undecoded
-from services.shared.kafka import group_membership
+from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 from services.tracker.settings import TrackerSettings
 

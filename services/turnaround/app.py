@@ -25,7 +25,8 @@ from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
-from services.shared.kafka import EventPublisher, group_membership, make_broker
+from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 from services.shared.postal_limits import load_route_limits
 from services.turnaround import api, consumers, domain
 from services.turnaround.adapters.lag import ConsumerLagMonitor

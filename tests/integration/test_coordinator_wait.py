@@ -26,13 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from contracts.topics import POSTAL_EVENTS
 from services.shared.consuming import BatchProcessor, ConsumerMetrics, subscribe_batches
-from services.shared.kafka import (
+from services.shared.kafka import make_broker
+from services.shared.kafka_groups import (
     COORDINATOR_LOGGER,
     WAITING_FOR_COORDINATOR,
     CoordinatorWaitFilter,
     GroupMembership,
     group_membership,
-    make_broker,
 )
 from services.tracker.app import build as build_tracker
 from services.turnaround.app import build as build_turnaround
