@@ -27,6 +27,7 @@ from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 
 TITLE = "Agency service"
 VERSION = "1.0.0"
@@ -107,6 +108,14 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
         return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
 
     limit_bodies(app, settings)
-    instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
+
+    async def consumer_groups_ready() -> str | None:
+        return group_membership(app.state.broker).not_ready()
+
+    instrument(
+        app,
+        registry,
+        {"database": database_ready, "kafka": kafka_ready, "consumer_groups": consumer_groups_ready},
+    )
     api.install(app, retry_after_s=settings.retry_after_s)
     return app

@@ -39,6 +39,7 @@ from contracts.events import Event
 from contracts.topics import Topic, by_name
 from services.shared.db.schema import processed_event
 from services.shared.kafka import BrokerUnavailableError, ProducerRecovery
+from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -400,7 +401,8 @@ def subscribe_batches(
     """Wire a consumer group to a BatchProcessor: offsets are committed only after `process` returns.
 
     `subscriber_options` pass through to FastStream's subscriber (e.g. group_instance_id for static
-    membership, session_timeout_ms)."""
+    membership, session_timeout_ms). The member registers in the broker's `group_membership`, which
+    says when the group has joined (the service's /ready)."""
 
     subscriber = broker.subscriber(
         *[topic.name for topic in topics],
@@ -412,6 +414,7 @@ def subscribe_batches(
         auto_offset_reset="earliest",
         decoder=undecoded,
         description=description or None,
+        listener=group_membership(broker).listener(group_id),
         **subscriber_options,
     )
 

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
 from contracts.events import topic_for
+from services.shared.kafka_groups import quiet_coordinator_wait
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def make_broker(
     request_timeout_ms: int = 10_000,
     linger_ms: int = 2,
 ) -> KafkaBroker:
+    quiet_coordinator_wait()
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,

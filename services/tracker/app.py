@@ -32,6 +32,7 @@ from services.shared.cursors import CursorSigner, derive_key
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument, problem
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
@@ -179,6 +180,7 @@ def build(
     checks: dict[str, ReadyCheck] = {"database": database_ready}
     if consume:
         checks["kafka"] = kafka_ready
+        checks["consumer_groups"] = group_membership(broker).ready_check
     limit_bodies(app, settings)
     instrument(app, registry, checks)
 

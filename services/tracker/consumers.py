@@ -18,6 +18,7 @@ from faststream.middlewares import AckPolicy
 
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
 from services.shared.consuming import BatchProcessor, RawRecord, undecoded
+from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 from services.tracker.settings import TrackerSettings
 
@@ -71,6 +72,8 @@ def _member(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSet
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         decoder=undecoded,
+        # /ready stays false until this member has joined the group.
+        listener=group_membership(broker).listener(settings.consumer_group),
         description="Every postal and agency event, folded into each dossier's stage, custody and history.",
     )
 

@@ -26,6 +26,7 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_groups import group_membership
 from services.shared.postal_limits import load_route_limits
 from services.turnaround import api, consumers, domain
 from services.turnaround.adapters.lag import ConsumerLagMonitor
@@ -166,6 +167,14 @@ def create_app(
         return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
 
     limit_bodies(app, service.settings)
-    instrument(app, service.registry, {"database": database_ready, "kafka": kafka_ready})
+    instrument(
+        app,
+        service.registry,
+        {
+            "database": database_ready,
+            "kafka": kafka_ready,
+            "consumer_groups": group_membership(service.broker).ready_check,
+        },
+    )
     app.include_router(api.router)
     return app

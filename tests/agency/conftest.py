@@ -7,11 +7,10 @@ each app consumes with consumer groups of its own.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,13 +23,14 @@ from contracts.envelope import Envelope, kafka_record
 from contracts.events import DossierAccepted, DossierHandedToAgency, Event
 from contracts.samples import sample_envelope
 from contracts.topics import Topic
-from contracts.values import dossier_id_for_item, make_agency_dossier_code, make_s10
+from contracts.values import dossier_id_for_item
 from services.agency.app import create_app
 from services.agency.settings import AgencySettings
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 from tests.fixtures.postgres import create_database
 
 SECRET = "agency-tests-signing-secret-0123456789"
@@ -153,11 +153,11 @@ async def send(producer: AIOKafkaProducer, topic: Topic, envelopes: Iterable[Env
 
 
 def new_item_id() -> str:
-    return make_s10("EB", random.randrange(10_000_000, 99_999_999))
+    return unique_item_id("EB")
 
 
 def new_agency_dossier_code(agency: str = AGENCY) -> str:
-    return make_agency_dossier_code(agency, date(2026, 3, 2), random.randrange(1, 9999))
+    return unique_agency_dossier_code(agency)
 
 
 def postal_journey(item_id: str, signed_at: datetime, procedure: str = PASSPORT) -> list[Envelope[Event]]:

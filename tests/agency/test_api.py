@@ -3,12 +3,14 @@ comes, every refused one publishes nothing. Real broker, real PostgreSQL."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.envelope import decode
 from contracts.events import (
@@ -420,14 +422,50 @@ async def test_dossier_filed_in_person_is_registered_for_return_by_post_and_then
     ]
 
 
-async def test_metrics_count_published_events_and_refusals_by_bounded_labels(
-    client: httpx.AsyncClient,
-) -> None:
-    text = (await client.get("/metrics")).text
+def _samples(text: str) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:
+    return Counter(
+        {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+    )
 
-    assert 'agency_events_published_total{channel="http",type="agency.dossier_received"}' in text
-    assert 'agency_reports_rejected_total{channel="http",reason="delay_already_notified"}' in text
-    assert "dossier_consumer_records_total" in text
+
+async def test_metrics_count_published_events_and_refusals_by_bounded_labels(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens
+) -> None:
+    # Other tests count into the same registry: the test measures what its own requests added.
+    before = _samples((await client.get("/metrics")).text)
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
+    code = new_agency_dossier_code()
+    received = await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": code, "appointment_date": "2026-03-12"},
+    )
+    slip = {"new_due_date": "2026-03-19", "reason": "Chờ ý kiến cơ quan liên quan", "issued_on": "2026-03-11"}
+    first = await post(client, f"/dossiers/{code}/delay-notified", tokens.officer, slip)
+    second = await post(client, f"/dossiers/{code}/delay-notified", tokens.officer, slip)
+    text = (await client.get("/metrics")).text
+    after = _samples(text)
+
+    assert (received.status_code, first.status_code, second.status_code) == (201, 201, 409)
+    added = after - before
+    http = (("channel", "http"),)
+    assert added[("agency_events_published_total", (*http, ("type", "agency.dossier_received")))] == 1
+    assert added[("agency_events_published_total", (*http, ("type", "agency.delay_notified")))] == 1
+    assert added[("agency_reports_rejected_total", (*http, ("reason", "delay_already_notified")))] == 1
+    # The dossier's acceptance and handover were consumed before it could be received.
+    applied = sum(
+        n
+        for (name, labels), n in added.items()
+        if name == "dossier_consumer_records_total" and ("outcome", "applied") in labels
+    )
+    assert applied >= 2
+    # Never an item, code or dossier id as a label value.
+    assert item_id not in text and code not in text
 
 
 # --------------------------------------------------------------------------- when a report happened

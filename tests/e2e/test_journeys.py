@@ -19,7 +19,6 @@ everything after them happens now, in order.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -34,13 +33,12 @@ from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, STAGE_CHANGED
 from contracts.values import (
     dossier_id_for_agency_code,
     dossier_id_for_item,
-    make_agency_dossier_code,
-    make_s10,
 )
 from services.shared.calendar import VN_TZ, agency_due_date, load_calendar
 from services.shared.catalog import load_catalog
 from services.stack.lag import wait_caught_up
 from tests.e2e.support import Api, Prometheus, Stack, eventually, read_topic
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -81,8 +79,9 @@ class Journey:
     stages: list[str] = field(default_factory=list)
 
 
-def serial() -> int:
-    return random.randrange(10_000_000, 99_999_999)
+def serial() -> str:
+    """A record number no other journey uses."""
+    return uuid.uuid4().hex[:12].upper()
 
 
 def scan(item: str, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
@@ -90,7 +89,7 @@ def scan(item: str, at: datetime | None = None, **fields: Any) -> dict[str, Any]
 
 
 async def send_dossier(api: Api) -> Journey:
-    item = make_s10("EB", serial())
+    item = unique_item_id("EB")
     person = applicant("Trần Thị Lan", "0912345671", "01", "Phường Hoàn Kiếm")
     j = Journey("SEND_DOSSIER", dossier_id_for_item(item), item, None, person, agency=WARD_DESK)
     start = last_working_morning(8)
@@ -123,7 +122,7 @@ async def send_dossier(api: Api) -> Journey:
     )
     signed_at = start + timedelta(hours=1)
     await hand_over(api, HANOI_OFFICE, WARD_DESK, signed_at, [item])
-    j.code = make_agency_dossier_code(WARD_DESK, now().date(), serial() % 9999 + 1)
+    j.code = unique_agency_dossier_code(WARD_DESK)
     due = legal_due(signed_at, "1.004873")
     await api.agency(
         f"/dossiers/{item}/received",
@@ -146,7 +145,7 @@ async def send_dossier(api: Api) -> Journey:
 
 async def receive_result(api: Api) -> Journey:
     filed_at = last_working_morning(9, 30)
-    code = make_agency_dossier_code(SAIGON_WARD_DESK, filed_at.date(), serial() % 9999 + 1)
+    code = unique_agency_dossier_code(SAIGON_WARD_DESK)
     person = applicant("Lê Văn Hùng", "0987654322", "79", "Phường Sài Gòn")
     j = Journey(
         "RECEIVE_RESULT", dossier_id_for_agency_code(code), None, code, person, agency=SAIGON_WARD_DESK
@@ -174,7 +173,7 @@ async def receive_result(api: Api) -> Journey:
         SAIGON_WARD_DESK,
         {"outcome": "APPROVED", "result_reference": "QD-E2E-2"},
     )
-    j.result_item_id = make_s10("RR", serial())
+    j.result_item_id = unique_item_id("RR")
     await pick_up(api, j, SAIGON_OFFICE)
     await api.post_office(
         "/v1/scans/out-for-delivery",
@@ -204,7 +203,7 @@ async def receive_result(api: Api) -> Journey:
 
 
 async def send_and_receive(api: Api) -> Journey:
-    item = make_s10("EB", serial())
+    item = unique_item_id("EB")
     person = applicant("Nguyễn Văn An", "0901234563", "01", "Phường Cầu Giấy")
     j = Journey("SEND_AND_RECEIVE", dossier_id_for_item(item), item, None, person, agency=CITY_CENTRE)
     start = last_working_morning(7, 30)
@@ -243,7 +242,7 @@ async def send_and_receive(api: Api) -> Journey:
         await api.post_office("/v1/scans/in-transit", office, body)
     signed_at = start + timedelta(hours=2)
     await hand_over(api, CAU_GIAY_OFFICE, CITY_CENTRE, signed_at, [item])
-    j.code = make_agency_dossier_code(CITY_CENTRE, now().date(), serial() % 9999 + 1)
+    j.code = unique_agency_dossier_code(CITY_CENTRE)
     due = legal_due(signed_at, "3.000333")
     desk = CITY_CENTRE
     await api.agency(
@@ -270,7 +269,7 @@ async def send_and_receive(api: Api) -> Journey:
     await api.agency(
         f"/dossiers/{j.code}/result-ready", desk, {"outcome": "APPROVED", "result_reference": "QD-E2E-3"}
     )
-    j.result_item_id = make_s10("RR", serial())
+    j.result_item_id = unique_item_id("RR")
     await pick_up(api, j, CAU_GIAY_OFFICE)
     courier = {"courier_id": "courier-113000-1", "post_office_code": CAU_GIAY_OFFICE}
     result = j.result_item_id

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.envelope import Envelope, decode
 from contracts.events import Event
 from contracts.topics import POSTAL_EVENTS
-from contracts.values import make_agency_dossier_code, make_s10
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 
 VIETNAM = timezone(timedelta(hours=7))
 OFFICE = "100000"
@@ -31,16 +30,14 @@ ACCEPTED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=VIETNAM)  # a Friday
 SIGNED_AT = datetime(2025, 3, 17, 10, 15, tzinfo=VIETNAM)
 PICKED_UP_AT = datetime(2025, 3, 24, 14, 0, tzinfo=VIETNAM)  # a Monday
 
-_serials = random.Random()
-
 
 def new_item_id(prefix: str = "EB") -> str:
-    """A fresh S10 id; the topic outlives a test, so ids are random, not fixed."""
-    return make_s10(prefix, _serials.randrange(10**8))
+    """A fresh S10 id; the topic outlives a test, so ids are never reused, not fixed."""
+    return unique_item_id(prefix)
 
 
 def new_agency_dossier_code() -> str:
-    return make_agency_dossier_code(AGENCY, date(2025, 3, 14), _serials.randrange(1, 10_000))
+    return unique_agency_dossier_code(AGENCY)
 
 
 def at(day: int, hour: int, month: int = 3, minute: int = 0) -> str:

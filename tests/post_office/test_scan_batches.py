@@ -14,6 +14,7 @@ from tests.post_office.helpers import (
     PostalTopic,
     PostOfficeClient,
     at,
+    new_agency_dossier_code,
     new_item_id,
     scan,
     utc_now,
@@ -133,7 +134,7 @@ async def test_a_rejected_scan_is_judged_again_when_sent_again(api: PostOfficeCl
         "/v1/pickups",
         {
             "result_item_id": result_item,
-            "agency_dossier_code": "000.00.01.H22-250314-0042",
+            "agency_dossier_code": new_agency_dossier_code(),
             "pickup_record_id": "PN-9",
             "agency_code": "000.00.01.H22",
             "post_office_code": OFFICE,

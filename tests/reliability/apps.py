@@ -4,17 +4,14 @@ database of the test's own, with credentials, and builders of the requests they 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from contracts.topics import AGENCY_INTAKE, POSTAL_EVENTS
-from contracts.values import make_agency_dossier_code, make_s10
 from services.agency.app import create_app as create_agency_app
 from services.agency.settings import AgencySettings
 from services.post_office.app import create_app as create_post_office_app
@@ -22,6 +19,7 @@ from services.post_office.settings import PostOfficeSettings
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import start_group_at_end
 from tests.tracker.support import SECRET
@@ -98,19 +96,12 @@ async def agency(database_url: str, bootstrap: str, **settings: Any) -> AsyncIte
             yield client
 
 
-_serials = itertools.count(random.randrange(10**8 - 10**6))
-
-
 def new_item_id(prefix: str = "EB") -> str:
-    return make_s10(prefix, next(_serials))
+    return unique_item_id(prefix)
 
 
 def new_agency_dossier_code() -> str:
-    """Unique in this process: a day and a daily sequence number from one counter."""
-    serial = next(_serials)
-    return make_agency_dossier_code(
-        AGENCY, date(2026, 1, 1) + timedelta(days=serial % 300), serial // 300 % 9999 + 1
-    )
+    return unique_agency_dossier_code(AGENCY)
 
 
 APPLICANT = {

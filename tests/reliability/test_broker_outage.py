@@ -131,13 +131,28 @@ async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_ev
             *(asyncio.create_task(load.client(agency, registration)) for _ in range(SENDERS)),
         ]
         try:
-            await asyncio.sleep(3)
+
+            def acknowledged_by_both(outcomes: list[Outcome]) -> bool:
+                done = [o for o in outcomes if o.statuses == [201]]
+                return all(sum(o.path == path for o in done) >= 2 for path in ("/v1/dossiers", "/dossiers"))
+
+            async def publishing() -> bool:
+                return acknowledged_by_both(load.outcomes)
+
+            await eventually(publishing, within=60, what="both APIs to publish before the outage")
             load.outage = True
             await asyncio.to_thread(kafka_broker.stop)
             try:
                 stopped = time.monotonic()
-                await asyncio.sleep(4)
-                ready = [(await http.get("/ready")).status_code for http in (post_office, agency)]
+                ready: list[int] = []
+
+                async def both_refuse_and_report_unready() -> bool:
+                    # Until each API has refused requests sent during the outage and /ready says so.
+                    refusing = {o.path for o in load.outcomes if o.sent_during_outage and 503 in o.statuses}
+                    ready[:] = [(await http.get("/ready")).status_code for http in (post_office, agency)]
+                    return refusing == {"/v1/dossiers", "/dossiers"} and ready == [503, 503]
+
+                await eventually(both_refuse_and_report_unready, within=60, what="both APIs to refuse")
             finally:
                 await _restart(kafka_broker)
                 load.outage = False
@@ -146,8 +161,7 @@ async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_ev
             back = len(load.outcomes)
 
             async def acknowledged_again() -> bool:
-                after = [o for o in load.outcomes[back:] if o.statuses == [201]]
-                return all(sum(o.path == path for o in after) >= 2 for path in ("/v1/dossiers", "/dossiers"))
+                return acknowledged_by_both(load.outcomes[back:])
 
             await eventually(acknowledged_again, within=60, what="both APIs to publish again")
         finally:

@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import json
 import random
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from contracts.envelope import Envelope
 from contracts.events import Event
 from contracts.samples import sample_envelope
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
-from contracts.values import dossier_id_for_item, make_s10
+from contracts.values import dossier_id_for_item
 from services.shared.consuming import (
     DLT_CONSUMER,
     DLT_DETAIL,
@@ -38,6 +39,7 @@ from services.shared.consuming import (
 )
 from services.shared.db.engine import make_engine
 from services.turnaround import domain as clocks
+from tests.fixtures.ids import unique_item_id
 from tests.fixtures.postgres import PostgresServer
 from tests.reliability.expected import compare_tracker, compare_turnaround, events_of
 from tests.reliability.support import (
@@ -62,6 +64,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TOPICS = (POSTAL_EVENTS, AGENCY_EVENTS)
 EVENTS = 4000
 OUTAGE_S = 8.0
+RETRIES = 4  # back-off gaps 0.2, 0.4, 0.8 s: the longest more than twice the shortest
 
 
 def _retries(log: Path) -> list[datetime]:
@@ -118,13 +121,45 @@ async def test_while_postgresql_is_down_no_offset_is_committed_and_afterwards_ev
         await eventually(both_consumed_the_first_part, within=90, what="the first part to be consumed")
         # The rest arrives while the database goes away.
         publishing = asyncio.create_task(publish(kafka_bootstrap, rest, chunk=200, pause_s=0.1))
-        await asyncio.sleep(0.5)
+
+        async def rest_arriving() -> bool:
+            ends = await end_offsets(kafka_bootstrap, TOPICS)
+            return sum(ends[tp] - start[tp] for tp in ends) > len(first)
+
+        await eventually(rest_arriving, within=60, what="the rest of the stream to start arriving")
+        retried_before = {service.name: len(_retries(service.log)) for service in (tracker, turnaround)}
+
+        def retried_since_stop(service: Service) -> int:
+            return len(_retries(service.log)) - retried_before[service.name]
+
         await asyncio.to_thread(postgres_server.stop)
         try:
-            await asyncio.sleep(2.0)  # a batch whose transaction committed just before may still commit
-            held = {name: await consumed(group) for name, group in groups.items()}
-            await asyncio.sleep(OUTAGE_S)
+            stopped = time.monotonic()
+            held: dict[str, int] = {}
+
+            async def both_hold_their_offsets() -> bool:
+                # Each consumer has met the outage (it retries a batch), and a batch whose transaction
+                # committed just before the stop has had its offsets committed: two reads agree.
+                met = all(
+                    len(_retries(service.log)) > retried_before[service.name]
+                    for service in (tracker, turnaround)
+                )
+                now = {name: await consumed(group) for name, group in groups.items()}
+                steady = now == held
+                held.update(now)
+                return met and steady
+
+            await eventually(both_hold_their_offsets, within=60, what="both consumers to hold on the outage")
+
+            async def retried_with_back_off() -> bool:
+                # Enough retries for the growing gaps to show, and the outage lasts at least OUTAGE_S.
+                return time.monotonic() - stopped >= OUTAGE_S and all(
+                    retried_since_stop(service) >= RETRIES for service in (tracker, turnaround)
+                )
+
+            await eventually(retried_with_back_off, within=120, what="both consumers to retry with back-off")
             still = {name: await consumed(group) for name, group in groups.items()}
+            down_s = time.monotonic() - stopped
             ends = await end_offsets(kafka_bootstrap, TOPICS)
             waiting = {name: await lag(kafka_bootstrap, group, ends) for name, group in groups.items()}
         finally:
@@ -174,7 +209,7 @@ async def test_while_postgresql_is_down_no_offset_is_committed_and_afterwards_ev
     finally:
         await engine.dispose()
     print(
-        f"database outage: {EVENTS} events, PostgreSQL down {OUTAGE_S + 2:.0f} s with {waiting} records "
+        f"database outage: {EVENTS} events, PostgreSQL down {down_s:.0f} s with {waiting} records "
         f"waiting, retries {[len(_retries(s.log)) for s in (tracker, turnaround)]}, losses 0"
     )
 
@@ -195,7 +230,7 @@ async def test_a_batch_that_meets_a_database_shutting_down_is_retried_not_droppe
         )
 
     engine = create_async_engine(migrated_database, async_creator=connect, poolclass=NullPool)
-    item_id = make_s10("EB", uuid.uuid4().int % 10**8)
+    item_id = unique_item_id("EB")
     events = [sample_envelope("postal.dossier_accepted", dossier_id_for_item(item_id), item_id=item_id)]
     applied: list[str] = []
 
@@ -225,7 +260,7 @@ async def test_a_failure_around_the_handler_of_an_unknown_kind_holds_the_batch_u
 ) -> None:
     # Publishing the dead letters fails once with an error nobody classified; giving up would let the
     # next batch's offset commit skip this batch, so it is retried instead.
-    item_id = make_s10("EB", uuid.uuid4().int % 10**8)
+    item_id = unique_item_id("EB")
     events = [sample_envelope("postal.dossier_accepted", dossier_id_for_item(item_id), item_id=item_id)]
     [record] = records_of(events)
     poison = dataclasses.replace(record, offset=record.offset + 1, value=b"{not json")

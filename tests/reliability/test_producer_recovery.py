@@ -19,8 +19,9 @@ import pytest
 from aiokafka import TopicPartition
 
 from contracts.samples import sample_envelope
-from contracts.values import dossier_id_for_item, make_s10
+from contracts.values import dossier_id_for_item
 from services.shared.kafka import BrokerUnavailableError, EventPublisher, make_broker
+from tests.fixtures.ids import unique_item_id
 
 pytestmark = [pytest.mark.kafka]
 
@@ -33,7 +34,7 @@ def _aiokafka_producer(broker: Any) -> Any:
 async def test_a_partition_with_a_gap_in_its_producer_sequence_takes_publications_again(
     kafka_bootstrap: str,
 ) -> None:
-    item_id = make_s10("EB", uuid.uuid4().int % 10**8)
+    item_id = unique_item_id("EB")
     dossier_id = dossier_id_for_item(item_id)
 
     def envelope() -> Any:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from contracts.enums import ServiceForm
 from contracts.envelope import decode
@@ -133,13 +133,25 @@ async def test_two_replicas_applying_one_dossiers_postal_and_agency_events_at_on
         postal = await tracker.engine.connect()
         await postal.begin()
         await tracker.projector(postal, [handed_over])  # replica A, not committed yet
+        replica_a = await postal.scalar(text("SELECT pg_backend_pid()"))
 
         async def replica_b() -> None:
             async with tracker.engine.begin() as conn:
                 await tracker.projector(conn, [received])
 
         agency = asyncio.create_task(replica_b())
-        await asyncio.sleep(1)  # B has read the stored row and waits for A's row lock to write
+
+        async def b_waits_for_a() -> bool:
+            # The race only happens if B is blocked on a lock A holds (the dossier's lock) when A commits.
+            async with tracker.engine.connect() as conn:
+                blocked = await conn.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE :a = ANY(pg_blocking_pids(pid))"),
+                    {"a": replica_a},
+                )
+            assert not agency.done(), "replica B finished without waiting for replica A"
+            return bool(blocked)
+
+        await eventually(b_waits_for_a, within=30, what="replica B to wait for replica A's lock")
         await postal.commit()
         await postal.close()
         await asyncio.wait_for(agency, 30)

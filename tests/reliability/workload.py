@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from contracts.enums import DeliveryFailureReason, ItemKind, RouteClass, ServiceForm
@@ -38,7 +38,9 @@ AGENCY = "000.00.00.H29"
 PROCEDURES = ("2.001610", "1.001456", "3.000333")  # 3, 8 and 10 working days
 FORMS = (ServiceForm.SEND_DOSSIER, ServiceForm.SEND_AND_RECEIVE, ServiceForm.RECEIVE_RESULT)
 FORM_WEIGHTS = (0.3, 0.5, 0.2)
-FIRST_DAY = date(2026, 2, 2)
+# Journeys start on one of the DAYS days before the workload's moment ("now"), and what would happen after
+# it is cut off: the journeys of the last weeks are still under way, so their clocks fall due around the
+# services' today (they run on the wall clock) and reach every threshold, not only overdue.
 DAYS = 110
 
 
@@ -76,13 +78,17 @@ class Dossier:
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, calendar: WorkingCalendar, catalog: Catalog) -> None:
+    def __init__(
+        self, rng: random.Random, calendar: WorkingCalendar, catalog: Catalog, now: datetime
+    ) -> None:
         self.rng = rng
         self.calendar = calendar
         self.catalog = catalog
+        self.now = now
+        self.first_day = now.astimezone(VN_TZ).date() - timedelta(days=DAYS)
 
     def start(self) -> datetime:
-        day = FIRST_DAY + timedelta(days=self.rng.randrange(DAYS))
+        day = self.first_day + timedelta(days=self.rng.randrange(DAYS))
         while not self.calendar.is_working_day(day):
             day += timedelta(days=1)
         return datetime.combine(day, time(self.rng.randrange(8, 15), self.rng.randrange(60)), VN_TZ)
@@ -200,6 +206,10 @@ class _Builder:
         # A quarter of the dossiers are still under way: their clocks stay open and fall due.
         if self.rng.random() < 0.25:
             del d.events[self.rng.randrange(1, len(d.events)) :]
+        # So is every journey that reaches past now (its first event is before today).
+        future = [i for i, e in enumerate(d.events) if e.time > self.now]
+        if future:
+            del d.events[future[0] :]
 
 
 @dataclass(frozen=True)
@@ -224,10 +234,12 @@ class Workload:
         return sum(len(d.events) for d in self.dossiers)
 
 
-def workload(seed: int, events: int) -> Workload:
-    """Dossiers until exactly `events` events (the last journey is cut short to fit)."""
+def workload(seed: int, events: int, now: datetime | None = None) -> Workload:
+    """Dossiers until exactly `events` events (the last journey is cut short to fit), all before `now`
+    (default: the wall clock, which the services under test run on)."""
     rng = random.Random(seed)
-    builder = _Builder(rng, load_calendar(), load_catalog())
+    now = now or datetime.now(UTC)
+    builder = _Builder(rng, load_calendar(), load_catalog(), now)
     base = rng.randrange(10**8 - 10**6)
     dossiers: list[Dossier] = []
     count = 0
@@ -240,7 +252,7 @@ def workload(seed: int, events: int) -> Workload:
             item_id=make_s10("EB", base + n),
             result_item_id=make_s10("RR", base + n),
             agency_dossier_code=make_agency_dossier_code(
-                AGENCY, FIRST_DAY + timedelta(days=n // 9000 + base % 300), n % 9000 + 1
+                AGENCY, builder.first_day + timedelta(days=n // 9000 + base % 300), n % 9000 + 1
             ),
         )
         builder.journey(dossier)

@@ -28,10 +28,12 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.values import make_agency_dossier_code, make_s10
+from contracts.values import make_agency_dossier_code
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
+from services.shared.calendar import to_vietnam_time
 from services.shared.db.engine import make_engine
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import eventually
 from tests.security.conftest import (
@@ -211,11 +213,17 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
 
 
 def _item(prefix: str = "EB") -> str:
-    return make_s10(prefix, uuid.uuid4().int % 10**8)
+    return unique_item_id(prefix)
 
 
 def _at(hours_ago: float = 1) -> str:
     return (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
+
+
+def _today() -> date:
+    """The services' today: the date in Vietnam of the wall clock they run on, not the host's date
+    (seven hours apart every evening UTC)."""
+    return to_vietnam_time(datetime.now(UTC)).date()
 
 
 def _scan(kind: str, **fields: Any) -> dict[str, Any]:
@@ -305,10 +313,10 @@ def _postal(path: str) -> dict[str, Any]:
 
 
 def _report(report: str) -> dict[str, Any]:
-    today = date.today()
+    today = _today()
     bodies: dict[str, dict[str, Any]] = {
         "received": {
-            "agency_dossier_code": make_agency_dossier_code(AGENCY_X, today, uuid.uuid4().int % 9000 + 1),
+            "agency_dossier_code": unique_agency_dossier_code(AGENCY_X),
             "appointment_date": (today + timedelta(days=10)).isoformat(),
         },
         "refused": {"reason": "Không thuộc thẩm quyền"},
@@ -335,7 +343,7 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
         return path, {}, _postal(path)
     if service == "agency":
         if path == "/dossiers":
-            code = make_agency_dossier_code(AGENCY_X, date.today(), uuid.uuid4().int % 9000 + 1)
+            code = unique_agency_dossier_code(AGENCY_X)
             applicant = _postal("/v1/dossiers")["applicant"]
             body = {
                 "agency_dossier_code": code,
