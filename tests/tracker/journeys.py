@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.enums import ItemKind, ServiceForm
 from contracts.envelope import Envelope
 from contracts.events import Event
 from contracts.samples import SAMPLE_AGENCY, VIETNAM, sample_event, source_for
-from contracts.values import (
-    dossier_id_for_agency_code,
-    dossier_id_for_item,
-    make_agency_dossier_code,
-    make_s10,
-)
+from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
+from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=VIETNAM)
 
@@ -68,14 +63,10 @@ class Dossier:
         return fields.get(event_type, {})
 
 
-def new_dossier(form: ServiceForm, rng: random.Random | None = None) -> Dossier:
-    rng = rng or random.Random()
-    item_id = make_s10("EB", rng.randrange(10**8))
-    result_item_id = make_s10("RR", rng.randrange(10**8))
-    # The code's four-digit sequence alone would collide within a session; its day spreads it over
-    # about 36 million codes, so no two dossiers of a run share an id.
-    day = date(2020, 1, 1) + timedelta(days=rng.randrange(3_650))
-    code = make_agency_dossier_code(SAMPLE_AGENCY, day, rng.randrange(1, 10_000))
+def new_dossier(form: ServiceForm) -> Dossier:
+    item_id = unique_item_id("EB")
+    result_item_id = unique_item_id("RR")
+    code = unique_agency_dossier_code(SAMPLE_AGENCY)
     dossier_id = (
         dossier_id_for_agency_code(code)
         if form is ServiceForm.RECEIVE_RESULT
