@@ -28,8 +28,8 @@ from services.shared.catalog import load_catalog
 from services.tracker.adapters import repository as tracker_repository
 from services.tracker.adapters.tables import dossier as tracker_dossier
 from services.tracker.adapters.tables import event as tracker_event
-from services.tracker.domain import fold
-from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, to_entry
+from services.tracker.domain import fold, stage_entries
+from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, stage_changed_id, to_entry
 from services.turnaround import domain as clocks
 from services.turnaround.adapters import repository as turnaround_repository
 from services.turnaround.adapters.tables import clock_alert
@@ -97,6 +97,22 @@ async def compare_tracker(engine: AsyncEngine, log: Mapping[str, Sequence[Envelo
                 dossier_id, {k: (stored.get(k), v) for k, v in expected.items() if stored.get(k) != v}
             )
     return report
+
+
+def stage_entries_published(
+    log: Mapping[str, Sequence[Envelope[Event]]], records: Iterable[ConsumerRecord[bytes, bytes]]
+) -> tuple[list[str], list[str]]:
+    """(the stage entries of the log's folds that no message announced, the messages that announce no
+    stage entry of them): both empty when every stage entered was published, under its one id."""
+    digest = PhoneDigest(SECRET.encode())
+    due = CatalogAgencyDue(load_catalog(), load_calendar(), time(15))
+    expected = {
+        str(stage_changed_id(entry))
+        for dossier_id, events in log.items()
+        for entry in stage_entries(fold(dossier_id, [to_entry(e, digest) for e in events], due))
+    }
+    published = {str(decode(record.value, record.key).id) for record in records}
+    return sorted(expected - published), sorted(published - expected)
 
 
 # --------------------------------------------------------------------------- turnaround

@@ -33,6 +33,7 @@ from tests.reliability.expected import (
     compare_turnaround,
     events_of,
     raised_alerts,
+    stage_entries_published,
 )
 from tests.reliability.support import (
     Service,
@@ -192,10 +193,13 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
             await end_offsets(kafka_bootstrap, [STAGE_CHANGED]),
             lambda r: r.key is not None and r.key in work.keys,
         )
+        unannounced, unexpected = stage_entries_published(log, changes)
+        assert (unannounced, unexpected) == ([], []), f"seed {SEED}: every stage entered announced, once"
+        # Subscribers show each message's current stage: the last one heard is where the tracker ends.
         last_heard: dict[str, str] = {}
         for record in changes:  # one partition per dossier, in log order
             change = decode(record.value, record.key)
-            last_heard[change.subject] = change.data.to_stage.value  # type: ignore[attr-defined]
+            last_heard[change.subject] = change.data.current_stage.value  # type: ignore[attr-defined]
         async with engine.connect() as conn:
             final = {
                 row.dossier_id: row.stage
