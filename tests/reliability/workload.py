@@ -257,6 +257,8 @@ def workload(seed: int, events: int, now: datetime | None = None) -> Workload:
         )
         builder.journey(dossier)
         del dossier.events[events - count :]
+        if not dossier.events:
+            continue  # a journey that would start after `now`: nothing of it has happened yet
         dossiers.append(dossier)
         count += len(dossier.events)
     return Workload(seed, dossiers)
