@@ -394,6 +394,25 @@ def test_a_late_acceptance_announces_every_stage_its_history_entered_once() -> N
     ]
 
 
+def test_a_repeated_report_that_leaves_the_stage_where_it_was_enters_no_stage() -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    events = journey(dossier)
+    processing = next(e for e in events if e.type == "agency.dossier_processing")
+    again = dossier.envelope(processing.type, processing.time + timedelta(minutes=5), 1)
+    known = entries([e for e in events if e.time <= processing.time])
+
+    view = fold(dossier.dossier_id, [*known, *entries([again])])
+
+    assert [(e.to_stage, e.cause.event_type) for e in stage_entries(view)] == [
+        (Stage.ACCEPTED, "postal.dossier_accepted"),
+        (Stage.IN_TRANSIT, "postal.dossier_in_transit"),
+        (Stage.HANDED_TO_AGENCY, "postal.dossier_handed_to_agency"),
+        (Stage.RECEIVED, "agency.dossier_received"),
+        (Stage.PROCESSING, "agency.dossier_processing"),
+    ]
+    assert announced_then_published(dossier, known, entries([again])) == []
+
+
 def test_a_stage_entry_keeps_its_id_whatever_stage_it_was_first_reached_from() -> None:
     dossier = new_dossier(ServiceForm.SEND_DOSSIER)
     accepted, carried, handed, received, *_ = entries(journey(dossier))
