@@ -16,8 +16,8 @@ class StackSettings(SharedSettings):
 
     work_dir: Path = Field(
         Path(".work"),
-        description="Local-run state: logs/, auth_secret, offices.yaml, prometheus/, simulator/ (kept "
-        "between runs; delete it to start afresh).",
+        description="Local-run state: logs/, auth_secret, lookup_key, offices.yaml, prometheus/, simulator/ "
+        "(kept between runs; delete it to start afresh).",
     )
     host: str = Field("127.0.0.1", description="Interface every service of the local run listens on.")
     post_office_port: int = Field(8001, ge=1, le=65535, description="Port of the post office API.")

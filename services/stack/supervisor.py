@@ -213,6 +213,13 @@ class Supervisor:
             env_var(TrackerSettings, "office_directory"): str(
                 write_office_directory(self.work / "offices.yaml")
             ),
+            # The tracker keeps its own phone-digest key beside the signing secret (unless
+            # TRACKER_LOOKUP_KEY is set); a run from before that key existed made its digests with the
+            # signing secret, so the tracker still accepts those.
+            env_var(TrackerSettings, "lookup_key_file"): str(self.work / "lookup_key"),
+            env_var(TrackerSettings, "lookup_previous_keys"): os.environ.get(
+                env_var(TrackerSettings, "lookup_previous_keys"), json.dumps([secret])
+            ),
             # The turnaround service exports every group's lag, so the pipeline dashboard shows them all.
             env_var(TurnaroundSettings, "lag_groups"): json.dumps(others),
         }

@@ -97,7 +97,8 @@ def build(
     registry = CollectorRegistry()
     metrics = TrackerMetrics(registry)
     due = agency_due_policy(settings)
-    digest = PhoneDigest(settings.phone_digest_key())
+    digest_keys = settings.phone_digest_keys()
+    digest = PhoneDigest(digest_keys)
 
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
@@ -135,7 +136,7 @@ def build(
         due=due,
         budget=LookupBudget(
             engine,
-            derive_key(settings.phone_digest_key(), "tracker.lookup-budget.v1"),
+            derive_key(digest_keys[0], "tracker.lookup-budget.v1"),
             allowed=settings.public_lookup_failures,
             window_s=settings.public_lookup_window_s,
             clock=clock,

@@ -268,7 +268,7 @@ async def rebuild(
         metrics = TrackerMetrics(CollectorRegistry())
         projector = Projector(
             due=agency_due_policy(settings),
-            digest=PhoneDigest(settings.phone_digest_key()),
+            digest=PhoneDigest(settings.phone_digest_keys()),
             metrics=metrics,
             publish_stage_changes=False,
         )

@@ -63,20 +63,28 @@ class PhoneDigest:
 
     Four digits are 10,000 possibilities, so an unkeyed hash would be no protection; with the key kept
     out of the database, a copy of the tables reveals nothing, and the dossier id in the message makes
-    equal digits of two dossiers look unrelated.
+    equal digits of two dossiers look unrelated. New digests are made with the first key; a stored one
+    matches under any of them, so changing the key keeps the digests made before (the earlier keys stay
+    listed until a rebuild has digested every dossier again).
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("a phone digest needs a key")
+        self._keys = list(keys)
+
+    @staticmethod
+    def _with(key: bytes, dossier_id: str, last4: str) -> str:
+        return hmac.new(key, f"{dossier_id}:{last4}".encode(), hashlib.sha256).hexdigest()
 
     def of(self, dossier_id: str, last4: str) -> str:
-        return hmac.new(self._key, f"{dossier_id}:{last4}".encode(), hashlib.sha256).hexdigest()
+        return self._with(self._keys[0], dossier_id, last4)
 
     def of_phone(self, dossier_id: str, phone: str) -> str:
         return self.of(dossier_id, phone[-4:])
 
     def matches(self, dossier_id: str, last4: str, digest: str) -> bool:
-        return hmac.compare_digest(self.of(dossier_id, last4), digest)
+        return any(hmac.compare_digest(self._with(key, dossier_id, last4), digest) for key in self._keys)
 
 
 class CatalogAgencyDue:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
 from services.shared.cursors import derive_key
 from services.shared.http_settings import HttpServiceSettings
+from services.tracker.lookup_keys import ensure_key_file
 
 MIN_LOOKUP_KEY_BYTES = 16
 
@@ -70,8 +73,24 @@ class TrackerSettings(HttpServiceSettings):
     lookup_key: SecretStr = Field(
         SecretStr(""),
         description="Key of the HMAC that stores the last four digits of the applicant's phone for the "
-        "public lookup; empty: DOSSIER_AUTH_SECRET. Changing it makes stored digests unusable until a "
-        "rebuild.",
+        "public lookup (at least 16 bytes; 32 random ones recommended), the same for every replica; never "
+        "the signing secret, so rotating DOSSIER_AUTH_SECRET leaves the public lookup working. Required in "
+        "production. Empty: "
+        "the key kept in lookup_key_file, generated there once (for the local run and the tests, where "
+        "one machine runs every tracker). A deployment that ran before this setting had its digests "
+        "made with DOSSIER_AUTH_SECRET: give it a key of its own and put the signing secret's current "
+        "value in lookup_previous_keys (before rotating it). New digests are made with this key.",
+    )
+    lookup_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Earlier lookup keys, as a JSON list, tried in order after lookup_key when a phone is "
+        "checked, so the digests stored under them keep matching after the key changes. A rebuild "
+        "digests every dossier again with lookup_key; after one, the list can be emptied.",
+    )
+    lookup_key_file: Path = Field(
+        Path(".work/lookup_key"),
+        description="Where the generated lookup key is kept when lookup_key is empty (relative to the "
+        "working directory). Every tracker sharing a database must read the same key.",
     )
     cursor_key: SecretStr = Field(
         SecretStr(""),
@@ -115,10 +134,15 @@ class TrackerSettings(HttpServiceSettings):
             return own.encode()
         return derive_key(self.auth_secret.get_secret_value().encode(), "tracker.cursor.v1")
 
-    def phone_digest_key(self) -> bytes:
-        key = self.lookup_key.get_secret_value() or self.auth_secret.get_secret_value()
-        if len(key.encode()) < MIN_LOOKUP_KEY_BYTES:
-            raise ValueError(
-                f"TRACKER_LOOKUP_KEY (or DOSSIER_AUTH_SECRET) must be at least {MIN_LOOKUP_KEY_BYTES} bytes"
-            )
-        return key.encode()
+    def phone_digest_keys(self) -> list[bytes]:
+        """The key new digests are made with, then the earlier ones a stored digest may have been made
+        with, in the order they are tried."""
+        current = self.lookup_key.get_secret_value() or ensure_key_file(self.lookup_key_file)
+        keys = [current, *(key.get_secret_value() for key in self.lookup_previous_keys)]
+        for key in keys:
+            if len(key.encode()) < MIN_LOOKUP_KEY_BYTES:
+                raise ValueError(
+                    f"TRACKER_LOOKUP_KEY (and each of TRACKER_LOOKUP_PREVIOUS_KEYS) must be at least "
+                    f"{MIN_LOOKUP_KEY_BYTES} bytes"
+                )
+        return [key.encode() for key in keys]

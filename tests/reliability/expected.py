@@ -37,7 +37,7 @@ from services.turnaround.app import load_rules
 from services.turnaround.domain import Clock, ClockState, Facts, Threshold
 from services.turnaround.handlers import ClockProjector, Tallies
 from services.turnaround.settings import TurnaroundSettings
-from tests.tracker.support import SECRET
+from tests.tracker.support import settings_for
 
 
 def events_of(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[str, list[Envelope[Event]]]:
@@ -64,7 +64,7 @@ class TrackerReport:
 
 
 async def compare_tracker(engine: AsyncEngine, log: Mapping[str, Sequence[Envelope[Event]]]) -> TrackerReport:
-    digest = PhoneDigest(SECRET.encode())
+    digest = PhoneDigest(settings_for("sqlite://").phone_digest_keys())
     due = CatalogAgencyDue(load_catalog(), load_calendar(), time(15))
     report = TrackerReport()
     ids = sorted(log)
@@ -104,7 +104,7 @@ def stage_entries_published(
 ) -> tuple[list[str], list[str]]:
     """(the stage entries of the log's folds that no message announced, the messages that announce no
     stage entry of them): both empty when every stage entered was published, under its one id."""
-    digest = PhoneDigest(SECRET.encode())
+    digest = PhoneDigest(settings_for("sqlite://").phone_digest_keys())
     due = CatalogAgencyDue(load_catalog(), load_calendar(), time(15))
     expected = {
         str(stage_changed_id(entry))

@@ -30,7 +30,7 @@ from contracts.topics import Topic
 from services.shared.db.schema import processed_event
 from tests.reliability.workload import records
 from tests.tracker import support as tracker_support
-from tests.tracker.support import PYTHON, ROOT, SECRET
+from tests.tracker.support import LOOKUP_KEY_FILE, PYTHON, ROOT, SECRET
 
 T = TypeVar("T")
 Offsets = dict[TopicPartition, int]
@@ -63,6 +63,7 @@ def tracker_environment(database_url: str, bootstrap: str, group: str, **extra: 
         database_url,
         bootstrap,
         TRACKER_CONSUMER_GROUP=group,
+        TRACKER_LOOKUP_KEY_FILE=str(LOOKUP_KEY_FILE),
         TRACKER_SESSION_TIMEOUT_MS="6000",
         TRACKER_BATCH_TIMEOUT_MS="20",
         TRACKER_OUTBOX_IDLE_S="0.2",

@@ -28,6 +28,9 @@ from services.tracker.settings import TrackerSettings
 SECRET = "tracker-tests-signing-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else "python"
+# No TRACKER_LOOKUP_KEY: every tracker of the tests, in process or not, uses the one generated into this
+# file, wherever pytest runs from.
+LOOKUP_KEY_FILE = ROOT / ".work" / "lookup_key"
 
 T = TypeVar("T")
 
@@ -37,6 +40,7 @@ def settings_for(database_url: str, bootstrap: str = "127.0.0.1:9", **overrides:
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "DOSSIER_AUTH_SECRET": SECRET,
+        "lookup_key_file": LOOKUP_KEY_FILE,
         "consumer_group": f"tracker-test-{uuid.uuid4().hex[:10]}",
         "session_timeout_ms": 6_000,
         "batch_timeout_ms": 20,
@@ -55,6 +59,7 @@ def environment_for(settings: TrackerSettings, **extra: str) -> dict[str, str]:
             "DATABASE_URL": settings.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "DOSSIER_AUTH_SECRET": SECRET,
+            "TRACKER_LOOKUP_KEY_FILE": str(settings.lookup_key_file),
             "TRACKER_CONSUMER_GROUP": settings.consumer_group,
             "TRACKER_SESSION_TIMEOUT_MS": str(settings.session_timeout_ms),
             "TRACKER_BATCH_TIMEOUT_MS": str(settings.batch_timeout_ms),

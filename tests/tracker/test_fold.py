@@ -30,7 +30,7 @@ from services.tracker.domain import (
 from services.tracker.handlers import PhoneDigest, stage_changed_id, stage_changed_payload, to_entry
 from tests.tracker.journeys import START, Dossier, journey, new_dossier
 
-DIGEST = PhoneDigest(b"k" * 32)
+DIGEST = PhoneDigest([b"k" * 32])
 
 
 class FixedDue:
