@@ -7,11 +7,9 @@ import asyncio
 import os
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
-from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS, by_name
+from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS
 from services.agency.settings import AgencySettings
+from services.shared import consumer_lag as shared_lag
 from services.stack.settings import env_var
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
@@ -33,31 +31,10 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
 async def consumer_lag(
     bootstrap: str, groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS
 ) -> dict[str, int]:
-    """Records each group has yet to commit, summed over its topics' partitions."""
-    partitions = {
-        group: [TopicPartition(name, p) for name in topics for p in range(by_name(name).partitions)]
-        for group, topics in groups.items()
-    }
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dossier-stack-lag")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="dossier-stack-lag")
-    await admin.start()
-    await consumer.start()
-    try:
-        every = sorted({tp for tps in partitions.values() for tp in tps})
-        ends = await consumer.end_offsets(every)
-        lag: dict[str, int] = {}
-        for group, tps in partitions.items():
-            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-            total = 0
-            for tp in tps:
-                at = committed.get(tp)
-                position = at.offset if at is not None and at.offset >= 0 else 0
-                total += max(0, ends[tp] - position)
-            lag[group] = total
-        return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
+    """Records each group has yet to read, summed over its topics' partitions (as
+    services/shared/consumer_lag defines lag)."""
+    lag = await shared_lag.consumer_lag(bootstrap, groups, client_id="dossier-stack-lag")
+    return {group: sum(partitions.values()) for group, partitions in lag.items()}
 
 
 async def wait_caught_up(

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.envelope import Envelope
 from contracts.events import Event
 from contracts.topics import Topic
+from services.shared.consumer_lag import partition_lag
 from services.shared.db.schema import processed_event
 from tests.reliability.workload import records
 from tests.tracker import support as tracker_support
@@ -209,9 +210,15 @@ async def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartit
 
 
 async def lag(bootstrap: str, group: str, ends: Offsets) -> int:
-    """How many records up to `ends` the group has not committed."""
+    """How many records up to `ends` the group has yet to read, by the project's one definition of lag."""
     done = await committed(bootstrap, group, ends)
-    return sum(max(0, end - done[tp]) for tp, end in ends.items())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets(list(ends))
+    finally:
+        await consumer.stop()
+    return sum(partition_lag(end, done[tp], starts[tp]) for tp, end in ends.items())
 
 
 async def publish(

@@ -1,7 +1,5 @@
-"""Consumer lag per group and topic: end offsets minus the group's committed offsets.
-
-Generic over groups (any service's group can be watched); a candidate for services/shared. A partition
-the group has not committed yet counts from the log start, as `auto_offset_reset="earliest"` reads it.
+"""Consumer lag per group and topic, as services/shared/consumer_lag defines it, measured every interval
+for the `dossier_consumer_lag_records` metric. Generic over groups (any service's group can be watched).
 """
 
 from __future__ import annotations
@@ -11,9 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
+from services.shared.consumer_lag import consumer_lag
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -35,33 +31,11 @@ class ConsumerLagMonitor:
         self.failures = 0
 
     async def measure(self) -> LagReading:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id)
-        await admin.start()
-        await consumer.start()
-        try:
-            topics = sorted({t for ts in self._groups.values() for t in ts})
-            described = await admin.describe_topics(topics)
-            partitions = [
-                TopicPartition(d["topic"], p["partition"])
-                for d in described
-                if not d["error_code"]
-                for p in d["partitions"]
-            ]
-            ends = await consumer.end_offsets(partitions)
-            starts = await consumer.beginning_offsets(partitions)
-            lag: dict[tuple[str, str], int] = {}
-            for group, group_topics in sorted(self._groups.items()):
-                committed = await admin.list_consumer_group_offsets(group)
-                for tp in partitions:
-                    if tp.topic not in group_topics:
-                        continue
-                    meta = committed.get(tp)
-                    position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
-                    lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + max(0, ends[tp] - position)
-        finally:
-            await consumer.stop()
-            await admin.close()
+        by_partition = await consumer_lag(self._bootstrap, self._groups, self._client_id)
+        lag: dict[tuple[str, str], int] = {}
+        for group, partitions in by_partition.items():
+            for tp, records in partitions.items():
+                lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + records
         loop = asyncio.get_running_loop()
         return LagReading(taken_at=loop.time(), lag=lag)
 
