@@ -1,7 +1,10 @@
 """The turnaround service against the real broker and PostgreSQL, scraped by a real Prometheus running the
 committed configuration and rules: 37 dossiers are driven through by publishing contract events, then
 every query of every dashboard panel is run against Prometheus (and the overdue table against
-PostgreSQL) and must return data; the values that follow from the scenario are checked.
+PostgreSQL), and its value is checked against its entry in dashboard_expectations.EXPECTED, computed
+from the clocks the scenario finished and left open, the events and poison records it published, the
+alerts its scheduler ticks raised, and the scrapes Prometheus made. A panel query without an entry, or
+an entry without a panel query, fails. The drilldown is run for two provinces.
 
 What is covered: every panel of the four dashboards. The post office, agency and tracker services are
 not started here (they are built in parallel): their scrape jobs get no targets, so panels over
