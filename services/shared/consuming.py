@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, decode
-from contracts.errors import ContractError
+from contracts.errors import ContractError, Reason
 from contracts.events import Event
 from contracts.topics import Topic, by_name
 from services.shared.db.schema import processed_event
@@ -170,6 +170,12 @@ class BatchProcessor:
         self._dead_letters = dead_letters
         self._metrics = metrics
         self._backoff = backoff or Backoff()
+        # Every series this consumer can move starts at zero: a series first scraped at n loses those n
+        # in rate() and increase(), so the dashboards would miss each consumer's first batch.
+        for outcome in ("applied", "duplicate", "dead_lettered"):
+            metrics.records.labels(consumer, outcome)
+        for reason in (*(r.value for r in Reason), PROCESSING_FAILED):
+            metrics.dead_letters.labels(consumer, reason)
 
     async def process(self, records: Sequence[RawRecord]) -> None:
         """Returns once every record is either applied, known as a duplicate, or dead-lettered."""

@@ -22,14 +22,16 @@ logger = logging.getLogger(__name__)
 
 COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
 WAITING_FOR_COORDINATOR = "consumer_waiting_for_coordinator"
+PARTITIONS_ASSIGNED = "consumer_partitions_assigned"
 
 
 class _MemberListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """One group member: it has joined once the coordinator gave it an assignment, even an empty one
     (more members than partitions)."""
 
-    def __init__(self, group_id: str) -> None:
+    def __init__(self, group_id: str, member: int = 0) -> None:
         self.group_id = group_id
+        self.member = member  # which of this process's members, for the logs
         self.joined = False
 
     def on_partitions_revoked(self, revoked: Any) -> None:
@@ -39,6 +41,15 @@ class _MemberListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
         if not self.joined:
             log_event(logger, "consumer_group_joined", group=self.group_id, partitions=len(assigned))
         self.joined = True
+        # Every rebalance this member took part in, with what it now owns: who read a partition when
+        # (tests/reliability/test_rebalance.py counts the group's rebalances from these lines).
+        log_event(
+            logger,
+            PARTITIONS_ASSIGNED,
+            group=self.group_id,
+            member=self.member,
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
 
 
 class GroupMembership:
@@ -52,7 +63,7 @@ class GroupMembership:
 
     def listener(self, group_id: str) -> ConsumerRebalanceListener:
         """The rebalance listener to give one subscriber of `group_id`."""
-        member = _MemberListener(group_id)
+        member = _MemberListener(group_id, len(self._members))
         self._members.append(member)
         return member
 
