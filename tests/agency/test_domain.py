@@ -866,6 +866,20 @@ def test_a_report_that_happened_before_the_fact_it_follows_is_a_conflict_naming_
     assert too_early.isoformat() in detail and previous_at.isoformat() in detail, detail
 
 
+def test_a_dossier_recorded_before_facts_were_kept_is_checked_against_its_filing() -> None:
+    # A row written before migration ag_0002 has no last fact: its filing is the fact it knows.
+    before = replace(filed(FILED_AT_TEN), last_fact=None, last_fact_at=None)
+    too_early = FILED_AT_TEN - timedelta(minutes=1)
+
+    with pytest.raises(ReportRejectedError) as caught:
+        reported(before, _occurred(RECEIVE, too_early), vn(2026, 3, 20))
+
+    assert caught.value.reason is Reason.BEFORE_PREVIOUS_FACT
+    assert f"before filing at {FILED_AT_TEN.isoformat()}" in caught.value.detail
+    on_time = reported(before, _occurred(RECEIVE, FILED_AT_TEN), vn(2026, 3, 20))
+    assert on_time.received_at == FILED_AT_TEN
+
+
 def test_a_report_at_the_very_moment_of_the_fact_it_follows_is_accepted() -> None:
     receipt = reported(filed(FILED_AT_TEN), _occurred(RECEIVE, FILED_AT_TEN), vn(2026, 3, 2, 16))
 
