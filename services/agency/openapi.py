@@ -6,13 +6,12 @@ python -m services.agency.openapi --check  # exit 1 when it differs from the cod
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from contracts.schema import render_json
 from services.agency.app import create_app
 from services.agency.settings import AgencySettings
+from services.shared.openapi_file import write_or_check
 
 PATH = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "agency.json"
 
@@ -23,19 +22,7 @@ def document() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed file drifted")
-    args = parser.parse_args(argv)
-    text = document()
-    if args.check:
-        if not PATH.exists() or PATH.read_text(encoding="utf-8") != text:
-            print(f"{PATH} differs from the code; run: python -m services.agency.openapi", file=sys.stderr)
-            return 1
-        return 0
-    PATH.parent.mkdir(parents=True, exist_ok=True)
-    PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {PATH}")
-    return 0
+    return write_or_check(PATH, document(), "python -m services.agency.openapi", argv)
 
 
 if __name__ == "__main__":

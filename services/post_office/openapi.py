@@ -8,7 +8,6 @@ Deterministic (sorted keys, fixed indentation), so the file changes only when th
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 
 from services.post_office.app import create_app
 from services.post_office.settings import PostOfficeSettings
+from services.shared.openapi_file import write_or_check
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "post_office.json"
 
@@ -35,20 +35,7 @@ def drifted(path: Path = OPENAPI_PATH) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.post_office.openapi", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the committed file differs")
-    args = parser.parse_args(argv)
-    if args.check:
-        if drifted():
-            print(
-                f"out of date: {OPENAPI_PATH}; run: python -m services.post_office.openapi", file=sys.stderr
-            )
-            return 1
-        return 0
-    OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
-    OPENAPI_PATH.write_text(render(document()), encoding="utf-8")
-    print(f"wrote {OPENAPI_PATH}")
-    return 0
+    return write_or_check(OPENAPI_PATH, render(document()), "python -m services.post_office.openapi", argv)
 
 
 if __name__ == "__main__":

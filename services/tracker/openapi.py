@@ -6,14 +6,13 @@ python -m services.tracker.openapi --check  # exit 1 when the committed file dif
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from services.shared.openapi_file import write_or_check
 from services.tracker.app import build
 from services.tracker.settings import TrackerSettings
 
@@ -34,20 +33,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed document is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date: run python -m services.tracker.openapi", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
-    return 0
+    return write_or_check(OUTPUT, render(), "python -m services.tracker.openapi", argv)
 
 
 if __name__ == "__main__":
