@@ -218,6 +218,8 @@ class TopicReport:
     unpublished: list[str] = field(default_factory=list)
     copies_differ: list[str] = field(default_factory=list)
     keys_with_two_ids: list[Any] = field(default_factory=list)
+    # Alerts of this service by threshold (due soon, overdue): a workload must reach both.
+    thresholds: Counter[str] = field(default_factory=Counter)
 
 
 def alerts_on_topic(
@@ -250,6 +252,7 @@ def alerts_on_topic(
                 report.copies_differ.append(event_id)
         else:
             ours[event_id] = record.value
+            report.thresholds[threshold.value] += 1
     report.unpublished = sorted(set(raised) - set(ours))
     report.keys_with_two_ids = [k for k, ids in ids_by_key.items() if len(ids) > 1]
     return report

@@ -2,7 +2,7 @@
 20,000 events of ~2,600 dossiers, and restarted each time. Once they have caught up, their state equals
 the one computed from the Kafka log: no event lost, none applied twice, no alert raised twice.
 
-RELIABILITY_SEED replays a run (the seed is printed and named in every failure); RELIABILITY_EVENTS and
+TEST_SEED replays a run (the seed is printed, and named in every failure report); RELIABILITY_EVENTS and
 RELIABILITY_KILLS change the size (defaults: 20,000 events, 4 kills of each service).
 """
 
@@ -27,6 +27,7 @@ from services.tracker.adapters.tables import dossier as tracker_dossier
 from services.tracker.adapters.tables import outbox as tracker_outbox
 from services.turnaround import domain as clocks
 from services.turnaround.adapters.tables import outbox as turnaround_outbox
+from services.turnaround.domain import Threshold
 from tests.reliability.expected import (
     alerts_on_topic,
     compare_tracker,
@@ -54,7 +55,6 @@ from tests.reliability.workload import workload
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(420)]
 
-SEED = int(os.environ.get("RELIABILITY_SEED") or random.SystemRandom().randrange(2**31))
 EVENTS = int(os.environ.get("RELIABILITY_EVENTS", "20000"))
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "4"))
 TOPICS = (POSTAL_EVENTS, AGENCY_EVENTS)
@@ -81,10 +81,10 @@ async def _kill_at_random(
 
 
 async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from_the_log(
-    migrated_database: str, kafka_bootstrap: str, tmp_path: Path
+    migrated_database: str, kafka_bootstrap: str, tmp_path: Path, seed: int
 ) -> None:
-    print(f"\nreliability seed {SEED}: RELIABILITY_SEED={SEED} replays this run")
-    work = workload(SEED, EVENTS)
+    print(f"\nreliability seed {seed}: TEST_SEED={seed} replays this run")
+    work = workload(seed, EVENTS)
     run = uuid.uuid4().hex[:8]
     tracker_group, turnaround_group = f"tracker-crash-{run}", f"turnaround-crash-{run}"
     start = await start_group_at_end(kafka_bootstrap, tracker_group, TOPICS)
@@ -122,17 +122,17 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
 
             await asyncio.gather(
                 _kill_at_random(
-                    tracker, random.Random(f"{SEED}/tracker"), KILLS, consumed(tracker_group), faults
+                    tracker, random.Random(f"{seed}/tracker"), KILLS, consumed(tracker_group), faults
                 ),
                 _kill_at_random(
-                    turnaround, random.Random(f"{SEED}/turnaround"), KILLS, consumed(turnaround_group), faults
+                    turnaround, random.Random(f"{seed}/turnaround"), KILLS, consumed(turnaround_group), faults
                 ),
                 publishing,
             )
             print(f"crash: published, faults injected after {time.monotonic() - started:.0f} s: {faults}")
             ends = await end_offsets(kafka_bootstrap, TOPICS)
             published = sum(ends[tp] - start[tp] for tp in ends)
-            assert published == EVENTS, f"seed {SEED}: the stream is on the topics"
+            assert published == EVENTS, f"seed {seed}: the stream is on the topics"
 
             async def caught_up() -> bool:
                 for service in (tracker, turnaround):
@@ -143,7 +143,7 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
                     and await table_count(engine, tracker_outbox) == 0
                 )
 
-            await eventually(caught_up, within=240, what=f"both groups to catch up (seed {SEED})", every=1)
+            await eventually(caught_up, within=240, what=f"both groups to catch up (seed {seed})", every=1)
             print(f"crash: caught up after {time.monotonic() - started:.0f} s")
             today = clocks.vn_day(datetime.now(UTC))
 
@@ -153,7 +153,7 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
 
             # The turnaround ticks every second: the clocks still open get their alerts, then the relay
             # empties the outbox.
-            await eventually(alerted, within=30, what=f"the alerts of the open clocks (seed {SEED})", every=1)
+            await eventually(alerted, within=30, what=f"the alerts of the open clocks (seed {seed})", every=1)
         catch_up_s = time.monotonic() - started
 
         log_records = await read_range(
@@ -163,16 +163,16 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
         assert sum(map(len, log.values())) == EVENTS
 
         tracked = await compare_tracker(engine, log)
-        assert (tracked.missing, tracked.unexpected) == ([], []), f"seed {SEED}: events lost or invented"
-        assert tracked.stored_events == tracked.events == EVENTS, f"seed {SEED}: each event stored once"
-        assert tracked.wrong_rows == [], f"seed {SEED}: dossier rows differ from the fold of the log"
+        assert (tracked.missing, tracked.unexpected) == ([], []), f"seed {seed}: events lost or invented"
+        assert tracked.stored_events == tracked.events == EVENTS, f"seed {seed}: each event stored once"
+        assert tracked.wrong_rows == [], f"seed {seed}: dossier rows differ from the fold of the log"
         ids = {str(e.id) for e in work.events}
         assert await inbox_count(engine, tracker_group, ids) == EVENTS
-        assert await inbox_count(engine, turnaround_group, ids) == EVENTS, f"seed {SEED}: each applied once"
+        assert await inbox_count(engine, turnaround_group, ids) == EVENTS, f"seed {seed}: each applied once"
 
         timed = await compare_turnaround(engine, log, today)
-        assert timed.wrong_clocks == [], f"seed {SEED}: clocks differ from the pure domain's"
-        assert timed.wrong_tallies == {}, f"seed {SEED}: an event counted twice or not at all"
+        assert timed.wrong_clocks == [], f"seed {seed}: clocks differ from the pure domain's"
+        assert timed.wrong_tallies == {}, f"seed {seed}: an event counted twice or not at all"
         assert timed.missing_alerts == [] and timed.wrong_alert_ids == []
 
         alert_records = await read_range(
@@ -182,9 +182,12 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
             lambda r: r.key is not None and r.key in work.keys,
         )
         on_topic = alerts_on_topic(alert_records, await raised_alerts(engine, work.by_dossier))
-        assert on_topic.keys_with_two_ids == [], f"seed {SEED}: an alert raised twice"
+        assert on_topic.keys_with_two_ids == [], f"seed {seed}: an alert raised twice"
         assert on_topic.unpublished == [], "every alert raised reached Kafka"
         assert on_topic.copies_differ == [], "a re-published alert is the same message"
+        # The workload is anchored on today, so its open clocks cross both thresholds while the services run.
+        assert on_topic.thresholds[Threshold.DUE_SOON.value] > 0, f"seed {seed}: {on_topic.thresholds}"
+        assert on_topic.thresholds[Threshold.OVERDUE.value] > 0, f"seed {seed}: {on_topic.thresholds}"
 
         # Subscribers of the stage changes end where the tracker ends, for every dossier.
         changes = await read_range(
@@ -194,7 +197,7 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
             lambda r: r.key is not None and r.key in work.keys,
         )
         unannounced, unexpected = stage_entries_published(log, changes)
-        assert (unannounced, unexpected) == ([], []), f"seed {SEED}: every stage entered announced, once"
+        assert (unannounced, unexpected) == ([], []), f"seed {seed}: every stage entered announced, once"
         # Subscribers show each message's current stage: the last one heard is where the tracker ends.
         last_heard: dict[str, str] = {}
         for record in changes:  # one partition per dossier, in log order
@@ -206,14 +209,14 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
                 for row in await conn.execute(select(tracker_dossier.c.dossier_id, tracker_dossier.c.stage))
                 if row.stage is not None
             }
-        assert {d: s for d, s in final.items() if d in work.by_dossier} == last_heard, f"seed {SEED}"
+        assert {d: s for d, s in final.items() if d in work.by_dossier} == last_heard, f"seed {seed}"
     finally:
         await engine.dispose()
 
     kills = tracker.kills + turnaround.kills
     assert kills == 2 * KILLS
     print(
-        f"crash: seed {SEED}, {EVENTS} events, {len(work.dossiers)} dossiers, {kills} SIGKILLs "
+        f"crash: seed {seed}, {EVENTS} events, {len(work.dossiers)} dossiers, {kills} SIGKILLs "
         f"({tracker.kills} tracker, {turnaround.kills} turnaround), caught up in {catch_up_s:.0f} s; "
         f"losses 0, applied twice 0; {timed.clocks} clocks ({timed.order_dependent} finished before the "
         f"handover arrived, so without its post office), {timed.alerts} alerts, {on_topic.copies} "

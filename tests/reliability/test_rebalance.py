@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -99,9 +98,8 @@ async def rebalanced(
 
 
 async def test_replicas_joining_and_leaving_under_load_lose_nothing_and_keep_each_dossiers_order(
-    migrated_database: str, kafka_bootstrap: str, tmp_path: Path
+    migrated_database: str, kafka_bootstrap: str, tmp_path: Path, seed: int
 ) -> None:
-    seed = random.SystemRandom().randrange(2**31)
     work = workload(seed, EVENTS)
     group = f"tracker-rebalance-{uuid.uuid4().hex[:8]}"
     start = await start_group_at_end(kafka_bootstrap, group, TOPICS)
