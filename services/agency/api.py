@@ -17,7 +17,6 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Request, Response, 
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.responses import JSONResponse
 
 from contracts.enums import Outcome, ServiceForm
@@ -424,7 +423,7 @@ async def report_result_ready(ref: Ref, body: cmd.ReadyResult, actor: Officer, d
 
 
 def install(app: FastAPI, *, retry_after_s: int) -> None:
-    """Routes, the mapping of refusals and outages to problems, and the problem+json OpenAPI document."""
+    """Routes, refusals and a broker outage as problems, and the problem+json OpenAPI document."""
     app.include_router(router)
 
     @app.exception_handler(ReportRejectedError)
@@ -440,16 +439,7 @@ def install(app: FastAPI, *, retry_after_s: int) -> None:
             {"Retry-After": str(retry_after_s)},
         )
 
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        return problem(
-            503,
-            "database_unavailable",
-            "the database did not answer; nothing was recorded. Retry the same request.",
-            {"Retry-After": str(retry_after_s)},
-        )
-
-    for error in (OperationalError, InterfaceError, ConnectionError):
-        app.add_exception_handler(error, _database)
+    # A database outage is answered 503 by the handlers every service shares (services/shared/http.py).
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -116,6 +116,7 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
         app,
         registry,
         {"database": database_ready, "kafka": kafka_ready, "consumer_groups": consumer_groups_ready},
+        retry_after_s=settings.retry_after_s,
     )
     api.install(app, retry_after_s=settings.retry_after_s)
     return app

@@ -131,7 +131,12 @@ def create_app(
         route_limits=api.BATCH_BODY_LIMITS,
         on_refused=lambda reason: metrics.rejected(api.RequestReason(reason)),
     )
-    instrument(app, registry, {"database": database_ready, "kafka": kafka_ready})
+    instrument(
+        app,
+        registry,
+        {"database": database_ready, "kafka": kafka_ready},
+        retry_after_s=settings.retry_after_s,
+    )
     api.count_schema_refusals(app, metrics)
 
     def openapi() -> dict[str, Any]:

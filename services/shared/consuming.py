@@ -30,13 +30,13 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import String, select, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, decode
 from contracts.errors import ContractError, Reason
 from contracts.events import Event
 from contracts.topics import Topic, by_name
+from services.shared.db.availability import is_database_unavailable
 from services.shared.db.schema import processed_event
 from services.shared.kafka import BrokerUnavailableError, ProducerRecovery
 from services.shared.kafka_groups import group_membership
@@ -115,25 +115,9 @@ class ConsumerMetrics:
         )
 
 
-# SQLSTATE classes and codes that mean "try again later": connection exceptions (08), insufficient
-# resources (53), operator intervention (57: shutting down, starting up, admin shutdown) and the two
-# transaction rollbacks a retry resolves (serialization failure, deadlock).
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
-_TRANSIENT_SQLSTATES = ("40001", "40P01")
-
-
 def is_transient(exc: BaseException) -> bool:
     """Failures that go away by themselves: the database or the network is down or restarting."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        # asyncpg's CannotConnectNowError ("the database system is shutting down") reaches us as a
-        # plain DBAPIError; its SQLSTATE says what it is.
-        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
-        return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
-    return isinstance(exc, OSError | ConnectionError | TimeoutError | BrokerUnavailableError)
+    return is_database_unavailable(exc) or isinstance(exc, OSError | BrokerUnavailableError)
 
 
 @dataclass

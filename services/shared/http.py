@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic_core import PydanticCustomError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.values import S10_ERROR_CODES, parse_s10
 from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
+from services.shared.db.availability import is_database_unavailable
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, or a short reason when it is not."""
@@ -120,7 +122,24 @@ def _naive_times(errors: Sequence[Any]) -> JSONResponse | None:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+DATABASE_UNAVAILABLE = "database_unavailable"
+
+
+def install_error_handlers(app: FastAPI, *, retry_after_s: int = 5) -> None:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_unavailable(exc):
+            raise exc  # a bug or bad data, not an outage: the server error it is
+        return problem(
+            503,
+            DATABASE_UNAVAILABLE,
+            "the database did not answer; nothing was recorded, retry later",
+            {"Retry-After": str(retry_after_s)},
+        )
+
+    # Any route, the authentication before it included (the credential registry is in the database).
+    for error in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(error, _database)
+
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem(exc.status, exc.reason, exc.detail, exc.headers, **exc.extra)
@@ -239,7 +258,9 @@ def install_operational_routes(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def instrument(app: FastAPI, registry: CollectorRegistry, ready_checks: dict[str, ReadyCheck]) -> None:
-    install_error_handlers(app)
+def instrument(
+    app: FastAPI, registry: CollectorRegistry, ready_checks: dict[str, ReadyCheck], *, retry_after_s: int = 5
+) -> None:
+    install_error_handlers(app, retry_after_s=retry_after_s)
     install_operational_routes(app, registry, ready_checks)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.auth import TokenSigner
@@ -30,7 +28,7 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import KafkaDeadLetterSink
 from services.shared.cursors import CursorSigner, derive_key
 from services.shared.db.engine import make_engine
-from services.shared.http import ReadyCheck, instrument, problem
+from services.shared.http import ReadyCheck, instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
 from services.tracker import api, consumers
@@ -184,11 +182,6 @@ def build(
         checks["consumer_groups"] = group_membership(broker).ready_check
     limit_bodies(app, settings)
     instrument(app, registry, checks)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        return problem(503, "database_unavailable", "the database is not available", {"Retry-After": "5"})
 
     tracker = Tracker(
         settings=settings,

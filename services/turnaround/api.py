@@ -106,6 +106,10 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     ),
     404: _problem("No clock of this dossier, or the dossier is outside the caller's scope: `not_found`."),
     422: _problem("The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."),
+    503: _problem(
+        "The database did not answer: `database_unavailable`. Retry after Retry-After seconds.",
+        {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+    ),
 }
 
 
