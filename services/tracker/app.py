@@ -35,6 +35,7 @@ from services.tracker import api, consumers
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.outbox import OutboxRelay
+from services.tracker.answers import OfficeDirectory
 from services.tracker.domain import AgencyDuePolicy
 from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
@@ -140,7 +141,7 @@ def build(
             clock=clock,
         ),
         cursors=CursorSigner(settings.cursor_signing_key()),
-        directory=api.OfficeDirectory.load(settings.office_directory),
+        directory=OfficeDirectory.load(settings.office_directory),
         metrics=metrics,
         today=today,
     )
