@@ -23,27 +23,29 @@ from services.post_office.commands import (
     MAX_BATCH_SCANS,
     MAX_MANIFEST_ITEMS,
     AcceptDossier,
-    BatchResult,
-    DeliveredRequest,
-    DeliveryFailedRequest,
     EventRecorded,
     HandOver,
     ManifestResult,
-    OnlineScanRequest,
-    OutForDeliveryRequest,
     PickupReceipt,
     PickUpResult,
     Problem,
     Receipt,
     ReportIncident,
     ReturnToAgency,
-    ScanBatch,
-    TransitScanRequest,
-    as_scan,
 )
 from services.post_office.domain import RefusedError, Verdict
 from services.post_office.handlers import PostOfficeHandlers
 from services.post_office.metrics import PostOfficeMetrics
+from services.post_office.scan_commands import (
+    BatchResult,
+    DeliveredRequest,
+    DeliveryFailedRequest,
+    OnlineScanRequest,
+    OutForDeliveryRequest,
+    ScanBatch,
+    TransitScanRequest,
+    as_scan,
+)
 from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, problem, validation_reason

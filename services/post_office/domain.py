@@ -46,13 +46,15 @@ from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
 from services.post_office import fingerprints
 from services.post_office.commands import (
     AcceptDossier,
-    DeliveredScan,
-    DeliveryFailedScan,
     HandOver,
-    OutForDeliveryScan,
     PickUpResult,
     ReportIncident,
     ReturnToAgency,
+)
+from services.post_office.scan_commands import (
+    DeliveredScan,
+    DeliveryFailedScan,
+    OutForDeliveryScan,
     Scan,
     TransitScan,
 )

@@ -25,11 +25,8 @@ from services.post_office import domain
 from services.post_office.adapters.repository import PostOfficeRepository, StoredScan, transaction
 from services.post_office.commands import (
     AcceptDossier,
-    AnyScan,
-    BatchResult,
     EventRecorded,
     HandOver,
-    InvalidScan,
     ItemOutcomeStatus,
     ManifestItem,
     ManifestResult,
@@ -38,12 +35,11 @@ from services.post_office.commands import (
     Receipt,
     ReportIncident,
     ReturnToAgency,
-    ScanBatch,
-    ScanOutcome,
     ValidationIssue,
 )
 from services.post_office.domain import Item, Reason, Recorded, RefusedError, Replay, Verdict
 from services.post_office.metrics import PostOfficeMetrics
+from services.post_office.scan_commands import AnyScan, BatchResult, InvalidScan, ScanBatch, ScanOutcome
 from services.post_office.scan_identity import fingerprint as scan_fingerprint
 from services.post_office.scan_identity import same_scan
 from services.shared.calendar import WorkingCalendar

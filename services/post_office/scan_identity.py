@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.post_office import fingerprints
-from services.post_office.commands import AnyScan
+from services.post_office.scan_commands import AnyScan
 
 
 def canonical(post_office_code: str, scan: AnyScan) -> dict[str, Any]:

@@ -11,15 +11,7 @@ import pytest
 
 from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
 from services.post_office import domain
-from services.post_office.commands import (
-    AcceptDossier,
-    DeliveredScan,
-    DeliveryFailedScan,
-    OutForDeliveryScan,
-    ReportIncident,
-    ReturnToAgency,
-    TransitScan,
-)
+from services.post_office.commands import AcceptDossier, ReportIncident, ReturnToAgency
 from services.post_office.domain import (
     Attempt,
     AttemptOutcome,
@@ -29,6 +21,12 @@ from services.post_office.domain import (
     RefusedError,
     Replay,
     Verdict,
+)
+from services.post_office.scan_commands import (
+    DeliveredScan,
+    DeliveryFailedScan,
+    OutForDeliveryScan,
+    TransitScan,
 )
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog

@@ -13,7 +13,8 @@ from pydantic import TypeAdapter
 
 from services.post_office.api import BATCH_BODY_LIMITS, SCAN_BYTES
 from services.post_office.app import create_app
-from services.post_office.commands import MAX_BATCH_SCANS, MAX_MANIFEST_ITEMS, Scan
+from services.post_office.commands import MAX_BATCH_SCANS, MAX_MANIFEST_ITEMS
+from services.post_office.scan_commands import Scan
 from services.shared.http_settings import HttpServiceSettings
 from tests.fixtures.live_server import (
     assert_limits_hold,

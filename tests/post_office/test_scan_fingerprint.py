@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from services.post_office.commands import AnyScan, Scan
 from services.post_office.fingerprints import canonical_json
+from services.post_office.scan_commands import AnyScan, Scan
 from services.post_office.scan_identity import canonical, fingerprint, legacy_fingerprint, same_scan
 
 OFFICE = "100000"

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import update
 
 from services.post_office.adapters.tables import post_office_scan
-from services.post_office.commands import AnyScan, Scan
+from services.post_office.scan_commands import AnyScan, Scan
 from services.post_office.scan_identity import legacy_fingerprint
 from services.shared.db.engine import make_engine
 from tests.post_office.helpers import (
