@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
 from contracts.values import parse_s10
-from services.post_office import domain
+from services.post_office import delivery, domain
 from services.post_office.adapters.repository import PostOfficeRepository, StoredScan, transaction
 from services.post_office.commands import (
     AcceptDossier,
@@ -343,7 +343,7 @@ class PostOfficeHandlers:
                     continue
                 try:
                     self._not_in_future(scan.scanned_at, now, "scanned_at")
-                    outcome = domain.apply_scan(items.get(scan.item_id), scan, post_office_code)
+                    outcome = delivery.apply_scan(items.get(scan.item_id), scan, post_office_code)
                 except RefusedError as refusal:
                     results[index] = self._scan_rejected(index, scan.scan_id, refusal)
                     continue
@@ -390,7 +390,7 @@ class PostOfficeHandlers:
         self._not_in_future(cmd.returned_at, now, "returned_at")
         async with transaction(self._engine, now) as repo:
             before = await repo.item(cmd.result_item_id)
-            outcome = domain.return_to_agency(before, cmd, self._rules.calendar)
+            outcome = delivery.return_to_agency(before, cmd, self._rules.calendar)
             await self._store_and_publish(repo, before, outcome)
         return self._recorded("result_returned_to_agency", outcome, cmd.post_office_code)
 

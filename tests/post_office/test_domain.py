@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
-from services.post_office import domain
+from services.post_office import delivery, domain
 from services.post_office.commands import AcceptDossier, ReportIncident, ReturnToAgency
 from services.post_office.domain import (
     Attempt,
@@ -189,7 +189,7 @@ def test_an_act_before_public_post_carried_dossiers_is_refused() -> None:
 def test_a_result_goes_back_only_after_two_failed_attempts_two_working_days_apart(
     days: list[date], reason: Reason | None
 ) -> None:
-    refusal = domain.return_refusal([vn(d.year, d.month, d.day) for d in days], CALENDAR)
+    refusal = delivery.return_refusal([vn(d.year, d.month, d.day) for d in days], CALENDAR)
 
     assert (refusal.reason if refusal else None) == reason
     if refusal is not None:
@@ -200,17 +200,17 @@ def test_the_return_rule_reads_attempt_days_in_vietnam_time() -> None:
     # 23:30 UTC on Tuesday 25 March is Wednesday 26 March in Vietnam: two working days after Monday.
     late = datetime.fromisoformat("2025-03-25T23:30:00+00:00")
 
-    assert domain.return_refusal([vn(2025, 3, 24), late], CALENDAR) is None
+    assert delivery.return_refusal([vn(2025, 3, 24), late], CALENDAR) is None
 
 
 # --------------------------------------------------------------------------- delivery attempts
 
 
 def test_attempts_are_numbered_from_one_and_a_failure_closes_the_attempt_under_way() -> None:
-    out = domain.apply_scan(
+    out = delivery.apply_scan(
         result_item(), scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c"), OFFICE
     )
-    fail = domain.apply_scan(
+    fail = delivery.apply_scan(
         out.item,
         scan_of(
             DeliveryFailedScan,
@@ -222,7 +222,7 @@ def test_attempts_are_numbered_from_one_and_a_failure_closes_the_attempt_under_w
         ),
         "100000",
     )
-    out_again = domain.apply_scan(
+    out_again = delivery.apply_scan(
         fail.item, scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c"), OFFICE
     )
 
@@ -234,12 +234,12 @@ def test_attempts_are_numbered_from_one_and_a_failure_closes_the_attempt_under_w
 
 
 def test_a_result_already_out_for_delivery_cannot_go_out_again() -> None:
-    out = domain.apply_scan(
+    out = delivery.apply_scan(
         result_item(), scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c"), OFFICE
     )
 
     with pytest.raises(RefusedError) as refused:
-        domain.apply_scan(
+        delivery.apply_scan(
             out.item, scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c"), "100000"
         )
 
@@ -247,7 +247,7 @@ def test_a_result_already_out_for_delivery_cannot_go_out_again() -> None:
 
 
 def test_a_proxy_without_a_checked_authorisation_does_not_receive_the_result() -> None:
-    out = domain.apply_scan(
+    out = delivery.apply_scan(
         result_item(), scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c"), OFFICE
     )
     delivered = scan_of(
@@ -260,7 +260,7 @@ def test_a_proxy_without_a_checked_authorisation_does_not_receive_the_result() -
     )
 
     with pytest.raises(RefusedError) as refused:
-        domain.apply_scan(out.item, delivered, "100000")
+        delivery.apply_scan(out.item, delivered, "100000")
 
     assert (refused.value.verdict, refused.value.reason) == (
         Verdict.INVALID,
@@ -272,7 +272,7 @@ def test_a_delivered_result_is_no_longer_scanned_in_transit() -> None:
     delivered = result_item(stage=Stage.DELIVERED)
 
     with pytest.raises(RefusedError) as refused:
-        domain.apply_scan(delivered, scan_of(TransitScan, kind="IN_TRANSIT", direction="ARRIVED"), "100000")
+        delivery.apply_scan(delivered, scan_of(TransitScan, kind="IN_TRANSIT", direction="ARRIVED"), "100000")
 
     assert refused.value.reason is Reason.NOT_IN_POSTAL_CUSTODY
 
@@ -280,8 +280,8 @@ def test_a_delivered_result_is_no_longer_scanned_in_transit() -> None:
 def test_one_scan_id_always_yields_one_event_id() -> None:
     scan = scan_of(OutForDeliveryScan, kind="OUT_FOR_DELIVERY", courier_id="c")
 
-    first = domain.apply_scan(result_item(), scan, "100000")
-    second = domain.apply_scan(result_item(), scan, "100000")
+    first = delivery.apply_scan(result_item(), scan, "100000")
+    second = delivery.apply_scan(result_item(), scan, "100000")
 
     assert first.envelope.id == second.envelope.id == domain.event_id_for_scan(scan.scan_id)
 
@@ -303,7 +303,7 @@ def test_the_return_names_the_last_failure_reason_and_counts_every_attempt() -> 
         }
     )
 
-    returned = domain.return_to_agency(result_item(Stage.DELIVERY_FAILED, attempts), cmd, CALENDAR)
+    returned = delivery.return_to_agency(result_item(Stage.DELIVERY_FAILED, attempts), cmd, CALENDAR)
 
     data = returned.envelope.data.model_dump()
     assert (data["attempts"], data["reason"]) == (2, DeliveryFailureReason.REFUSED)
