@@ -77,3 +77,29 @@ async def test_sequence_numbers_count_the_records_sent_and_a_skip_makes_a_gap(ka
         assert sequence_numbers(producer)[partition] == 3
     finally:
         await producer.stop()
+
+
+def test_aiokafka_still_logs_a_failed_coordinator_lookup_with_its_error_as_the_argument() -> None:
+    aiokafka_internals.check_coordinator_log()
+
+
+def test_a_renamed_coordinator_logger_names_aiokafka_and_the_module_to_update(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aiokafka_internals, "COORDINATOR_LOGGER", "aiokafka.consumer.coordinator")
+    expected = (
+        f"aiokafka {version('aiokafka')} no longer has its group coordinator's logger "
+        "aiokafka.consumer.coordinator: services/shared/compat/aiokafka_internals.py must be updated"
+    )
+    with pytest.raises(InternalsChangedError, match=re.escape(expected)):
+        aiokafka_internals.check_coordinator_log()
+
+
+def test_a_changed_log_line_is_named_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        aiokafka_internals,
+        "_COORDINATOR_LOOKUP_FAILED",
+        'log.error("Coordinator lookup failed", exc_info=err)',
+    )
+    with pytest.raises(InternalsChangedError, match=re.escape("the coordinator lookup's log line")):
+        aiokafka_internals.check_coordinator_log()

@@ -1,10 +1,13 @@
-"""aiokafka's private parts: the producer's sender task and its idempotence sequence numbers.
+"""aiokafka's private parts: the producer's sender task, its idempotence sequence numbers, and the shape
+of the group coordinator's "lookup failed" log record.
 
 Checked by tests/compat/test_aiokafka_internals.py; pyproject.toml bounds aiokafka to the tested line.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -40,6 +43,34 @@ def skip_sequence_number(producer: AIOKafkaProducer, partition: TopicPartition) 
     the batch takes a sequence number and is never sent, so the broker sees a gap. No public API makes
     that gap; tests/reliability/test_producer_recovery.py makes it to prove the producer is replaced."""
     producer._txn_manager.increment_sequence_number(partition, 1)
+
+
+# aiokafka's group coordinator logs each failed coordinator lookup here, at ERROR, every 100 ms while a
+# fresh broker's coordinator is starting; services.shared.kafka_groups turns those into one INFO line.
+COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+_COORDINATOR_LOOKUP_FAILED = 'log.error("Group Coordinator Request failed: %s", err)'
+
+
+def coordinator_lookup_error(record: logging.LogRecord) -> object:
+    """The error of a "Group Coordinator Request failed" record of COORDINATOR_LOGGER, None if none.
+
+    aiokafka raises nothing a caller could catch while it retries the lookup; it only logs, with the
+    error as the record's one argument. Neither the logger's name nor that argument is documented.
+    """
+    return record.args[0] if isinstance(record.args, tuple) and record.args else None
+
+
+def check_coordinator_log() -> None:
+    """Raise InternalsChangedError unless aiokafka still logs failed coordinator lookups as above."""
+    from aiokafka.consumer import group_coordinator
+
+    logger = getattr(group_coordinator, "log", None)
+    if not isinstance(logger, logging.Logger) or logger.name != COORDINATOR_LOGGER:
+        raise InternalsChangedError(LIBRARY, f"its group coordinator's logger {COORDINATOR_LOGGER}", MODULE)
+    if _COORDINATOR_LOOKUP_FAILED not in inspect.getsource(group_coordinator):
+        raise InternalsChangedError(
+            LIBRARY, f"the coordinator lookup's log line {_COORDINATOR_LOOKUP_FAILED}", MODULE
+        )
 
 
 def check(producer: AIOKafkaProducer) -> None:
