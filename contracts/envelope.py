@@ -27,6 +27,7 @@ from pydantic_core import from_json
 
 from contracts.errors import ContractError, Reason, describe
 from contracts.events import EVENT_TYPES, Event, EventT, versions_of
+from contracts.pydantic_internals import construct_validated, field_values, generic_arguments
 from contracts.values import AwareTime, DossierId
 
 SPECVERSION = "1.0"
@@ -106,7 +107,7 @@ class Envelope(EnvelopeAttributes, Generic[EventT]):
     @classmethod
     def _data_model_from_registry(cls, value: Any, info: ValidationInfo) -> Any:
         # An unparametrised Envelope would validate data as the bare Event base and drop every field.
-        if isinstance(value, Event) or cls.__pydantic_generic_metadata__["args"]:
+        if isinstance(value, Event) or generic_arguments(cls):
             return value
         model = EVENT_TYPES.get((info.data.get("type", ""), info.data.get("schemaversion", 0)))
         if model is None:
@@ -222,11 +223,6 @@ def _assemble(attributes: EnvelopeAttributes, event: Event) -> Envelope[Event]:
     thousands of messages a second, and the generic ``model_construct`` cost as much as validating
     the attributes.
     """
-    envelope = Envelope.__new__(Envelope)
-    values = dict(attributes.__dict__)
+    values = field_values(attributes)
     values["data"] = event
-    object.__setattr__(envelope, "__dict__", values)
-    object.__setattr__(envelope, "__pydantic_fields_set__", attributes.__pydantic_fields_set__ | {"data"})
-    object.__setattr__(envelope, "__pydantic_extra__", None)
-    object.__setattr__(envelope, "__pydantic_private__", None)
-    return envelope
+    return construct_validated(Envelope, values, attributes.model_fields_set | {"data"})

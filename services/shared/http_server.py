@@ -18,8 +18,8 @@ import json
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from services.shared.compat.uvicorn_internals import HttpToolsProtocol
 from services.shared.http_settings import HttpServiceSettings
 
 

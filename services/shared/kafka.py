@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, UnknownProducerId
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
 from prometheus_client import CollectorRegistry
 
 from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
 from contracts.events import topic_for
+from services.shared.compat.aiokafka_internals import sender_stopped
+from services.shared.compat.faststream_internals import current_producer, replace_producer
 from services.shared.kafka_groups import quiet_coordinator_wait
 from services.shared.logs import log_event
 
@@ -69,18 +70,6 @@ def make_broker(
 _FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
 
 
-def current_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
-    """The aiokafka producer under FastStream's broker (FastStream 0.7 keeps it in its producer state)."""
-    state = getattr(broker.config.producer, "_producer", None)
-    producer = getattr(state, "producer", None) if state else None
-    return producer if isinstance(producer, AIOKafkaProducer) else None
-
-
-def _sender_stopped(producer: AIOKafkaProducer) -> bool:
-    task = producer._sender.sender_task  # aiokafka has no public "is the sender alive"
-    return task is not None and task.done()
-
-
 class ProducerRecovery:
     """Replaces the broker's producer when it can never deliver again.
 
@@ -102,17 +91,14 @@ class ProducerRecovery:
     async def after_failure(self, failed: AIOKafkaProducer | None, error: BaseException) -> None:
         """Called after a publication on `failed` failed: renew the producer if it is dead and still in
         use, or connect one if an earlier renewal could not."""
-        dead = failed is not None and (isinstance(error, _FATAL_PRODUCER_ERRORS) or _sender_stopped(failed))
+        dead = failed is not None and (isinstance(error, _FATAL_PRODUCER_ERRORS) or sender_stopped(failed))
         if not dead and failed is not None:
             return  # alive: the broker is slow or away, and the producer retries by itself
         async with self._lock:
             if current_producer(self._broker) is not failed:
                 return  # another request renewed it meanwhile
-            fast = cast(AioKafkaFastProducerImpl, self._broker.config.producer)
             try:
-                await fast.disconnect()
-                fresh = AIOKafkaProducer(**self._broker._connection_kwargs)
-                await fast.connect(fresh, serializer=fast.serializer, codec=fast.codec)
+                await replace_producer(self._broker)
             except Exception as exc:
                 # The broker is unreachable right now: the broker has no producer until the next
                 # failure (publishing without one fails at once) tries again.

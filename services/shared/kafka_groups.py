@@ -16,11 +16,12 @@ from aiokafka.errors import (
 )
 from faststream.kafka import KafkaBroker
 
+from services.shared.compat.aiokafka_internals import COORDINATOR_LOGGER as COORDINATOR_LOGGER
+from services.shared.compat.aiokafka_internals import coordinator_lookup_error
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
 
-COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
 WAITING_FOR_COORDINATOR = "consumer_waiting_for_coordinator"
 PARTITIONS_ASSIGNED = "consumer_partitions_assigned"
 
@@ -97,7 +98,7 @@ class CoordinatorWaitFilter(logging.Filter):
         self._last = -float("inf")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        error = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        error = coordinator_lookup_error(record)
         if not isinstance(error, _COORDINATOR_STARTING):
             return True
         now = time.monotonic()

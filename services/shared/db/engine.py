@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.util import await_only
+
+from services.shared.compat.sqlalchemy_internals import raise_as_dbapi_error, replace_ping
 
 # The embedded default for the local run: a file next to the other local-run state.
 DEFAULT_URL = "sqlite+aiosqlite:///.work/dossier.db"
@@ -56,17 +57,16 @@ def _ping_in_one_round_trip(engine: AsyncEngine) -> None:
     stays SQLAlchemy's: fresh connections are not pinged, a failed ping invalidates the pool and
     reconnects. Every request and every consumed batch checks a connection out.
     """
-    dialect = engine.sync_engine.dialect
 
     def do_ping(dbapi_connection: Any) -> bool:
         try:
-            await_only(dialect.get_driver_connection(dbapi_connection).execute("SELECT 1"))
+            dbapi_connection.run_async(lambda driver_connection: driver_connection.execute("SELECT 1"))
         except Exception as error:
             # The adapter's own translation into its DBAPI errors, which the pool's ping handling expects.
-            dbapi_connection._handle_exception(error)
+            raise_as_dbapi_error(dbapi_connection, error)
         return True
 
-    setattr(dialect, "do_ping", do_ping)  # noqa: B010 - an instance attribute, this engine's dialect only
+    replace_ping(engine, do_ping)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -31,8 +31,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     event as sa_event,
 )
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -331,7 +330,7 @@ def _unnest_insert(table_name: str, columns: tuple[str, ...], conflict: Conflict
     """INSERT … SELECT FROM unnest(one array per column): one short statement whatever the row count, so
     PostgreSQL parses and plans it once and no driver work grows with rows × columns."""
     table = metadata.tables[table_name]
-    dialect = PGDialect()  # type: ignore[no-untyped-call]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     arrays = ", ".join(
         f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in columns
     )

@@ -1,0 +1,18 @@
+"""A topic of its own for a compat test, so no test reads what these tests publish."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+
+async def own_topic(bootstrap: str) -> str:
+    name = f"compat-{uuid.uuid4().hex}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
