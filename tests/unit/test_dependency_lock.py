@@ -8,6 +8,7 @@ when pyproject.toml changed without `bash scripts/lock.sh`, when a lock line los
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
 import tomllib
 from pathlib import Path
@@ -160,6 +161,12 @@ def test_the_image_installs_the_runtime_lock_with_hashes_then_the_project_withou
     copy_code = next(i for i, line in enumerate(lines) if line.startswith("COPY services"))
     # Dependencies form their own layer, rebuilt only when the lock changes.
     assert copy_lock < install_lock < copy_code
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split("\n")
+    patterns = [p.strip() for p in ignored if p.strip() and not p.startswith("#")]
+    lock = str(RUNTIME_LOCK.relative_to(ROOT))
+    prefixes = [lock, *(str(parent) for parent in Path(lock).parents if str(parent) != ".")]
+    dropping = [p for p in patterns if any(fnmatch.fnmatch(x, p.lstrip("/")) for x in prefixes)]
+    assert dropping == [], f".dockerignore drops {lock}, which the image installs from"
 
 
 def test_pip_install_commands_reads_continued_lines_and_python_dash_m() -> None:
