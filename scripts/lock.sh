@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Refresh the dependency locks from pyproject.toml, reinstall .venv from them and run the whole suite.
 #
-#   bash scripts/lock.sh               regenerate requirements/*.lock.txt, rebuild .venv, run scripts/test.sh
-#   bash scripts/lock.sh --no-tests    the same without the suite (run it before committing the new locks)
+#   bash scripts/lock.sh                       after editing pyproject.toml: every pin that still fits
+#                                              pyproject.toml stays, only what must change changes
+#   bash scripts/lock.sh --upgrade             take the newest versions pyproject.toml allows, for all
+#   bash scripts/lock.sh --upgrade-package X   ... for X only (repeatable)
+#   --no-tests                                 with any of these: skip the suite (run bash scripts/test.sh
+#                                              yourself before committing the new locks)
 #
-# After a refresh, `.venv/bin/python -m scripts.lockcheck` says whether the locks are in step with
-# pyproject.toml and .venv with the dev lock (tests/unit/test_dependency_lock.py asserts the same).
+# Each run regenerates requirements/dev.lock.txt and requirements/runtime.lock.txt, rebuilds .venv from
+# the dev lock, checks it with `python -m scripts.lockcheck` and runs `bash scripts/test.sh`.
 #
 # The lock tool (uv, pinned below) lives in a throwaway venv under .work/; installing never needs it:
 # scripts/setup.sh and the Dockerfile install the locks with plain `pip install --require-hashes`.
@@ -16,17 +20,26 @@ cd "$ROOT"
 
 UV_VERSION=0.13.8
 run_tests=1
-case "${1:-}" in
-    "") ;;
-    --no-tests) run_tests=0 ;;
-    *)
-        echo "usage: bash scripts/lock.sh [--no-tests]" >&2
-        exit 2
-        ;;
-esac
+upgrade=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-tests) run_tests=0 ;;
+        --upgrade) upgrade+=(--upgrade) ;;
+        --upgrade-package)
+            [ $# -ge 2 ] || { echo "lock: --upgrade-package needs a package name" >&2; exit 2; }
+            upgrade+=(--upgrade-package "$2")
+            shift
+            ;;
+        *)
+            echo "usage: bash scripts/lock.sh [--upgrade | --upgrade-package NAME ...] [--no-tests]" >&2
+            exit 2
+            ;;
+    esac
+    shift
+done
 
 log() { printf '\033[1m[lock]\033[0m %s\n' "$*"; }
-mkdir -p .work/lock requirements
+mkdir -p .work requirements
 
 tool=.work/lock-tool
 if [ ! -x "$tool/bin/uv" ] || [ "$("$tool/bin/uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
@@ -40,21 +53,25 @@ uv=$tool/bin/uv
 # One resolution for CPython 3.11 on linux: --no-build keeps to versions that ship wheels (nothing is
 # compiled at install time, and `pip install --only-binary :all:` can insist on it), and the hashes
 # cover every file of each pinned version, so the x86_64 lock also installs on aarch64 as long as both
-# resolve to the same pins, which is checked below.
-compile() { # <platform> <extra args...>
-    local platform=$1
-    shift
+# resolve to the same pins, which is checked below. uv keeps the pins of the output file it is given
+# (the current lock) unless told to upgrade.
+compile() { # <platform> <output file> <extra args...>
+    local platform=$1 output=$2
+    shift 2
     "$uv" pip compile --quiet --no-build --python-version 3.11 --python-platform "$platform" \
-        pyproject.toml requirements/installer.in "$@"
+        --no-header --output-file "$output" "${upgrade[@]}" pyproject.toml requirements/installer.in "$@"
 }
 pins() { grep -E '^[A-Za-z0-9]' | sed 's/ .*//'; }
 
 write_lock() { # <file> <what it is for> <extra args...>
     local file=$1 purpose=$2
     shift 2
-    local body
-    body=$(compile x86_64-unknown-linux-gnu --generate-hashes --no-header "$@")
-    if ! diff <(printf '%s\n' "$body" | pins) <(compile aarch64-unknown-linux-gnu --no-annotate --no-header "$@" | pins) >&2; then
+    local x86=.work/lock.x86_64.txt arm=.work/lock.aarch64.txt
+    rm -f "$x86" "$arm"
+    if [ -f "$file" ]; then cp "$file" "$x86" && cp "$file" "$arm"; fi
+    compile x86_64-unknown-linux-gnu "$x86" --generate-hashes "$@"
+    compile aarch64-unknown-linux-gnu "$arm" --no-annotate "$@"
+    if ! diff <(pins <"$x86") <(pins <"$arm") >&2; then
         echo "lock: linux aarch64 resolves to other pins than x86_64 (above); one lock cannot serve both" >&2
         exit 1
     fi
@@ -65,20 +82,20 @@ write_lock() { # <file> <what it is for> <extra args...>
         echo "# CPython 3.11 on linux x86_64 and aarch64 (same pins; every wheel of a pinned version is hashed)."
         echo "# Do not edit: change pyproject.toml and run \`bash scripts/lock.sh\`. Install with"
         echo "#   pip install --require-hashes --only-binary :all: -r $file"
-        printf '%s\n' "$body"
+        cat "$x86"
     } >"$file.new"
     mv "$file.new" "$file"
-    log "wrote $file ($(printf '%s\n' "$body" | pins | wc -l) packages)"
+    rm -f "$x86" "$arm"
+    log "wrote $file ($(pins <"$file" | wc -l) packages)"
 }
 
 write_lock requirements/dev.lock.txt \
     "The runtime and dev dependencies, for scripts/setup.sh (local runs and CI)." --extra dev
 # The image must run the very versions the suite ran with, so the runtime lock is resolved within the
 # dev lock's pins rather than on its own (where a dev tool's bound could otherwise pull a version apart).
-pins <requirements/dev.lock.txt >.work/lock/dev-pins.txt
 write_lock requirements/runtime.lock.txt \
     "The runtime dependencies, for the Docker image (the same versions as requirements/dev.lock.txt)." \
-    --constraint .work/lock/dev-pins.txt
+    --constraint requirements/dev.lock.txt
 
 log "rebuilding .venv from requirements/dev.lock.txt"
 rm -rf .venv
