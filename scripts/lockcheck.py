@@ -1,9 +1,9 @@
 """Checks that the dependency locks are what setup, CI and the image install, and that they are current.
 
 `requirements/*.lock.txt` are made by `bash scripts/lock.sh` from pyproject.toml. These checks catch a
-lock that was not refreshed after pyproject.toml changed, a line of the lock without a pin or a hash
-(which `pip install --require-hashes` would refuse, or worse, a hand edit it would accept), and a .venv
-that was not reinstalled after the lock changed. Every problem names the package, so the fix is obvious.
+lock that was not refreshed after pyproject.toml changed, a lock line without an exact pin or a sha256
+hash (a hand edit that `pip install --require-hashes` would refuse), and a .venv that was not
+reinstalled after the lock changed. Every problem names the package, so the fix is obvious.
 
 `python -m scripts.lockcheck` prints the problems and exits 1 if there are any (scripts/lock.sh runs it).
 """
