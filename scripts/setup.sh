@@ -58,14 +58,28 @@ fi
 if [ ! -x .venv/bin/python ]; then
     log "creating .venv with $($PY --version)"
     "$PY" -m venv .venv
+    rm -f .work/pip.stamp .work/project.stamp # they described the .venv that is gone
 fi
-stamp=.work/pip.stamp
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "installing the project and its dependencies into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[dev]'
-    echo "$want" >"$stamp"
+# Dependencies come from the dev lock (hashes checked, wheels only), so every clone on every day gets the
+# same versions; `bash scripts/lock.sh` refreshes the lock. The project itself goes in without
+# dependencies and is built by the locked setuptools (no build isolation, so nothing unlocked is fetched).
+# Each step is redone when its input changes: the lock for the dependencies, pyproject.toml for the
+# project (its entry points and package data).
+deps_stamp=.work/pip.stamp
+deps_want=$(sha256sum requirements/dev.lock.txt | cut -d' ' -f1)
+if [ ! -f "$deps_stamp" ] || [ "$(cat "$deps_stamp")" != "$deps_want" ]; then
+    log "installing the locked dependencies (requirements/dev.lock.txt) into .venv"
+    rm -f .work/project.stamp
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary :all: \
+        -r requirements/dev.lock.txt
+    echo "$deps_want" >"$deps_stamp"
+fi
+project_stamp=.work/project.stamp
+project_want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$project_stamp" ] || [ "$(cat "$project_stamp")" != "$project_want" ]; then
+    log "installing the project into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+    echo "$project_want" >"$project_stamp"
 fi
 
 # --- Kafka broker jars (Maven Central) -------------------------------------------------------------
