@@ -125,6 +125,7 @@ class Reason(enum.StrEnum):
     FAILED_ATTEMPTS_TOO_CLOSE = "failed_attempts_too_close"
     COMPENSATION_BELOW_MINIMUM = "compensation_below_minimum"
     INVALID_SCAN = "invalid_scan"
+    TIME_WITHOUT_OFFSET = "time_without_offset"
     SCAN_ID_REUSED = "scan_id_reused"
 
 

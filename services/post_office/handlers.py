@@ -45,6 +45,7 @@ from services.post_office.scan_identity import same_scan
 from services.shared.calendar import WorkingCalendar
 from services.shared.catalog import Catalog
 from services.shared.logs import log_event
+from services.shared.naive_times import naive_time_detail
 from services.shared.postal_limits import RouteLimits
 
 log = logging.getLogger("services.post_office")
@@ -307,10 +308,7 @@ class PostOfficeHandlers:
         for index, scan in enumerate(scans):
             if isinstance(scan, InvalidScan):
                 results[index] = self._scan_rejected(
-                    index,
-                    scan.scan_id,
-                    RefusedError(Verdict.INVALID, Reason.INVALID_SCAN, "the scan does not match the schema"),
-                    errors=scan.errors,
+                    index, scan.scan_id, _invalid_scan_refusal(scan), errors=scan.errors
                 )
             else:
                 valid.append((index, scan))
@@ -432,3 +430,14 @@ class PostOfficeHandlers:
         return EventRecorded(
             item_id=item.item_id, dossier_id=item.dossier_id, event_id=outcome.envelope.id, status="accepted"
         )
+
+
+def _invalid_scan_refusal(scan: InvalidScan) -> RefusedError:
+    """A malformed scan of a batch: time_without_offset when that is its only fault (as for a single
+    request), else invalid_scan."""
+    # Each error's loc starts with the scan's kind (the tag of the union it failed): the clerk's field is
+    # what follows it.
+    naive = naive_time_detail([{**e, "loc": e["loc"][1:]} for e in scan.errors])
+    if naive is not None:
+        return RefusedError(Verdict.INVALID, Reason.TIME_WITHOUT_OFFSET, naive)
+    return RefusedError(Verdict.INVALID, Reason.INVALID_SCAN, "the scan does not match the schema")

@@ -326,7 +326,8 @@ class ScanOutcome(Answer):
     event_id: uuid.UUID | None = None
     """The event the scan produced, for accepted and duplicate scans."""
     reason: str | None = None
-    """Why the scan was rejected (invalid_scan, time_in_future, time_out_of_range, unknown_item,
+    """Why the scan was rejected (invalid_scan, time_without_offset, time_in_future, time_out_of_range,
+    unknown_item,
     scan_id_reused, …)."""
     detail: str | None = None
     """The rejection in a sentence."""

@@ -24,6 +24,7 @@ from contracts.values import S10_ERROR_CODES, parse_s10
 from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.db.availability import is_database_unavailable
+from services.shared.naive_times import TIME_WITHOUT_OFFSET, naive_time_detail
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, or a short reason when it is not."""
@@ -101,25 +102,11 @@ def _safe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors]
 
 
-def _field(error: Any) -> str:
-    """Where an error is, as a caller names it: ``scanned_at``, ``scans.3.scanned_at`` (no ``body``)."""
-    loc = list(error.get("loc", ()))
-    return ".".join(str(part) for part in (loc[1:] if loc[:1] in (["body"], ["query"]) else loc))
-
-
 def _naive_times(errors: Sequence[Any]) -> JSONResponse | None:
-    """A request whose only fault is a time without an offset gets a reason of its own: the fix is
-    the same for every such field (write the offset), and a naive time is a guess we refuse to make."""
-    if not errors or any(e.get("type") != "timezone_aware" for e in errors):
+    detail = naive_time_detail(errors)
+    if detail is None:
         return None
-    fields = [_field(e) for e in errors]
-    return problem(
-        422,
-        "time_without_offset",
-        f"{', '.join(fields)}: a time needs a UTC offset (RFC 3339, e.g. +07:00 or Z); "
-        "a time without one is ambiguous",
-        errors=_safe_validation_errors(errors),
-    )
+    return problem(422, TIME_WITHOUT_OFFSET, detail, errors=_safe_validation_errors(errors))
 
 
 DATABASE_UNAVAILABLE = "database_unavailable"

@@ -124,6 +124,32 @@ async def test_malformed_unknown_and_future_scans_are_rejected_alone_and_the_res
     assert len(postal_topic.of(receipt["dossier_id"])) == 2
 
 
+async def test_a_scan_whose_only_fault_is_a_time_without_offset_is_rejected_alone_as_such(
+    api: PostOfficeClient, postal_topic: PostalTopic
+) -> None:
+    # A device that writes local time without its offset: the fix is the same for every such scan (write
+    # +07:00), so the clerk's screen gets that reason, not a generic schema error.
+    receipt = await api.accepted_dossier()
+    item_id = receipt["item_id"]
+    naive = scan("IN_TRANSIT", item_id, "2026-03-14T17:00:00")
+    naive_and_bad_s10 = scan("IN_TRANSIT", "EB123456784VN", "2026-03-14T17:05:00")
+    good = scan("IN_TRANSIT", item_id, at(14, 18))
+
+    answer = await api.ok("/v1/scans/batches", batch(naive, naive_and_bad_s10, good))
+
+    outcomes = [(s["status"], s.get("reason")) for s in answer["scans"]]
+    assert outcomes == [
+        ("rejected", "time_without_offset"),
+        ("rejected", "invalid_scan"),
+        ("accepted", None),
+    ]
+    assert "scanned_at" in answer["scans"][0]["detail"]
+    assert "2026-03-14T17:00:00" not in str(answer), "the value is not echoed"
+    assert answer["scans"][0]["errors"][0]["loc"] == ["IN_TRANSIT", "scanned_at"]
+    await postal_topic.settled()
+    assert len(postal_topic.of(receipt["dossier_id"])) == 2
+
+
 async def test_a_rejected_scan_is_judged_again_when_sent_again(api: PostOfficeClient) -> None:
     result_item = new_item_id("RR")
     early = scan("OUT_FOR_DELIVERY", result_item, at(25, 8))
