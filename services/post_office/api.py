@@ -438,10 +438,10 @@ async def scan_delivered(
     description="Scans captured earlier, each with its own client-generated scan_id and scan time, applied "
     "in scanned_at order. The answer says per scan: accepted, duplicate (this scan id was recorded before: "
     "sending a batch again changes nothing) or rejected with a reason (invalid_scan, time_without_offset, "
-    "time_in_future, "
-    "time_out_of_range, unknown_item, not_a_result, not_out_for_delivery, already_out_for_delivery, "
-    "not_in_postal_custody, identity_not_verified, authorisation_not_checked, scan_id_reused). All "
-    "accepted scans are published together and recorded only once Kafka acknowledged them all.",
+    "time_in_future, time_out_of_range, unknown_item, not_a_result, not_out_for_delivery, "
+    "already_out_for_delivery, not_in_postal_custody, identity_not_verified, authorisation_not_checked, "
+    "scan_id_reused). All accepted scans are published together and recorded only once Kafka "
+    "acknowledged them all.",
     responses=problems(
         *COMMON,
         409,

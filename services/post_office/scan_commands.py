@@ -327,8 +327,7 @@ class ScanOutcome(Answer):
     """The event the scan produced, for accepted and duplicate scans."""
     reason: str | None = None
     """Why the scan was rejected (invalid_scan, time_without_offset, time_in_future, time_out_of_range,
-    unknown_item,
-    scan_id_reused, …)."""
+    unknown_item, scan_id_reused, …)."""
     detail: str | None = None
     """The rejection in a sentence."""
     errors: list[ValidationIssue] | None = None
