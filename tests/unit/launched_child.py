@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import os
 import signal
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--exit", type=int)
     parser.add_argument("--on-term", nargs="+", default=[])
     args = parser.parse_args()
-    print(f"child pid {__import__('os').getpid()} starting", flush=True)
+    print(f"child pid {os.getpid()} starting", flush=True)
     if args.exit is not None:
         print("giving up: the database refused the connection", file=sys.stderr, flush=True)
         raise SystemExit(args.exit)

@@ -7,6 +7,8 @@ The children are tests/unit/launched_child.py, a few lines of http.server, not r
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import sys
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.shared.launcher import ManagedProcess, ProcessFailedError
+from services.shared.launcher import ROOT, ManagedProcess, ProcessFailedError
 
 CHILD = Path(__file__).with_name("launched_child.py")
 
@@ -144,3 +146,53 @@ async def test_a_stopped_child_can_be_started_again_and_its_log_keeps_both_runs(
         assert f"child pid {first} starting" in log and f"child pid {process.pid} starting" in log
     finally:
         await process.stop(10)
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet (its parent was killed)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
+
+
+async def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """A test run or a local run killed with SIGKILL leaves no service behind on its ports."""
+    port = _free_port()
+    parent_code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from services.shared.launcher import ManagedProcess\n"
+        f"child = ManagedProcess('child', [sys.executable, {str(CHILD)!r}, '{port}'],"
+        f" log_path=Path({str(tmp_path / 'child.log')!r}), ready_url='http://127.0.0.1:{port}/ready')\n"
+        "child.start()\n"
+        "asyncio.run(child.wait_ready(60))\n"
+        "print(child.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        parent_code,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert parent.stdout is not None
+        pid = int(await asyncio.wait_for(parent.stdout.readline(), 60))
+        assert not _ended(pid)
+    finally:
+        parent.kill()
+        await parent.wait()
+
+    async def child_ended() -> None:
+        while not _ended(pid):
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(child_ended(), 30)
+    finally:
+        if not _ended(pid):  # the test failed: leave no orphan behind
+            os.kill(pid, signal.SIGKILL)
