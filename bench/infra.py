@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.kafka_admin import create_topics, wait_for_broker
+from services.shared.launcher import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -139,11 +138,11 @@ def cpu_seconds(pid: int) -> float | None:
 
 @dataclass
 class Service:
-    """A service started as a subprocess; its peak RSS is sampled while it runs (VmHWM only grows)."""
+    """A service started as a subprocess by the project's launcher; its peak RSS is sampled while it runs
+    (VmHWM only grows)."""
 
     name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    process: ManagedProcess
     peak_rss: int = 0
     cpu_s: float = 0.0
     _sampler: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -151,7 +150,13 @@ class Service:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        pid = self.process.pid
+        assert pid is not None, "started by start_service"
+        return pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
 
     def sample(self) -> None:
         # The whole process tree: a service may run as a supervisor and worker processes.
@@ -160,18 +165,20 @@ class Service:
         self.cpu_s = max(self.cpu_s, sum(cpu_seconds(pid) or 0.0 for pid in pids))
 
     async def _sample_forever(self) -> None:
-        while self.process.poll() is None:
+        while self.process.running():
             self.sample()
             await asyncio.sleep(0.5)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process.running()
 
     def check_alive(self) -> None:
         if not self.alive():
-            raise RuntimeError(
-                f"{self.name} exited with {self.process.returncode}; its log:\n{tail(self.log_path)}"
-            )
+            raise self.process.failure(f"exited with exit code {self.process.returncode}")
+
+    async def ready(self, timeout_s: float = 60.0) -> None:
+        """Until its readiness URL answers 200; at once ProcessFailedError if it exits meanwhile."""
+        await self.process.wait_ready(timeout_s)
 
     def profile(self, out: Path, *, rate: int = 97) -> None:
         """Sample the process's stacks with py-spy until it exits (collapsed stacks, for flame graphs)."""
@@ -200,30 +207,17 @@ class Service:
         self.sample()
         if self._sampler is not None:
             self._sampler.cancel()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.process.wait, timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                await asyncio.to_thread(self.process.wait)
+        code = await self.process.stop(timeout_s)
         if self._profiler is not None:
             # py-spy writes its output once the process it samples is gone.
             await asyncio.to_thread(self._profiler.wait, 30)
-        return self.process.returncode
+        return code
 
     async def wait(self) -> int:
-        while self.process.poll() is None:
+        while self.process.running():
             self.sample()
             await asyncio.sleep(0.2)
-        return self.process.returncode
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        return await self.process.wait()
 
 
 def start_service(
@@ -232,22 +226,29 @@ def start_service(
     env: dict[str, str],
     log_dir: Path,
     *,
+    ready_url: str | None = None,
     sample: bool = True,
     cwd: Path = ROOT,
 ) -> Service:
-    """Start ``python <args>`` with this environment added to ours; stdout and stderr go to a log file."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    """Start ``python <args>`` with this environment added to ours; stdout and stderr go to a log file of
+    this run (``<log_dir>/<name>.log``). ``Service.ready`` then waits for ``ready_url``."""
     log_path = log_dir / f"{name}.log"
+    log_path.unlink(missing_ok=True)  # the launcher appends; a benchmark's log holds only its own run
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "POST_OFFICE_"))}
     full_env.update(env)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [PYTHON, *args], cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    service = Service(name, process, log_path)
+    process = ManagedProcess(
+        name, [PYTHON, *args], log_path=log_path, env=full_env, ready_url=ready_url, cwd=cwd
+    )
+    process.start()
+    service = Service(name, process)
     if sample:
         service._sampler = asyncio.create_task(service._sample_forever())
     return service
+
+
+def local_ready_url(port: int, path: str = "/ready") -> str:
+    """Where a service this benchmark started answers its readiness check."""
+    return f"http://127.0.0.1:{port}{path}"
 
 
 @contextlib.asynccontextmanager
@@ -267,25 +268,6 @@ def service_env(env: Environment, database_url: str, **extra: str) -> dict[str, 
         "LOG_LEVEL": "INFO",
         **extra,
     }
-
-
-async def wait_http(
-    port: int, path: str = "/ready", timeout_s: float = 60.0, service: Service | None = None
-) -> None:
-    """Until GET path answers 200."""
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2.0) as client:
-        while True:
-            if service is not None:
-                service.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(path)).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing answered 200 on :{port}{path} within {timeout_s} s")
-            await asyncio.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- offsets

@@ -22,10 +22,10 @@ from bench.infra import (
     end_offsets,
     free_port,
     issue_token,
+    local_ready_url,
     new_migrated_database,
     service_env,
     start_service,
-    wait_http,
 )
 from bench.tracker import TOPICS, Say
 from services.shared.auth import Role
@@ -71,8 +71,9 @@ async def _post_office(env: Environment, database: str) -> tuple[Service, int]:
         ["-m", "services.post_office"],
         service_env(env, database, POST_OFFICE_PORT=str(port)),
         env.work_dir / "logs",
+        ready_url=local_ready_url(port),
     )
-    await wait_http(port, service=service)
+    await service.ready()
     return service, port
 
 
@@ -115,10 +116,11 @@ async def visible(env: Environment, *, rate: float, duration_s: float, say: Say)
         ["-m", "services.tracker", "serve"],
         service_env(env, database, TRACKER_PORT=str(tracker_port), TRACKER_CONSUMER_GROUP=group),
         env.work_dir / "logs",
+        ready_url=local_ready_url(tracker_port),
     )
     post_office: Service | None = None
     try:
-        await wait_http(tracker_port, service=tracker)
+        await tracker.ready()
         post_office, port = await _post_office(env, database)
         spec = {
             "post_office_port": port,

@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from services.stack.processes import ROOT, ManagedProcess
+from services.shared.launcher import ManagedProcess
+from services.stack.processes import ROOT
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 JOBS = ("post_office", "agency", "tracker", "turnaround")

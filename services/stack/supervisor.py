@@ -26,6 +26,7 @@ from typing import TextIO, TypeVar
 import yaml
 
 from services.shared.auth.tokens import MIN_SECRET_BYTES
+from services.shared.launcher import ManagedProcess, ProcessFailedError
 from services.simulator import geography
 from services.simulator.clients import Endpoints
 from services.simulator.credentials import issue_credentials
@@ -35,7 +36,7 @@ from services.simulator.settings import SimulatorSettings
 from services.simulator.summary import collect, render_store
 from services.stack.credentials import credential_lines
 from services.stack.lag import CONSUMER_GROUPS, settle
-from services.stack.processes import ROOT, SERVICES, ManagedProcess, ProcessFailedError, service_process
+from services.stack.processes import ROOT, SERVICES, service_process
 from services.stack.prometheus import prometheus_process, write_config
 from services.stack.settings import StackSettings, env_var
 from services.tracker.settings import TrackerSettings

@@ -17,22 +17,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic_settings import BaseSettings
 
 from contracts.topics import by_name
 from services.agency.settings import AgencySettings
 from services.shared.db import migrate
+from services.shared.launcher import ManagedProcess, ProcessFailedError
 from services.simulator.clients import Endpoints
 from services.simulator.credentials import issue_credentials
 from services.stack.lag import CONSUMER_GROUPS
-from services.stack.processes import SERVICES, ManagedProcess, ProcessFailedError, service_process
+from services.stack.processes import SERVICES, service_process
 from services.stack.prometheus import prometheus_process, write_config
 from services.stack.settings import env_var
 from services.stack.supervisor import write_office_directory
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
 from tests.e2e.support import Stack
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 
 HOST = "127.0.0.1"
@@ -51,17 +52,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _start_at_the_end(bootstrap: str, group: str, topics: tuple[str, ...]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t in topics for p in range(by_name(t).partitions)]
-        consumer.assign(partitions)
-        await consumer.commit(dict(await consumer.end_offsets(partitions)))
-    finally:
-        await consumer.stop()
-
-
 @pytest.fixture(scope="package")
 async def stack(
     kafka_bootstrap: str, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -72,7 +62,9 @@ async def stack(
     secret = secrets.token_urlsafe(48)
     session = uuid.uuid4().hex[:8]
     groups = {f"e2e-{session}-{name}": CONSUMER_GROUPS[name] for name in GROUP_SETTINGS}
-    await asyncio.gather(*(_start_at_the_end(kafka_bootstrap, g, topics) for g, topics in groups.items()))
+    await asyncio.gather(
+        *(start_group_at_end(kafka_bootstrap, g, map(by_name, topics)) for g, topics in groups.items())
+    )
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,

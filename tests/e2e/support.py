@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from services.shared.launcher import ManagedProcess
 from services.simulator.clients import Credentials, Endpoints
-from services.stack.processes import ManagedProcess
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
 from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.post_office import helpers as post_office_requests
-from tests.reliability.support import start_group_at_end
 from tests.tracker.support import SECRET
 
 OFFICE = "700000"

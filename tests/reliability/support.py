@@ -1,8 +1,9 @@
 """Running services as processes that can be killed, and reading what they left in Kafka and PostgreSQL.
 
-Every service runs as `python -m services.<name> …` with its own environment and a log file (a file, not a
-pipe: nobody reads it while the process runs). Consumer groups are new for each test and start at the
-topics' current end, since the session's topics hold the events of every test before.
+Every service runs as `python -m services.<name> …` with its own environment and a log file, started by
+the project's one launcher (services/shared/launcher.py). Consumer groups are new for each test and start
+at the topics' current end (tests/fixtures/kafka_groups.py), since the session's topics hold the events
+of every test before.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import asyncio
 import contextlib
 import functools
 import os
-import signal
 import socket
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from contracts.events import Event
 from contracts.topics import Topic
 from services.shared.consumer_lag import partition_lag
 from services.shared.db.schema import processed_event
+from services.shared.launcher import ManagedProcess, ProcessFailedError
 from tests.reliability.workload import records
 from tests.tracker import support as tracker_support
 from tests.tracker.support import LOOKUP_KEY_FILE, PYTHON, ROOT, SECRET
@@ -87,55 +87,73 @@ def turnaround_environment(database_url: str, bootstrap: str, group: str, **extr
 
 @dataclass
 class Service:
-    """One service process, restartable; counts its starts and the SIGKILLs it received."""
+    """One service process started by the project's launcher, restartable; counts the SIGKILLs it
+    received and keeps the exit code of each run it ended."""
 
     name: str
     args: Sequence[str]
     env: dict[str, str]
     log: Path
-    process: asyncio.subprocess.Process | None = None
-    starts: int = 0
+    ready_url: str | None = None
     kills: int = 0
-    started_at: float = 0.0
     exits: list[int] = field(default_factory=list)
     restarts: int = 0
+    process: ManagedProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.process = ManagedProcess(
+            self.name,
+            [PYTHON, *self.args],
+            log_path=self.log,
+            env=self.env,
+            ready_url=self.ready_url,
+            cwd=ROOT,
+        )
+
+    @property
+    def starts(self) -> int:
+        return self.process.starts
 
     async def start(self) -> None:
-        with self.log.open("ab") as output:
-            output.write(f"--- start {self.starts + 1}\n".encode())
-            output.flush()
-            self.process = await asyncio.create_subprocess_exec(
-                PYTHON, *self.args, cwd=ROOT, env=self.env, stdout=output, stderr=output
-            )
-        self.starts += 1
-        self.started_at = time.monotonic()
+        self.process.start()
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
+        return self.process.running()
+
+    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Until its readiness URL answers 200; a process that died meanwhile fails it at once (unless it
+        is one `check` restarts)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            try:
+                await self.process.wait_ready(max(deadline - loop.time(), 0.0))
+                return
+            except ProcessFailedError:
+                if not self.crashed():
+                    raise
+                await self.check()
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown of any kind, as a crash or the OOM killer."""
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
+        if self.process.running():
             self.kills += 1
-        self.exits.append(await self.process.wait())
+        code = await self.process.kill()
+        assert code is not None, f"{self.name} was never started"
+        self.exits.append(code)
 
     async def stop(self) -> None:
         """SIGTERM (an orderly stop: a consumer leaves its group at once), SIGKILL after 30 s."""
-        if self.process is None or self.process.returncode is not None:
+        if not self.process.running():
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.exits.append(await asyncio.wait_for(self.process.wait(), 30))
-        except TimeoutError:
-            self.process.kill()
-            self.exits.append(await self.process.wait())
+        code = await self.process.stop(30)
+        assert code is not None
+        self.exits.append(code)
 
     def crashed(self) -> bool:
         """Whether the process ended on its own (not by our signals)."""
-        return self.process is not None and self.process.returncode not in (None, -9, -15, 0)
+        return self.process.returncode not in (None, -9, -15, 0)
 
     async def check(self) -> None:
         """Fail if the process died on its own — except for what a supervisor restarts: a consumer that
@@ -147,11 +165,12 @@ class Service:
             self.restarts += 1
             await self.start()
             return
-        raise AssertionError(f"{self.name} died ({self.exits or self.process}):\n{self.tail()}")
+        raise AssertionError(
+            f"{self.name} died (exit code {self.process.returncode}, earlier {self.exits}):\n{self.tail()}"
+        )
 
     def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.process.tail(lines)
 
 
 @contextlib.asynccontextmanager
@@ -182,20 +201,6 @@ async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> Offsets:
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(partitions_of(topics)))
-    finally:
-        await consumer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: Iterable[Topic]) -> Offsets:
-    """Commit the group's offsets at the topics' current end; returns them."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = partitions_of(topics)
-        consumer.assign(partitions)
-        ends = dict(await consumer.end_offsets(partitions))
-        await consumer.commit(ends)
-        return ends
     finally:
         await consumer.stop()
 

@@ -24,6 +24,7 @@ from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
 from services.shared.db.engine import make_engine
 from services.tracker.adapters.tables import event as tracker_event
 from tests.fixtures.kafka import KafkaBroker
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability import apps
 from tests.reliability.support import (
     Service,
@@ -32,7 +33,6 @@ from tests.reliability.support import (
     lag,
     read_range,
     running,
-    start_group_at_end,
     tracker_environment,
 )
 

@@ -28,6 +28,7 @@ from services.tracker.adapters.tables import outbox as tracker_outbox
 from services.turnaround import domain as clocks
 from services.turnaround.adapters.tables import outbox as turnaround_outbox
 from services.turnaround.domain import Threshold
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability.expected import (
     alerts_on_topic,
     compare_tracker,
@@ -46,7 +47,6 @@ from tests.reliability.support import (
     publish,
     read_range,
     running,
-    start_group_at_end,
     table_count,
     tracker_environment,
     turnaround_environment,

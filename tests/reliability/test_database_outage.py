@@ -39,6 +39,7 @@ from services.shared.consuming import (
 from services.shared.db.engine import make_engine
 from services.turnaround import domain as clocks
 from tests.fixtures.ids import unique_item_id
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import PostgresServer
 from tests.reliability.expected import compare_tracker, compare_turnaround, events_of
 from tests.reliability.support import (
@@ -51,7 +52,6 @@ from tests.reliability.support import (
     publish,
     read_range,
     running,
-    start_group_at_end,
     tracker_environment,
     turnaround_environment,
 )

@@ -26,8 +26,9 @@ from services.shared.consuming import DLT_CONSUMER, DLT_REASON
 from services.tracker.adapters import repository
 from services.tracker.app import build
 from services.tracker.consumers import TOPICS as TRACKER_TOPICS
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability import apps
-from tests.reliability.support import end_offsets, eventually, read_range, start_group_at_end
+from tests.reliability.support import end_offsets, eventually, read_range
 from tests.tracker.support import settings_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

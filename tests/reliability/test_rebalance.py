@@ -26,6 +26,7 @@ from services.shared.db.engine import make_engine
 from services.shared.kafka_groups import PARTITIONS_ASSIGNED
 from services.tracker.adapters import repository
 from services.tracker.app import build
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability.expected import compare_tracker, events_of
 from tests.reliability.support import (
     Service,
@@ -35,7 +36,6 @@ from tests.reliability.support import (
     lag,
     publish,
     read_range,
-    start_group_at_end,
     tracker_environment,
 )
 from tests.reliability.workload import workload

@@ -35,6 +35,7 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 from tests.post_office import helpers as post_office_requests
 from tests.reliability.support import (
@@ -44,7 +45,6 @@ from tests.reliability.support import (
     end_offsets,
     eventually,
     free_port,
-    start_group_at_end,
 )
 from tests.tracker.support import SECRET
 
@@ -182,16 +182,8 @@ async def _credentials(database_url: str) -> dict[str, str | None]:
     return tokens
 
 
-def _service(name: str, args: list[str], env: dict[str, str], logs: Path) -> Service:
-    return Service(name, ["-m", *args], env, logs / f"{name}.log")
-
-
-async def _ready(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=2) as http:
-            return (await http.get("/ready")).status_code == 200
-    except httpx.HTTPError:
-        return False
+def _service(name: str, args: list[str], env: dict[str, str], logs: Path, port: int) -> Service:
+    return Service(name, ["-m", *args], env, logs / f"{name}.log", ready_url=f"http://127.0.0.1:{port}/ready")
 
 
 async def _drive(stack: Stack) -> Journey:
@@ -395,9 +387,14 @@ async def stack(
             ["services.post_office"],
             {**env, "POST_OFFICE_PORT": str(ports["post_office"])},
             logs,
+            ports["post_office"],
         ),
         "agency": _service(
-            "agency", ["services.agency"], {**env, "AGENCY_HTTP_PORT": str(ports["agency"])}, logs
+            "agency",
+            ["services.agency"],
+            {**env, "AGENCY_HTTP_PORT": str(ports["agency"])},
+            logs,
+            ports["agency"],
         ),
         "tracker": _service(
             "tracker",
@@ -409,25 +406,21 @@ async def stack(
                 "TRACKER_OUTBOX_IDLE_S": "0.2",
             },
             logs,
+            ports["tracker"],
         ),
         "turnaround": _service(
             "turnaround",
             ["services.turnaround"],
             {**env, "TURNAROUND_HTTP_HOST": "127.0.0.1", "TURNAROUND_HTTP_PORT": str(ports["turnaround"])},
             logs,
+            ports["turnaround"],
         ),
     }
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         for service in services.values():
             await service.start()
-
-        async def all_ready() -> bool:
-            for service in services.values():
-                await service.check()
-            return all(await asyncio.gather(*(_ready(url) for url in urls.values())))
-
-        await eventually(all_ready, within=90, what="the stack to be ready")
+        await asyncio.gather(*(service.wait_ready(90) for service in services.values()))
         stack = Stack(
             urls=urls,
             services=services,

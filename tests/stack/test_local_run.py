@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.shared.launcher import ProcessFailedError
 from services.simulator import geography
 from services.simulator.settings import SimulatorSettings
-from services.stack.processes import SERVICES, ProcessFailedError, ServiceSpec
+from services.stack.processes import SERVICES, ServiceSpec
 from services.stack.prometheus import PROMETHEUS_DIR, write_config
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Supervisor, ensure_auth_secret, write_office_directory

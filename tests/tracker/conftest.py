@@ -8,7 +8,8 @@ import pytest
 
 from services.tracker.app import Tracker, build
 from services.tracker.consumers import TOPICS
-from tests.tracker.support import settings_for, start_group_at_end
+from tests.fixtures.kafka_groups import start_group_at_end
+from tests.tracker.support import settings_for
 
 
 @pytest.fixture

@@ -212,23 +212,6 @@ async def snapshot(engine: AsyncEngine, dossier_ids: Iterable[str]) -> dict[str,
     return out
 
 
-async def start_group_at_end(
-    bootstrap: str, group: str, topics: Iterable[Topic]
-) -> dict[TopicPartition, int]:
-    """Commit the group's offsets at the topics' current end, so it reads only what comes next (the
-    session's topics hold every other test's events). Returns those offsets."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic.name, p) for topic in topics for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        ends = dict(await consumer.end_offsets(partitions))
-        await consumer.commit(ends)
-        return ends
-    finally:
-        await consumer.stop()
-
-
 async def committed_offsets(
     bootstrap: str, group: str, partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int]:

@@ -22,6 +22,7 @@ from services.tracker.app import Tracker, build
 from services.tracker.consumers import TOPICS
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.stages import assert_every_stage_entered_published_once, stage_changes_on_topic
 from tests.tracker.support import (
@@ -32,7 +33,6 @@ from tests.tracker.support import (
     read_from,
     read_to_end,
     settings_for,
-    start_group_at_end,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from contracts.events import Event
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, STAGE_CHANGED
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
+from services.shared.launcher import ManagedProcess
 from services.tracker.adapters import repository
 from services.tracker.adapters.tables import event, outbox
 from services.tracker.app import Tracker
@@ -28,6 +28,7 @@ from services.tracker.consumers import FAULT_EXIT_CODE, TOPICS
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
 from services.tracker.settings import TrackerSettings
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.stages import assert_every_stage_entered_published_once, stage_changes_on_topic
@@ -43,7 +44,6 @@ from tests.tracker.support import (
     read_to_end,
     settings_for,
     snapshot,
-    start_group_at_end,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -65,28 +65,17 @@ async def run_cli(settings: TrackerSettings, *args: str, within: float = 120.0) 
     return out.decode().splitlines()
 
 
-async def start_consumer(settings: TrackerSettings, log: Path, **extra: str) -> asyncio.subprocess.Process:
-    with log.open("ab") as output:  # a file, not a pipe: nobody reads it while the process runs
-        return await asyncio.create_subprocess_exec(
-            PYTHON,
-            "-m",
-            "services.tracker",
-            "consume",
-            cwd=ROOT,
-            env=environment_for(settings, **extra),
-            stdout=output,
-            stderr=output,
-        )
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+def start_consumer(settings: TrackerSettings, log: Path, **extra: str) -> ManagedProcess:
+    """`python -m services.tracker consume` with these settings, started by the project's launcher."""
+    consumer = ManagedProcess(
+        "tracker consume",
+        [PYTHON, "-m", "services.tracker", "consume"],
+        log_path=log,
+        env=environment_for(settings, **extra),
+        cwd=ROOT,
+    )
+    consumer.start()
+    return consumer
 
 
 def expected_rows(
@@ -134,8 +123,8 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
     instance = {"TRACKER_GROUP_INSTANCE_ID": f"tracker-{uuid.uuid4().hex[:8]}"}
 
     log = tmp_path / "consumer.log"
-    crashing = await start_consumer(settings, log, TRACKER_FAULT_EXIT_AFTER_COMMIT="1", **instance)
-    assert await asyncio.wait_for(crashing.wait(), 90) == FAULT_EXIT_CODE, log.read_text()
+    crashing = start_consumer(settings, log, TRACKER_FAULT_EXIT_AFTER_COMMIT="1", **instance)
+    assert await crashing.wait(90) == FAULT_EXIT_CODE, log.read_text()
 
     engine = make_engine(migrated_database)
     try:
@@ -146,7 +135,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
             "and its offsets never reached Kafka"
         )
 
-        restarted = await start_consumer(settings, log, **instance)
+        restarted = start_consumer(settings, log, **instance)
         try:
 
             async def caught_up() -> bool:
@@ -162,7 +151,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
 
             await eventually(caught_up, within=90, what="the restarted consumer to catch up")
         finally:
-            await stop(restarted)
+            await restarted.stop(30)
 
         async with engine.connect() as conn:
             inbox = await conn.scalar(

@@ -25,7 +25,6 @@ import math
 import re
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -38,17 +37,18 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import Event
-from contracts.topics import AGENCY_EVENTS, CLOCK_ALERTS, POSTAL_EVENTS, Topic
+from contracts.topics import AGENCY_EVENTS, CLOCK_ALERTS, POSTAL_EVENTS
 from services.shared.db.engine import make_engine
+from services.stack.prometheus import prometheus_process, write_config
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
 from services.turnaround.settings import TurnaroundSettings
+from tests.fixtures.kafka_groups import start_group_at_end
 from tests.post_office.conftest import SECRET, issue_tokens
 from tests.turnaround.dashboard_expectations import (
     AG,
@@ -66,7 +66,6 @@ from tests.turnaround.journeys import ENTERPRISE, JUDICIAL_RECORD, PASSPORT, Jou
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 NOW = vn(date(2026, 3, 11), 10)
 HANOI, HUE, HCMC, DANANG = "100000", "490000", "700000", "500000"
@@ -253,55 +252,28 @@ class Prometheus:
                 await asyncio.sleep(0.5)
 
 
-@contextlib.contextmanager
-def prometheus_server(turnaround_target: str) -> Iterator[str]:
-    """The committed configuration and rules with 1 s intervals; only the turnaround job has a target."""
+@contextlib.asynccontextmanager
+async def prometheus_server(turnaround_target: str) -> AsyncIterator[str]:
+    """The committed configuration and rules with 1 s intervals, as the local run writes them; only the
+    turnaround job has a target. Yields its URL once it answers /-/ready."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed (scripts/setup.sh installs the Debian package)")
     work = Path(tempfile.mkdtemp(prefix="dossier-prometheus-"))
+    port = _free_port()
     try:
-        shutil.copytree(PROMETHEUS_DIR / "rules", work / "rules")
-        (work / "targets").mkdir()
-        for job in ("post_office", "agency", "tracker"):
-            (work / "targets" / f"{job}.json").write_text("[]")
-        (work / "targets" / "turnaround.json").write_text(
-            json.dumps([{"targets": [turnaround_target], "labels": {"service": "turnaround"}}])
+        write_config(work, {"turnaround": turnaround_target}, listen=f"127.0.0.1:{port}", interval="1s")
+        process = prometheus_process(
+            binary, work, host="127.0.0.1", port=port, log_path=work / "prometheus.log"
         )
-        config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-        config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
-        (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = _free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={work / 'prometheus.yml'}",
-                f"--storage.tsdb.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(work / "prometheus.log").open("w"),
-        )
+        process.start()
         try:
+            await process.wait_ready(60)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            await process.stop(20)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-async def _wait_ready(url: str, timeout_s: float = 60) -> None:
-    async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- the service
@@ -313,19 +285,6 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-async def _start_group_at_the_end(bootstrap: str, group: str, topics: tuple[Topic, ...]) -> None:
-    """The session's broker holds other tests' events: this group reads only what this test publishes."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 @contextlib.asynccontextmanager
@@ -396,7 +355,7 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
     operator = (await issue_tokens(migrated_database)).operator
     rules = load_rules(settings)
     scenario = Scenario(rules)
-    await _start_group_at_the_end(kafka_bootstrap, group, (POSTAL_EVENTS, AGENCY_EVENTS))
+    await start_group_at_end(kafka_bootstrap, group, (POSTAL_EVENTS, AGENCY_EVENTS))
     now = FixedClock(NOW)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -412,61 +371,62 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
         await producer.send_and_wait(POSTAL_EVENTS.name, b"{not json", key=scenario.g5[0].dossier_id.encode())
 
     try:
-        async with turnaround_service(settings, now) as (target, service):
-            with prometheus_server(target) as prometheus_url:
-                await _wait_ready(f"{prometheus_url}/-/ready")
-                prom = Prometheus(prometheus_url)
-                await prom.until('count(up{job="turnaround"} == 1)', 1)
+        async with (
+            turnaround_service(settings, now) as (target, service),
+            prometheus_server(target) as prometheus_url,
+        ):
+            prom = Prometheus(prometheus_url)
+            await prom.until('count(up{job="turnaround"} == 1)', 1)
 
-                open_ = 'sum(turnaround:open_clocks:max{{leg="{}"}}) or vector(0)'
-                started = time.monotonic()
-                await publish(scenario.phases[0])
-                await poison()
-                await prom.until(open_.format(IN), 37)
-                await publish(scenario.phases[1])
-                await prom.until(open_.format(AG), 32)
-                await prom.until(open_.format(IN), 3)
-                await publish(scenario.phases[2])
-                await poison()
-                await prom.until(open_.format(RET), 17)
-                await prom.until('sum(turnaround:suspended_clocks:max{leg="AGENCY_PROCESSING"})', 3)
-                await publish(scenario.phases[3])
-                await prom.until(open_.format(RET), 6)
-                await prom.until('sum(turnaround:delivery_attempts_total:max{outcome="failed"})', 6)
-                await prom.until('sum(turnaround:delivery_attempts_total:max{outcome="delivered"})', 8)
+            open_ = 'sum(turnaround:open_clocks:max{{leg="{}"}}) or vector(0)'
+            started = time.monotonic()
+            await publish(scenario.phases[0])
+            await poison()
+            await prom.until(open_.format(IN), 37)
+            await publish(scenario.phases[1])
+            await prom.until(open_.format(AG), 32)
+            await prom.until(open_.format(IN), 3)
+            await publish(scenario.phases[2])
+            await poison()
+            await prom.until(open_.format(RET), 17)
+            await prom.until('sum(turnaround:suspended_clocks:max{leg="AGENCY_PROCESSING"})', 3)
+            await publish(scenario.phases[3])
+            await prom.until(open_.format(RET), 6)
+            await prom.until('sum(turnaround:delivery_attempts_total:max{outcome="failed"})', 6)
+            await prom.until('sum(turnaround:delivery_attempts_total:max{outcome="delivered"})', 8)
 
-                alerts = await service.scheduler.tick()
-                assert await service.scheduler.tick() == 0, "alerts are raised once"
-                await prom.until("sum(turnaround_clock_alerts_total)", alerts)
-                await prom.until("max(turnaround_outbox_pending)", 0)
-                await prom.until(
-                    f'sum(turnaround:clocks_finished_total:max{{leg="{RET}"}})', 11
-                )  # every counter scraped at its final value
-                # increase() extrapolates by up to 1.6 scrape intervals over the span its series
-                # have samples; 30 samples keep that under the 10 % the checks allow.
-                for counter in increased_counters():
-                    await prom.until_at_least(f"min(count_over_time({counter}[10m]))", 30)
+            alerts = await service.scheduler.tick()
+            assert await service.scheduler.tick() == 0, "alerts are raised once"
+            await prom.until("sum(turnaround_clock_alerts_total)", alerts)
+            await prom.until("max(turnaround_outbox_pending)", 0)
+            await prom.until(
+                f'sum(turnaround:clocks_finished_total:max{{leg="{RET}"}})', 11
+            )  # every counter scraped at its final value
+            # increase() extrapolates by up to 1.6 scrape intervals over the span its series
+            # have samples; 30 samples keep that under the 10 % the checks allow.
+            for counter in increased_counters():
+                await prom.until_at_least(f"min(count_over_time({counter}[10m]))", 30)
 
-                facts = scenario_facts(scenario, settings, rules, group, poisoned=2)
-                assert alerts == sum(facts.alerts.values()), "one alert per clock due soon or overdue"
-                scrapes = 'count_over_time(up{job="turnaround"}[10m])'
-                facts.scrapes = await prom.value(scrapes) or 0
-                facts.max_scrape_s = (
-                    await prom.value('max_over_time(scrape_duration_seconds{job="turnaround"}[10m])') or 0
-                )
-                facts.elapsed_s = time.monotonic() - started
-                failures = await check_every_panel(prom, migrated_database, scenario, facts)
-                assert failures == [], "\n".join(failures)
+            facts = scenario_facts(scenario, settings, rules, group, poisoned=2)
+            assert alerts == sum(facts.alerts.values()), "one alert per clock due soon or overdue"
+            scrapes = 'count_over_time(up{job="turnaround"}[10m])'
+            facts.scrapes = await prom.value(scrapes) or 0
+            facts.max_scrape_s = (
+                await prom.value('max_over_time(scrape_duration_seconds{job="turnaround"}[10m])') or 0
+            )
+            facts.elapsed_s = time.monotonic() - started
+            failures = await check_every_panel(prom, migrated_database, scenario, facts)
+            assert failures == [], "\n".join(failures)
 
-                # The HTTP API shows a dossier's clocks.
-                async with httpx.AsyncClient(base_url=f"http://{target}") as client:
-                    path = f"/dossiers/{scenario.g9[0].dossier_id}/clocks"
-                    assert (await client.get(path)).status_code == 401, "staff only"
-                    body = (await client.get(path, headers={"Authorization": f"Bearer {operator}"})).json()
-                assert [(c["leg"], c["state"], c["due_date"], c["generation"]) for c in body["clocks"]] == [
-                    (IN, "finished", "2026-02-25", 0),
-                    (AG, "running", "2026-03-13", 1),
-                ]
+            # The HTTP API shows a dossier's clocks.
+            async with httpx.AsyncClient(base_url=f"http://{target}") as client:
+                path = f"/dossiers/{scenario.g9[0].dossier_id}/clocks"
+                assert (await client.get(path)).status_code == 401, "staff only"
+                body = (await client.get(path, headers={"Authorization": f"Bearer {operator}"})).json()
+            assert [(c["leg"], c["state"], c["due_date"], c["generation"]) for c in body["clocks"]] == [
+                (IN, "finished", "2026-02-25", 0),
+                (AG, "running", "2026-03-13", 1),
+            ]
     finally:
         await producer.stop()
 
