@@ -192,34 +192,38 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# An entry's data holds JSON values (``without_personal_data`` dumps them so, the repository stores them
+# so): dates and times are ISO 8601 text.
+
+
 def _day(data: Mapping[str, Any], name: str) -> date | None:
     value = data.get(name)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _moment(data: Mapping[str, Any], name: str) -> datetime | None:
     value = data.get(name)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return None
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # The contracts refuse a time without offset; one in older stored data is read as UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _item_kind(data: Mapping[str, Any]) -> ItemKind:
+    """The item an event is about; the dossier when the event does not say (or says what this code
+    does not know)."""
     try:
-        return ItemKind(data.get("item_kind", ItemKind.DOSSIER))
-    except ValueError:
+        return ItemKind(data["item_kind"])
+    except (KeyError, ValueError):
         return ItemKind.DOSSIER
 
 
@@ -235,14 +239,20 @@ class Custody:
     office: str | None
 
 
-def _held_by(kind: CustodyHolderKind, code_field: str, office_field: str | None = None) -> CustodyRule:
-    def custody(data: Mapping[str, Any]) -> Custody | None:
-        code = _text(data, code_field)
+@dataclass(frozen=True)
+class _HeldBy:
+    """The custody an event gives: the holder the field ``code_field`` names, answered for by the office
+    ``office_field`` names (by the holder itself when None). None when the event names no holder."""
+
+    kind: CustodyHolderKind
+    code_field: str
+    office_field: str | None = None
+
+    def __call__(self, data: Mapping[str, Any]) -> Custody | None:
+        code = _text(data, self.code_field)
         if code is None:
             return None
-        return Custody(kind, code, _text(data, office_field) if office_field else code)
-
-    return custody
+        return Custody(self.kind, code, _text(data, self.office_field) if self.office_field else code)
 
 
 def _citizen(_: Mapping[str, Any]) -> Custody:
@@ -250,10 +260,10 @@ def _citizen(_: Mapping[str, Any]) -> Custody:
 
 
 CustodyRule = Callable[[Mapping[str, Any]], Custody | None]
-_POST_OFFICE = _held_by(CustodyHolderKind.POST_OFFICE, "post_office_code")
-_FACILITY = _held_by(CustodyHolderKind.POSTAL_FACILITY, "facility_code")
-_AGENCY = _held_by(CustodyHolderKind.AGENCY, "agency_code")
-_COURIER = _held_by(CustodyHolderKind.COURIER, "courier_id", "post_office_code")
+_POST_OFFICE = _HeldBy(CustodyHolderKind.POST_OFFICE, "post_office_code")
+_FACILITY = _HeldBy(CustodyHolderKind.POSTAL_FACILITY, "facility_code")
+_AGENCY = _HeldBy(CustodyHolderKind.AGENCY, "agency_code")
+_COURIER = _HeldBy(CustodyHolderKind.COURIER, "courier_id", "post_office_code")
 
 
 # --------------------------------------------------------------------------- the state machine
