@@ -294,7 +294,8 @@ def agency_of_source(source: str) -> str | None:
 
 
 def agency_of_code(agency_dossier_code: str) -> str:
-    return agency_dossier_code.rsplit("-", 2)[0]
+    # An agency code holds no dash (contracts.values): the agency is what comes before the first one.
+    return agency_dossier_code.partition("-")[0]
 
 
 # --------------------------------------------------------------------------- learning from the post

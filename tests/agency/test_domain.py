@@ -8,6 +8,7 @@ Monday 27 April.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -754,16 +755,16 @@ def _occurred(report: cmd.Report, at: datetime) -> cmd.Report:
 
 
 @pytest.mark.parametrize(
-    ("before", "report", "expected", "why"),
+    ("before_", "report", "expected", "why"),
     [
         (
-            filed(vn(2026, 3, 10, 8)),
+            lambda: filed(vn(2026, 3, 10, 8)),
             cmd.ReceiveDossier(agency_dossier_code=CODE, appointment_date=date(2026, 3, 20)),
             {"received_at": MORNING, "filing_day": date(2026, 3, 10), "legal_due_date": date(2026, 3, 20)},
             "a morning receipt recorded in the afternoon keeps the morning's due date",
         ),
         (
-            reported(
+            lambda: reported(
                 _waiting(filed(vn(2026, 3, 2)), vn(2026, 3, 2, 11)),
                 cmd.ReceiveSupplement(occurred_at=vn(2026, 3, 10, 9)),
                 AFTERNOON,
@@ -773,13 +774,13 @@ def _occurred(report: cmd.Report, at: datetime) -> cmd.Report:
             "a supplement that came in the morning before the receipt files the dossier that morning",
         ),
         (
-            _waiting(received(vn(2026, 3, 2)), vn(2026, 3, 4)),
+            lambda: _waiting(received(vn(2026, 3, 2)), vn(2026, 3, 4)),
             cmd.ReceiveSupplement(),
             {"filed_at": MORNING, "filing_day": date(2026, 3, 10), "due_date": date(2026, 3, 20)},
             "a morning supplement restarts the clock that morning, not the next working day",
         ),
         (
-            received(vn(2026, 3, 2)),
+            lambda: received(vn(2026, 3, 2)),
             cmd.RequestSupplement(missing_documents=("Ảnh",), reason="x"),
             {"supplement_requested_at": MORNING, "status": Status.AWAITING_SUPPLEMENT},
             "the clock stops when the supplement was requested",
@@ -787,8 +788,9 @@ def _occurred(report: cmd.Report, at: datetime) -> cmd.Report:
     ],
 )
 def test_a_report_recorded_later_counts_from_when_it_happened(
-    before: Dossier, report: cmd.Report, expected: dict[str, object], why: str
+    before_: Callable[[], Dossier], report: cmd.Report, expected: dict[str, object], why: str
 ) -> None:
+    before = before_()
     late = reported(before, _occurred(report, MORNING), AFTERNOON)
     on_the_spot = reported(before, _occurred(report, MORNING), MORNING)
     event = compose(before, _occurred(report, MORNING), OFFICER, AFTERNOON, POLICY)
@@ -831,18 +833,18 @@ def _processing(at: datetime) -> Dossier:
 
 
 @pytest.mark.parametrize(
-    ("before", "report", "previous", "previous_at"),
+    ("before_", "report", "previous", "previous_at"),
     [
-        (filed(FILED_AT_TEN), RECEIVE, HANDOVER, FILED_AT_TEN),
-        (filed(FILED_AT_TEN), REFUSE, HANDOVER, FILED_AT_TEN),
-        (filed(FILED_AT_TEN), REQUEST, HANDOVER, FILED_AT_TEN),
-        (filed(FILED_AT_TEN), WITHDRAW, HANDOVER, FILED_AT_TEN),
-        (received(FILED_AT_TEN), PROCESS, RECEIPT, FILED_AT_TEN),
-        (received(FILED_AT_TEN), RESULT, RECEIPT, FILED_AT_TEN),
-        (received(FILED_AT_TEN), _delay(date(2026, 3, 19), date(2026, 3, 2)), RECEIPT, FILED_AT_TEN),
-        (_processing(vn(2026, 3, 4)), RESULT, "agency.dossier_processing", vn(2026, 3, 4)),
+        (lambda: filed(FILED_AT_TEN), RECEIVE, HANDOVER, FILED_AT_TEN),
+        (lambda: filed(FILED_AT_TEN), REFUSE, HANDOVER, FILED_AT_TEN),
+        (lambda: filed(FILED_AT_TEN), REQUEST, HANDOVER, FILED_AT_TEN),
+        (lambda: filed(FILED_AT_TEN), WITHDRAW, HANDOVER, FILED_AT_TEN),
+        (lambda: received(FILED_AT_TEN), PROCESS, RECEIPT, FILED_AT_TEN),
+        (lambda: received(FILED_AT_TEN), RESULT, RECEIPT, FILED_AT_TEN),
+        (lambda: received(FILED_AT_TEN), _delay(date(2026, 3, 19), date(2026, 3, 2)), RECEIPT, FILED_AT_TEN),
+        (lambda: _processing(vn(2026, 3, 4)), RESULT, "agency.dossier_processing", vn(2026, 3, 4)),
         (
-            _waiting(received(FILED_AT_TEN), vn(2026, 3, 4)),
+            lambda: _waiting(received(FILED_AT_TEN), vn(2026, 3, 4)),
             cmd.ReceiveSupplement(),
             "agency.supplement_requested",
             vn(2026, 3, 4),
@@ -850,8 +852,9 @@ def _processing(at: datetime) -> Dossier:
     ],
 )
 def test_a_report_that_happened_before_the_fact_it_follows_is_a_conflict_naming_both(
-    before: Dossier, report: cmd.Report, previous: str, previous_at: datetime
+    before_: Callable[[], Dossier], report: cmd.Report, previous: str, previous_at: datetime
 ) -> None:
+    before = before_()
     too_early = previous_at - timedelta(minutes=1)
     late_report = _occurred(report, too_early)
 
