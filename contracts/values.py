@@ -14,6 +14,7 @@ import enum
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import (
@@ -260,16 +261,15 @@ AgencyDossierCode = Annotated[
 # --- Other codes ----------------------------------------------------------------------------------
 
 
-def _code(pattern: str, message: str, *, upper: bool = False) -> AfterValidator:
-    compiled = re.compile(pattern)
+def _code(pattern: str, message: str) -> AfterValidator:
+    return AfterValidator(partial(_check_code, re.compile(pattern), message))
 
-    def check(text: str) -> str:
-        value = text.strip().upper() if upper else text.strip()
-        if not compiled.fullmatch(value):
-            raise ValueError(message)
-        return value
 
-    return AfterValidator(check)
+def _check_code(pattern: re.Pattern[str], message: str, text: str) -> str:
+    value = text.strip()
+    if not pattern.fullmatch(value):
+        raise ValueError(message)
+    return value
 
 
 ProcedureCode = Annotated[

@@ -115,7 +115,7 @@ class CalendarOverrides:
 _OVERRIDE_LISTS = ("days_off", "working_days")
 
 
-def parse_overrides(raw: object, source: str = "overrides") -> CalendarOverrides:
+def parse_overrides(raw: object, source: str) -> CalendarOverrides:
     """Validate the parsed YAML of an override file; every problem is reported with its entry."""
     if raw is None:
         return CalendarOverrides()
@@ -131,7 +131,8 @@ def parse_overrides(raw: object, source: str = "overrides") -> CalendarOverrides
             errors.append(f"{name}: must be a list of {{date, reason}} entries")
             continue
         for index, entry in enumerate(entries):
-            where = f"{name}[{index}]"
+            listed_as = f"{name}[{index}]"
+            where = listed_as
             if isinstance(entry, Mapping) and "date" in entry:
                 where += f" ({entry['date']})"
             try:
@@ -142,7 +143,7 @@ def parse_overrides(raw: object, source: str = "overrides") -> CalendarOverrides
             if override.date in seen:
                 errors.append(f"{where}.date: {override.date} is already listed in {seen[override.date]}")
                 continue
-            seen[override.date] = where.split(" ")[0]
+            seen[override.date] = listed_as
             lists[name].append(override)
     if errors:
         raise CalendarError(f"{source}: " + "; ".join(errors))
@@ -231,7 +232,7 @@ class WorkingCalendar:
         # Neighbouring years too: a swap can cross New Year (2015's 2 January was made up on Saturday
         # 27 December 2014), and the package only lists it when populating the later year.
         vn = holidays.country_holidays("VN", years=range(year - 1, year + 2))
-        weekend_workdays: set[date] = {d for d in getattr(vn, "weekend_workdays", set()) if d.year == year}
+        weekend_workdays = {d for d in vn.weekend_workdays if d.year == year}
         ordinals: list[int] = []
         day = date(year, 1, 1)
         while day.year == year:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from contracts.events import AGENCY, POSTAL, Event
 from contracts.samples import sample_envelope
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog
-from services.shared.postal_limits import load_route_limits
+from services.shared.postal_limits import load_route_limits, parse_route_limits
 from services.turnaround import domain
 from services.turnaround.domain import (
     CLOCK_RULES,
@@ -472,3 +472,248 @@ def test_an_agency_report_recorded_days_later_moves_the_clock_when_it_happened(
     assert getattr(late.data, "recorded_at", None) == vn(2026, 3, 16, 14), "the event keeps both times"
     assert (agency.state, agency.timeliness) == expected
     assert domain.threshold_reached(agency, D(2026, 3, 16), rules.calendar) is None, "not overdue"
+
+
+# --------------------------------------------------------------------------- what a clock shows
+
+AGENCY_H22 = "000.00.01.H22"  # its province is not in the table: the post office's is used
+
+
+def test_inbound_clock_shows_the_agency_the_post_office_and_when_it_started(rules: ClockRules) -> None:
+    running = clocks(rules, accepted(vn(2026, 3, 9, 8, 30), agency_code=AGENCY_H22))[Leg.INBOUND_POSTAL]
+    assert running == Clock(
+        leg=Leg.INBOUND_POSTAL,
+        generation=0,
+        state=ClockState.RUNNING,
+        started_at=vn(2026, 3, 9, 8, 30),
+        start_day=D(2026, 3, 9),
+        due_date=D(2026, 3, 11),
+        province="ha_noi",
+        field_key="xuat_nhap_canh",
+        route="same_province",
+        agency_code=AGENCY_H22,
+        post_office_code=HANOI_PO,
+    )
+    done = clocks(rules, accepted(vn(2026, 3, 9, 8, 30)), handed_over(vn(2026, 3, 11, 16)))
+    assert (done[Leg.INBOUND_POSTAL].finished_at, done[Leg.INBOUND_POSTAL].finished_day) == (
+        vn(2026, 3, 11, 16),
+        D(2026, 3, 11),
+    )
+
+
+def test_agency_clock_shows_the_agency_and_the_post_office_that_handed_the_dossier_over(
+    rules: ClockRules,
+) -> None:
+    agency = clocks(rules, accepted(vn(2026, 3, 6)), handed_over(vn(2026, 3, 9, 10), agency_code=AGENCY_H22))[
+        Leg.AGENCY_PROCESSING
+    ]
+    assert agency == Clock(
+        leg=Leg.AGENCY_PROCESSING,
+        generation=0,
+        state=ClockState.RUNNING,
+        started_at=vn(2026, 3, 9, 10),
+        start_day=D(2026, 3, 9),
+        due_date=D(2026, 3, 19),
+        province="ha_noi",
+        field_key="xuat_nhap_canh",
+        route="",
+        agency_code=AGENCY_H22,
+        post_office_code=HANOI_PO,
+    )
+
+
+def test_supplement_arrival_runs_the_clock_again_from_its_arrival_time(rules: ClockRules) -> None:
+    restarted = clocks(
+        rules,
+        received(vn(2026, 3, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 11)),
+        ev("agency.supplement_received", vn(2026, 3, 16, 9), received_at=vn(2026, 3, 16, 9)),
+    )[Leg.AGENCY_PROCESSING]
+    assert (restarted.state, restarted.started_at, restarted.start_day) == (
+        ClockState.RUNNING,
+        vn(2026, 3, 16, 9),
+        D(2026, 3, 16),
+    )
+
+
+def test_return_clock_shows_the_agency_and_the_post_office_that_picked_the_result_up(
+    rules: ClockRules,
+) -> None:
+    leg = clocks(rules, picked_up(vn(2026, 3, 9, 14)))[Leg.RETURN_POSTAL]
+    assert leg == Clock(
+        leg=Leg.RETURN_POSTAL,
+        generation=0,
+        state=ClockState.RUNNING,
+        started_at=vn(2026, 3, 9, 14),
+        start_day=D(2026, 3, 9),
+        due_date=D(2026, 3, 11),
+        province="ho_chi_minh",
+        field_key="unknown",
+        route="same_province",
+        agency_code=AGENCY_H22,
+        post_office_code=HCMC_PO,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stop", "changes"),
+    [
+        ("agency.dossier_withdrawn", {}),
+        ("postal.item_lost", {"item_kind": ItemKind.RESULT}),
+    ],
+)
+def test_withdrawal_or_loss_of_the_result_cancels_the_return_leg_at_that_time(
+    rules: ClockRules, stop: str, changes: dict[str, Any]
+) -> None:
+    leg = clocks(rules, picked_up(vn(2026, 3, 9)), ev(stop, vn(2026, 3, 10, 23, 30), **changes))[
+        Leg.RETURN_POSTAL
+    ]
+    assert (leg.state, leg.finished_at, leg.finished_day, leg.timeliness) == (
+        ClockState.CANCELLED,
+        vn(2026, 3, 10, 23, 30),
+        D(2026, 3, 10),
+        None,
+    )
+
+
+def test_cancelled_clock_keeps_when_it_was_cancelled(rules: ClockRules) -> None:
+    # 17:30 UTC on Tuesday is 00:30 on Wednesday in Vietnam: the day is Vietnam's.
+    lost_at = datetime(2026, 3, 10, 17, 30, tzinfo=UTC)
+    leg = clocks(
+        rules, accepted(vn(2026, 3, 9)), ev("postal.item_lost", lost_at, item_kind=ItemKind.DOSSIER)
+    )[Leg.INBOUND_POSTAL]
+    assert (leg.state, leg.finished_at, leg.finished_day) == (ClockState.CANCELLED, lost_at, D(2026, 3, 11))
+
+
+def test_a_lost_supplement_or_dossier_leaves_the_return_leg_running(rules: ClockRules) -> None:
+    for kind in (ItemKind.SUPPLEMENT, ItemKind.DOSSIER):
+        leg = clocks(
+            rules, picked_up(vn(2026, 3, 9)), ev("postal.item_lost", vn(2026, 3, 10), item_kind=kind)
+        )
+        assert leg[Leg.RETURN_POSTAL].state is ClockState.RUNNING, kind
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "postal.dossier_accepted",
+        "postal.dossier_handed_to_agency",
+        "agency.dossier_registered_for_return",
+        "agency.dossier_received",
+        "agency.result_ready",
+        "agency.dossier_refused",
+        "postal.result_picked_up",
+    ],
+)
+def test_the_agency_of_a_dossier_is_known_from_any_event_that_names_it(kind: str) -> None:
+    # Whichever topic is read first, the clocks are labelled with the agency as soon as one event names it.
+    facts = domain.record(Facts(), ev(kind, vn(2026, 3, 9), agency_code="000.00.00.H29"))
+    assert facts.agency_code == "000.00.00.H29"
+
+
+def test_clocks_count_with_the_route_table_they_are_given(rules: ClockRules) -> None:
+    slower = replace(
+        rules,
+        route_limits=parse_route_limits(
+            {
+                "limits": {
+                    "same_commune": 2,
+                    "same_province": 3,
+                    "between_special_cities": 4,
+                    "inter_provincial": 5,
+                }
+            }
+        ),
+    )
+    found = clocks(slower, accepted(vn(2026, 3, 9)), picked_up(vn(2026, 3, 9)))
+    assert found[Leg.INBOUND_POSTAL].due_date == D(2026, 3, 12)
+    assert found[Leg.RETURN_POSTAL].due_date == D(2026, 3, 12)
+
+
+def test_without_a_cutoff_a_dossier_filed_at_four_pm_counts_from_that_day(rules: ClockRules) -> None:
+    # Online filing has no hour cut-off (Decree 118/2025 Art. 17(2)): the rules may be configured without one.
+    online = replace(rules, cutoff=None)
+    agency = clocks(online, received(vn(2026, 3, 9, 16), ENTERPRISE))[Leg.AGENCY_PROCESSING]
+    assert (agency.start_day, agency.due_date) == (D(2026, 3, 9), D(2026, 3, 12))
+    restarted = clocks(
+        online,
+        received(vn(2026, 3, 9, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 10)),
+        ev("agency.supplement_received", vn(2026, 3, 11, 16), received_at=vn(2026, 3, 11, 16)),
+    )[Leg.AGENCY_PROCESSING]
+    assert (restarted.start_day, restarted.due_date) == (D(2026, 3, 11), D(2026, 3, 16))
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "expected_due"),
+    [
+        (time(15, 0), D(2026, 3, 11)),  # filing day Tue 10, legal due Wed 11: 1 working day
+        (None, D(2026, 3, 11)),  # filing day Mon 9, legal due Wed 11: 2 working days
+    ],
+)
+def test_unknown_procedure_filed_at_four_pm_keeps_the_agencys_legal_due_date(
+    rules: ClockRules, cutoff: time | None, expected_due: date
+) -> None:
+    configured = replace(rules, cutoff=cutoff)
+    start = received(vn(2026, 3, 9, 16), "1.001234", legal_due=D(2026, 3, 11))
+    assert clocks(configured, start)[Leg.AGENCY_PROCESSING].due_date == expected_due
+
+
+def test_unknown_procedure_due_on_its_filing_day_stays_due_that_day(rules: ClockRules) -> None:
+    agency = clocks(rules, received(vn(2026, 3, 9, 9), "1.001234", legal_due=D(2026, 3, 9)))
+    assert agency[Leg.AGENCY_PROCESSING].due_date == D(2026, 3, 9)
+
+
+def test_clock_without_a_due_date_finishes_without_timeliness(rules: ClockRules) -> None:
+    # A RECEIVE_RESULT dossier of a procedure the catalog does not know carries no legal due date.
+    registered = ev(
+        "agency.dossier_registered_for_return",
+        vn(2026, 3, 9),
+        procedure_code="1.001234",
+        filed_at=vn(2026, 3, 9),
+    )
+    agency = clocks(rules, registered, ev("agency.result_ready", vn(2026, 3, 12)))[Leg.AGENCY_PROCESSING]
+    assert (agency.state, agency.due_date, agency.timeliness, agency.working_days) == (
+        ClockState.FINISHED,
+        None,
+        None,
+        3,
+    )
+
+
+def test_agency_clock_of_an_agency_outside_the_table_takes_the_pickup_post_offices_province(
+    rules: ClockRules,
+) -> None:
+    registered = ev("agency.dossier_registered_for_return", vn(2026, 3, 9), agency_code=AGENCY_H22)
+    alone = clocks(rules, registered)[Leg.AGENCY_PROCESSING]
+    assert alone.province == "unknown"
+    with_pickup = clocks(rules, registered, picked_up(vn(2026, 3, 12)))[Leg.AGENCY_PROCESSING]
+    assert with_pickup.province == "ho_chi_minh"
+
+
+def test_a_running_clock_is_never_counted(rules: ClockRules) -> None:
+    facts = facts_of(accepted(vn(2026, 3, 9)))
+    running = domain.clocks_of(facts, rules)[Leg.INBOUND_POSTAL]
+    assert domain.reconcile(None, running, facts) == (running, False)
+
+
+def test_journey_of_a_dossier_not_yet_delivered_is_not_measured(rules: ClockRules) -> None:
+    assert domain.journey(facts_of(accepted(vn(2026, 3, 9)), picked_up(vn(2026, 3, 12))), rules) is None
+
+
+def test_journey_of_a_result_only_dossier_is_measured_from_filing_in_the_pickup_province(
+    rules: ClockRules,
+) -> None:
+    registered = ev("agency.dossier_registered_for_return", vn(2026, 3, 9), filed_at=vn(2026, 3, 9, 9))
+    trip = domain.journey(
+        facts_of(
+            registered, picked_up(vn(2026, 3, 9, 14)), ev("postal.result_delivered", vn(2026, 3, 9, 17))
+        ),
+        rules,
+    )
+    assert trip == domain.Journey(province="ho_chi_minh", days=0, working_days=0)
+    nowhere = ev("postal.result_picked_up", vn(2026, 3, 9, 14), post_office_code="999999")
+    trip = domain.journey(
+        facts_of(registered, nowhere, ev("postal.result_delivered", vn(2026, 3, 10))), rules
+    )
+    assert trip == domain.Journey(province="unknown", days=1, working_days=1)

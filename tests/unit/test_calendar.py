@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
+from pydantic import ValidationError
 
+from services.shared import calendar as calendar_module
 from services.shared.calendar import (
     VN_TZ,
     CalendarError,
@@ -29,13 +32,18 @@ from services.shared.catalog import Target
 D = date
 
 
-@pytest.fixture(scope="module")
+# A fresh calendar per test: each test then builds the year tables it reads instead of relying on
+# another test's cache, so it checks the whole rule (and mutation testing, which runs only the tests
+# that call a function, runs it against the year-table code too).
+
+
+@pytest.fixture
 def plain() -> WorkingCalendar:
     """The holidays package alone, no override file."""
     return WorkingCalendar()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def seeded() -> WorkingCalendar:
     """With the repository's override file."""
     return load_calendar()
@@ -150,15 +158,28 @@ def test_default_override_file_is_found_from_any_directory(
     [
         ("days_off:\n  - {date: 2026-01-02}\n", "days_off[0] (2026-01-02).reason: required field is missing"),
         ("days_off:\n  - {date: 2026-01-02, reason: '  '}\n", "days_off[0] (2026-01-02).reason: must cite"),
-        ("days_off:\n  - {date: 20260102, reason: x}\n", "days_off[0] (20260102).date: must be a date"),
+        (
+            "days_off:\n  - {date: 20260102, reason: x}\n",
+            "days_off[0] (20260102).date: must be a date in the form YYYY-MM-DD",
+        ),
         ("days_off:\n  - {date: 2026-02-30, reason: x}\n", "(2026-02-30).date: '2026-02-30' is not a valid"),
         ("days_off:\n  - {date: 2026-01-02, reason: x, hours: 4}\n", "(2026-01-02).hours: unknown key"),
-        ("holidays:\n  - {date: 2026-01-02, reason: x}\n", "holidays: unknown key"),
+        (
+            "holidays:\n  - {date: 2026-01-02, reason: x}\n",
+            "holidays: unknown key (expected days_off or working_days)",
+        ),
+        ("- {date: 2026-01-02, reason: x}\n", "top level must be a mapping with keys days_off, working_days"),
+        # A colon forgotten after "date": the entry is text, not a mapping.
+        ("days_off:\n  - date 2026-01-02\n", "days_off[0]: Input should be a valid dictionary"),
         ("days_off: {date: 2026-01-02}\n", "days_off: must be a list"),
         (
             "days_off:\n  - {date: 2026-01-02, reason: x}\n"
             "working_days:\n  - {date: 2026-01-02, reason: y}\n",
             "working_days[0] (2026-01-02).date: 2026-01-02 is already listed in days_off[0]",
+        ),
+        (
+            "days_off:\n  - {date: 2026-01-02, reason: x}\n  - {date: 2026-01-02, reason: y}\n",
+            "days_off[1] (2026-01-02).date: 2026-01-02 is already listed in days_off[0]",
         ),
         ("days_off: [\n", "not valid YAML"),
     ],
@@ -170,7 +191,47 @@ def test_malformed_override_file_is_refused_naming_the_entry(
     file.write_text(content, encoding="utf-8")
     with pytest.raises(CalendarError) as refused:
         load_calendar(file)
+    assert str(refused.value).startswith(f"{file}: ")
     assert message in str(refused.value)
+
+
+def test_every_problem_of_the_override_file_is_reported_in_one_refusal(tmp_path: Path) -> None:
+    # The operator fixes the whole file in one go instead of discovering one mistake per restart.
+    file = tmp_path / "overrides.yaml"
+    file.write_text(
+        "days_off:\n"
+        "  - {date: 2026-01-02}\n"
+        "  - {date: 2026-01-05, reason: x}\n"
+        "  - {date: 2026-01-05, reason: x}\n"
+        "  - {date: 2026-02-30, reason: x}\n"
+        "working_days: {date: 2026-01-10}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CalendarError) as refused:
+        load_calendar(file)
+    assert str(refused.value) == (
+        f"{file}: days_off[0] (2026-01-02).reason: required field is missing; "
+        "days_off[2] (2026-01-05).date: 2026-01-05 is already listed in days_off[1]; "
+        "days_off[3] (2026-02-30).date: '2026-02-30' is not a valid date in the form YYYY-MM-DD; "
+        "working_days: must be a list of {date, reason} entries"
+    )
+
+
+def test_a_list_that_is_not_a_list_does_not_hide_the_next_one(tmp_path: Path) -> None:
+    file = tmp_path / "overrides.yaml"
+    file.write_text("days_off: {date: 2026-01-02}\nworking_days:\n  - {date: 2026-01-10}\n", encoding="utf-8")
+    with pytest.raises(CalendarError) as refused:
+        load_calendar(file)
+    assert str(refused.value).endswith(
+        "days_off: must be a list of {date, reason} entries; "
+        "working_days[0] (2026-01-10).reason: required field is missing"
+    )
+
+
+def test_an_override_given_a_date_and_time_is_refused_not_truncated() -> None:
+    with pytest.raises(ValidationError) as refused:
+        CalendarOverride(date=datetime(2026, 1, 2, 8, 0), reason="test")
+    assert refused.value.errors()[0]["msg"] == "Value error, must be a date (YYYY-MM-DD), not a date and time"
 
 
 def test_missing_override_file_is_refused(tmp_path: Path) -> None:
@@ -371,3 +432,50 @@ def test_overrides_built_in_code_behave_like_the_file() -> None:
         CalendarOverrides(days_off=(CalendarOverride(date=D(2026, 3, 10), reason="test"),))
     )
     assert calendar.add_working_days(D(2026, 3, 9), 1) == D(2026, 3, 11)
+
+
+def test_counting_back_lands_on_the_first_working_day_of_the_year(
+    plain: WorkingCalendar, seeded: WorkingCalendar
+) -> None:
+    # A clock due on the second working day of a year is due soon from the first one.
+    assert plain.previous_working_day(D(2026, 1, 5)) == D(2026, 1, 2)
+    assert seeded.previous_working_day(D(2026, 1, 6)) == D(2026, 1, 5)  # 2 Jan swapped off
+    assert plain.add_working_days(D(2026, 1, 6), -2) == D(2026, 1, 2)
+
+
+def test_zero_working_day_target_is_due_on_the_filing_day(plain: WorkingCalendar) -> None:
+    zero = Target(kind="working_days", working_days=0)
+    assert agency_due_date(vn(2026, 3, 10, 10), zero, plain) == D(2026, 3, 10)
+    assert agency_due_date(vn(2026, 3, 10, 15, 30), zero, plain) == D(2026, 3, 11)
+
+
+ONE_HOUR = Target(kind="hours", hours=1)
+
+
+def test_hour_target_filed_after_the_cutoff_is_due_the_next_working_day(plain: WorkingCalendar) -> None:
+    assert agency_due_date(vn(2026, 3, 10, 15, 30), ONE_HOUR, plain) == D(2026, 3, 11)
+    assert agency_due_date(vn(2026, 3, 10, 15, 30), ONE_HOUR, plain, cutoff=time(16)) == D(2026, 3, 10)
+    # Without a cut-off (online filing) the hour runs out the same afternoon.
+    assert agency_due_date(vn(2026, 3, 10, 15, 30), ONE_HOUR, plain, cutoff=None) == D(2026, 3, 10)
+
+
+def test_day_target_instant_follows_the_cutoff_of_its_date(plain: WorkingCalendar) -> None:
+    # Friday 16:00: after the cut-off the 3 working days count from Monday; without one, from Friday.
+    assert agency_due_at(vn(2026, 3, 13, 16), ENTERPRISE, plain) == vn(2026, 3, 20, 0)
+    assert agency_due_at(vn(2026, 3, 13, 16), ENTERPRISE, plain, cutoff=None) == vn(2026, 3, 19, 0)
+
+
+def test_vietnam_time_is_the_tz_database_zone() -> None:
+    assert calendar_module._vietnam_tz() == ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_vietnam_time_without_a_tz_database_is_utc_plus_seven(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slim images may lack the tz database; times must still be read and written in Vietnam time.
+    def no_database(key: str) -> ZoneInfo:
+        raise ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(calendar_module, "ZoneInfo", no_database)
+    zone = calendar_module._vietnam_tz()
+    moment = datetime(2026, 3, 10, 3, 0, tzinfo=UTC).astimezone(zone)
+    assert moment.isoformat() == "2026-03-10T10:00:00+07:00"
+    assert moment.tzname() == "Asia/Ho_Chi_Minh"

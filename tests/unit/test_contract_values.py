@@ -250,3 +250,132 @@ def test_phone_numbers_that_are_not_vietnamese_mobiles_or_landlines_are_refused(
     assert "phone number" in message
     digits = "".join(c for c in typed if c.isdigit())
     assert not digits or digits not in message, "the message must not repeat the number (personal data)"
+
+
+# --- What the person who typed a value reads -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "sentence"),
+    [
+        (
+            "EB12345678VN",
+            "An item number has 13 characters, like EB123456785VN: 2 letters, 9 digits and 2 letters; "
+            "this one has 12. Check for a missing or extra character.",
+        ),
+        (
+            "E3123456785VN",
+            "An item number starts with 2 letters, the service code (like EB or RR); "
+            "check the first 2 characters.",
+        ),
+        (
+            "EB1234O6785VN",
+            "Characters 3 to 10 of an item number are 8 digits, but there is a letter among them: "
+            "check for the letter O typed instead of the digit 0, or I instead of 1.",
+        ),
+        (
+            "EB12-456785VN",
+            "Characters 3 to 10 of an item number are 8 digits; remove any space, dash or other sign.",
+        ),
+        ("EB12345678XVN", "The check digit of an item number (character 11) must be a digit."),
+        (
+            "EB12345678512",
+            "An item number ends with 2 letters, the country code (VN for Vietnam); "
+            "check the last 2 characters.",
+        ),
+        (
+            "EB123456786VN",
+            "The check digit of this item number (character 11) does not match its other digits: "
+            "a digit was probably mistyped. Read the number on the label again.",
+        ),
+    ],
+)
+def test_a_clerk_reads_one_whole_sentence_for_each_way_an_item_id_is_wrong(typed: str, sentence: str) -> None:
+    # The sentence is the `detail` of the API's 422: the clerk reads it at the counter.
+    assert error_of(S10ItemId, typed) == sentence
+
+
+@pytest.mark.parametrize(
+    ("annotation", "typed", "sentence"),
+    [
+        (DossierId, "not-a-uuid", "a dossier id is a UUID: 32 hexadecimal digits in groups 8-4-4-4-12"),
+        (
+            DossierId,
+            "C3BE7FC2-1611-47D5-AFC0-8A2C9318FECA",
+            "a dossier id is written in canonical UUID form: lower case, hyphenated 8-4-4-4-12",
+        ),
+        (
+            AgencyCode,
+            "000.00.01.22",
+            "an agency code (Circular 10/2016/TT-BTTTT) reads like 000.00.01.H22: 3 digits, 2 digits, "
+            "2 digits and a letter with 2 digits, separated by dots",
+        ),
+        (
+            AgencyDossierCode,
+            "250314-0007",
+            "an agency dossier code reads like 000.00.01.H22-250314-0007: "
+            "agency code, date YYMMDD and a 4-digit daily sequence, joined by dashes",
+        ),
+        (
+            AgencyDossierCode,
+            "000.00.01.H22-250230-0007",
+            "the date part (YYMMDD) of an agency dossier code is not a real date",
+        ),
+        (
+            AgencyDossierCode,
+            "000.00.01.H22-250314-0000",
+            "the daily sequence of an agency dossier code runs from 0001 to 9999",
+        ),
+        (
+            VnPhoneNumber,
+            "09l2345678",
+            "a phone number holds only digits, with an optional +84 prefix, spaces, dots or dashes",
+        ),
+        (
+            VnPhoneNumber,
+            "091234567",
+            "a Vietnamese phone number is a mobile 0[35789] + 8 digits (10 in all) or a landline "
+            "02 + 9 digits (11 in all); this one has 9 digits in national form",
+        ),
+    ],
+)
+def test_a_refused_value_is_explained_in_one_sentence_without_repeating_it(
+    annotation: Any, typed: str, sentence: str
+) -> None:
+    assert error_of(annotation, typed) == f"Value error, {sentence}"
+
+
+def test_check_digit_of_a_serial_that_is_not_eight_digits_is_refused_saying_so() -> None:
+    with pytest.raises(ValueError) as refused:
+        s10_check_digit("1234567")
+    assert str(refused.value) == "an S10 serial number is exactly 8 digits"
+
+
+def test_item_id_whose_check_digit_is_zero_is_valid() -> None:
+    # 00060000: sum 12, 11 - 1 = 10 → 0.
+    assert valid(S10ItemId, "EB000600000VN") == "EB000600000VN"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "000.00.01.H22-200229-0001",  # 29 February of a leap year (2020, not 2200)
+        "000.00.01.H22-251231-0001",  # 31 December
+        "000.00.01.H22-250310-0001",  # a day ending in 0
+    ],
+)
+def test_agency_dossier_code_dated_on_any_real_day_is_valid(code: str) -> None:
+    assert valid(AgencyDossierCode, code) == code
+
+
+@pytest.mark.parametrize("code", ["000.00.01.H22-250231-0001", "000.00.01.H22-210229-0001"])
+def test_agency_dossier_code_dated_on_a_day_that_does_not_exist_is_refused(code: str) -> None:
+    assert "not a real date" in error_of(AgencyDossierCode, code)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "typed"),
+    [(ProcedureCode, " 1.001234 "), (PostOfficeCode, "100000 "), (ProvinceCode, " 79")],
+)
+def test_codes_typed_with_spaces_around_them_are_trimmed(annotation: Any, typed: str) -> None:
+    assert valid(annotation, typed) == typed.strip()

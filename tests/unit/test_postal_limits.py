@@ -165,3 +165,42 @@ def test_malformed_route_table_is_refused(tmp_path: Path, content: str, message:
 def test_route_table_must_be_a_mapping() -> None:
     with pytest.raises(RouteLimitsError, match="Input should be a valid dictionary"):
         parse_route_limits(["same_commune"])
+
+
+def test_postal_leg_due_counts_with_the_table_it_is_given(calendar: WorkingCalendar) -> None:
+    # A table under review (a new circular) is passed in; it must win over the configured one.
+    slower = parse_route_limits(
+        {
+            "limits": {
+                "same_commune": 3,
+                "same_province": 4,
+                "between_special_cities": 5,
+                "inter_provincial": 6,
+            }
+        },
+    )
+    due = postal_leg_due(D(2026, 3, 9), RouteClass.SAME_COMMUNE, calendar, limits=slower)
+    assert due == D(2026, 3, 12)
+
+
+def test_route_table_refusal_names_the_file_and_each_field(tmp_path: Path) -> None:
+    # The operator reads one line: which file, then every bad field by its path, separated by "; ".
+    file = tmp_path / "limits.yaml"
+    file.write_text(f"limits: {FULL}\nappointment_slip_factor: 0\nextra: 1\n", encoding="utf-8")
+    with pytest.raises(RouteLimitsError) as refused:
+        load_route_limits(file)
+    assert str(refused.value).startswith(f"{file}: appointment_slip_factor: Input should be greater")
+    assert str(refused.value).endswith("; extra: unknown key")
+
+
+def test_route_table_given_as_data_is_refused_under_a_generic_name() -> None:
+    with pytest.raises(RouteLimitsError) as refused:
+        parse_route_limits({"limits": {"same_commune": 1}})
+    assert str(refused.value).startswith("route limits: limits: no limit for same_province")
+
+
+def test_missing_route_table_is_refused_naming_the_file(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.yaml"
+    with pytest.raises(RouteLimitsError) as refused:
+        load_route_limits(absent)
+    assert str(refused.value).startswith(f"{absent}: cannot read the route-limit file")

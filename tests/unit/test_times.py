@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from contracts.values import AwareTime
+from contracts.values import AwareTime, rfc3339
 from services.shared.calendar import VN_TZ
 
 TIME = TypeAdapter(AwareTime)
@@ -37,3 +37,31 @@ def test_a_time_without_an_offset_or_beyond_the_calendar_is_refused(text: str, e
         TIME.validate_python(text)
 
     assert [e["type"] for e in caught.value.errors()] == [error]
+
+
+def test_a_time_beyond_the_calendar_is_refused_saying_why() -> None:
+    with pytest.raises(ValidationError) as caught:
+        TIME.validate_python("9999-12-31T23:30:00+00:00")
+
+    assert caught.value.errors()[0]["msg"] == "the time has no date in Vietnam (year 1 to 9999)"
+
+
+class _NoOffset(tzinfo):
+    """A zone that cannot say its offset: as ambiguous as no zone at all."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize("zone", [None, _NoOffset()])
+def test_a_time_without_an_offset_is_never_written_as_a_guess(zone: tzinfo | None) -> None:
+    with pytest.raises(ValueError) as refused:
+        rfc3339(datetime(2026, 3, 10, 9, 30, tzinfo=zone))
+
+    assert str(refused.value) == "a time needs a UTC offset; a naive time is ambiguous"
