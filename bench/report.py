@@ -62,6 +62,16 @@ def _load(contention: dict[str, Any]) -> str:
     return f"load {load[0]:.2f}, others {contention.get('others_cores', 0):.2f} cores"
 
 
+def _ceilings(t: dict[str, Any]) -> str:
+    """The tracker's rate as a share of each ceiling measured in its run (results written before the
+    store ceiling existed have only the consume ceiling)."""
+    consume = f"{100 * t['ratio']:.1f} % of the consume ceiling {t['ceiling_rate']:,.0f}/s"
+    store = t.get("store_ceiling")
+    if store is None:
+        return consume
+    return f"{consume}, {100 * t['store_ratio']:.1f} % of the store ceiling {store['rate']:,.0f}/s"
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     found: list[Row] = []
     benches = results["benchmarks"]
@@ -72,8 +82,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             Row(
                 f"Tracker throughput, {t['events']:,} events into PostgreSQL"
                 + (f", {processes} consumer processes" if processes > 1 else ", one consumer process"),
-                f"{t['rate']:,.0f} events/s (ceiling {t['ceiling_rate']:,.0f}/s, "
-                f"{100 * t['ratio']:.1f} % of it)",
+                f"{t['rate']:,.0f} events/s ({_ceilings(t)})",
                 f"≥ {TARGET_EVENTS_PER_S:,} events/s",
                 t["rate"] >= TARGET_EVENTS_PER_S,
                 _load(t["contention"]),

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import events, intake, machine, report, tracker
+from bench import events, intake, machine, report, store, tracker
 from bench.infra import ROOT, Environment, end_offsets, prepare_broker
 from bench.tracker import TOPICS
+from services.tracker.settings import TrackerSettings
 
 ALL = ("tracker", "rebuild", "intake", "visible")
 
@@ -104,8 +105,20 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         )
         contention = machine.Contention(pid_files).start()
         ceiling = await tracker.ceiling(env.bootstrap, starts, filled.events)
-        say(f"  ceiling: {ceiling.rate:,.0f} events/s (bare consumer)")
+        say(f"  consume ceiling: {ceiling.rate:,.0f} events/s (bare consumer)")
         ceiling_contention = contention.finish()
+        # The same rows the tracker will write, built before the store ceiling's clock starts.
+        batch_size = TrackerSettings().max_batch
+        say(f"building the tracker's rows for the store ceiling ({batch_size:,} events a batch) ...")
+        work = store.build(population, filled.events, batch_size)
+        contention = machine.Contention(pid_files).start()
+        stored = await store.store_ceiling(env.admin_url, work)
+        store_contention = contention.finish()
+        say(
+            f"  store ceiling: {stored.rate:,.0f} events/s ({stored.batches} batches, "
+            f"{stored.dossier_upserts:,} dossier rows upserted)"
+        )
+        del work
         for replicas in options.tracker_replicas:
             contention = machine.Contention(pid_files).start()
             measured = await tracker.tracker_throughput(
@@ -129,6 +142,20 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
                 "ceiling_seconds": round(ceiling.seconds, 2),
                 "ceiling_contention": ceiling_contention,
                 "ratio": round(measured.rate / ceiling.rate, 4),
+                "store_ceiling": {
+                    "rate": round(stored.rate, 1),
+                    "seconds": round(stored.seconds, 2),
+                    "batch_size": batch_size,
+                    "batches": stored.batches,
+                    "dossier_upserts": stored.dossier_upserts,
+                    "events": stored.stored_events,
+                    "inbox_rows": stored.inbox_rows,
+                    "dossiers": stored.dossiers,
+                    "contention": store_contention,
+                },
+                "store_ratio": round(measured.rate / stored.rate, 4),
+                "stored_events": measured.stored_events,
+                "inbox_rows": measured.inbox_rows,
                 "cpu_seconds": round(measured.cpu_seconds, 1),
                 "cpu_us_per_event": round(measured.cpu_seconds / measured.events * 1e6, 1),
                 "peak_rss": measured.peak_rss,
@@ -139,7 +166,8 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             say(
                 f"  tracker ({replicas} process{'es' if replicas > 1 else ''}): "
                 f"{measured.rate:,.0f} events/s "
-                f"({measured.seconds:.1f} s), {100 * measured.rate / ceiling.rate:.1f} % of the ceiling"
+                f"({measured.seconds:.1f} s), {100 * measured.rate / ceiling.rate:.1f} % of the consume "
+                f"ceiling, {100 * measured.rate / stored.rate:.1f} % of the store ceiling"
             )
 
     if "rebuild" in options.only:

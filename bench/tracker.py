@@ -39,6 +39,7 @@ from bench.infra import (
 )
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from services.shared.db.engine import make_engine
+from services.shared.db.schema import processed_event
 from services.tracker.adapters.tables import dossier, event, outbox
 from services.tracker.settings import TrackerSettings
 
@@ -152,6 +153,7 @@ class Throughput:
     cpu_seconds: float
     """Of all processes."""
     stored_events: int
+    inbox_rows: int
     dossiers: int
     progress: list[tuple[float, int]]
 
@@ -228,6 +230,7 @@ async def tracker_throughput(
             async with engine.connect() as conn:
                 stored = await conn.scalar(select(func.count()).select_from(event)) or 0
                 dossiers = await conn.scalar(select(func.count()).select_from(dossier)) or 0
+                inbox = await conn.scalar(select(func.count()).select_from(processed_event)) or 0
         finally:
             await engine.dispose()
         for service in services:
@@ -245,6 +248,7 @@ async def tracker_throughput(
         peak_rss=max(service.peak_rss for service in services),
         cpu_seconds=sum(service.cpu_s for service in services),
         stored_events=stored,
+        inbox_rows=inbox,
         dossiers=dossiers,
         progress=progress,
     )

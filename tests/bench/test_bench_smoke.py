@@ -1,7 +1,7 @@
 """The benchmark command keeps working: a small tracker run against the session's broker and PostgreSQL.
 
-Only that it runs end to end and reports; the figures of so small a run mean nothing (bench/run.sh
-measures).
+Only that it runs end to end and reports, and that the store ceiling writes the same rows as the
+tracker; the figures of so small a run mean nothing (bench/run.sh measures).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results(
+def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_both_ceilings(
     kafka_bootstrap: str, postgres_url: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
@@ -55,4 +55,15 @@ def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results(
     assert tracker["events"] == 2000
     assert tracker["rate"] > 0 and tracker["ceiling_rate"] > 0
     assert tracker["peak_rss"] > 0
+    # The store ceiling wrote exactly the rows the tracker wrote: its ratio compares the same work.
+    store = tracker["store_ceiling"]
+    assert store["rate"] > 0
+    assert tracker["stored_events"] == 2000
+    assert (store["events"], store["inbox_rows"], store["dossiers"]) == (
+        tracker["stored_events"],
+        tracker["inbox_rows"],
+        tracker["dossiers"],
+    )
+    assert tracker["store_ratio"] > 0
+    assert "store ceiling" in done.stdout
     assert not (tmp_path / "results" / "latest.md").exists(), "a partial run is not the latest table"
