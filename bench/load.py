@@ -61,6 +61,10 @@ class Result:
     accept_seconds: float = 0.0
     accept_statuses: Counter[int] = field(default_factory=Counter)
     scan_latencies_ms: list[float] = field(default_factory=list)
+    # Each answered scan's scheduled send time in seconds from the first (parallel to the latencies),
+    # and that first one's wall-clock time: the per-second timeline, lined up with other logs.
+    scan_offsets_s: list[float] = field(default_factory=list)
+    scan_started_at: float = 0.0
     scan_statuses: Counter[str] = field(default_factory=Counter)
     scan_send_lag_ms: float = 0.0
     scan_seconds: float = 0.0
@@ -75,6 +79,8 @@ class Result:
             "accept_seconds": self.accept_seconds,
             "accept_statuses": {str(k): v for k, v in self.accept_statuses.items()},
             "scan_latencies_ms": self.scan_latencies_ms,
+            "scan_offsets_s": self.scan_offsets_s,
+            "scan_started_at": self.scan_started_at,
             "scan_statuses": dict(self.scan_statuses),
             "scan_send_lag_ms": self.scan_send_lag_ms,
             "scan_seconds": self.scan_seconds,
@@ -142,6 +148,7 @@ class Generator:
         base = self.rng.randrange(10**7, 9 * 10**7)
         self.items = [make_s10("EB", base + n) for n in range(spec.items)]
         self.dossiers: dict[str, str] = {}
+        self._start = 0.0
 
     async def accept(self) -> None:
         started = time.monotonic()
@@ -168,6 +175,8 @@ class Generator:
         total = int(spec.rate * spec.duration_s)
         tasks: set[asyncio.Task[None]] = set()
         start = clock() + 0.2
+        self.result.scan_started_at = time.time() + (start - clock())
+        self._start = start
         lag = 0.0
         for n in range(total):
             due = start + n / spec.rate
@@ -196,6 +205,7 @@ class Generator:
             return
         done = time.perf_counter()
         self.result.scan_latencies_ms.append((done - due) * 1000)
+        self.result.scan_offsets_s.append(due - self._start)
         self.result.scan_statuses[str(status)] += 1
         if status == 201 and self.tracker is not None and n % self.spec.visible_every == 0:
             answer = json.loads(body)

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,44 @@ def distribution(values: Sequence[float]) -> dict[str, float | int]:
         "p99": round(percentile(values, 99), 2),
         "max": round(max(values), 2) if values else math.nan,
     }
+
+
+def per_second(offsets_s: Sequence[float], latencies_ms: Sequence[float]) -> list[dict[str, float | int]]:
+    """Latency second by second, each request in the second it was scheduled to be sent.
+
+    ``offsets_s[i]`` is request i's scheduled send time, in seconds from the start of the load. A
+    second with no answered request is kept with a count of 0, so a gap stays where it happened.
+    """
+    buckets: dict[int, list[float]] = {}
+    for offset, latency in zip(offsets_s, latencies_ms, strict=True):
+        buckets.setdefault(math.floor(offset), []).append(latency)
+    if not buckets:
+        return []
+    timeline: list[dict[str, float | int]] = []
+    for second in range(min(buckets), max(buckets) + 1):
+        values = buckets.get(second, [])
+        timeline.append(
+            {
+                "second": second,
+                "count": len(values),
+                "p50": round(percentile(values, 50), 2),
+                "p99": round(percentile(values, 99), 2),
+                "max": round(max(values), 2) if values else math.nan,
+            }
+        )
+    return timeline
+
+
+def timeline_lines(timeline: Sequence[dict[str, float | int]], *, started_at: float) -> list[str]:
+    """One line per second with its UTC wall-clock time, to line slow seconds up with other logs."""
+    lines = []
+    for s in timeline:
+        at = datetime.fromtimestamp(started_at + s["second"], UTC).strftime("%H:%M:%S")
+        lines.append(
+            f"{at} +{s['second']:>3}s {s['count']:>4} scans  "
+            f"p50 {s['p50']:7.1f}  p99 {s['p99']:7.1f}  max {s['max']:7.1f} ms"
+        )
+    return lines
 
 
 def mib(size: int) -> str:

@@ -206,6 +206,8 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             "rate": options.rate,
             "duration_s": options.duration,
             "scan_ms": report.distribution(load["scan_latencies_ms"]),
+            "scan_per_second": report.per_second(load["scan_offsets_s"], load["scan_latencies_ms"]),
+            "scan_started_at": load["scan_started_at"],
             "scan_statuses": load["scan_statuses"],
             "errors": errors,
             "send_lag_ms": round(load["scan_send_lag_ms"], 1),
@@ -222,6 +224,11 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         }
         memory["post office"] = run.services["post_office"].peak_rss
         scan = benches["intake"]["scan_ms"]
+        say("  single scans second by second (UTC, by scheduled send time):")
+        for line in report.timeline_lines(
+            benches["intake"]["scan_per_second"], started_at=load["scan_started_at"]
+        ):
+            say(f"    {line}")
         say(
             f"  single scans p50 {scan['p50']} ms, p99 {scan['p99']} ms; "
             f"batches {benches['intake']['batch_ms']}"
