@@ -75,7 +75,10 @@ def create_app(
             clock_skew=timedelta(seconds=settings.clock_skew_s),
         )
         signer = TokenSigner(settings.auth_secret.get_secret_value())
-        engine = make_engine(settings.database_url)
+        # No pre-ping: every request already answers a lost database connection with 503 and Retry-After
+        # (api._guarded, and shared.http for the authentication), and a ping was one of the seven round
+        # trips of every scan (issue 19).
+        engine = make_engine(settings.database_url, pre_ping=False)
         broker = make_broker(
             settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
         )

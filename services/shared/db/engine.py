@@ -28,7 +28,10 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str | URL, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """``pre_ping=False`` for a service that answers a lost connection itself (503, retried by the
+    caller): a connection dropped since its last use then fails one request instead of every checkout
+    costing a round trip; the pool discards all its connections on the first such error."""
     target = async_url(url)
     if is_sqlite(target):
         engine = create_async_engine(target)
@@ -38,12 +41,12 @@ def make_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
         target,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         # asyncpg prepares every statement; after a few runs PostgreSQL may switch to a generic plan made
         # when the tables were empty (sequential scans of the inbox). Custom plans stay index-aware.
         connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
     )
-    if engine.dialect.driver == "asyncpg":
+    if pre_ping and engine.dialect.driver == "asyncpg":
         _ping_in_one_round_trip(engine)
     return engine
 

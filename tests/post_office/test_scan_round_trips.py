@@ -1,0 +1,81 @@
+"""What one online scan costs the database, counted against the real PostgreSQL.
+
+Every round trip to PostgreSQL is latency a clerk's scanner waits for and CPU the post office spends
+(issue 19: intake p99 at 300 scans/s). The count covers what the handler sends: the statements
+(SQLAlchemy's ``before_cursor_execute``) and what asyncpg sends outside them (the pool's pre-ping, BEGIN,
+COMMIT, seen by asyncpg's query logger on the pooled connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.post_office.scan_commands import TransitScan
+from tests.post_office.helpers import OFFICE, PostOfficeClient, at, scan
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+@contextmanager
+def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The first words of everything sent to PostgreSQL while the block runs, in order."""
+    sent: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        sent.append(" ".join(sql.split()[:4]))
+
+    def logged(record: Any) -> None:
+        sent.append(" ".join(record.query.split()[:4]))
+
+    def watch(dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if logged not in {cb.cb for cb in driver._query_loggers}:
+            driver.add_query_logger(logged)
+
+    pool = engine.sync_engine.pool
+    # asyncpg logs simple-protocol queries only (the ping, BEGIN, COMMIT); prepared statements are
+    # SQLAlchemy's and seen by its event: nothing is counted twice.
+    event.listen(pool, "checkin", watch)
+    event.listen(pool, "connect", watch)
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+        event.remove(pool, "connect", watch)
+        event.remove(pool, "checkin", watch)
+
+
+async def test_a_transit_scan_of_a_known_item_costs_six_round_trips_to_postgresql(
+    api: PostOfficeClient, post_office_app: FastAPI
+) -> None:
+    handlers = post_office_app.state.post_office.handlers
+    engine: AsyncEngine = handlers._engine
+    receipt = await api.accepted_dossier()
+    departed = TransitScan.model_validate(scan("IN_TRANSIT", receipt["item_id"], at(14, 17)))
+    arrived = TransitScan.model_validate(
+        scan("IN_TRANSIT", receipt["item_id"], at(14, 19), direction="ARRIVED")
+    )
+
+    with round_trips(engine) as sent:
+        # The first scan puts the logger on the pooled connections as they come back.
+        await handlers.record_scan(OFFICE, departed)
+        sent.clear()
+        await handlers.record_scan(OFFICE, arrived)
+        # asyncpg hands its log records to the event loop: let them arrive.
+        await asyncio.sleep(0)
+        counted = list(sent)
+
+    # BEGIN; the item, locked; its delivery attempts; the scan id; the scan's row; COMMIT.
+    # No pre-ping: a connection lost since its last use fails the request with 503 database_unavailable
+    # (retried by the scanner) instead of costing every scan a round trip.
+    assert len(counted) == 6, counted
+    assert "SELECT 1" not in counted, counted
