@@ -44,12 +44,16 @@ EOF
 cleanup() {
     bash deploy/kafka/kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
     bash deploy/postgres/pg.sh stop "$pg" >/dev/null 2>&1 || true
+    # The server's log (checkpoints, autovacuum runs, with times) beside the services' logs, to line
+    # a slow second of the intake timeline up with what the database did then.
+    mkdir -p "$work/run/logs" && cp "$pg/postgres.log" "$work/run/logs/postgres.log" 2>/dev/null || true
     rm -rf "$pg"
 }
 trap cleanup EXIT
 
 bash deploy/kafka/kafka.sh start "$work/kafka" "$kafka_port"
-bash deploy/postgres/pg.sh start "$pg" "$pg_port"
+PG_EXTRA_OPTIONS="-c log_checkpoints=on -c log_autovacuum_min_duration=0" \
+    bash deploy/postgres/pg.sh start "$pg" "$pg_port"
 
 BENCH_COMMAND="bash bench/run.sh $*" .venv/bin/python -m bench \
     --bootstrap-servers "127.0.0.1:$kafka_port" \

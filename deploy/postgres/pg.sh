@@ -6,6 +6,7 @@
 #   pg.sh kill  <data-dir>          SIGKILL the postmaster (fault tests)
 #   pg.sh url   <data-dir> [port]   print the SQLAlchemy URL
 #
+# PG_EXTRA_OPTIONS (e.g. "-c log_checkpoints=on") is added to the server's options at start.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` system user that the
 # Debian package creates. The cluster is for tests and local runs only: trust auth, fsync off.
 set -euo pipefail
@@ -50,7 +51,7 @@ start)
         echo "postgres already running in $data"
     else
         as_owner "$bin/pg_ctl" -D "$data/pgdata" -l "$data/postgres.log" -w -t 60 start \
-            -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+            -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_EXTRA_OPTIONS:-}" \
             >/dev/null || { tail -n 30 "$data/postgres.log" >&2; exit 1; }
     fi
     # The database the services use; creating it twice is harmless.
