@@ -314,8 +314,9 @@ class PostOfficeHandlers:
                 valid.append((index, scan))
         async with transaction(self._engine, now) as repo:
             # Items first: their locks make a concurrent upload of the same scans wait, and then see them.
-            loaded = await repo.items({s.item_id for _, s in valid})
-            recorded = await repo.scans({s.scan_id for _, s in valid})
+            loaded, recorded = await repo.items_and_scans(
+                {s.item_id for _, s in valid}, {s.scan_id for _, s in valid}
+            )
             items = dict(loaded)
             new_scans: dict[uuid.UUID, StoredScan] = {}
             envelopes: list[Envelope[Any]] = []
