@@ -51,6 +51,11 @@ and bound to one post office (clerks, couriers: they record for that post office
 (operators: any post office). Errors are `application/problem+json` with a stable `reason`."""
 
 
+# A full garbage collection every 100 middle ones instead of 10 (see heap.settle): at 300 scans/s one
+# every ~20 s instead of every 2 s.
+FULL_COLLECTION_EVERY = 100
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -99,7 +104,7 @@ def create_app(
                 metrics=metrics,
                 retry_after_s=settings.retry_after_s,
             )
-            heap.settle()
+            heap.settle(full_collection_every=FULL_COLLECTION_EVERY)
             yield
         finally:
             resources.clear()
