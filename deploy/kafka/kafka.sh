@@ -88,6 +88,15 @@ alive() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$data/server.properties"
 }
 
+# The process this script just launched still runs (not exited, not a zombie awaiting its wait).
+# Not `alive`: until the forked shell has exec'd java, the command line is still the shell's.
+launched() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != [ZX] ]]
+}
+
 # Gone means exited and its listeners closed, so a restart finds the ports free. Neither the command
 # line (dropped before the files are closed) nor the main thread's zombie state (reached while other
 # threads still exit) says that alone; no listener on the port does.
@@ -237,18 +246,23 @@ cmd_start() {
     write_config "$data" "$port"
     format_once "$data"
 
-    # shellcheck disable=SC2046,SC2086 # the options hold several words on purpose
-    "$java" ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} \
-        ${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true} \
-        $(cds_broker_opts "$data") \
-        -Dkafka.logs.dir="$data" -Dlog4j2.configurationFile="$here/log4j2.properties" \
-        -cp "$libs/*" kafka.Kafka "$data/server.properties" \
-        </dev/null >"$data/broker.out" 2>&1 &
+    local cds
+    cds=$(cds_broker_opts "$data")
+    # shellcheck disable=SC2086 # the options hold several words on purpose
+    (
+        # KAFKA_EXEC_DELAY (tests only) widens the window between this fork and the exec of java.
+        [[ -z ${KAFKA_EXEC_DELAY:-} ]] || sleep "$KAFKA_EXEC_DELAY"
+        exec "$java" ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} \
+            ${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true} \
+            $cds \
+            -Dkafka.logs.dir="$data" -Dlog4j2.configurationFile="$here/log4j2.properties" \
+            -cp "$libs/*" kafka.Kafka "$data/server.properties"
+    ) </dev/null >"$data/broker.out" 2>&1 &
     pid=$!
     echo "$pid" >"$data/broker.pid"
 
     until serving "$port"; do
-        if ! alive "$pid" "$data"; then
+        if ! launched "$pid"; then
             rm -f "$data/broker.pid"
             cds_after_exit "$data" failed
             show_log "$data"

@@ -45,6 +45,9 @@ PUBLIC_MODULES = frozenset(
         "aiokafka.admin",
         "aiokafka.admin.config_resource",
         "aiokafka.errors",
+        # DefaultPartitioner: the producer's documented default partitioner (the store ceiling cuts batches
+        # by the partitions the producer chose).
+        "aiokafka.partitioner",
         "aiokafka.structs",
         "faststream",
         "faststream.kafka",

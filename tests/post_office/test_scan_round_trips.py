@@ -35,10 +35,13 @@ def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
     def logged(record: Any) -> None:
         sent.append(" ".join(record.query.split()[:4]))
 
+    watched: list[Any] = []
+
     def watch(dbapi_connection: Any, *_: Any) -> None:
         driver = dbapi_connection.driver_connection
-        if logged not in {cb.cb for cb in driver._query_loggers}:
+        if not any(d is driver for d in watched):
             driver.add_query_logger(logged)
+            watched.append(driver)
 
     pool = engine.sync_engine.pool
     # asyncpg logs simple-protocol queries only (the ping, BEGIN, COMMIT); prepared statements are
@@ -52,6 +55,8 @@ def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
         event.remove(engine.sync_engine, "before_cursor_execute", statement)
         event.remove(pool, "connect", watch)
         event.remove(pool, "checkin", watch)
+        for driver in watched:
+            driver.remove_query_logger(logged)
 
 
 async def test_a_transit_scan_of_a_known_item_costs_five_round_trips_to_postgresql(
