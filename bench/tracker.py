@@ -113,6 +113,7 @@ async def ceiling(bootstrap: str, starts: dict[TopicPartition, int], expected: i
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=settings.session_timeout_ms,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
     )
     started = time.monotonic()
     await consumer.start()

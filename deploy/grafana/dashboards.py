@@ -784,9 +784,8 @@ PIPELINE = Board(
                     "Messages published per second, by service and topic",
                     (
                         Query(
-                            "sum by (app_name, destination) "
-                            "(rate(faststream_published_messages_total[$__rate_interval]))",
-                            "{{app_name}} {{destination}}",
+                            "sum by (job, topic) (rate(dossier_events_published_total[$__rate_interval]))",
+                            "{{job}} {{topic}}",
                             False,
                         ),
                     ),

@@ -38,7 +38,7 @@ from contracts.events import Event
 from contracts.topics import Topic, by_name
 from services.shared.db.availability import is_database_unavailable
 from services.shared.db.schema import processed_event
-from services.shared.kafka import BrokerUnavailableError, ProducerRecovery
+from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender
 from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 
@@ -338,37 +338,24 @@ class KafkaDeadLetterSink:
     """Publishes dead letters with acks=all: the original key, bytes and headers, plus the reason."""
 
     def __init__(self, broker: KafkaBroker, *, timeout_s: float = 10.0) -> None:
-        self._broker = broker
-        self._timeout_s = timeout_s
-        self._recovery = ProducerRecovery(broker)
+        self._sender = RecordSender(broker, timeout_s=timeout_s)
 
     async def __call__(self, letters: Sequence[DeadLetter], consumer: str) -> None:
         now = datetime.now(UTC)
-        producer = self._recovery.producer()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                futures = []
-                for letter in letters:
-                    headers = {k: v.decode("utf-8", "replace") for k, v in letter.record.headers}
-                    headers.update(dead_letter_headers(letter, consumer, now))
-                    futures.append(
-                        await self._broker.publish(
-                            letter.record.value,
-                            dead_letter_topic(letter.record.topic).name,
-                            key=letter.record.key,
-                            headers=headers,
-                            no_confirm=True,
-                        )
-                    )
-                await asyncio.gather(*futures)
-        except TimeoutError as exc:
-            await self._recovery.after_failure(producer, exc)
-            raise BrokerUnavailableError("Kafka did not acknowledge the dead letters in time") from exc
-        except KeyError:
-            raise
-        except Exception as exc:
-            await self._recovery.after_failure(producer, exc)
-            raise BrokerUnavailableError(f"Kafka refused the dead letters: {type(exc).__name__}") from exc
+        records = []
+        for letter in letters:
+            # Where the letter's own headers and ours share a name, ours tell why it is here.
+            headers = dict(letter.record.headers)
+            headers.update({k: v.encode() for k, v in dead_letter_headers(letter, consumer, now).items()})
+            records.append(
+                OutgoingRecord(
+                    dead_letter_topic(letter.record.topic).name,
+                    letter.record.key,
+                    letter.record.value,
+                    list(headers.items()),
+                )
+            )
+        await self._sender.send(records, "the dead letters")
 
 
 async def undecoded(_: Any) -> None:

@@ -9,15 +9,19 @@ deterministic event ids, so a client's retry produces the same event id and cons
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, UnknownProducerId
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
 from contracts.events import topic_for
@@ -33,6 +37,21 @@ class BrokerUnavailableError(Exception):
     """Kafka did not acknowledge in time; nothing may be reported as stored."""
 
 
+@functools.lru_cache(maxsize=32_768)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def keyed_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's DefaultPartitioner (Kafka's murmur2 of the key, so the Java clients agree on every
+    dossier's partition), remembering the hashes of recent keys: murmur2 is pure Python in aiokafka, a
+    dossier's events are published close together, and hashing was a twentieth of the tracker's CPU
+    when its relay published thousands of stage changes a second (issue 19)."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 def make_broker(
     bootstrap_servers: str,
     *,
@@ -43,7 +62,7 @@ def make_broker(
     linger_ms: int = 2,
 ) -> KafkaBroker:
     quiet_coordinator_wait()
-    return KafkaBroker(
+    broker = KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
         acks="all",
@@ -51,6 +70,7 @@ def make_broker(
         request_timeout_ms=request_timeout_ms,
         # A few milliseconds of lingering batches the records of one manifest or offline batch.
         linger_ms=linger_ms,
+        partitioner=keyed_partitioner,
         # FastStream's messaging metrics (published/received messages, durations, errors) on the
         # service's own registry, so /metrics shows them beside the service's metrics.
         middlewares=(
@@ -63,6 +83,19 @@ def make_broker(
         ),
         logger=None,
     )
+    if metrics_registry is not None:
+        _PUBLISHED[broker] = Counter(
+            "dossier_events_published",
+            "Records this service published and Kafka acknowledged (acks=all), by topic: events, "
+            "stage changes, clock alerts and dead letters.",
+            ["topic"],
+            registry=metrics_registry,
+        )
+    return broker
+
+
+# The counter of records each broker published, registered on the service's registry by make_broker.
+_PUBLISHED: weakref.WeakKeyDictionary[KafkaBroker, Counter] = weakref.WeakKeyDictionary()
 
 
 # The broker refused the producer's id or sequence: aiokafka's sender stops for good, and every later
@@ -107,39 +140,71 @@ class ProducerRecovery:
             log_event(logger, "producer_renewed", logging.WARNING, cause=type(error).__name__)
 
 
-class EventPublisher:
-    def __init__(self, broker: KafkaBroker, *, timeout_s: float = 5.0) -> None:
+class OutgoingRecord(NamedTuple):
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class RecordSender:
+    """Sends records with the broker's idempotent acks=all producer and waits for every acknowledgement.
+
+    Records go to that aiokafka producer directly rather than through ``KafkaBroker.publish``: the
+    broker's per-message middlewares (a correlation id, a metrics scope, a publish command) cost more
+    than the send itself, and the tracker's outbox relay publishes thousands of stage changes a second
+    (issue 19). What the middleware counted is counted in ``dossier_events_published_total``, by topic.
+    """
+
+    def __init__(self, broker: KafkaBroker, *, timeout_s: float) -> None:
         self._broker = broker
         self._timeout_s = timeout_s
         self._recovery = ProducerRecovery(broker)
+
+    async def send(self, records: Sequence[OutgoingRecord], what: str = "the publication") -> None:
+        """All acknowledged, or BrokerUnavailableError (`what` names the records in its message)."""
+        if not records:
+            return
+        producer = self._recovery.producer()
+        try:
+            if producer is None:
+                raise BrokerUnavailableError(f"no producer is connected to Kafka for {what}")
+            async with asyncio.timeout(self._timeout_s):
+                futures = [
+                    await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records
+                ]
+                await asyncio.gather(*futures)
+        except BrokerUnavailableError as exc:
+            await self._recovery.after_failure(producer, exc)
+            raise
+        except TimeoutError as exc:
+            await self._recovery.after_failure(producer, exc)
+            raise BrokerUnavailableError(f"Kafka did not acknowledge {what} in time") from exc
+        except Exception as exc:  # aiokafka's KafkaError family and connection errors
+            await self._recovery.after_failure(producer, exc)
+            raise BrokerUnavailableError(f"Kafka refused {what}: {type(exc).__name__}") from exc
+        published = _PUBLISHED.get(self._broker)
+        if published is not None:
+            for topic, count in collections.Counter(r.topic for r in records).items():
+                published.labels(topic).inc(count)
+
+
+class EventPublisher:
+    """Publishes envelopes, each to its type's topic, keyed by its subject."""
+
+    def __init__(self, broker: KafkaBroker, *, timeout_s: float = 5.0) -> None:
+        self._sender = RecordSender(broker, timeout_s=timeout_s)
 
     async def publish(self, envelope: Envelope[Any] | EncodedEnvelope) -> None:
         await self.publish_many([envelope])
 
     async def publish_many(self, envelopes: Sequence[Envelope[Any] | EncodedEnvelope]) -> None:
         """Publish all, then wait for every acknowledgement; all or BrokerUnavailableError."""
-        if not envelopes:
-            return
         # Encoding errors (an oversize envelope) are the caller's bug, not an outage: raise them as they are.
-        records = [(topic_for(envelope.type).name, kafka_record(envelope)) for envelope in envelopes]
-        producer = self._recovery.producer()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                futures = []
-                for topic, record in records:
-                    futures.append(
-                        await self._broker.publish(
-                            record.value,
-                            topic,
-                            key=record.key,
-                            headers=record.text_headers(),
-                            no_confirm=True,
-                        )
-                    )
-                await asyncio.gather(*futures)
-        except TimeoutError as exc:
-            await self._recovery.after_failure(producer, exc)
-            raise BrokerUnavailableError("Kafka did not acknowledge in time") from exc
-        except Exception as exc:  # aiokafka's KafkaError family and connection errors
-            await self._recovery.after_failure(producer, exc)
-            raise BrokerUnavailableError(f"Kafka refused the publication: {type(exc).__name__}") from exc
+        records = []
+        for envelope in envelopes:
+            record = kafka_record(envelope)
+            records.append(
+                OutgoingRecord(topic_for(envelope.type).name, record.key, record.value, record.headers)
+            )
+        await self._sender.send(records)

@@ -67,6 +67,7 @@ def _member(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSet
         batch=True,
         max_records=settings.max_batch,
         batch_timeout_ms=settings.batch_timeout_ms,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=min(3_000, settings.session_timeout_ms // 3),
         ack_policy=AckPolicy.MANUAL,

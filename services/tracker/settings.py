@@ -64,7 +64,15 @@ class TrackerSettings(HttpServiceSettings):
         "time; live traffic fills a batch only with what arrived within batch_timeout_ms.",
     )
     batch_timeout_ms: int = Field(50, ge=1, description="How long the consumer waits to fill a batch.")
-    outbox_batch: int = Field(500, ge=1, le=10_000, description="Most stage changes published per round.")
+    # aiokafka prefetches up to this much of every assigned partition (default 1 MiB): in a catch-up that
+    # was 12 MiB of records per group member held as Python objects, most of the tracker's memory
+    # (issue 19). A quarter of it still holds several batches ahead of the member.
+    fetch_partition_bytes: int = Field(
+        262_144,
+        ge=16_384,
+        description="Most bytes fetched ahead from one partition (Kafka still returns a larger record).",
+    )
+    outbox_batch: int = Field(2000, ge=1, le=10_000, description="Most stage changes published per round.")
     outbox_idle_s: float = Field(
         0.5, gt=0, description="How often the outbox is polled when no commit woke the relay."
     )

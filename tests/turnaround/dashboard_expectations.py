@@ -457,7 +457,7 @@ def _processed(r: Result, f: Facts) -> None:
 def _published(r: Result, f: Facts) -> None:
     # The clock alerts, and the poison records to their dead-letter topic.
     _faststream(
-        by_labels(r, "app_name", "destination"),
+        by_labels(r, "job", "topic"),
         {("turnaround", f.extra["alerts_topic"])} | {("turnaround", f"{t}.dlt") for t in f.topics},
         f.per_second(sum(f.alerts.values()) + f.poison),
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import Counter
 
+from pydantic_core import from_json
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -87,7 +87,7 @@ class OutboxRelay:
                     ]
                 )
                 await conn.execute(delete(outbox).where(among(conn, outbox.c.seq, [row.seq for row in rows])))
-                reached = Counter(json.loads(row.payload)["data"]["to_stage"] for row in rows)
+                reached = Counter(from_json(row.payload)["data"]["to_stage"] for row in rows)
                 for stage, count in reached.items():
                     self._metrics.stage_changes_published.labels(stage).inc(count)
             backlog = await conn.scalar(select(func.count()).select_from(outbox))
