@@ -144,6 +144,9 @@ class Service:
     name: str
     process: ManagedProcess
     peak_rss: int = 0
+    """Of its whole process tree at once."""
+    largest_rss: int = 0
+    """Of the largest single process of its tree."""
     cpu_s: float = 0.0
     _sampler: asyncio.Task[None] | None = field(default=None, repr=False)
     _profiler: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -161,7 +164,9 @@ class Service:
     def sample(self) -> None:
         # The whole process tree: a service may run as a supervisor and worker processes.
         pids = process_tree(self.pid)
-        self.peak_rss = max(self.peak_rss, sum(peak_rss_bytes(pid) or 0 for pid in pids))
+        sizes = [peak_rss_bytes(pid) or 0 for pid in pids]
+        self.peak_rss = max(self.peak_rss, sum(sizes))
+        self.largest_rss = max(self.largest_rss, *sizes)
         self.cpu_s = max(self.cpu_s, sum(cpu_seconds(pid) or 0.0 for pid in pids))
 
     async def _sample_forever(self) -> None:

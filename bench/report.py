@@ -20,6 +20,12 @@ TARGET_BATCH_P99_MS = 1_000.0
 TARGET_VISIBLE_P95_MS = 1_000.0
 TARGET_REBUILD_S = 300.0
 REBUILD_TARGET_EVENTS = 1_000_000
+REBUILD_SIZE_SHARES = (0.25, 0.5, 1.0)
+"""The log sizes the rebuild's cost per event is measured at, as shares of ``--rebuild-events``."""
+FLAT_TOLERANCE = 1.2
+"""Cost per event "stays flat": at the largest size at most 20 % above the smallest size's."""
+NATIONAL_YEAR_EVENTS = 300_000_000
+"""One national year of postal and agency events (issue 19), the size the rebuild is projected to."""
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -76,6 +82,43 @@ def timeline_lines(timeline: Sequence[dict[str, float | int]], *, started_at: fl
             f"p50 {s['p50']:7.1f}  p99 {s['p99']:7.1f}  max {s['max']:7.1f} ms"
         )
     return lines
+
+
+def rebuild_sizes(full: int) -> list[int]:
+    return sorted({max(1, round(full * share)) for share in REBUILD_SIZE_SHARES})
+
+
+def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares ``y = a + b·x``; through the origin when the points have one x."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if not spread:
+        return 0.0, mean_y / mean_x
+    b = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return mean_y - b * mean_x, b
+
+
+def rebuild_projection(
+    sizes: Sequence[dict[str, Any]], by_processes: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """The rebuild of ``NATIONAL_YEAR_EVENTS`` events, from the measured curve: the one-process times at
+    the sizes fitted to ``t = a + b·n`` (a: start-up, b: seconds per event), extended to the year, and
+    divided by each process count's speed-up at full size."""
+    a, b = fit_line([(run["events"], run["seconds"]) for run in sizes])
+    one = a + b * NATIONAL_YEAR_EVENTS
+    full = by_processes[1]["seconds"]
+    return {
+        "events": NATIONAL_YEAR_EVENTS,
+        "formula": "T_N = (a + b * 300e6) * t_N(full) / t_1(full); a, b: least squares of t_1 over the sizes",
+        "fixed_seconds": round(a, 1),
+        "marginal_us_per_event": round(b * 1e6, 1),
+        "hours": {
+            f"{n} process{'es' if n > 1 else ''}": round(one * run["seconds"] / full / 3600, 2)
+            for n, run in sorted(by_processes.items())
+        },
+    }
 
 
 def mib(size: int) -> str:
@@ -161,26 +204,68 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 _load(v["contention"]),
             )
         )
-    if "rebuild" in benches:
-        r = benches["rebuild"]
-        # The target is for a million events; a smaller run is scaled to it.
-        scaled = r["seconds"] * REBUILD_TARGET_EVENTS / r["events"] if r["events"] else math.inf
-        found.append(
-            Row(
-                f"Rebuild: {r['events']:,} events replayed into an empty projection",
-                f"{r['seconds']:,.0f} s ({r['rate']:,.0f} events/s)"
-                + ("" if r["events"] >= REBUILD_TARGET_EVENTS else f"; {scaled:,.0f} s per million"),
-                f"≤ {TARGET_REBUILD_S / 60:.0f} min per {REBUILD_TARGET_EVENTS:,}",
-                scaled <= TARGET_REBUILD_S,
-                _load(r["contention"]),
-            )
-        )
+    found.extend(_rebuild_rows(benches))
     memory = results.get("peak_rss", {})
     if memory:
         found.append(
             Row(
                 "Peak RSS of each service",
                 ", ".join(f"{name} {mib(size)}" for name, size in memory.items()),
+                "—",
+                None,
+                "",
+            )
+        )
+    return found
+
+
+def _rebuild_rows(benches: dict[str, Any]) -> list[Row]:
+    if "rebuild" not in benches:
+        return []
+    one = benches["rebuild"]
+    found = []
+    # Results from before the process counts have only the one-process run.
+    runs = [one] + [benches[k] for k in sorted(benches) if re.fullmatch(r"rebuild_\d+_processes", k)]
+    for r in runs:
+        processes = r.get("processes", 1)
+        # The target is for a million events; a smaller run is scaled to it.
+        scaled = r["seconds"] * REBUILD_TARGET_EVENTS / r["events"] if r["events"] else math.inf
+        speedup = f", ×{one['seconds'] / r['seconds']:.2f} of one process" if processes > 1 else ""
+        found.append(
+            Row(
+                f"Rebuild: {r['events']:,} events replayed into an empty projection"
+                + (f", {processes} processes" if processes > 1 else ""),
+                f"{r['seconds']:,.0f} s ({r['rate']:,.0f} events/s{speedup})"
+                + ("" if r["events"] >= REBUILD_TARGET_EVENTS else f"; {scaled:,.0f} s per million"),
+                f"≤ {TARGET_REBUILD_S / 60:.0f} min per {REBUILD_TARGET_EVENTS:,}",
+                scaled <= TARGET_REBUILD_S,
+                _load(r["contention"]),
+            )
+        )
+    sizes = benches.get("rebuild_sizes", [])
+    if len(sizes) > 1:
+        growth = sizes[-1]["wall_us_per_event"] / sizes[0]["wall_us_per_event"]
+        found.append(
+            Row(
+                "Rebuild cost per event as the log grows (one process), wall / CPU",
+                "; ".join(
+                    f"{s['events']:,}: {s['wall_us_per_event']:,.0f} / {s['cpu_us_per_event']:,.0f} µs"
+                    for s in sizes
+                ),
+                f"flat: ≤ +{100 * (FLAT_TOLERANCE - 1):.0f} % from {sizes[0]['events']:,} to "
+                f"{sizes[-1]['events']:,}",
+                growth <= FLAT_TOLERANCE,
+                _load(sizes[-1]["contention"]),
+            )
+        )
+    projection = benches.get("rebuild_projection")
+    if projection:
+        found.append(
+            Row(
+                f"Rebuild of one national year ({projection['events']:,} events), projected",
+                ", ".join(f"{n} {hours:,.1f} h" for n, hours in projection["hours"].items())
+                + f" (t = {projection['fixed_seconds']:,.0f} s + "
+                f"{projection['marginal_us_per_event']:,.0f} µs × events, ÷ speed-up)",
                 "—",
                 None,
                 "",

@@ -3,7 +3,7 @@
 # print the table, write bench/results/<date>-<host>.{json,md} and latest.md, and rewrite the README's
 # <!-- bench:start --> … <!-- bench:end --> section when it has one. Arguments go to `python -m bench`:
 #
-#   bash bench/run.sh                                  # everything, full sizes (about 15 minutes)
+#   bash bench/run.sh                                  # everything, full sizes (about 22 minutes)
 #   bash bench/run.sh --only tracker --events 100000   # one benchmark, smaller
 #
 # Not part of the test suite: it never fails on a missed target, only when something breaks.

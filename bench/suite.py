@@ -2,13 +2,15 @@
 write the results.
 
     python -m bench --bootstrap-servers HOST:PORT --database-url URL [--only tracker,intake,visible,rebuild]
-                    [--events 500000] [--rebuild-events 1000000] [--rate 300] [--duration 60]
-                    [--batches 20] [--batch-size 1000] [--results-dir bench/results] [--readme README.md]
+                    [--events 500000] [--rebuild-events 1000000] [--rebuild-processes 1,2,4]
+                    [--rate 300] [--duration 60] [--batches 20] [--batch-size 1000]
+                    [--results-dir bench/results] [--readme README.md]
 
 ``bash bench/run.sh`` starts a throwaway broker and PostgreSQL and calls this; see bench/README.md. The
-benchmarks run in this order, because each leaves the topics as the next one wants them: tracker
-(fills the event topics with ``--events`` events, measures the ceiling and the tracker), rebuild
-(tops the topics up to ``--rebuild-events`` and replays them all), intake, visible.
+benchmarks run in this order, because each leaves the topics as the next one wants them: rebuild (fills
+the event topics to a quarter, a half and all of ``--rebuild-events``, replaying them in one process
+after each step, then at full size in each of ``--rebuild-processes``), tracker (adds ``--events``
+events, measures the ceilings and the tracker on those alone), intake, visible.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=ROOT / ".work" / "bench" / "run")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--events", type=int, default=500_000, help="events for the throughput benchmark")
-    parser.add_argument("--rebuild-events", type=int, default=1_000_000, help="events the rebuild replays")
+    parser.add_argument(
+        "--rebuild-events",
+        type=int,
+        default=1_000_000,
+        help="events the rebuild replays at full size; also at a quarter and half of it, one process",
+    )
+    parser.add_argument(
+        "--rebuild-processes",
+        default="1,2,4",
+        help="processes sharing the rebuild at full size, one run for each count (default 1,2,4)",
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="single scans per second")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of single scans")
     parser.add_argument("--batches", type=int, default=20, help="batch uploads after the single scans")
@@ -60,6 +72,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     options.only = [name.strip() for name in options.only.split(",") if name.strip()]
     options.tracker_replicas = [int(n) for n in options.tracker_replicas.split(",") if n.strip()]
+    options.rebuild_processes = [int(n) for n in options.rebuild_processes.split(",") if n.strip()]
     unknown = set(options.only) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -77,6 +90,7 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         "settings": {
             "events": options.events,
             "rebuild_events": options.rebuild_events,
+            "rebuild_processes": options.rebuild_processes,
             "rate": options.rate,
             "duration_s": options.duration,
             "batches": options.batches,
@@ -94,11 +108,49 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
     dossiers = 0
     published = 0
 
+    if "rebuild" in options.only:
+        # First, on topics holding no benchmark's events yet, so that the smallest size can be replayed:
+        # the topics are topped up from one size to the next and replayed each time.
+        sizes: list[dict[str, Any]] = []
+        for size in report.rebuild_sizes(options.rebuild_events):
+            missing = size - published
+            if missing > 0:
+                population = events.Population(events.dossiers_for(missing), first=dossiers)
+                say(f"topping the event topics up with {missing:,} events ...")
+                filled = await tracker.fill(env.bootstrap, population, missing, say)
+                published += filled.events
+                dossiers += population.count
+            contention = machine.Contention(pid_files).start()
+            say(f"rebuild of {published + preexisting:,} events (one process) ...")
+            rebuilt = await tracker.rebuild(env, published if not preexisting else None, say)
+            sizes.append(_rebuild_result(rebuilt, contention.finish()))
+        benches["rebuild"] = sizes[-1]
+        benches["rebuild_sizes"] = sizes
+        memory["tracker rebuild"] = sizes[-1]["peak_rss"]
+        by_processes = {1: sizes[-1]}
+        for processes in options.rebuild_processes:
+            if processes == 1:
+                continue
+            contention = machine.Contention(pid_files).start()
+            say(f"rebuild of {published + preexisting:,} events in {processes} processes ...")
+            rebuilt = await tracker.rebuild(
+                env, published if not preexisting else None, say, processes=processes
+            )
+            by_processes[processes] = benches[f"rebuild_{processes}_processes"] = _rebuild_result(
+                rebuilt, contention.finish()
+            )
+            memory[f"tracker rebuild ×{processes} (each)"] = rebuilt.largest_rss
+        benches["rebuild_projection"] = report.rebuild_projection(sizes, by_processes)
+        for processes, hours in benches["rebuild_projection"]["hours"].items():
+            say(f"  one national year ({report.NATIONAL_YEAR_EVENTS:,} events) in {processes}: {hours:.1f} h")
+        # The tracker benchmark measures from here: its events come after these.
+        starts = await end_offsets(env.bootstrap, TOPICS)
+
     if "tracker" in options.only:
-        population = events.Population(events.dossiers_for(options.events))
+        population = events.Population(events.dossiers_for(options.events), first=dossiers)
         say(f"filling the event topics with {options.events:,} events ...")
         filled = await tracker.fill(env.bootstrap, population, options.events, say)
-        dossiers, published = population.count, filled.events
+        dossiers += population.count
         say(
             f"  {filled.events:,} events ({filled.bytes / filled.events:,.0f} bytes each) "
             f"in {filled.seconds:.0f} s"
@@ -170,26 +222,6 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
                 f"ceiling, {100 * measured.rate / stored.rate:.1f} % of the store ceiling"
             )
 
-    if "rebuild" in options.only:
-        missing = options.rebuild_events - published
-        if missing > 0:
-            population = events.Population(events.dossiers_for(missing), first=dossiers)
-            say(f"topping the event topics up with {missing:,} events ...")
-            filled = await tracker.fill(env.bootstrap, population, missing, say)
-            published += filled.events
-        contention = machine.Contention(pid_files).start()
-        say(f"rebuild of {published + preexisting:,} events ...")
-        rebuilt = await tracker.rebuild(env, published if not preexisting else None, say)
-        benches["rebuild"] = {
-            "events": rebuilt.events,
-            "seconds": round(rebuilt.seconds, 1),
-            "rate": round(rebuilt.rate, 1),
-            "cpu_seconds": round(rebuilt.cpu_seconds, 1),
-            "peak_rss": rebuilt.peak_rss,
-            "contention": contention.finish(),
-        }
-        memory["tracker rebuild"] = rebuilt.peak_rss
-
     if "intake" in options.only:
         contention = machine.Contention(pid_files).start()
         run = await intake.intake(
@@ -256,6 +288,21 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         shown = benches["visible"]["visible_ms"]
         say(f"  scan to visible p50 {shown['p50']} ms, p95 {shown['p95']} ms, max {shown['max']} ms")
     return results
+
+
+def _rebuild_result(rebuilt: tracker.Rebuild, contention: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "events": rebuilt.events,
+        "processes": rebuilt.processes,
+        "seconds": round(rebuilt.seconds, 1),
+        "rate": round(rebuilt.rate, 1),
+        "cpu_seconds": round(rebuilt.cpu_seconds, 1),
+        "wall_us_per_event": round(rebuilt.wall_us_per_event, 1),
+        "cpu_us_per_event": round(rebuilt.cpu_us_per_event, 1),
+        "peak_rss": rebuilt.peak_rss,
+        "largest_rss": rebuilt.largest_rss,
+        "contention": contention,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,15 @@ ceiling: what one Python process on this machine can fetch from this broker); th
 them, and the time runs from its start until its committed offsets reach the end offsets, and its
 outbox of stage changes is published.
 
-Rebuild: ``python -m services.tracker.cli rebuild --database-url <empty database>`` replays the topics
-from their beginning; the time runs from its start to its exit.
+Rebuild: ``python -m services.tracker.cli rebuild --database-url <empty database> --processes N``
+replays the topics from their beginning; the time runs from its start to its exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import resource
 import time
 import uuid
 from collections.abc import Callable
@@ -263,30 +265,66 @@ class Rebuild:
     events: int
     seconds: float
     peak_rss: int
+    """Of all its processes together (the parent and, with several processes, its children)."""
+    largest_rss: int
+    """Of its largest process: what each process needs."""
     cpu_seconds: float
+    """Of all its processes."""
     stored_events: int
+    processes: int = 1
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
+    @property
+    def wall_us_per_event(self) -> float:
+        return self.seconds / self.events * 1e6 if self.events else math.nan
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_seconds / self.events * 1e6 if self.events else math.nan
+
+
+def _children_cpu_s() -> float:
+    """CPU of every descendant that has exited and been waited for: the rebuild's children exit before
+    it does, so sampling the live process tree would miss their last seconds."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
 
 async def rebuild(
-    env: Environment, expected: int | None, say: Say, extra_env: dict[str, str] | None = None
+    env: Environment,
+    expected: int | None,
+    say: Say,
+    extra_env: dict[str, str] | None = None,
+    processes: int = 1,
 ) -> Rebuild:
-    """The rebuild command into an empty database; ``expected`` events stored, when it is known."""
+    """The rebuild command into an empty database (``--processes``); ``expected`` events stored, when it
+    is known."""
     database = await new_database(env.admin_url, "rebuild")
     ends = await end_offsets(env.bootstrap, TOPICS)
     total = sum(ends.values())
+    cpu_before = _children_cpu_s()
     started = time.monotonic()
     service = start_service(
-        "tracker-rebuild",
-        ["-m", "services.tracker.cli", "rebuild", "--database-url", database],
+        "tracker-rebuild" if processes == 1 else f"tracker-rebuild-{processes}",
+        [
+            "-m",
+            "services.tracker.cli",
+            "rebuild",
+            "--database-url",
+            database,
+            "--processes",
+            str(processes),
+        ],
         service_env(env, database, **(extra_env or {})),
         env.work_dir / "logs",
     )
     code = await service.wait()
     seconds = time.monotonic() - started
+    # The rebuild and its children, reaped once each has exited (nothing else of the bench exits now).
+    cpu = max(service.cpu_s, _children_cpu_s() - cpu_before)
     if code != 0:
         raise RuntimeError(f"the rebuild exited with {code}:\n{service.log_path.read_text()[-3000:]}")
     engine = make_engine(database)
@@ -298,5 +336,10 @@ async def rebuild(
     await drop_database(env.admin_url, database)
     if expected is not None and stored != expected:
         raise RuntimeError(f"the rebuild stored {stored} events of the {expected} published")
-    say(f"  rebuild: {total:,} events in {seconds:.1f} s")
-    return Rebuild(total, seconds, service.peak_rss, service.cpu_s, stored)
+    result = Rebuild(total, seconds, service.peak_rss, service.largest_rss, cpu, stored, processes)
+    say(
+        f"  rebuild ({processes} process{'es' if processes > 1 else ''}): {total:,} events in "
+        f"{seconds:.1f} s, {result.wall_us_per_event:,.0f} µs/event wall, "
+        f"{result.cpu_us_per_event:,.0f} µs/event CPU"
+    )
+    return result

@@ -3,7 +3,7 @@
     python -m services.tracker.cli dead-letters list [--topic T] [--reason R] [--consumer C] [--json]
     python -m services.tracker.cli dead-letters republish --topic T --offset N [--offset M] [--value-file F]
     python -m services.tracker.cli dead-letters republish --topic T --all [--reason R] [--consumer C]
-    python -m services.tracker.cli rebuild --database-url URL
+    python -m services.tracker.cli rebuild --database-url URL [--processes N]
 
 ``list --payload`` adds the bytes of each letter.
 
@@ -12,7 +12,9 @@ is given (they may hold personal data). ``republish`` sends the original bytes a
 original topic once the consumer (or, with ``--value-file``, the message) is fixed; idempotent consumers
 make that safe, and a letter several consumer groups refused is re-published once. ``rebuild`` migrates
 an empty database and replays postal.events.v1 and agency.events.v1 from their beginning into it, then
-exits once it reached the end offsets it saw at start. It publishes no stage changes.
+exits once it reached the end offsets it saw at start (services/tracker/rebuild.py); with
+``--processes N``, N processes share the partitions (services/tracker/rebuild_processes.py). It
+publishes no stage changes.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import asyncio
 import json
 import logging
 import sys
-import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select
 
-from contracts.topics import Topic, by_name
+from contracts.topics import by_name
 from services.shared.consuming import (
     DLT_CONSUMER,
     DLT_DETAIL,
@@ -43,20 +41,11 @@ from services.shared.consuming import (
     DLT_REASON,
     DLT_TIME,
     DLT_TOPIC,
-    BatchProcessor,
-    DeadLetter,
-    RawRecord,
 )
-from services.shared.db import migrate
-from services.shared.db.engine import make_engine
-from services.shared.db.schema import processed_event
-from services.tracker.adapters import repository
-from services.tracker.adapters.tables import dossier as dossier_table
-from services.tracker.adapters.tables import event as event_table
-from services.tracker.app import agency_due_policy, run
+from services.tracker.app import run
 from services.tracker.consumers import TOPICS
-from services.tracker.handlers import PhoneDigest, Projector
-from services.tracker.metrics import TrackerMetrics
+from services.tracker.rebuild import RebuildRefusedError, Share, rebuild
+from services.tracker.rebuild_processes import RebuildFailedError, rebuild_in_processes
 from services.tracker.settings import TrackerSettings
 
 REPUBLISHED_FROM = "dlt.republished_from"
@@ -207,156 +196,6 @@ async def republish(
     return sent
 
 
-# --------------------------------------------------------------------------- rebuild
-
-
-class RebuildRefusedError(Exception):
-    """The target database already holds a tracker projection."""
-
-
-@dataclass
-class RebuildSummary:
-    records: int = 0
-    events: int = 0
-    dossiers: int = 0
-    refused: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "events": self.events,
-            "dossiers": self.dossiers,
-            "refused": dict(self.refused),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-async def rebuild(
-    settings: TrackerSettings,
-    database_url: str,
-    *,
-    topics: Sequence[Topic] = TOPICS,
-    progress: Out | None = None,
-) -> RebuildSummary:
-    """Replay the topics from their beginning into an empty database, up to the end offsets seen at start.
-
-    Records the live consumer dead-lettered are refused again here and only counted (they are on the
-    dead-letter topics already); no stage change is published.
-    """
-    started = time.monotonic()
-    await migrate.upgrade_async(database_url)
-    engine = repository.tune(make_engine(database_url))
-    summary = RebuildSummary()
-    try:
-        async with engine.connect() as conn:
-            events = await conn.scalar(select(func.count()).select_from(event_table))
-            inbox = await conn.scalar(
-                select(func.count())
-                .select_from(processed_event)
-                .where(processed_event.c.consumer == settings.consumer_group)
-            )
-        if events or inbox:
-            raise RebuildRefusedError(
-                f"the database already holds {events} tracker events and {inbox} inbox rows of "
-                f"{settings.consumer_group}; rebuild into an empty database"
-            )
-
-        async def count_refused(letters: Sequence[DeadLetter], _: str) -> None:
-            summary.refused.update(letter.reason for letter in letters)
-
-        metrics = TrackerMetrics(CollectorRegistry())
-        projector = Projector(
-            due=agency_due_policy(settings),
-            digest=PhoneDigest(settings.phone_digest_keys()),
-            metrics=metrics,
-            publish_stage_changes=False,
-        )
-        processor = BatchProcessor(
-            consumer=settings.consumer_group,
-            engine=engine,
-            apply=projector,
-            dead_letters=count_refused,
-            metrics=metrics.consumer,
-        )
-        await _replay(settings, topics, processor, summary, progress)
-        async with engine.connect() as conn:
-            summary.events = await conn.scalar(select(func.count()).select_from(event_table)) or 0
-            summary.dossiers = await conn.scalar(select(func.count()).select_from(dossier_table)) or 0
-    finally:
-        await engine.dispose()
-    summary.seconds = time.monotonic() - started
-    return summary
-
-
-async def _replay(
-    settings: TrackerSettings,
-    topics: Sequence[Topic],
-    processor: BatchProcessor,
-    summary: RebuildSummary,
-    progress: Out | None,
-) -> None:
-    """Replay in ``settings.consumers`` lanes at once, as the live consumer's group members share the
-    partitions: while one lane waits for PostgreSQL, another decodes and folds. Partition p of every
-    topic (the same dossiers) belongs to one lane, so each dossier's events are applied in order."""
-    lanes = settings.consumers
-    partitions = [TopicPartition(topic.name, p) for topic in topics for p in range(topic.partitions)]
-    last_report = [time.monotonic()]
-
-    def report(remaining: int) -> None:
-        if progress is not None and time.monotonic() - last_report[0] > 5:
-            last_report[0] = time.monotonic()
-            progress(f"rebuild: {summary.records} records replayed, {remaining} partitions to go in a lane")
-
-    # A lane that fails stops the others, and its error is the rebuild's, as with one lane.
-    try:
-        async with asyncio.TaskGroup() as lanes_running:
-            for lane in range(lanes):
-                mine = [tp for tp in partitions if tp.partition % lanes == lane]
-                lanes_running.create_task(_replay_lane(settings, mine, processor, summary, report))
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-
-
-async def _replay_lane(
-    settings: TrackerSettings,
-    partitions: Sequence[TopicPartition],
-    processor: BatchProcessor,
-    summary: RebuildSummary,
-    report: Callable[[int], None],
-) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        client_id="tracker-rebuild",
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(partitions))
-        starts = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, starts[tp])
-        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
-        while remaining:
-            fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=settings.max_batch)
-            batch = [
-                RawRecord.of(record)
-                for tp, records in fetched.items()
-                for record in records
-                if record.offset < ends[tp]
-            ]
-            if batch:
-                await processor.process(batch)
-                summary.records += len(batch)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            report(len(remaining))
-    finally:
-        await consumer.stop()
-
-
 # --------------------------------------------------------------------------- the command line
 
 
@@ -368,11 +207,17 @@ async def _run(args: argparse.Namespace, settings: TrackerSettings) -> int:
     bootstrap = args.bootstrap_servers or settings.kafka_bootstrap_servers
     if args.command == "rebuild":
         try:
-            summary = await rebuild(settings, args.database_url, progress=_print)
-        except RebuildRefusedError as exc:
+            if args.share is not None or args.processes == 1:
+                summary = await rebuild(settings, args.database_url, progress=_print, share=args.share)
+            else:
+                summary = await rebuild_in_processes(
+                    settings, args.database_url, args.processes, progress=_print
+                )
+        except (RebuildRefusedError, RebuildFailedError) as exc:
             print(f"rebuild: {exc}", file=sys.stderr)
             return 1
-        _print(json.dumps({"rebuild": "done", **summary.as_dict()}))
+        share = {"share": str(args.share)} if args.share is not None else {}
+        _print(json.dumps({"rebuild": "done", **share, **summary.as_dict()}))
         return 0
 
     topics = (
@@ -433,6 +278,13 @@ async def _run(args: argparse.Namespace, settings: TrackerSettings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m services.tracker.cli", description=__doc__.splitlines()[0]
@@ -462,6 +314,15 @@ def main(argv: list[str] | None = None) -> int:
 
     rebuilding = commands.add_parser("rebuild", help="replay the event topics into an empty database")
     rebuilding.add_argument("--database-url", required=True, help="an empty database (it is migrated first)")
+    rebuilding.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="processes sharing the partitions, each with TRACKER_CONSUMERS database connections "
+        "(default 1; at most the topics' partition count)",
+    )
+    # Internal: how the processes of a shared rebuild are started (one share each, no migration).
+    rebuilding.add_argument("--share", type=Share.parse, help=argparse.SUPPRESS)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

@@ -67,3 +67,47 @@ def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_bot
     assert tracker["store_ratio"] > 0
     assert "store ceiling" in done.stdout
     assert not (tmp_path / "results" / "latest.md").exists(), "a partial run is not the latest table"
+
+
+def test_the_rebuild_benchmark_replays_each_size_and_each_process_count_and_projects_a_year(
+    kafka_bootstrap: str, postgres_url: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--database-url",
+            postgres_url,
+            "--only",
+            "rebuild",
+            "--rebuild-events",
+            "2000",
+            "--rebuild-processes",
+            "1,2",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (written,) = (tmp_path / "results").glob("*.json")
+    benches = json.loads(written.read_text())["benchmarks"]
+    sizes = benches["rebuild_sizes"]
+    # The session's broker may hold other tests' events: each size replays them too.
+    assert [s["processes"] for s in sizes] == [1, 1, 1]
+    assert sizes[0]["events"] < sizes[1]["events"] < sizes[2]["events"] == benches["rebuild"]["events"]
+    assert all(s["wall_us_per_event"] > 0 and s["cpu_us_per_event"] > 0 for s in sizes)
+    shared = benches["rebuild_2_processes"]
+    assert shared["processes"] == 2 and shared["events"] == benches["rebuild"]["events"]
+    assert shared["cpu_seconds"] > 0 and shared["largest_rss"] > 0
+    assert set(benches["rebuild_projection"]["hours"]) == {"1 process", "2 processes"}
+    assert "Rebuild of one national year (300,000,000 events), projected" in done.stdout
