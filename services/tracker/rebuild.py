@@ -253,6 +253,7 @@ async def _replay_lane(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
         client_id="tracker-rebuild",
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
     )
     await consumer.start()
     try:
