@@ -13,10 +13,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
+from services.shared.alignment import TimeAlignment
 from services.shared.consuming import BatchProcessor, RawRecord, undecoded
 from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
@@ -78,9 +80,15 @@ def _member(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSet
         description="Every postal and agency event, folded into each dossier's stage, custody and history.",
     )
 
+    alignment = TimeAlignment()
+
     @subscriber
     async def on_dossier_events(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        if isinstance(msg.consumer, AIOKafkaConsumer):  # not FastStream's in-memory test consumer
+            # In a catch-up the agency topic runs ahead of the postal one in time: what is ahead waits,
+            # its partition rewound (so the offsets committed below stop before it) and paused.
+            records = tuple(await alignment.release(msg.consumer, records))
         if records:
             await processor.process([RawRecord.of(record) for record in records])
         # Offsets reach Kafka only after the projection committed (and dead letters were acknowledged).

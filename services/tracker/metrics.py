@@ -30,6 +30,12 @@ class TrackerMetrics:
             ["reason"],
             registry=registry,
         )
+        self.refolds = Counter(
+            "tracker_refolds_total",
+            "Dossiers folded again from their whole history because an event arrived that sorts before "
+            "their last known one (an offline scanner, or topics read out of step in a catch-up).",
+            registry=registry,
+        )
         self.stage_changes_published = Counter(
             "tracker_stage_changes_published_total",
             "tracker.stage_changed events acknowledged by Kafka, by the stage reached.",

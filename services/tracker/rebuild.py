@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import Topic
+from services.shared.alignment import TimeAlignment
 from services.shared.consuming import BatchProcessor, DeadLetter, RawRecord
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
@@ -263,14 +264,14 @@ async def _replay_lane(
         for tp in partitions:
             consumer.seek(tp, starts[tp])
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+        alignment = TimeAlignment()
         while remaining:
             fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=settings.max_batch)
-            batch = [
-                RawRecord.of(record)
-                for tp, records in fetched.items()
-                for record in records
-                if record.offset < ends[tp]
+            read = [
+                record for tp, records in fetched.items() for record in records if record.offset < ends[tp]
             ]
+            # Replay the topics level in time, as they were written (services.shared.alignment).
+            batch = [RawRecord.of(record) for record in await alignment.release(consumer, read, ends)]
             if batch:
                 await processor.process(batch)
                 summary.records += len(batch)
