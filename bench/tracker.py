@@ -61,9 +61,19 @@ class Fill:
     bytes: int = 0
 
 
+_LAST_STAMP = [0]
+"""The timestamp (ms) of the last record any fill published: later fills stamp after it."""
+
+
 async def fill(bootstrap: str, population: Population, limit: int, say: Say) -> Fill:
-    """Publish the first ``limit`` records of a population in publication order (acks=all)."""
+    """Publish the first ``limit`` records of a population in publication order (acks=all).
+
+    Records are stamped one millisecond apart in publication order, ending about now, as live traffic
+    is (a dossier's events are hours apart): published in one burst, a dozen records would share each
+    millisecond and a consumer catching up could not tell their order across the two topics
+    (services.shared.alignment)."""
     started = time.monotonic()
+    stamp = max(int(time.time() * 1000) - limit, _LAST_STAMP[0] + 1)
     result = Fill(dossiers=population.count)
     producer = new_producer(bootstrap, acks="all", linger_ms=20, enable_idempotence=True)
     await producer.start()
@@ -71,7 +81,11 @@ async def fill(bootstrap: str, population: Population, limit: int, say: Say) -> 
         pending: list[asyncio.Future[Any]] = []
         sample: list[Record] = []
         for record in population.records(limit):
-            pending.append(await producer.send(record.topic, record.value, key=record.key))
+            pending.append(
+                await producer.send(record.topic, record.value, key=record.key, timestamp_ms=stamp)
+            )
+            _LAST_STAMP[0] = stamp
+            stamp += 1
             result.events += 1
             result.bytes += len(record.value)
             result.by_topic[record.topic] = result.by_topic.get(record.topic, 0) + 1

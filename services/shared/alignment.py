@@ -8,12 +8,15 @@ time: a dossier's agency events arrive long before the postal events that happen
 then takes each postal event as a late one and folds the dossier's whole history again (a third of the
 dossiers of a catch-up batch did, reading back half as many history rows as it wrote).
 
-``TimeAlignment.release`` takes a batch just read and keeps back each partition's records that are newer
-than the newest record read from a peer (the same partition number of another topic) that still has
-records to read: the consumer is rewound to the first record kept back, and the partition is paused
-until its peers have caught up in time. The laggard of a group is always released whole, so the
-consumer always progresses. Live traffic, where every partition is at its end, keeps nothing back.
-Record timestamps are the producers' (CreateTime), close to when each event was published.
+``TimeAlignment.release`` merges each batch just read by record time, group by group (a group: the same
+partition number of every topic), the way a merge of sorted files does: it applies the oldest record
+among the members' next ones, again and again, and stops at a member whose next record it does not have
+(it was not read yet and may be older than what is left). What is left waits: the consumer is rewound to
+each member's first record left, and those members are paused, so the next fetches read the member that
+stopped the merge. Live traffic, where every partition is at its end, keeps nothing back. Record
+timestamps are the producers' (CreateTime), close to when each event was published; a partition's
+records are taken to come in time order, as they nearly do (offline scanners are what the fold's late
+path is for).
 
 Offsets stay safe: a rewound partition's position is its first record kept back, so the offsets
 committed after the batch stop before it, and it is read again later (aiokafka drops what it had
@@ -23,7 +26,7 @@ puts a late event in its place anyway; this only keeps catch-ups on the cheap pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from typing import Any, Protocol
 
 from aiokafka import TopicPartition
@@ -47,43 +50,22 @@ class SteerableConsumer(Protocol):
     async def position(self, partition: TopicPartition) -> int: ...
 
 
-def watermarks(
-    assigned: Iterable[TopicPartition],
-    newest: Mapping[TopicPartition, int],
-    lagging: Set[TopicPartition],
-) -> dict[TopicPartition, int]:
-    """The newest record time each partition may be read up to (inclusive), by its group's laggard: the
-    lagging member (same partition number, any topic) with the oldest newest record. The laggard may be
-    read whole; the others only up to just before the laggard's newest time, since the laggard may still
-    hold records of that very millisecond (producers stamp many records a millisecond). Ties are broken
-    by topic name, so exactly one member of a group is its laggard and the group always progresses.
+Position = tuple[int, int]
+"""(record time, topic rank): the order of the merge; equal times go by topic, so the merge is total."""
 
-    A lagging member nothing was read from yet may hold the oldest records of all: it is the laggard,
-    and until it is read its peers may read nothing. A partition without a lagging peer is not limited
-    (absent). ``newest``: the timestamp (ms) of the newest record read from each partition;
-    ``lagging``: the partitions known to have records left to read.
-    """
-    groups: dict[int, list[TopicPartition]] = {}
-    for tp in assigned:
-        groups.setdefault(tp.partition, []).append(tp)
-    limits: dict[TopicPartition, int] = {}
-    for members in groups.values():
-        laggards = [tp for tp in members if tp in lagging]
-        if not laggards:
-            continue
-        laggard = min(laggards, key=lambda tp: (newest.get(tp, -1), tp.topic))
-        slowest = newest.get(laggard, -1)
-        limits.update((tp, slowest if tp == laggard else slowest - 1) for tp in members)
-    return limits
+UNKNOWN = -1
+"""The time of a member's next record when nothing is known of it: before every record."""
 
 
 class TimeAlignment:
-    """The state of one consumer's alignment: of each partition, the newest record time read and the
-    offset after the last record read (a partition with records beyond it is lagging)."""
+    """One consumer's merge state: of each partition, the offset of its next record not applied yet,
+    the time of the last record applied, and the time of its next record when it was read and sent back
+    to wait."""
 
     def __init__(self) -> None:
-        self._newest: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
+        self._applied: dict[TopicPartition, int] = {}
+        self._waiting: dict[TopicPartition, int] = {}
 
     async def release(
         self,
@@ -91,60 +73,77 @@ class TimeAlignment:
         records: Sequence[Any],
         ends: Mapping[TopicPartition, int] | None = None,
     ) -> list[Any]:
-        """Of a batch of ``records`` (aiokafka ConsumerRecords) just read, those to apply now.
-
-        A partition's records newer than the newest record read from a lagging peer wait: the consumer is
-        rewound to the first of them (so the offsets committed after the batch stop before it) and the
-        partition is paused until its peers have caught up in time. Each partition's records are
-        released as a prefix, in their order. The laggard of each group is released whole, so every
-        batch that holds some of a group's laggard's records applies them.
+        """Of a batch of ``records`` (aiokafka ConsumerRecords) just read, those to apply now, in the
+        batch's order; the rest wait (rewound, paused).
 
         ``ends``: where each partition ends, when the caller knows better than the broker's high
         watermarks (a rebuild reads up to the end offsets it saw at start, and no further). A partition
-        is lagging while records before its end were never read: records read and sent back to wait
-        count as read, so the laggard of a group is always one that gives new records when read again.
+        whose end is not known yet (no fetch of it answered) may hold the oldest records of all.
         """
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            if record.timestamp > self._newest.get(tp, -1):
-                self._newest[tp] = record.timestamp
-            if record.offset + 1 > self._next.get(tp, -1):
-                self._next[tp] = record.offset + 1
         assigned = set(consumer.assignment())
-        for known in (self._newest, self._next):
+        for known in (self._next, self._applied, self._waiting):
             for tp in [tp for tp in known if tp not in assigned]:
                 del known[tp]  # revoked in a rebalance: another member reads it now
         for tp in assigned - self._next.keys():
-            # Nothing read from it yet: where it stands (known to the consumer, no round trip).
+            # Nothing applied from it yet: where it stands (known to the consumer, no round trip).
             self._next[tp] = await consumer.position(tp)
-        lagging = {
-            tp
-            for tp in assigned
-            if self._behind(tp, ends.get(tp) if ends is not None else consumer.highwater(tp))
-        }
-        limits = watermarks(assigned, self._newest, lagging)
-        ready: list[Any] = []
-        rewind: dict[TopicPartition, int] = {}
+        queues: dict[TopicPartition, list[Any]] = {}
         for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            if tp in rewind:
-                continue
-            limit = limits.get(tp)
-            if limit is not None and record.timestamp > limit and tp in assigned:
-                rewind[tp] = record.offset
-                continue
-            ready.append(record)
-        # What was read stays read for the alignment (its time is known, it is no longer a partition's
-        # unknown rest), though the consumer reads it again.
-        for tp, offset in rewind.items():
-            consumer.seek(tp, offset)
-        held = {tp for tp, limit in limits.items() if self._newest.get(tp, -1) > limit}
-        paused = set(consumer.paused())
-        if held - paused:
-            consumer.pause(*sorted(held - paused))
-        if (paused & assigned) - held:
-            consumer.resume(*sorted((paused & assigned) - held))
-        return ready
+            queues.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        groups: dict[int, list[TopicPartition]] = {}
+        for tp in assigned:
+            groups.setdefault(tp.partition, []).append(tp)
+        ranks = {topic: rank for rank, topic in enumerate(sorted({tp.topic for tp in assigned}))}
 
-    def _behind(self, tp: TopicPartition, end: int | None) -> bool:
-        return end is not None and tp in self._next and self._next[tp] < end
+        def end_of(tp: TopicPartition) -> int | None:
+            return ends.get(tp) if ends is not None else consumer.highwater(tp)
+
+        applied: set[tuple[str, int, int]] = set()
+        wait: set[TopicPartition] = set()
+        go: set[TopicPartition] = set()
+        for members in groups.values():
+            taken = {tp: 0 for tp in members}
+
+            def head(tp: TopicPartition, taken: dict[TopicPartition, int]) -> Position | None:
+                """Where the member's next record stands in the merge; None: it has none left."""
+                queue, n = queues.get(tp, []), taken[tp]
+                if n < len(queue):
+                    return (queue[n].timestamp, ranks[tp.topic])
+                end = end_of(tp)
+                if end is not None and self._next[tp] >= end:
+                    return None
+                if tp in self._waiting:
+                    return (self._waiting[tp], ranks[tp.topic])
+                # Not read yet: no older than the last record applied from it, as far as is known.
+                return (self._applied.get(tp, UNKNOWN), ranks[tp.topic])
+
+            while True:
+                heads = {tp: at for tp in members if (at := head(tp, taken)) is not None}
+                if not heads:
+                    break
+                oldest = min(heads, key=lambda tp: heads[tp])
+                queue = queues.get(oldest, [])
+                if taken[oldest] >= len(queue):
+                    go.add(oldest)  # its next record must be read before anything newer is applied
+                    break
+                record = queue[taken[oldest]]
+                taken[oldest] += 1
+                applied.add((record.topic, record.partition, record.offset))
+                self._next[oldest] = record.offset + 1
+                self._applied[oldest] = max(self._applied.get(oldest, UNKNOWN), record.timestamp)
+                self._waiting.pop(oldest, None)
+            for tp in members:
+                queue = queues.get(tp, [])
+                if taken[tp] < len(queue):
+                    first = queue[taken[tp]]
+                    consumer.seek(tp, first.offset)
+                    self._next[tp] = first.offset
+                    self._waiting[tp] = first.timestamp
+                if tp in self._waiting and tp not in go:
+                    wait.add(tp)
+        paused = set(consumer.paused()) & assigned
+        if wait - paused:
+            consumer.pause(*sorted(wait - paused))
+        if paused - wait:
+            consumer.resume(*sorted(paused - wait))
+        return [r for r in records if (r.topic, r.partition, r.offset) in applied]

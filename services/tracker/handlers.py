@@ -177,6 +177,7 @@ class _Pending:
     flagged: dict[str, int] = field(default_factory=dict)
     cleared: dict[str, int] = field(default_factory=dict)
     stage_changes: int = 0
+    refolds: int = 0
 
     @staticmethod
     def bump(counts: dict[str, int], key: str) -> None:
@@ -226,7 +227,7 @@ class Projector:
         flagged = [dossier_id for dossier_id in late if stored[dossier_id].anomaly_count]
         stored_anomalies = await repository.load_anomalies(conn, flagged) if flagged else {}
 
-        pending = _Pending()
+        pending = _Pending(refolds=len(late))
         views: list[DossierView] = []
         fresh: list[HistoryEntry] = []
         party_rows: set[tuple[PartyKind, str, str]] = set()
@@ -312,6 +313,7 @@ class Projector:
                 metrics.anomalies.labels(reason).inc(count)
             for reason, count in pending.cleared.items():
                 metrics.anomalies_cleared.labels(reason).inc(count)
+            metrics.refolds.inc(pending.refolds)
             if wake is not None:
                 wake()
 

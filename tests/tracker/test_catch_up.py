@@ -6,6 +6,7 @@ and a consumer reading both at the same pace in records would run ahead on it.""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
@@ -36,8 +37,13 @@ async def test_a_backlog_of_both_topics_is_applied_in_time_order_without_folding
     by_topic: dict[str, int] = {}
     try:
         sent = []
-        for record in population.records():
-            sent.append(await producer.send(record.topic, record.value, key=record.key))
+        # One record a millisecond, as live traffic is stamped: published in a burst, most records of
+        # a millisecond would be of equal time to the merge, whatever their order.
+        start = int(time.time() * 1000)
+        for n, record in enumerate(population.records()):
+            sent.append(
+                await producer.send(record.topic, record.value, key=record.key, timestamp_ms=start + n)
+            )
             by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
         await asyncio.gather(*sent)
     finally:

@@ -130,6 +130,21 @@ async def test_events_arriving_out_of_order_one_batch_each_end_as_the_ordered_hi
     assert_every_stage_entered_published_once(tracker, dossier, events, messages)
 
 
+async def test_each_dossier_folded_again_for_a_late_event_is_counted_once_per_batch(tracker: Tracker) -> None:
+    first, second = new_dossier(ServiceForm.SEND_AND_RECEIVE), new_dossier(ServiceForm.SEND_AND_RECEIVE)
+    one, two = journey(first), journey(second)
+
+    def refolds() -> float:
+        return tracker.registry.get_sample_value("tracker_refolds_total") or 0.0
+
+    await feed(tracker, [*one[:2], *one[3:5], *two[:3]], 0)
+    assert refolds() == 0, "in order: each fold resumes from the stored row"
+    await feed(tracker, [one[2], *two[3:5]], 10)  # one[2] sorts before one[3] and one[4]
+    assert refolds() == 1
+    await feed(tracker, [*one[5:], *two[5:]], 20)
+    assert refolds() == 1
+
+
 async def test_an_anomaly_is_kept_counted_and_cleared_when_the_missing_event_arrives(
     tracker: Tracker,
 ) -> None:
