@@ -14,18 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, CompoundSelect, Row, cast, literal, null, select, union_all, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
-from services.post_office.adapters.tables import (
-    post_office_delivery_attempt,
-    post_office_handover,
-    post_office_item,
-    post_office_scan,
-)
+from services.post_office.adapters.statements import statements_for
 from services.post_office.domain import Attempt, AttemptOutcome, HandoverRecord, Item
-from services.shared.db.sql import among
 
 
 @dataclass(frozen=True)
@@ -101,6 +95,7 @@ class PostOfficeRepository:
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self._conn = conn
         self._now = _utc(now)
+        self._sql = statements_for(conn)
 
     # -- items
 
@@ -127,7 +122,10 @@ class PostOfficeRepository:
             return {}, {}
         attempts: dict[str, list[Attempt]] = {}
         scans: dict[uuid.UUID, StoredScan] = {}
-        for row in (await self._conn.execute(self._attempts_and_scans(found, scan_ids))).all():
+        read = await self._conn.execute(
+            self._sql.attempts_and_scans, {"item_ids": found, "scan_ids": sorted(map(str, scan_ids))}
+        )
+        for row in read.all():
             if row.row_kind == "attempt":
                 attempts.setdefault(row.item_id, []).append(_attempt(row))
             else:
@@ -140,34 +138,9 @@ class PostOfficeRepository:
     async def _locked_items(self, item_ids: Collection[str]) -> Sequence[Row[Any]]:
         if not item_ids:
             return []
-        return (
-            await self._conn.execute(
-                select(post_office_item)
-                .where(among(self._conn, post_office_item.c.item_id, sorted(set(item_ids))))
-                .order_by(post_office_item.c.item_id)
-                .with_for_update()
-            )
-        ).all()
-
-    def _attempts_and_scans(
-        self, item_ids: Sequence[str], scan_ids: Collection[uuid.UUID]
-    ) -> CompoundSelect[Any]:
-        """One row per delivery attempt of item_ids and per recorded scan among scan_ids, told apart by
-        ``row_kind``; each part's columns are NULL in the other's rows."""
-        a, s = post_office_delivery_attempt.c, post_office_scan.c
-        attempt_columns = [a.attempt, a.courier_id, a.started_at, a.outcome, a.ended_at, a.failure_reason]
-        scan_columns = [s.scan_id, s.fingerprint, s.event_id, s.kind, s.post_office_code, s.scanned_at]
-
-        def nulls(columns: list[Column[Any]]) -> list[Any]:
-            return [cast(null(), c.type).label(c.name) for c in columns]
-
-        attempts = select(
-            literal("attempt").label("row_kind"), a.item_id, *attempt_columns, *nulls(scan_columns)
-        ).where(among(self._conn, a.item_id, item_ids))
-        scans = select(
-            literal("scan").label("row_kind"), s.item_id, *nulls(attempt_columns), *scan_columns
-        ).where(among(self._conn, s.scan_id, sorted(map(str, scan_ids))))
-        return union_all(attempts, scans)
+        locked = await self._conn.execute(self._sql.locked_items, {"item_ids": sorted(set(item_ids))})
+        rows: Sequence[Row[Any]] = locked.all()
+        return rows
 
     async def item(self, item_id: str | None) -> Item | None:
         if item_id is None:
@@ -176,24 +149,25 @@ class PostOfficeRepository:
 
     async def add_item(self, item: Item) -> None:
         await self._conn.execute(
-            post_office_item.insert().values(
-                item_id=item.item_id,
-                kind=item.kind.value,
-                dossier_id=item.dossier_id,
-                agency_code=item.agency_code,
-                post_office_code=item.post_office_code,
-                service_form=item.service_form.value,
-                stage=item.stage.value,
-                recorded_at=_utc(item.recorded_at),
-                due_date=item.due_date,
-                fingerprint=item.fingerprint,
-                procedure_code=item.procedure_code,
-                postage_vnd=item.postage_vnd,
-                dossier_item_id=item.dossier_item_id,
-                agency_dossier_code=item.agency_dossier_code,
-                handover_record_id=item.handover_record_id,
-                updated_at=self._now,
-            )
+            self._sql.insert_item,
+            {
+                "item_id": item.item_id,
+                "kind": item.kind.value,
+                "dossier_id": item.dossier_id,
+                "agency_code": item.agency_code,
+                "post_office_code": item.post_office_code,
+                "service_form": item.service_form.value,
+                "stage": item.stage.value,
+                "recorded_at": _utc(item.recorded_at),
+                "due_date": item.due_date,
+                "fingerprint": item.fingerprint,
+                "procedure_code": item.procedure_code,
+                "postage_vnd": item.postage_vnd,
+                "dossier_item_id": item.dossier_item_id,
+                "agency_dossier_code": item.agency_dossier_code,
+                "handover_record_id": item.handover_record_id,
+                "updated_at": self._now,
+            },
         )
         await self._save_attempts((), item)
 
@@ -202,13 +176,13 @@ class PostOfficeRepository:
         for before, after in changes:
             if (before.stage, before.handover_record_id) != (after.stage, after.handover_record_id):
                 await self._conn.execute(
-                    update(post_office_item)
-                    .where(post_office_item.c.item_id == after.item_id)
-                    .values(
-                        stage=after.stage.value,
-                        handover_record_id=after.handover_record_id,
-                        updated_at=self._now,
-                    )
+                    self._sql.update_item,
+                    {
+                        "key_item_id": after.item_id,
+                        "stage": after.stage.value,
+                        "handover_record_id": after.handover_record_id,
+                        "updated_at": self._now,
+                    },
                 )
             await self._save_attempts(before.attempts, after)
 
@@ -224,18 +198,12 @@ class PostOfficeRepository:
             }
             if attempt.number not in known:
                 await self._conn.execute(
-                    post_office_delivery_attempt.insert().values(
-                        item_id=after.item_id, attempt=attempt.number, **values
-                    )
+                    self._sql.insert_attempt, {"item_id": after.item_id, "attempt": attempt.number, **values}
                 )
             elif known[attempt.number] != attempt:
                 await self._conn.execute(
-                    update(post_office_delivery_attempt)
-                    .where(
-                        post_office_delivery_attempt.c.item_id == after.item_id,
-                        post_office_delivery_attempt.c.attempt == attempt.number,
-                    )
-                    .values(**values)
+                    self._sql.update_attempt,
+                    {"key_item_id": after.item_id, "key_attempt": attempt.number, **values},
                 )
 
     # -- handover records
@@ -243,12 +211,8 @@ class PostOfficeRepository:
     async def handover_record(self, post_office_code: str, record_id: str) -> HandoverRecord | None:
         row = (
             await self._conn.execute(
-                select(post_office_handover)
-                .where(
-                    post_office_handover.c.post_office_code == post_office_code,
-                    post_office_handover.c.record_id == record_id,
-                )
-                .with_for_update()
+                self._sql.handover_record,
+                {"key_post_office_code": post_office_code, "key_record_id": record_id},
             )
         ).first()
         if row is None:
@@ -264,14 +228,15 @@ class PostOfficeRepository:
 
     async def add_handover_record(self, record: HandoverRecord) -> None:
         await self._conn.execute(
-            post_office_handover.insert().values(
-                post_office_code=record.post_office_code,
-                record_id=record.record_id,
-                agency_code=record.agency_code,
-                postal_worker_id=record.postal_worker_id,
-                agency_officer_id=record.agency_officer_id,
-                signed_at=_utc(record.signed_at),
-            )
+            self._sql.insert_handover,
+            {
+                "post_office_code": record.post_office_code,
+                "record_id": record.record_id,
+                "agency_code": record.agency_code,
+                "postal_worker_id": record.postal_worker_id,
+                "agency_officer_id": record.agency_officer_id,
+                "signed_at": _utc(record.signed_at),
+            },
         )
 
     # -- scans
@@ -279,34 +244,27 @@ class PostOfficeRepository:
     async def scans(self, scan_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredScan]:
         if not scan_ids:
             return {}
-        rows = (
-            await self._conn.execute(
-                select(post_office_scan).where(
-                    among(self._conn, post_office_scan.c.scan_id, sorted(map(str, scan_ids)))
-                )
-            )
-        ).all()
+        rows = (await self._conn.execute(self._sql.scans, {"scan_ids": sorted(map(str, scan_ids))})).all()
         return {uuid.UUID(r.scan_id): _stored_scan(r) for r in rows}
 
     async def add_scans(self, scans: Collection[StoredScan]) -> None:
         if not scans:
             return
-        await self._conn.execute(
-            post_office_scan.insert(),
-            [
-                {
-                    "scan_id": str(s.scan_id),
-                    "fingerprint": s.fingerprint,
-                    "event_id": str(s.event_id),
-                    "kind": s.kind,
-                    "item_id": s.item_id,
-                    "post_office_code": s.post_office_code,
-                    "scanned_at": _utc(s.scanned_at),
-                    "recorded_at": self._now,
-                }
-                for s in scans
-            ],
-        )
+        rows = [
+            {
+                "scan_id": str(s.scan_id),
+                "fingerprint": s.fingerprint,
+                "event_id": str(s.event_id),
+                "kind": s.kind,
+                "item_id": s.item_id,
+                "post_office_code": s.post_office_code,
+                "scanned_at": _utc(s.scanned_at),
+                "recorded_at": self._now,
+            }
+            for s in scans
+        ]
+        # One row as a plain execution: a list of one would take the executemany path, which costs more.
+        await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
 
 
 @asynccontextmanager
