@@ -96,6 +96,8 @@ class PostOfficeRepository:
         self._conn = conn
         self._now = _utc(now)
         self._sql = statements_for(conn)
+        # Items whose row this transaction updated.
+        self._touched: set[str] = set()
 
     # -- items
 
@@ -108,24 +110,41 @@ class PostOfficeRepository:
         self, item_ids: Collection[str], scan_ids: Collection[uuid.UUID]
     ) -> tuple[dict[str, Item], dict[uuid.UUID, StoredScan]]:
         """The recorded items among item_ids, locked for this transaction, and the scans among scan_ids
-        recorded earlier: two statements whatever the counts (a scan used to cost three).
+        recorded earlier.
 
-        The items' rows are locked first; their delivery attempts and the scans are read in a second
-        statement, one UNION ALL. Not in the locking statement: a statement that waited for a lock
-        still reads the other tables as they were when it started, and under READ COMMITTED only the
-        next statement sees what the lock's holder committed (its attempts, the same scan uploaded
-        concurrently, which must then answer as a duplicate).
+        PostgreSQL: one statement locks the items' rows and reads their delivery attempts and the scans.
+        A statement that waited for a lock still reads the other tables as they were when it began, so
+        under READ COMMITTED it would miss what the lock's holder recorded meanwhile (its attempts, the
+        same scan uploaded concurrently, which must then answer as a duplicate). Every transaction that
+        records an item's attempts or scans therefore also updates the item's row (save_items,
+        add_scans), and the statement compares the row it locked with the row its snapshot saw: when
+        they differ, the attempts and scans are read again in a second statement, which sees all that
+        the holder committed. Uncontended, a scan reads everything in one round trip.
+
+        SQLite (no row locks; writers take turns): the items, then their attempts and the scans.
         """
-        rows = await self._locked_items(item_ids)
-        found = [r.item_id for r in rows]
-        if not found and not scan_ids:
+        if not item_ids and not scan_ids:
             return {}, {}
+        ids = {"item_ids": sorted(set(item_ids)), "scan_ids": sorted(map(str, scan_ids))}
+        rows: Sequence[Row[Any]]
+        if self._sql.locked_items_with_history is not None:
+            read = (await self._conn.execute(self._sql.locked_items_with_history, ids)).all()
+            rows = [r for r in read if r.row_kind == "item"]
+            history: Sequence[Row[Any]] = [r for r in read if r.row_kind != "item"]
+            if any(r.version != r.seen_version for r in rows):
+                # Another request recorded something of these items after this statement began (it held
+                # a lock this statement waited for): read their story again, now that it is theirs.
+                ids["item_ids"] = [r.item_id for r in rows]
+                history = (await self._conn.execute(self._sql.attempts_and_scans, ids)).all()
+        else:
+            rows = await self._locked_items(item_ids)
+            if not rows and not scan_ids:
+                return {}, {}
+            ids["item_ids"] = [r.item_id for r in rows]
+            history = (await self._conn.execute(self._sql.attempts_and_scans, ids)).all()
         attempts: dict[str, list[Attempt]] = {}
         scans: dict[uuid.UUID, StoredScan] = {}
-        read = await self._conn.execute(
-            self._sql.attempts_and_scans, {"item_ids": found, "scan_ids": sorted(map(str, scan_ids))}
-        )
-        for row in read.all():
+        for row in history:
             if row.row_kind == "attempt":
                 attempts.setdefault(row.item_id, []).append(_attempt(row))
             else:
@@ -174,7 +193,14 @@ class PostOfficeRepository:
     async def save_items(self, changes: Iterable[tuple[Item, Item]]) -> None:
         """Store each (before, after) pair whose after differs: stage, handover, attempts."""
         for before, after in changes:
-            if (before.stage, before.handover_record_id) != (after.stage, after.handover_record_id):
+            # Changed attempts update the item's row too: a new version of it tells a request that waited
+            # for its lock to read its story again (items_and_scans).
+            if (before.stage, before.handover_record_id, before.attempts) != (
+                after.stage,
+                after.handover_record_id,
+                after.attempts,
+            ):
+                self._touched.add(after.item_id)
                 await self._conn.execute(
                     self._sql.update_item,
                     {
@@ -263,8 +289,21 @@ class PostOfficeRepository:
             }
             for s in scans
         ]
-        # One row as a plain execution: a list of one would take the executemany path, which costs more.
-        await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
+        untouched = {s.item_id for s in scans} - self._touched
+        if self._sql.insert_scan_touching is None or self._sql.touch_items is None or not untouched:
+            # One row as a plain execution: a list of one would take the executemany path, which costs more.
+            await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
+        elif len(rows) == 1:
+            # The scan's item gets a new version of its row, in the same round trip (items_and_scans).
+            await self._conn.execute(
+                self._sql.insert_scan_touching, {f"new_{name}": value for name, value in rows[0].items()}
+            )
+        else:
+            await self._conn.execute(
+                self._sql.touch_items, {"key_item_ids": sorted(untouched), "updated_at": self._now}
+            )
+            await self._conn.execute(self._sql.insert_scan, rows)
+        self._touched |= untouched
 
 
 @asynccontextmanager

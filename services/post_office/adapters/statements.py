@@ -21,11 +21,12 @@ from sqlalchemy import (
     CompoundSelect,
     Insert,
     Select,
+    String,
     Update,
     any_,
     bindparam,
     cast,
-    literal,
+    literal_column,
     null,
     select,
     union_all,
@@ -56,6 +57,13 @@ class Statements:
     update_attempt: Update
     insert_handover: Insert
     insert_scan: Insert
+    locked_items_with_history: CompoundSelect[Any] | None
+    """PostgreSQL only: locked_items and attempts_and_scans in one statement, with each item's version
+    (see repository.items_and_scans)."""
+    insert_scan_touching: Insert | None
+    """PostgreSQL only: insert_scan that also updates its item's row (a new version): :new_<column>."""
+    touch_items: Update | None
+    """PostgreSQL only: a new version of the rows of :item_ids (updated_at = :updated_at)."""
 
 
 def _among(column: Column[Any], name: str, dialect: str) -> ColumnElement[bool]:
@@ -75,13 +83,81 @@ def _attempts_and_scans(dialect: str) -> CompoundSelect[Any]:
     def nulls(columns: list[Column[Any]]) -> list[Any]:
         return [cast(null(), c.type).label(c.name) for c in columns]
 
-    attempts = select(
-        literal("attempt").label("row_kind"), a.item_id, *attempt_columns, *nulls(scan_columns)
-    ).where(_among(a.item_id, "item_ids", dialect))
-    scans = select(
-        literal("scan").label("row_kind"), s.item_id, *nulls(attempt_columns), *scan_columns
-    ).where(_among(s.scan_id, "scan_ids", dialect))
+    def kind(name: str) -> Any:
+        # Inline, not a bind parameter: a constant of the statement.
+        return literal_column(f"'{name}'", String).label("row_kind")
+
+    attempts = select(kind("attempt"), a.item_id, *attempt_columns, *nulls(scan_columns)).where(
+        _among(a.item_id, "item_ids", dialect)
+    )
+    scans = select(kind("scan"), s.item_id, *nulls(attempt_columns), *scan_columns).where(
+        _among(s.scan_id, "scan_ids", dialect)
+    )
     return union_all(attempts, scans)
+
+
+def _locked_items_with_history() -> CompoundSelect[Any]:
+    """PostgreSQL: the items among :item_ids, locked in item id order, their delivery attempts and the scans
+    among :scan_ids, in one statement: one row each, told apart by ``row_kind``, sharing the columns
+    their tables share (item_id, and the scans' kind, fingerprint and post_office_code) so that each row
+    reads like its table's; the others are NULL.
+
+    An item's row carries two versions (its row's xmin): ``version``, of the row as locked (the newest:
+    a lock that had to wait re-reads the row), and ``seen_version``, of the row as this statement's
+    snapshot sees it, which is also what the attempts and scans here were read from.
+    """
+    item, a, s = post_office_item, post_office_delivery_attempt.c, post_office_scan.c
+    version = literal_column("xmin::text", String)
+    locked = (
+        select(item, version.label("version"))
+        .where(_among(item.c.item_id, "item_ids", "postgresql"))
+        .order_by(item.c.item_id)
+        .with_for_update()
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
+    )
+    seen = select(version).where(item.c.item_id == locked.c.item_id).scalar_subquery()
+    attempt_columns = [a.attempt, a.courier_id, a.started_at, a.outcome, a.ended_at, a.failure_reason]
+    shape: list[tuple[str, Any]] = [
+        ("row_kind", String()),
+        *((c.name, c.type) for c in item.c if c.name != "updated_at"),
+        ("version", String()),
+        ("seen_version", String()),
+        *((c.name, c.type) for c in attempt_columns),
+        *((c.name, c.type) for c in (s.scan_id, s.event_id, s.scanned_at)),
+    ]
+
+    def row(kind: str, given: dict[str, Any]) -> list[Any]:
+        # Inline, not a bind parameter: a constant of the statement.
+        columns = {"row_kind": literal_column(f"'{kind}'", String), **given}
+        return [
+            columns[name].label(name) if name in columns else cast(null(), type_).label(name)
+            for name, type_ in shape
+        ]
+
+    item_values = {c.name: locked.c[c.name] for c in item.c}
+    items = select(*row("item", item_values | {"version": locked.c.version, "seen_version": seen}))
+    attempts = select(*row("attempt", {"item_id": a.item_id} | {c.name: c for c in attempt_columns})).where(
+        _among(a.item_id, "item_ids", "postgresql")
+    )
+    scan_columns = [s.item_id, s.kind, s.fingerprint, s.post_office_code, s.scan_id, s.event_id, s.scanned_at]
+    scans = select(*row("scan", {c.name: c for c in scan_columns}))
+    scans = scans.where(_among(s.scan_id, "scan_ids", "postgresql"))
+    return union_all(items, attempts, scans)
+
+
+def _insert_scan_touching() -> Insert:
+    # The parameters are not named after the columns: SQLAlchemy would also set the item's columns of
+    # the same names in the UPDATE.
+    item, scan = post_office_item, post_office_scan
+    touched = (
+        update(item)
+        .where(item.c.item_id == bindparam("new_item_id"))
+        .values(updated_at=bindparam("new_recorded_at"))
+        .cte("touched")
+    )
+    values = {c.name: bindparam(f"new_{c.name}", type_=c.type) for c in scan.c}
+    return scan.insert().values(values).add_cte(touched)
 
 
 def build(dialect: str) -> Statements:
@@ -91,6 +167,7 @@ def build(dialect: str) -> Statements:
         post_office_handover,
         post_office_scan,
     )
+    postgresql = dialect == "postgresql"
     return Statements(
         # :item_ids, sorted: rows are locked in item id order, so two requests never deadlock.
         locked_items=select(item)
@@ -115,6 +192,13 @@ def build(dialect: str) -> Statements:
         ),
         insert_handover=handover.insert(),
         insert_scan=scan.insert(),
+        locked_items_with_history=_locked_items_with_history() if postgresql else None,
+        insert_scan_touching=_insert_scan_touching() if postgresql else None,
+        touch_items=update(item)
+        .where(_among(item.c.item_id, "key_item_ids", dialect))
+        .values(updated_at=bindparam("updated_at"))
+        if postgresql
+        else None,
     )
 
 
