@@ -1,8 +1,10 @@
 """Loading and storing the post office's state inside one database transaction.
 
 Items are read with FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), in item id order so
-that two requests touching the same items never deadlock. Times are written in UTC and read back
-aware (SQLite returns them naive).
+that two requests touching the same items never deadlock. A transaction that records an item's delivery
+attempts or scans also updates the item's row (PostgreSQL), which is how a request that waited for the
+item's lock knows to read them again (items_and_scans). Times are written in UTC and read back aware
+(SQLite returns them naive).
 """
 
 from __future__ import annotations
@@ -266,12 +268,6 @@ class PostOfficeRepository:
         )
 
     # -- scans
-
-    async def scans(self, scan_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredScan]:
-        if not scan_ids:
-            return {}
-        rows = (await self._conn.execute(self._sql.scans, {"scan_ids": sorted(map(str, scan_ids))})).all()
-        return {uuid.UUID(r.scan_id): _stored_scan(r) for r in rows}
 
     async def add_scans(self, scans: Collection[StoredScan]) -> None:
         if not scans:
