@@ -269,37 +269,55 @@ class PostOfficeRepository:
 
     # -- scans
 
+    async def save_scans(self, changes: Iterable[tuple[Item, Item]], scans: Collection[StoredScan]) -> None:
+        """Store the scanned items' changes (as save_items) and the scans recorded (as add_scans).
+
+        On PostgreSQL one scan of one item, the case of every online scan, is one statement with its
+        item's row: the scan's insert also sets the item's stage and handover as they now are (the same
+        values when nothing changed), which gives the row the new version items_and_scans looks for.
+        """
+        changes = list(changes)
+        if self._sql.insert_scan_touching is not None and len(scans) == 1 and len(changes) == 1:
+            (scan,) = scans
+            ((before, after),) = changes
+            if after.item_id == scan.item_id:
+                await self._save_attempts(before.attempts, after)
+                values = {f"new_{name}": value for name, value in self._scan_row(scan).items()}
+                await self._conn.execute(
+                    self._sql.insert_scan_touching,
+                    values
+                    | {"new_stage": after.stage.value, "new_handover_record_id": after.handover_record_id},
+                )
+                self._touched.add(after.item_id)
+                return
+        await self.save_items(changes)
+        await self.add_scans(scans)
+
+    def _scan_row(self, s: StoredScan) -> dict[str, Any]:
+        return {
+            "scan_id": str(s.scan_id),
+            "fingerprint": s.fingerprint,
+            "event_id": str(s.event_id),
+            "kind": s.kind,
+            "item_id": s.item_id,
+            "post_office_code": s.post_office_code,
+            "scanned_at": _utc(s.scanned_at),
+            "recorded_at": self._now,
+        }
+
     async def add_scans(self, scans: Collection[StoredScan]) -> None:
         if not scans:
             return
-        rows = [
-            {
-                "scan_id": str(s.scan_id),
-                "fingerprint": s.fingerprint,
-                "event_id": str(s.event_id),
-                "kind": s.kind,
-                "item_id": s.item_id,
-                "post_office_code": s.post_office_code,
-                "scanned_at": _utc(s.scanned_at),
-                "recorded_at": self._now,
-            }
-            for s in scans
-        ]
+        rows = [self._scan_row(s) for s in scans]
         untouched = {s.item_id for s in scans} - self._touched
-        if self._sql.insert_scan_touching is None or self._sql.touch_items is None or not untouched:
-            # One row as a plain execution: a list of one would take the executemany path, which costs more.
-            await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
-        elif len(rows) == 1:
-            # The scan's item gets a new version of its row, in the same round trip (items_and_scans).
-            await self._conn.execute(
-                self._sql.insert_scan_touching, {f"new_{name}": value for name, value in rows[0].items()}
-            )
-        else:
+        if untouched and self._sql.touch_items is not None:
+            # Each scan's item gets a new version of its row (items_and_scans).
             await self._conn.execute(
                 self._sql.touch_items, {"key_item_ids": sorted(untouched), "updated_at": self._now}
             )
-            await self._conn.execute(self._sql.insert_scan, rows)
-        self._touched |= untouched
+            self._touched |= untouched
+        # One row as a plain execution: a list of one would take the executemany path, which costs more.
+        await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
 
 
 @asynccontextmanager

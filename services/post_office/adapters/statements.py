@@ -64,7 +64,8 @@ class Statements:
     """PostgreSQL only: locked_items and attempts_and_scans in one statement, with each item's version
     (see repository.items_and_scans)."""
     insert_scan_touching: Insert | None
-    """PostgreSQL only: insert_scan that also updates its item's row (a new version): :new_<column>."""
+    """PostgreSQL only: insert_scan (:new_<column>) that also updates its item's row, a new version of it
+    (:new_stage, :new_handover_record_id)."""
     touch_items: Update | None
     """PostgreSQL only: a new version of the rows of :item_ids (updated_at = :updated_at)."""
 
@@ -156,7 +157,11 @@ def _insert_scan_touching() -> Insert:
     touched = (
         update(item)
         .where(item.c.item_id == bindparam("new_item_id"))
-        .values(updated_at=bindparam("new_recorded_at"))
+        .values(
+            stage=bindparam("new_stage"),
+            handover_record_id=bindparam("new_handover_record_id"),
+            updated_at=bindparam("new_recorded_at"),
+        )
         .cte("touched")
     )
     values = {c.name: bindparam(f"new_{c.name}", type_=c.type) for c in scan.c}
