@@ -361,12 +361,8 @@ class PostOfficeHandlers:
                     index, scan.scan_id, "accepted", outcome.envelope.id, outcome.item
                 )
             if envelopes:
-                await repo.save_items(
-                    (loaded[item_id], after)
-                    for item_id, after in items.items()
-                    if after is not loaded[item_id]
-                )
-                await repo.add_scans(list(new_scans.values()))
+                changed = [(loaded[i], after) for i, after in items.items() if after is not loaded[i]]
+                await repo.save_scans(changed, list(new_scans.values()))
                 await self._publish(envelopes)
         for result in results.values():
             self._metrics.scans.labels(result.status).inc()

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from contracts import pydantic_internals
 from services.post_office.fingerprints import canonical_json
-from services.post_office.scan_commands import AnyScan, Scan
+from services.post_office.scan_commands import AnyScan, OnlineScanRequest, Scan, as_scan
 from services.post_office.scan_identity import canonical, fingerprint, legacy_fingerprint, same_scan
+from tests.post_office.helpers import online, scan
 
 OFFICE = "100000"
 OTHER_OFFICE = "700000"
@@ -158,3 +160,35 @@ def test_a_legacy_row_does_not_match_another_scan() -> None:
 def test_scan_ids_stay_out_of_the_comparison_they_are_its_key() -> None:
     other_id = a_scan(scan_id=str(uuid.uuid4()))
     assert fingerprint(OFFICE, other_id) == fingerprint(OFFICE, a_scan())
+
+
+_ONLINE: TypeAdapter[OnlineScanRequest] = TypeAdapter(OnlineScanRequest)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("IN_TRANSIT", {"direction": "ARRIVED", "scanned_by": "clerk-0042"}),
+        ("OUT_FOR_DELIVERY", {}),
+        ("DELIVERY_FAILED", {}),
+        ("DELIVERED", {"recipient_kind": "AUTHORISED_PROXY", "authorisation_checked": True}),
+    ],
+)
+def test_a_scan_sent_online_is_the_scan_an_offline_batch_carries(kind: str, fields: dict[str, Any]) -> None:
+    offline = _SCAN.validate_python(scan(kind, "RR473124829VN", "2025-03-25T10:40:00+07:00", **fields))
+    request = _ONLINE.validate_python(
+        online(scan(kind, "RR473124829VN", "2025-03-25T10:40:00+07:00"))
+        | {
+            **fields,
+            "scan_id": str(offline.scan_id),
+        }
+    )
+
+    carried = as_scan(request)
+
+    assert type(carried) is type(offline)
+    assert carried == offline
+    assert carried.model_dump_json() == offline.model_dump_json()
+    assert fingerprint(OFFICE, carried) == fingerprint(OFFICE, offline)
+    # Built from the request's values, not validated again: built as pydantic itself would build it.
+    pydantic_internals.check(carried)

@@ -1,8 +1,10 @@
 """Loading and storing the post office's state inside one database transaction.
 
 Items are read with FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), in item id order so
-that two requests touching the same items never deadlock. Times are written in UTC and read back
-aware (SQLite returns them naive).
+that two requests touching the same items never deadlock. A transaction that records an item's delivery
+attempts or scans also updates the item's row (PostgreSQL), which is how a request that waited for the
+item's lock knows to read them again (items_and_scans). Times are written in UTC and read back aware
+(SQLite returns them naive).
 """
 
 from __future__ import annotations
@@ -14,18 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, CompoundSelect, Row, cast, literal, null, select, union_all, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
-from services.post_office.adapters.tables import (
-    post_office_delivery_attempt,
-    post_office_handover,
-    post_office_item,
-    post_office_scan,
-)
+from services.post_office.adapters.statements import statements_for
 from services.post_office.domain import Attempt, AttemptOutcome, HandoverRecord, Item
-from services.shared.db.sql import among
 
 
 @dataclass(frozen=True)
@@ -101,6 +97,9 @@ class PostOfficeRepository:
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self._conn = conn
         self._now = _utc(now)
+        self._sql = statements_for(conn)
+        # Items whose row this transaction updated.
+        self._touched: set[str] = set()
 
     # -- items
 
@@ -113,21 +112,41 @@ class PostOfficeRepository:
         self, item_ids: Collection[str], scan_ids: Collection[uuid.UUID]
     ) -> tuple[dict[str, Item], dict[uuid.UUID, StoredScan]]:
         """The recorded items among item_ids, locked for this transaction, and the scans among scan_ids
-        recorded earlier: two statements whatever the counts (a scan used to cost three).
+        recorded earlier.
 
-        The items' rows are locked first; their delivery attempts and the scans are read in a second
-        statement, one UNION ALL. Not in the locking statement: a statement that waited for a lock
-        still reads the other tables as they were when it started, and under READ COMMITTED only the
-        next statement sees what the lock's holder committed (its attempts, the same scan uploaded
-        concurrently, which must then answer as a duplicate).
+        PostgreSQL: one statement locks the items' rows and reads their delivery attempts and the scans.
+        A statement that waited for a lock still reads the other tables as they were when it began, so
+        under READ COMMITTED it would miss what the lock's holder recorded meanwhile (its attempts, the
+        same scan uploaded concurrently, which must then answer as a duplicate). Every transaction that
+        records an item's attempts or scans therefore also updates the item's row (save_items,
+        add_scans), and the statement compares the row it locked with the row its snapshot saw: when
+        they differ, the attempts and scans are read again in a second statement, which sees all that
+        the holder committed. Uncontended, a scan reads everything in one round trip.
+
+        SQLite (no row locks; writers take turns): the items, then their attempts and the scans.
         """
-        rows = await self._locked_items(item_ids)
-        found = [r.item_id for r in rows]
-        if not found and not scan_ids:
+        if not item_ids and not scan_ids:
             return {}, {}
+        ids = {"item_ids": sorted(set(item_ids)), "scan_ids": sorted(map(str, scan_ids))}
+        rows: Sequence[Row[Any]]
+        if self._sql.locked_items_with_history is not None:
+            read = (await self._conn.execute(self._sql.locked_items_with_history, ids)).all()
+            rows = [r for r in read if r.row_kind == "item"]
+            history: Sequence[Row[Any]] = [r for r in read if r.row_kind != "item"]
+            if any(r.version != r.seen_version for r in rows):
+                # Another request recorded something of these items after this statement began (it held
+                # a lock this statement waited for): read their story again, now that it is theirs.
+                ids["item_ids"] = [r.item_id for r in rows]
+                history = (await self._conn.execute(self._sql.attempts_and_scans, ids)).all()
+        else:
+            rows = await self._locked_items(item_ids)
+            if not rows and not scan_ids:
+                return {}, {}
+            ids["item_ids"] = [r.item_id for r in rows]
+            history = (await self._conn.execute(self._sql.attempts_and_scans, ids)).all()
         attempts: dict[str, list[Attempt]] = {}
         scans: dict[uuid.UUID, StoredScan] = {}
-        for row in (await self._conn.execute(self._attempts_and_scans(found, scan_ids))).all():
+        for row in history:
             if row.row_kind == "attempt":
                 attempts.setdefault(row.item_id, []).append(_attempt(row))
             else:
@@ -140,34 +159,9 @@ class PostOfficeRepository:
     async def _locked_items(self, item_ids: Collection[str]) -> Sequence[Row[Any]]:
         if not item_ids:
             return []
-        return (
-            await self._conn.execute(
-                select(post_office_item)
-                .where(among(self._conn, post_office_item.c.item_id, sorted(set(item_ids))))
-                .order_by(post_office_item.c.item_id)
-                .with_for_update()
-            )
-        ).all()
-
-    def _attempts_and_scans(
-        self, item_ids: Sequence[str], scan_ids: Collection[uuid.UUID]
-    ) -> CompoundSelect[Any]:
-        """One row per delivery attempt of item_ids and per recorded scan among scan_ids, told apart by
-        ``row_kind``; each part's columns are NULL in the other's rows."""
-        a, s = post_office_delivery_attempt.c, post_office_scan.c
-        attempt_columns = [a.attempt, a.courier_id, a.started_at, a.outcome, a.ended_at, a.failure_reason]
-        scan_columns = [s.scan_id, s.fingerprint, s.event_id, s.kind, s.post_office_code, s.scanned_at]
-
-        def nulls(columns: list[Column[Any]]) -> list[Any]:
-            return [cast(null(), c.type).label(c.name) for c in columns]
-
-        attempts = select(
-            literal("attempt").label("row_kind"), a.item_id, *attempt_columns, *nulls(scan_columns)
-        ).where(among(self._conn, a.item_id, item_ids))
-        scans = select(
-            literal("scan").label("row_kind"), s.item_id, *nulls(attempt_columns), *scan_columns
-        ).where(among(self._conn, s.scan_id, sorted(map(str, scan_ids))))
-        return union_all(attempts, scans)
+        locked = await self._conn.execute(self._sql.locked_items, {"item_ids": sorted(set(item_ids))})
+        rows: Sequence[Row[Any]] = locked.all()
+        return rows
 
     async def item(self, item_id: str | None) -> Item | None:
         if item_id is None:
@@ -176,39 +170,47 @@ class PostOfficeRepository:
 
     async def add_item(self, item: Item) -> None:
         await self._conn.execute(
-            post_office_item.insert().values(
-                item_id=item.item_id,
-                kind=item.kind.value,
-                dossier_id=item.dossier_id,
-                agency_code=item.agency_code,
-                post_office_code=item.post_office_code,
-                service_form=item.service_form.value,
-                stage=item.stage.value,
-                recorded_at=_utc(item.recorded_at),
-                due_date=item.due_date,
-                fingerprint=item.fingerprint,
-                procedure_code=item.procedure_code,
-                postage_vnd=item.postage_vnd,
-                dossier_item_id=item.dossier_item_id,
-                agency_dossier_code=item.agency_dossier_code,
-                handover_record_id=item.handover_record_id,
-                updated_at=self._now,
-            )
+            self._sql.insert_item,
+            {
+                "item_id": item.item_id,
+                "kind": item.kind.value,
+                "dossier_id": item.dossier_id,
+                "agency_code": item.agency_code,
+                "post_office_code": item.post_office_code,
+                "service_form": item.service_form.value,
+                "stage": item.stage.value,
+                "recorded_at": _utc(item.recorded_at),
+                "due_date": item.due_date,
+                "fingerprint": item.fingerprint,
+                "procedure_code": item.procedure_code,
+                "postage_vnd": item.postage_vnd,
+                "dossier_item_id": item.dossier_item_id,
+                "agency_dossier_code": item.agency_dossier_code,
+                "handover_record_id": item.handover_record_id,
+                "updated_at": self._now,
+            },
         )
         await self._save_attempts((), item)
 
     async def save_items(self, changes: Iterable[tuple[Item, Item]]) -> None:
         """Store each (before, after) pair whose after differs: stage, handover, attempts."""
         for before, after in changes:
-            if (before.stage, before.handover_record_id) != (after.stage, after.handover_record_id):
+            # Changed attempts update the item's row too: a new version of it tells a request that waited
+            # for its lock to read its story again (items_and_scans).
+            if (before.stage, before.handover_record_id, before.attempts) != (
+                after.stage,
+                after.handover_record_id,
+                after.attempts,
+            ):
+                self._touched.add(after.item_id)
                 await self._conn.execute(
-                    update(post_office_item)
-                    .where(post_office_item.c.item_id == after.item_id)
-                    .values(
-                        stage=after.stage.value,
-                        handover_record_id=after.handover_record_id,
-                        updated_at=self._now,
-                    )
+                    self._sql.update_item,
+                    {
+                        "key_item_id": after.item_id,
+                        "stage": after.stage.value,
+                        "handover_record_id": after.handover_record_id,
+                        "updated_at": self._now,
+                    },
                 )
             await self._save_attempts(before.attempts, after)
 
@@ -224,18 +226,12 @@ class PostOfficeRepository:
             }
             if attempt.number not in known:
                 await self._conn.execute(
-                    post_office_delivery_attempt.insert().values(
-                        item_id=after.item_id, attempt=attempt.number, **values
-                    )
+                    self._sql.insert_attempt, {"item_id": after.item_id, "attempt": attempt.number, **values}
                 )
             elif known[attempt.number] != attempt:
                 await self._conn.execute(
-                    update(post_office_delivery_attempt)
-                    .where(
-                        post_office_delivery_attempt.c.item_id == after.item_id,
-                        post_office_delivery_attempt.c.attempt == attempt.number,
-                    )
-                    .values(**values)
+                    self._sql.update_attempt,
+                    {"key_item_id": after.item_id, "key_attempt": attempt.number, **values},
                 )
 
     # -- handover records
@@ -243,12 +239,8 @@ class PostOfficeRepository:
     async def handover_record(self, post_office_code: str, record_id: str) -> HandoverRecord | None:
         row = (
             await self._conn.execute(
-                select(post_office_handover)
-                .where(
-                    post_office_handover.c.post_office_code == post_office_code,
-                    post_office_handover.c.record_id == record_id,
-                )
-                .with_for_update()
+                self._sql.handover_record,
+                {"key_post_office_code": post_office_code, "key_record_id": record_id},
             )
         ).first()
         if row is None:
@@ -264,49 +256,68 @@ class PostOfficeRepository:
 
     async def add_handover_record(self, record: HandoverRecord) -> None:
         await self._conn.execute(
-            post_office_handover.insert().values(
-                post_office_code=record.post_office_code,
-                record_id=record.record_id,
-                agency_code=record.agency_code,
-                postal_worker_id=record.postal_worker_id,
-                agency_officer_id=record.agency_officer_id,
-                signed_at=_utc(record.signed_at),
-            )
+            self._sql.insert_handover,
+            {
+                "post_office_code": record.post_office_code,
+                "record_id": record.record_id,
+                "agency_code": record.agency_code,
+                "postal_worker_id": record.postal_worker_id,
+                "agency_officer_id": record.agency_officer_id,
+                "signed_at": _utc(record.signed_at),
+            },
         )
 
     # -- scans
 
-    async def scans(self, scan_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredScan]:
-        if not scan_ids:
-            return {}
-        rows = (
-            await self._conn.execute(
-                select(post_office_scan).where(
-                    among(self._conn, post_office_scan.c.scan_id, sorted(map(str, scan_ids)))
+    async def save_scans(self, changes: Iterable[tuple[Item, Item]], scans: Collection[StoredScan]) -> None:
+        """Store the scanned items' changes (as save_items) and the scans recorded (as add_scans).
+
+        On PostgreSQL one scan of one item, the case of every online scan, is one statement with its
+        item's row: the scan's insert also sets the item's stage and handover as they now are (the same
+        values when nothing changed), which gives the row the new version items_and_scans looks for.
+        """
+        changes = list(changes)
+        if self._sql.insert_scan_touching is not None and len(scans) == 1 and len(changes) == 1:
+            (scan,) = scans
+            ((before, after),) = changes
+            if after.item_id == scan.item_id:
+                await self._save_attempts(before.attempts, after)
+                values = {f"new_{name}": value for name, value in self._scan_row(scan).items()}
+                await self._conn.execute(
+                    self._sql.insert_scan_touching,
+                    values
+                    | {"new_stage": after.stage.value, "new_handover_record_id": after.handover_record_id},
                 )
-            )
-        ).all()
-        return {uuid.UUID(r.scan_id): _stored_scan(r) for r in rows}
+                self._touched.add(after.item_id)
+                return
+        await self.save_items(changes)
+        await self.add_scans(scans)
+
+    def _scan_row(self, s: StoredScan) -> dict[str, Any]:
+        return {
+            "scan_id": str(s.scan_id),
+            "fingerprint": s.fingerprint,
+            "event_id": str(s.event_id),
+            "kind": s.kind,
+            "item_id": s.item_id,
+            "post_office_code": s.post_office_code,
+            "scanned_at": _utc(s.scanned_at),
+            "recorded_at": self._now,
+        }
 
     async def add_scans(self, scans: Collection[StoredScan]) -> None:
         if not scans:
             return
-        await self._conn.execute(
-            post_office_scan.insert(),
-            [
-                {
-                    "scan_id": str(s.scan_id),
-                    "fingerprint": s.fingerprint,
-                    "event_id": str(s.event_id),
-                    "kind": s.kind,
-                    "item_id": s.item_id,
-                    "post_office_code": s.post_office_code,
-                    "scanned_at": _utc(s.scanned_at),
-                    "recorded_at": self._now,
-                }
-                for s in scans
-            ],
-        )
+        rows = [self._scan_row(s) for s in scans]
+        untouched = {s.item_id for s in scans} - self._touched
+        if untouched and self._sql.touch_items is not None:
+            # Each scan's item gets a new version of its row (items_and_scans).
+            await self._conn.execute(
+                self._sql.touch_items, {"key_item_ids": sorted(untouched), "updated_at": self._now}
+            )
+            self._touched |= untouched
+        # One row as a plain execution: a list of one would take the executemany path, which costs more.
+        await self._conn.execute(self._sql.insert_scan, rows[0] if len(rows) == 1 else rows)
 
 
 @asynccontextmanager
