@@ -23,4 +23,12 @@ class PostOfficeSettings(HttpServiceSettings):
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes serving the API on one listening socket (CPU per scan is "
+        "the limit of one process; see Running several workers in deploy/README.md). Metrics are summed "
+        "over the workers.",
+    )
     kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")
