@@ -183,31 +183,39 @@ async def post_office_workers(
 
 
 class Clerk:
-    """Scans sent on CONNECTIONS keep-alive connections at once, each connection a client of its own."""
+    """Rounds of scans, each sent at once on CONNECTIONS new keep-alive connections."""
 
     def __init__(self, port: int, token: str) -> None:
-        self.clients = [
+        self.port = port
+        self.token = token
+        self.scans = 0
+
+    async def round_of_scans(self, item_id: str, workers: set[int]) -> Counter[int]:
+        """Send the round; how many of its connections each worker answered. A worker's event loop
+        accepts every connection waiting when it wakes, so one round may all land on one worker: each
+        round opens connections of its own."""
+        clients = [
             httpx.AsyncClient(
-                base_url=f"http://{HOST}:{port}",
-                headers={"Authorization": f"Bearer {token}"},
+                base_url=f"http://{HOST}:{self.port}",
+                headers={"Authorization": f"Bearer {self.token}"},
                 limits=httpx.Limits(max_connections=1),
                 timeout=30,
             )
             for _ in range(CONNECTIONS)
         ]
-        self.scans = 0
 
-    async def close(self) -> None:
-        await asyncio.gather(*(c.aclose() for c in self.clients))
-
-    async def round_of_scans(self, item_id: str) -> None:
         async def one(client: httpx.AsyncClient) -> None:
             body = online(scan("IN_TRANSIT", item_id, at(15, 8, minute=1)))
             answer = await client.post(SCAN_PATHS["IN_TRANSIT"], json=body)
             assert answer.status_code == 201, (answer.status_code, answer.text)
 
-        await asyncio.gather(*(one(c) for c in self.clients))
-        self.scans += len(self.clients)
+        try:
+            await asyncio.gather(*(one(c) for c in clients))
+            self.scans += len(clients)
+            # The connections are still open: the worker holding each one answered its scan.
+            return connections_held(workers, self.port)
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
 
 
 async def test_two_workers_share_the_scans_and_metrics_count_every_one_of_them(
@@ -224,58 +232,58 @@ async def test_two_workers_share_the_scans_and_metrics_count_every_one_of_them(
 
     workers = await eventually(both_workers, f"{WORKERS} worker processes under the post office", 30)
     clerk = Clerk(port, tokens.clerk)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30) as http:
-            accepted = await http.post(
-                "/v1/dossiers",
-                json=acceptance(new_item_id()),
-                headers={"Authorization": f"Bearer {tokens.clerk}"},
-            )
-            assert accepted.status_code == 201, accepted.text
-            item_id = accepted.json()["item_id"]
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=30) as http:
+        accepted = await http.post(
+            "/v1/dossiers",
+            json=acceptance(new_item_id()),
+            headers={"Authorization": f"Bearer {tokens.clerk}"},
+        )
+        assert accepted.status_code == 201, accepted.text
+        item_id = accepted.json()["item_id"]
 
-            served: Counter[int] = Counter()
+        await every_worker_serves(clerk, item_id, workers)
 
-            async def each_worker_served() -> Counter[int] | None:
-                await clerk.round_of_scans(item_id)
-                # The clients keep their connections open: the worker holding each one answered it.
-                served.update(connections_held(workers, port))
-                return served if set(served) == workers else None
+        async def metrics() -> Metrics:
+            answer = await http.get("/metrics")
+            assert answer.status_code == 200
+            return parse_metrics(answer.text)
 
-            await eventually(each_worker_served, "scans answered by every worker")
+        found = await metrics()
+        assert not found.duplicates
+        assert not [key for key in found.samples if "pid" in dict(key[1])]
+        expect_counts(found, scans=clerk.scans, dossiers=1)
+        # The same series as one process shows after the same requests.
+        assert series(found) == series(await one_process_metrics(settings, tokens, clerk.scans))
 
-            async def metrics() -> Metrics:
-                answer = await http.get("/metrics")
-                assert answer.status_code == 200
-                return parse_metrics(answer.text)
+        # A worker dies as the OOM killer would end it: uvicorn starts another in its place, and
+        # what the dead one counted stays in the totals.
+        victim = next(iter(workers))
+        os.kill(victim, signal.SIGKILL)
 
-            found = await metrics()
-            assert not found.duplicates
-            assert not [key for key in found.samples if "pid" in dict(key[1])]
-            expect_counts(found, scans=clerk.scans, dossiers=1)
-            # The same series as one process shows after the same requests.
-            assert series(found) == series(await one_process_metrics(settings, tokens, clerk.scans))
+        async def replaced() -> set[int] | None:
+            now = children(parent)
+            return now if len(now) == WORKERS and victim not in now else None
 
-            # A worker dies as the OOM killer would end it: uvicorn starts another in its place, and
-            # what the dead one counted stays in the totals.
-            victim = next(iter(workers))
-            os.kill(victim, signal.SIGKILL)
+        workers = await eventually(replaced, "a new worker in place of the killed one")
+        await eventually(lambda: _ready(http), "/ready once the worker was replaced")
+        assert process.running()
+        expect_counts(await metrics(), scans=clerk.scans, dossiers=1)
 
-            async def replaced() -> set[int] | None:
-                now = children(parent)
-                return now if len(now) == WORKERS and victim not in now else None
+        await every_worker_serves(clerk, item_id, workers)  # the new one included
+        after = await metrics()
+        expect_counts(after, scans=clerk.scans, dossiers=1)
+        assert not after.duplicates
 
-            workers = await eventually(replaced, "a new worker in place of the killed one")
-            await eventually(lambda: _ready(http), "/ready once the worker was replaced")
-            assert process.running()
-            expect_counts(await metrics(), scans=clerk.scans, dossiers=1)
 
-            await clerk.round_of_scans(item_id)
-            after = await metrics()
-            expect_counts(after, scans=clerk.scans, dossiers=1)
-            assert not after.duplicates
-    finally:
-        await clerk.close()
+async def every_worker_serves(clerk: Clerk, item_id: str, workers: set[int]) -> None:
+    """Rounds of scans until each of `workers` has answered some."""
+    served: Counter[int] = Counter()
+
+    async def each_served() -> Counter[int] | None:
+        served.update(await clerk.round_of_scans(item_id, workers))
+        return served if set(served) == workers else None
+
+    await eventually(each_served, f"scans answered by every worker of {sorted(workers)}")
 
 
 async def _ready(http: httpx.AsyncClient) -> bool | None:
