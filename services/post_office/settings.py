@@ -27,8 +27,8 @@ class PostOfficeSettings(HttpServiceSettings):
         1,
         ge=1,
         le=64,
-        description="uvicorn worker processes serving the API on one listening socket (CPU per scan is "
-        "the limit of one process; see Running several workers in deploy/README.md). Metrics are summed "
+        description="uvicorn worker processes serving the API on one listening socket: one process uses "
+        "one core at most (see Running the post office on several workers, above). Metrics are summed "
         "over the workers.",
     )
     kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")
