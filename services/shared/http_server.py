@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ import uvicorn
 
 from services.shared.compat.uvicorn_internals import STARTUP_FAILURE, HttpToolsProtocol, Multiprocess
 from services.shared.http_settings import HttpServiceSettings
+from services.shared.launcher import stop_with_parent
 from services.shared.worker_metrics import shared_metrics_dir
 
 
@@ -164,22 +166,38 @@ def serve(app: Any, settings: HttpServiceSettings, *, host: str, port: int) -> N
 class WorkerConfig(uvicorn.Config):
     """A server_config that the supervisor can hand to a spawned worker: pickled as the arguments it
     was made from, and made again from them in the worker (its protocol class, made per service by
-    guarded_protocol, has no importable name for pickle to carry)."""
+    guarded_protocol, has no importable name for pickle to carry). `supervisor`: the pid of the process
+    that supervises the workers, this one unless given."""
 
     def __init__(
-        self, app: str, settings: HttpServiceSettings, *, host: str, port: int, workers: int
+        self,
+        app: str,
+        settings: HttpServiceSettings,
+        *,
+        host: str,
+        port: int,
+        workers: int,
+        supervisor: int | None = None,
     ) -> None:
-        self._arguments = (app, settings, host, port, workers)
+        self.supervisor = os.getpid() if supervisor is None else supervisor
+        self._arguments = (app, settings, host, port, workers, self.supervisor)
         super().__init__(app, **server_options(settings, host=host, port=port, factory=True, workers=workers))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_worker_config, self._arguments)
 
+    def load(self) -> None:
+        # Runs in each worker as its server starts (the supervisor never loads the app). Workers whose
+        # supervisor was killed (SIGKILL, the OOM killer) would otherwise keep the port and serve on,
+        # with nothing to replace or stop them.
+        stop_with_parent(self.supervisor)
+        super().load()
+
 
 def _worker_config(
-    app: str, settings: HttpServiceSettings, host: str, port: int, workers: int
+    app: str, settings: HttpServiceSettings, host: str, port: int, workers: int, supervisor: int
 ) -> WorkerConfig:
-    return WorkerConfig(app, settings, host=host, port=port, workers=workers)
+    return WorkerConfig(app, settings, host=host, port=port, workers=workers, supervisor=supervisor)
 
 
 def serve_workers(

@@ -248,10 +248,23 @@ async def test_two_workers_share_the_scans_and_metrics_count_every_one_of_them(
             assert answer.status_code == 200
             return parse_metrics(answer.text)
 
-        found = await metrics()
+        async def counted() -> Metrics:
+            """/metrics once it counts every answered scan, then checked whole: a request is counted
+            after its answer has left, so a scrape right after the last answer can come first."""
+            route = SCAN_PATHS["IN_TRANSIT"]
+
+            async def every_answer() -> Metrics | None:
+                found = await metrics()
+                done = found.value("http_requests_total", method="POST", route=route, status="201")
+                return found if done >= clerk.scans else None
+
+            found = await eventually(every_answer, f"/metrics counting {clerk.scans} scans", 15)
+            expect_counts(found, scans=clerk.scans, dossiers=1)
+            return found
+
+        found = await counted()
         assert not found.duplicates
         assert not [key for key in found.samples if "pid" in dict(key[1])]
-        expect_counts(found, scans=clerk.scans, dossiers=1)
         # The same series as one process shows after the same requests.
         assert series(found) == series(await one_process_metrics(settings, tokens, clerk.scans))
 
@@ -267,11 +280,10 @@ async def test_two_workers_share_the_scans_and_metrics_count_every_one_of_them(
         workers = await eventually(replaced, "a new worker in place of the killed one")
         await eventually(lambda: _ready(http), "/ready once the worker was replaced")
         assert process.running()
-        expect_counts(await metrics(), scans=clerk.scans, dossiers=1)
+        expect_counts(await metrics(), scans=clerk.scans, dossiers=1)  # all counted before the kill
 
         await every_worker_serves(clerk, item_id, workers)  # the new one included
-        after = await metrics()
-        expect_counts(after, scans=clerk.scans, dossiers=1)
+        after = await counted()
         assert not after.duplicates
 
 
@@ -329,3 +341,24 @@ def expect_counts(found: Metrics, *, scans: int, dossiers: int) -> None:
     assert found.value("dossier_events_published_total", topic=POSTAL_EVENTS.name) == scans + dossiers
     assert found.value("post_office_publish_duration_seconds_count") == scans + dossiers
     assert found.value("post_office_rejections_total", reason="unknown_item") == 0
+
+
+async def test_the_workers_stop_when_the_supervising_process_is_killed(
+    post_office_workers: tuple[ManagedProcess, int],
+) -> None:
+    # Left running, they would keep the port and answer scans that no supervisor restarts or stops.
+    process, _ = post_office_workers
+    assert process.pid is not None
+    parent = process.pid
+
+    async def both_workers() -> set[int] | None:
+        found = children(parent)
+        return found if len(found) == WORKERS else None
+
+    workers = await eventually(both_workers, f"{WORKERS} worker processes under the post office", 30)
+    await process.kill()
+
+    async def all_gone() -> bool | None:
+        return True if not any(_alive(pid) for pid in workers) else None
+
+    await eventually(all_gone, "the workers' exit after their supervisor's", 30)
