@@ -1,8 +1,9 @@
 """Intake latency of the post office API, and the time from a scan's 2xx to the tracker showing it.
 
-The services run as they are deployed: ``python -m services.post_office`` (uvicorn, one worker,
-acks=all producer) and, for scan-to-visible, ``python -m services.tracker serve`` (API, consumer group
-and outbox relay in one process) on the same database. The load comes from ``python -m bench.load``
+The services run as they are deployed: ``python -m services.post_office`` (uvicorn on
+``POST_OFFICE_WORKERS`` worker processes, the suite's ``--post-office-workers``; acks=all producer)
+and, for scan-to-visible, ``python -m services.tracker serve`` (API, consumer group and outbox relay
+in one process) on the same database. The load comes from ``python -m bench.load``
 in a process of its own (see there for how latencies are measured).
 """
 
@@ -64,12 +65,12 @@ async def _drive(
     return LoadRun(json.loads(out_path.read_text()), services, load.peak_rss, time.monotonic() - started)
 
 
-async def _post_office(env: Environment, database: str) -> tuple[Service, int]:
+async def _post_office(env: Environment, database: str, workers: int) -> tuple[Service, int]:
     port = free_port()
     service = start_service(
         "post-office",
         ["-m", "services.post_office"],
-        service_env(env, database, POST_OFFICE_PORT=str(port)),
+        service_env(env, database, POST_OFFICE_PORT=str(port), POST_OFFICE_WORKERS=str(workers)),
         env.work_dir / "logs",
         ready_url=local_ready_url(port),
     )
@@ -78,12 +79,19 @@ async def _post_office(env: Environment, database: str) -> tuple[Service, int]:
 
 
 async def intake(
-    env: Environment, *, rate: float, duration_s: float, batches: int, batch_size: int, say: Say
+    env: Environment,
+    *,
+    rate: float,
+    duration_s: float,
+    batches: int,
+    batch_size: int,
+    workers: int,
+    say: Say,
 ) -> LoadRun:
-    """The post office alone under open-loop single scans, then batch uploads."""
+    """The post office alone, on `workers` processes, under open-loop single scans, then batch uploads."""
     database = await new_migrated_database(env.admin_url, "intake")
     token = await issue_token(database, Role.POST_OFFICE, OFFICE, "clerk-bench")
-    post_office, port = await _post_office(env, database)
+    post_office, port = await _post_office(env, database, workers)
     try:
         spec = {
             "post_office_port": port,
@@ -96,13 +104,16 @@ async def intake(
             "batch_size": batch_size,
             "seed": 1,
         }
-        say(f"  intake: {rate:.0f} scans/s for {duration_s:.0f} s, then {batches} batches of {batch_size}")
+        say(
+            f"  intake: {rate:.0f} scans/s for {duration_s:.0f} s, then {batches} batches of {batch_size}, "
+            f"post office on {workers} worker{'s' if workers > 1 else ''}"
+        )
         return await _drive(env, spec, {"post_office": post_office}, "intake", say)
     finally:
         await post_office.stop()
 
 
-async def visible(env: Environment, *, rate: float, duration_s: float, say: Say) -> LoadRun:
+async def visible(env: Environment, *, rate: float, duration_s: float, workers: int, say: Say) -> LoadRun:
     """Post office and tracker on one database; scans at ``rate``, a sample of them looked up."""
     database = await new_migrated_database(env.admin_url, "visible")
     clerk = await issue_token(database, Role.POST_OFFICE, OFFICE, "clerk-bench")
@@ -121,7 +132,7 @@ async def visible(env: Environment, *, rate: float, duration_s: float, say: Say)
     post_office: Service | None = None
     try:
         await tracker.ready()
-        post_office, port = await _post_office(env, database)
+        post_office, port = await _post_office(env, database, workers)
         spec = {
             "post_office_port": port,
             "post_office_token": clerk,

@@ -34,7 +34,7 @@ from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
-from services.shared.http_server import serve
+from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.logs import configure
 from services.shared.postal_limits import load_route_limits
@@ -168,13 +168,31 @@ def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def main() -> None:
+def _configured_settings() -> PostOfficeSettings:
     settings = PostOfficeSettings()
     configure(settings.log_level)
     # aiokafka logs whole message values at DEBUG, and DossierAccepted carries the applicant's contact:
     # keep it at INFO even when the service itself runs at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
-    serve(create_app(settings), settings, host=settings.host, port=settings.port)
+    return settings
+
+
+def app_from_environment() -> FastAPI:
+    """The app each worker process serves, from the settings in its environment (with one worker,
+    the only process)."""
+    return create_app(_configured_settings())
+
+
+def main() -> None:
+    settings = _configured_settings()
+    serve_workers(
+        app_from_environment,
+        settings,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        name="post_office",
+    )
 
 
 if __name__ == "__main__":

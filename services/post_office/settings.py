@@ -23,4 +23,12 @@ class PostOfficeSettings(HttpServiceSettings):
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes serving the API on one listening socket: one process uses "
+        "one core at most (see Running the post office on several workers, above). Metrics are summed "
+        "over the workers.",
+    )
     kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")

@@ -25,6 +25,7 @@ from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.db.availability import is_database_unavailable
 from services.shared.naive_times import TIME_WITHOUT_OFFSET, naive_time_detail
+from services.shared.worker_metrics import exposition_registry
 
 ReadyCheck = Callable[[], Awaitable[str | None]]
 """Returns None when the dependency is ready, or a short reason when it is not."""
@@ -240,9 +241,12 @@ def install_operational_routes(
             return JSONResponse({"status": "not_ready", "checks": failures}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    # With several worker processes, the sum over all of them, whichever worker answers the scrape.
+    exposed = exposition_registry(registry)
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(exposed), media_type=CONTENT_TYPE_LATEST)
 
 
 def instrument(

@@ -9,18 +9,28 @@ headers, and its httptools parser no size limit for them (h11_max_incomplete_eve
 h11 parser only). `GuardedHttpToolsProtocol` adds both: headers must arrive within header_timeout_s of
 the connection's opening (or of the previous answer) and fit in max_header_bytes. Bodies are bounded by
 services.shared.body_limit.
+
+`serve_workers` runs an API on several worker processes (uvicorn's supervisor: one listening socket,
+bound by the parent, shared by spawned workers; a worker that dies is replaced). Each worker builds its
+app and its uvicorn configuration itself, from the same settings, so every option above holds in every
+worker; metrics are summed over the workers (services.shared.worker_metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 
-from services.shared.compat.uvicorn_internals import HttpToolsProtocol
+from services.shared.compat.uvicorn_internals import STARTUP_FAILURE, HttpToolsProtocol, Multiprocess
 from services.shared.http_settings import HttpServiceSettings
+from services.shared.launcher import stop_with_parent
+from services.shared.worker_metrics import shared_metrics_dir
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -122,12 +132,12 @@ def trusted_proxies(settings: HttpServiceSettings) -> list[str]:
     return [address.strip() for address in settings.forwarded_allow_ips.split(",") if address.strip()]
 
 
-def server_config(
-    app: Any, settings: HttpServiceSettings, *, host: str, port: int, **overrides: Any
-) -> uvicorn.Config:
-    """uvicorn's configuration for a service's API: logging stays the service's (services.shared.logs)."""
+def server_options(
+    settings: HttpServiceSettings, *, host: str, port: int, **overrides: Any
+) -> dict[str, Any]:
+    """uvicorn's options for a service's API: logging stays the service's (services.shared.logs)."""
     proxies = trusted_proxies(settings)
-    options: dict[str, Any] = {
+    return {
         "host": host,
         "port": port,
         "log_config": None,
@@ -139,9 +149,81 @@ def server_config(
         "forwarded_allow_ips": proxies,
         **overrides,
     }
-    return uvicorn.Config(app, **options)
+
+
+def server_config(
+    app: Any, settings: HttpServiceSettings, *, host: str, port: int, **overrides: Any
+) -> uvicorn.Config:
+    """uvicorn's configuration for a service's API."""
+    return uvicorn.Config(app, **server_options(settings, host=host, port=port, **overrides))
 
 
 def serve(app: Any, settings: HttpServiceSettings, *, host: str, port: int) -> None:
     """Serve `app` until SIGINT or SIGTERM."""
     uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
+
+
+class WorkerConfig(uvicorn.Config):
+    """A server_config that the supervisor can hand to a spawned worker: pickled as the arguments it
+    was made from, and made again from them in the worker (its protocol class, made per service by
+    guarded_protocol, has no importable name for pickle to carry). `supervisor`: the pid of the process
+    that supervises the workers, this one unless given."""
+
+    def __init__(
+        self,
+        app: str,
+        settings: HttpServiceSettings,
+        *,
+        host: str,
+        port: int,
+        workers: int,
+        supervisor: int | None = None,
+    ) -> None:
+        self.supervisor = os.getpid() if supervisor is None else supervisor
+        self._arguments = (app, settings, host, port, workers, self.supervisor)
+        super().__init__(app, **server_options(settings, host=host, port=port, factory=True, workers=workers))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_worker_config, self._arguments)
+
+    def load(self) -> None:
+        # Runs in each worker as its server starts (the supervisor never loads the app). Workers whose
+        # supervisor was killed (SIGKILL, the OOM killer) would otherwise keep the port and serve on,
+        # with nothing to replace or stop them.
+        stop_with_parent(self.supervisor)
+        super().load()
+
+
+def _worker_config(
+    app: str, settings: HttpServiceSettings, host: str, port: int, workers: int, supervisor: int
+) -> WorkerConfig:
+    return WorkerConfig(app, settings, host=host, port=port, workers=workers, supervisor=supervisor)
+
+
+def serve_workers(
+    make_app: Callable[[], Any],
+    settings: HttpServiceSettings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    name: str,
+) -> None:
+    """Serve the app `make_app` returns until SIGINT or SIGTERM, on `workers` processes.
+
+    One worker: `make_app()` is served in this process, exactly as `serve` does. Several: this process
+    binds the socket and supervises; each worker, a fresh interpreter, imports `make_app` (a function
+    at a module's top level) and calls it, so it reads its own settings and connects its own database
+    pool and Kafka producer. `name` names the metrics directory.
+    """
+    if workers <= 1:
+        serve(make_app(), settings, host=host, port=port)
+        return
+    factory = f"{make_app.__module__}:{make_app.__qualname__}"
+    with shared_metrics_dir(name):
+        config = WorkerConfig(factory, settings, host=host, port=port, workers=workers)
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+    # Like a single server, a service whose workers could not start exits with uvicorn's code for it.
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)

@@ -21,7 +21,7 @@ from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, Unkn
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
 from contracts.events import topic_for
@@ -62,6 +62,8 @@ def make_broker(
     linger_ms: int = 2,
 ) -> KafkaBroker:
     quiet_coordinator_wait()
+    if metrics_registry is not None:
+        _in_process_gauge(metrics_registry)
     broker = KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
@@ -92,6 +94,20 @@ def make_broker(
             registry=metrics_registry,
         )
     return broker
+
+
+def _in_process_gauge(registry: CollectorRegistry) -> None:
+    """FastStream's gauge of the messages being handled, made before its middleware makes it: FastStream
+    takes a metric of that name already on the registry. Its own has prometheus_client's default
+    multiprocess mode, which reports one series per worker process, labelled by pid; a service on
+    several workers (services.shared.worker_metrics) reports the sum over its live workers instead."""
+    Gauge(
+        "faststream_received_messages_in_process",
+        "Gauge of received messages in process by broker and handler",
+        ["app_name", "broker", "handler"],
+        registry=registry,
+        multiprocess_mode="livesum",
+    )
 
 
 # The counter of records each broker published, registered on the service's registry by make_broker.

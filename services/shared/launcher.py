@@ -54,6 +54,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stop_with_parent(parent_pid: int) -> None:
+    """From now on this process gets SIGTERM when `parent_pid`, its parent, exits (Linux; elsewhere
+    nothing). For children that another library starts (uvicorn's workers); if the parent is already
+    gone, this process exits at once."""
+    _die_with_parent()
+    if os.getppid() != parent_pid:
+        raise SystemExit(f"the parent process {parent_pid} has exited")
+
+
 class ManagedProcess:
     """A child process with its log file and, optionally, a URL that answers 200 once it is ready.
 

@@ -44,3 +44,17 @@ async def test_a_missing_attribute_is_named_too() -> None:
         InternalsChangedError, match=re.escape("the attribute HttpToolsProtocol.timeout_keep_alive_task")
     ):
         await uvicorn_internals.check(Changed)
+
+
+def test_the_installed_uvicorn_supervises_workers_as_serve_workers_runs_it() -> None:
+    uvicorn_internals.check_supervisor()
+
+
+def test_a_supervisor_built_otherwise_is_named() -> None:
+    class Changed:
+        def __init__(self, config: object, sockets: object, *, restart: bool) -> None: ...
+
+        def run(self) -> None: ...
+
+    with pytest.raises(InternalsChangedError, match=re.escape("Multiprocess(config, sockets)")):
+        uvicorn_internals.check_supervisor(Changed)

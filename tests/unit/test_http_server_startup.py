@@ -31,7 +31,7 @@ class Served:
 @pytest.mark.parametrize(
     ("prefix", "module", "main"),
     [
-        ("POST_OFFICE", post_office_app, post_office_app.main),
+        ("POST_OFFICE", http_server, post_office_app.main),
         ("AGENCY", agency_main, agency_main.main),
         ("TURNAROUND", turnaround_main, turnaround_main.main),
         ("TRACKER", http_server, lambda: tracker_main(["api"])),

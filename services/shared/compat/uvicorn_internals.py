@@ -9,6 +9,7 @@ import asyncio
 import inspect
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 # uvicorn documents `http=` as accepting a protocol class but not the classes it ships nor their hooks.
 # services.shared.http_server subclasses this one to bound each request's headers in time and size,
@@ -16,9 +17,16 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+# uvicorn documents `workers=` of uvicorn.run (and --workers) but not the supervisor behind it.
+# services.shared.http_server runs it itself because uvicorn.run builds its own Config, which the
+# supervisor pickles into each spawned worker: the service's Config rebuilds itself there from its
+# settings (the guarded protocol is a class made per service, which pickle cannot carry by name).
+# STARTUP_FAILURE: the exit code of a worker that could not start, after which the supervisor stops.
+from uvicorn.supervisors import Multiprocess
+
 from services.shared.compat import InternalsChangedError, module_path
 
-__all__ = ["HttpToolsProtocol", "check"]
+__all__ = ["STARTUP_FAILURE", "HttpToolsProtocol", "Multiprocess", "check"]
 
 LIBRARY = "uvicorn"
 MODULE = module_path(__name__)
@@ -52,6 +60,20 @@ async def check(protocol_class: type[HttpToolsProtocol] = HttpToolsProtocol) -> 
     for name in ATTRIBUTES:
         if not hasattr(protocol, name):
             raise InternalsChangedError(LIBRARY, f"the attribute HttpToolsProtocol.{name}", MODULE)
+    check_supervisor()
+
+
+# What services.shared.http_server uses of the supervisor: Multiprocess(config, sockets).run(), and
+# after it returned, each worker's exit code (a worker that failed to start stops the parent).
+SUPERVISOR_PARAMETERS = ("config", "sockets")
+
+
+def check_supervisor(supervisor: type = Multiprocess) -> None:
+    """Raise InternalsChangedError unless the supervisor is still built and run as http_server does."""
+    if tuple(inspect.signature(supervisor).parameters) != SUPERVISOR_PARAMETERS:
+        raise InternalsChangedError(LIBRARY, "Multiprocess(config, sockets)", MODULE)
+    if not callable(getattr(supervisor, "run", None)) or not hasattr(supervisor, "keep_subprocess_alive"):
+        raise InternalsChangedError(LIBRARY, "Multiprocess.run and its replacing of dead workers", MODULE)
 
 
 async def _no_app(scope: object, receive: object, send: object) -> None:
