@@ -11,17 +11,18 @@ dossiers of a catch-up batch did, reading back half as many history rows as it w
 ``TimeAlignment.release`` merges each batch just read by record time, group by group (a group: the same
 partition number of every topic), the way a merge of sorted files does: it applies the oldest record
 among the members' next ones, again and again, and stops at a member whose next record it does not have
-(it was not read yet and may be older than what is left). What is left waits: the consumer is rewound to
-each member's first record left, and those members are paused, so the next fetches read the member that
-stopped the merge. Live traffic, where every partition is at its end, keeps nothing back. Record
-timestamps are the producers' (CreateTime), close to when each event was published; a partition's
-records are taken to come in time order, as they nearly do (offline scanners are what the fold's late
-path is for).
+(it was not read yet and may be older than what is left). What is left is held in memory for the next
+batch, and its partitions are paused (they fetch nothing more meanwhile), so the next fetches read the
+member that stopped the merge. Live traffic, where every partition is at its end, holds nothing back.
+Record timestamps are the producers' (CreateTime), close to when each event was published; a
+partition's records are taken to come in time order, as they nearly do (offline scanners are what the
+fold's late path is for).
 
-Offsets stay safe: a rewound partition's position is its first record kept back, so the offsets
-committed after the batch stop before it, and it is read again later (aiokafka drops what it had
-prefetched for a paused or rewound partition). Correctness never depends on the alignment: the fold
-puts a late event in its place anyway; this only keeps catch-ups on the cheap path.
+Offsets stay safe: the consumer's position is past the records held, so a consumer that commits offsets
+commits ``committable()`` (each partition's first record held, or the one after its last record
+applied), never its position. Records held for a partition revoked in a rebalance are dropped: its new
+owner reads them from the committed offset. Correctness never depends on the alignment: the fold puts
+a late event in its place anyway; this only keeps catch-ups on the cheap path.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ class SteerableConsumer(Protocol):
 
     def resume(self, *partitions: TopicPartition) -> None: ...
 
-    def seek(self, partition: TopicPartition, offset: int) -> None: ...
-
     async def position(self, partition: TopicPartition) -> int: ...
 
 
@@ -58,14 +57,13 @@ UNKNOWN = -1
 
 
 class TimeAlignment:
-    """One consumer's merge state: of each partition, the offset of its next record not applied yet,
-    the time of the last record applied, and the time of its next record when it was read and sent back
-    to wait."""
+    """One consumer's merge state: of each partition, the offset after the last record applied, the time
+    of that record, and the records read but not applied yet (held in memory, their partition paused)."""
 
     def __init__(self) -> None:
         self._next: dict[TopicPartition, int] = {}
         self._applied: dict[TopicPartition, int] = {}
-        self._waiting: dict[TopicPartition, int] = {}
+        self._held: dict[TopicPartition, list[Any]] = {}
 
     async def release(
         self,
@@ -73,23 +71,28 @@ class TimeAlignment:
         records: Sequence[Any],
         ends: Mapping[TopicPartition, int] | None = None,
     ) -> list[Any]:
-        """Of a batch of ``records`` (aiokafka ConsumerRecords) just read, those to apply now, in the
-        batch's order; the rest wait (rewound, paused).
+        """Of the records held so far and a batch of ``records`` (aiokafka ConsumerRecords) just read,
+        those to apply now, each partition's in offset order; the rest are held for a later batch, and
+        their partitions paused.
 
         ``ends``: where each partition ends, when the caller knows better than the broker's high
         watermarks (a rebuild reads up to the end offsets it saw at start, and no further). A partition
         whose end is not known yet (no fetch of it answered) may hold the oldest records of all.
         """
         assigned = set(consumer.assignment())
-        for known in (self._next, self._applied, self._waiting):
+        for known in (self._next, self._applied, self._held):
             for tp in [tp for tp in known if tp not in assigned]:
-                del known[tp]  # revoked in a rebalance: another member reads it now
-        for tp in assigned - self._next.keys():
-            # Nothing applied from it yet: where it stands (known to the consumer, no round trip).
-            self._next[tp] = await consumer.position(tp)
-        queues: dict[TopicPartition, list[Any]] = {}
+                del known[tp]  # revoked in a rebalance: another member reads it from the commit
+        queues = self._held
+        self._held = {}
         for record in records:
-            queues.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in assigned:
+                queues.setdefault(tp, []).append(record)
+        for tp in assigned - self._next.keys():
+            queue = queues.get(tp)
+            # Nothing applied from it yet: its first record read, or where the consumer stands.
+            self._next[tp] = queue[0].offset if queue else await consumer.position(tp)
         groups: dict[int, list[TopicPartition]] = {}
         for tp in assigned:
             groups.setdefault(tp.partition, []).append(tp)
@@ -98,11 +101,10 @@ class TimeAlignment:
         def end_of(tp: TopicPartition) -> int | None:
             return ends.get(tp) if ends is not None else consumer.highwater(tp)
 
-        applied: set[tuple[str, int, int]] = set()
-        wait: set[TopicPartition] = set()
+        applied: list[Any] = []
         go: set[TopicPartition] = set()
         for members in groups.values():
-            taken = {tp: 0 for tp in members}
+            taken = dict.fromkeys(members, 0)
 
             def head(tp: TopicPartition, taken: dict[TopicPartition, int]) -> Position | None:
                 """Where the member's next record stands in the merge; None: it has none left."""
@@ -112,8 +114,6 @@ class TimeAlignment:
                 end = end_of(tp)
                 if end is not None and self._next[tp] >= end:
                     return None
-                if tp in self._waiting:
-                    return (self._waiting[tp], ranks[tp.topic])
                 # Not read yet: no older than the last record applied from it, as far as is known.
                 return (self._applied.get(tp, UNKNOWN), ranks[tp.topic])
 
@@ -128,22 +128,29 @@ class TimeAlignment:
                     break
                 record = queue[taken[oldest]]
                 taken[oldest] += 1
-                applied.add((record.topic, record.partition, record.offset))
+                applied.append(record)
                 self._next[oldest] = record.offset + 1
                 self._applied[oldest] = max(self._applied.get(oldest, UNKNOWN), record.timestamp)
-                self._waiting.pop(oldest, None)
             for tp in members:
-                queue = queues.get(tp, [])
-                if taken[tp] < len(queue):
-                    first = queue[taken[tp]]
-                    consumer.seek(tp, first.offset)
-                    self._next[tp] = first.offset
-                    self._waiting[tp] = first.timestamp
-                if tp in self._waiting and tp not in go:
-                    wait.add(tp)
+                left = queues.get(tp, [])[taken[tp] :]
+                if left:
+                    self._held[tp] = left
+        wait = set(self._held) - go
         paused = set(consumer.paused()) & assigned
         if wait - paused:
             consumer.pause(*sorted(wait - paused))
         if paused - wait:
             consumer.resume(*sorted(paused - wait))
-        return [r for r in records if (r.topic, r.partition, r.offset) in applied]
+        return applied
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """The offset to commit for each partition records were read from: its first record held, or the
+        one after the last record applied. The consumer's own position is past the records held."""
+        offsets = dict(self._next)
+        offsets.update((tp, held[0].offset) for tp, held in self._held.items())
+        return offsets
+
+    @property
+    def holding(self) -> int:
+        """How many records are held."""
+        return sum(len(held) for held in self._held.values())

@@ -85,13 +85,21 @@ def _member(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSet
     @subscriber
     async def on_dossier_events(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-        if isinstance(msg.consumer, AIOKafkaConsumer):  # not FastStream's in-memory test consumer
-            # In a catch-up the agency topic runs ahead of the postal one in time: what is ahead waits,
-            # its partition rewound (so the offsets committed below stop before it) and paused.
-            records = tuple(await alignment.release(msg.consumer, records))
+        consumer = msg.consumer if isinstance(msg.consumer, AIOKafkaConsumer) else None
+        if consumer is not None:  # not FastStream's in-memory test consumer
+            # In a catch-up the agency topic runs ahead of the postal one in time: the batch is merged
+            # by record time, and what must wait for the other topic is held for a later batch.
+            records = tuple(await alignment.release(consumer, records))
         if records:
             await processor.process([RawRecord.of(record) for record in records])
-        # Offsets reach Kafka only after the projection committed (and dead letters were acknowledged).
-        await msg.ack()
+        # Offsets reach Kafka only after the projection committed (and dead letters were acknowledged),
+        # and never past a record held for a later batch.
+        if consumer is None:
+            await msg.ack()
+            return
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in alignment.committable().items() if tp in assigned}
+        if offsets:
+            await consumer.commit(offsets)
 
     return subscriber

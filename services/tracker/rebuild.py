@@ -265,12 +265,17 @@ async def _replay_lane(
             consumer.seek(tp, starts[tp])
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
         alignment = TimeAlignment()
-        while remaining:
-            fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=settings.max_batch)
+        # Records held by the alignment are past the consumer's position: replay until none is left.
+        while remaining or alignment.holding:
+            fetched = (
+                await consumer.getmany(*remaining, timeout_ms=1000, max_records=settings.max_batch)
+                if remaining
+                else {}
+            )
             read = [
                 record for tp, records in fetched.items() for record in records if record.offset < ends[tp]
             ]
-            # Replay the topics level in time, as they were written (services.shared.alignment).
+            # Replay the topics merged by time, as they were written (services.shared.alignment).
             batch = [RawRecord.of(record) for record in await alignment.release(consumer, read, ends)]
             if batch:
                 await processor.process(batch)

@@ -56,9 +56,6 @@ class Consumer:
         self.calls.append(("resume", partitions))
         self.held -= set(partitions)
 
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        self.positions[partition] = offset
-
     async def position(self, partition: TopicPartition) -> int:
         return self.positions.get(partition, 0)
 
@@ -71,11 +68,19 @@ async def test_a_batch_is_applied_in_time_order_up_to_a_partition_not_read_far_e
     consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 1_000, tp(AGENCY): 100})
     postal = records(POSTAL, [100, 200, 300])
     agency = records(AGENCY, [150, 250, 900, 400])
-    ready = await TimeAlignment().release(consumer, [*agency, *postal])
+    alignment = TimeAlignment()
+    ready = await alignment.release(consumer, [*agency, *postal])
     # Up to 300, the postal partition's last record read: what it holds next may be older than 900.
-    assert ready == [*agency[:2], *postal]
-    assert consumer.positions == {tp(AGENCY): 2}
-    assert consumer.held == {tp(AGENCY)}
+    assert ready == [postal[0], agency[0], postal[1], agency[1], postal[2]]
+    assert consumer.held == {tp(AGENCY)} and alignment.holding == 2
+    # The offsets to commit stop before the records held; the consumer itself is past them.
+    assert alignment.committable() == {tp(AGENCY): 2, tp(POSTAL): 3}
+    # The records held are applied from memory once the postal partition was read further.
+    later = records(POSTAL, [350, 950], first_offset=3)
+    assert await alignment.release(consumer, later) == [later[0], agency[2], agency[3]]
+    # Now the agency partition's next record, not read yet, may be older than 950.
+    assert consumer.held == {tp(POSTAL)} and alignment.holding == 1
+    assert alignment.committable() == {tp(AGENCY): 4, tp(POSTAL): 4}
 
 
 async def test_a_partition_nothing_was_read_from_holds_its_peers_back_until_it_is_read() -> None:
@@ -83,25 +88,26 @@ async def test_a_partition_nothing_was_read_from_holds_its_peers_back_until_it_i
     consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(AGENCY): 1})
     alignment = TimeAlignment()
     assert await alignment.release(consumer, records(AGENCY, [9_000])) == []
-    assert consumer.held == {tp(AGENCY)} and consumer.positions == {tp(AGENCY): 0}
+    assert consumer.held == {tp(AGENCY)} and alignment.committable()[tp(AGENCY)] == 0
     consumer.ends[tp(POSTAL)] = 2
     batch = records(POSTAL, [8_000, 9_500])
-    assert await alignment.release(consumer, batch) == batch[:1]
-    # The agency record (9,000, read before and waiting) comes before the postal one of 9,500.
-    assert consumer.held == {tp(POSTAL)} and consumer.positions[tp(POSTAL)] == 1
+    # The agency record held (9,000) takes its place between the postal ones.
+    assert await alignment.release(consumer, batch) == [batch[0], *records(AGENCY, [9_000]), batch[1]]
+    assert consumer.held == set() and alignment.committable() == {tp(POSTAL): 2, tp(AGENCY): 1}
 
 
 async def test_records_of_the_same_millisecond_go_by_topic() -> None:
     consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 1, tp(AGENCY): 1})
     batch = [*records(POSTAL, [5]), *records(AGENCY, [5])]
-    assert await TimeAlignment().release(consumer, batch) == batch
+    assert await TimeAlignment().release(consumer, batch) == batch[::-1]
 
 
 async def test_in_live_traffic_every_partition_is_at_its_end_and_everything_is_released() -> None:
     consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 1, tp(AGENCY): 1})
     batch = [*records(POSTAL, [1_000]), *records(AGENCY, [9_000])]
-    assert await TimeAlignment().release(consumer, batch) == batch
-    assert consumer.calls == [] and consumer.positions == {}
+    alignment = TimeAlignment()
+    assert await alignment.release(consumer, batch) == batch
+    assert consumer.calls == [] and alignment.holding == 0
 
 
 async def test_the_caller_may_say_where_each_partition_ends() -> None:
@@ -135,7 +141,7 @@ async def test_partitions_revoked_in_a_rebalance_are_forgotten() -> None:
     # the postal partition waits.
     consumer.assigned = {tp(POSTAL), tp(AGENCY)}
     assert await alignment.release(consumer, records(POSTAL, [1_200], first_offset=2)) == []
-    assert consumer.held == {tp(POSTAL)} and consumer.positions[tp(POSTAL)] == 2
+    assert consumer.held == {tp(POSTAL)} and alignment.committable()[tp(POSTAL)] == 2
 
 
 @pytest.mark.parametrize("seed", range(40))
