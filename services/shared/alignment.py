@@ -90,9 +90,9 @@ class TimeAlignment:
             if tp in assigned:
                 queues.setdefault(tp, []).append(record)
         for tp in assigned - self._next.keys():
-            queue = queues.get(tp)
-            # Nothing applied from it yet: its first record read, or where the consumer stands.
-            self._next[tp] = queue[0].offset if queue else await consumer.position(tp)
+            # Nothing applied from it yet: where the consumer stands (no round trip). Past this batch's
+            # records, if it has some: they are applied (and move it) or held (and committed from).
+            self._next[tp] = await consumer.position(tp)
         groups: dict[int, list[TopicPartition]] = {}
         for tp in assigned:
             groups.setdefault(tp.partition, []).append(tp)
@@ -102,7 +102,6 @@ class TimeAlignment:
             return ends.get(tp) if ends is not None else consumer.highwater(tp)
 
         applied: list[Any] = []
-        go: set[TopicPartition] = set()
         for members in groups.values():
             taken = dict.fromkeys(members, 0)
 
@@ -124,7 +123,8 @@ class TimeAlignment:
                 oldest = min(heads, key=lambda tp: heads[tp])
                 queue = queues.get(oldest, [])
                 if taken[oldest] >= len(queue):
-                    go.add(oldest)  # its next record must be read before anything newer is applied
+                    # Its next record must be read before anything newer is applied. It holds nothing,
+                    # so it is not paused: the next fetches read it.
                     break
                 record = queue[taken[oldest]]
                 taken[oldest] += 1
@@ -135,7 +135,7 @@ class TimeAlignment:
                 left = queues.get(tp, [])[taken[tp] :]
                 if left:
                     self._held[tp] = left
-        wait = set(self._held) - go
+        wait = set(self._held)
         paused = set(consumer.paused()) & assigned
         if wait - paused:
             consumer.pause(*sorted(wait - paused))

@@ -96,6 +96,29 @@ async def test_a_partition_nothing_was_read_from_holds_its_peers_back_until_it_i
     assert consumer.held == set() and alignment.committable() == {tp(POSTAL): 2, tp(AGENCY): 1}
 
 
+async def test_offsets_to_commit_stop_at_the_first_record_held_not_at_the_consumers_position() -> None:
+    consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 100, tp(AGENCY): 100})
+    # As aiokafka does: after a batch, the position is past the records it returned.
+    consumer.positions = {tp(AGENCY): 12, tp(POSTAL): 7}
+    alignment = TimeAlignment()
+    assert await alignment.release(consumer, records(AGENCY, [500, 600], first_offset=10)) == []
+    assert alignment.committable() == {tp(AGENCY): 10, tp(POSTAL): 7}
+
+
+async def test_a_partition_read_up_to_a_time_lets_older_records_of_its_peer_through() -> None:
+    consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 100, tp(AGENCY): 1})
+    alignment = TimeAlignment()
+    # The postal records applied reach 500 (one of them out of time order); more are to come.
+    first = [*records(POSTAL, [300, 500, 450]), *records(AGENCY, [100])]
+    assert await alignment.release(consumer, first) == [first[3], *first[:3]]
+    # New agency records arrive. The postal partition's next record is taken to be no older than the
+    # newest applied from it (500): 480 goes, 520 waits.
+    consumer.ends[tp(AGENCY)] = 3
+    batch = records(AGENCY, [480, 520], first_offset=1)
+    assert await alignment.release(consumer, batch) == batch[:1]
+    assert consumer.held == {tp(AGENCY)} and alignment.committable()[tp(AGENCY)] == 2
+
+
 async def test_records_of_the_same_millisecond_go_by_topic() -> None:
     consumer = Consumer({tp(POSTAL), tp(AGENCY)}, {tp(POSTAL): 1, tp(AGENCY): 1})
     batch = [*records(POSTAL, [5]), *records(AGENCY, [5])]
