@@ -14,12 +14,18 @@ from typing import Any
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
-TARGET_EVENTS_PER_S = 5_000
+# The targets of issue 19.
+TARGET_EVENTS_PER_S = 20_000
+"""The tracker in one consumer process (several processes have no target: they give the scaling curve)."""
+TARGET_STORE_SHARE = 0.5
+"""... and at least this share of the store ceiling measured in the same run."""
 TARGET_SCAN_P99_MS = 50.0
 TARGET_SCAN_HIGH_P99_MS = 100.0  # at --high-rate (600 scans/s by default)
 TARGET_BATCH_P99_MS = 1_000.0
 TARGET_VISIBLE_P95_MS = 1_000.0
-TARGET_REBUILD_S = 300.0
+TARGET_REBUILD_S = 60.0
+TARGET_RSS_BYTES = 150 * 2**20
+"""Peak RSS of each service process under the benchmark."""
 REBUILD_TARGET_EVENTS = 1_000_000
 REBUILD_SIZE_SHARES = (0.25, 0.5, 1.0)
 """The log sizes the rebuild's cost per event is measured at, as shares of ``--rebuild-events``."""
@@ -166,8 +172,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 f"Tracker throughput, {t['events']:,} events into PostgreSQL"
                 + (f", {processes} consumer processes" if processes > 1 else ", one consumer process"),
                 f"{t['rate']:,.0f} events/s ({_ceilings(t)})",
-                f"≥ {TARGET_EVENTS_PER_S:,} events/s",
-                t["rate"] >= TARGET_EVENTS_PER_S,
+                "—" if processes > 1 else _tracker_target(),
+                None if processes > 1 else _tracker_met(t),
                 _load(t["contention"]),
             )
         )
@@ -187,6 +193,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
         )
     if "intake_high" in benches:
         found.append(_single_scans(benches["intake_high"], TARGET_SCAN_HIGH_P99_MS))
+    for key, target in (("crosscheck", TARGET_SCAN_P99_MS), ("crosscheck_high", TARGET_SCAN_HIGH_P99_MS)):
+        if key in benches:
+            found.append(_cross_check(benches[key], target))
     if "visible" in benches:
         v = benches["visible"]
         d = v["visible_ms"]
@@ -206,12 +215,22 @@ def rows(results: dict[str, Any]) -> list[Row]:
             Row(
                 "Peak RSS of each service",
                 ", ".join(f"{name} {mib(size)}" for name, size in memory.items()),
-                "—",
-                None,
+                f"each ≤ {mib(TARGET_RSS_BYTES)}",
+                max(memory.values()) <= TARGET_RSS_BYTES,
                 "",
             )
         )
     return found
+
+
+def _tracker_target() -> str:
+    return f"≥ {TARGET_EVENTS_PER_S:,} events/s and ≥ {100 * TARGET_STORE_SHARE:.0f} % of the store ceiling"
+
+
+def _tracker_met(t: dict[str, Any]) -> bool:
+    """Both parts of the target; a result from before the store ceiling is judged by its rate alone."""
+    share_met = t.get("store_ratio", TARGET_STORE_SHARE) >= TARGET_STORE_SHARE
+    return bool(t["rate"] >= TARGET_EVENTS_PER_S and share_met)
 
 
 def _on_workers(bench: dict[str, Any]) -> str:
@@ -238,7 +257,7 @@ def _rebuild_rows(benches: dict[str, Any]) -> list[Row]:
                 + (f", {processes} processes" if processes > 1 else ""),
                 f"{r['seconds']:,.0f} s ({r['rate']:,.0f} events/s{speedup})"
                 + ("" if r["events"] >= REBUILD_TARGET_EVENTS else f"; {scaled:,.0f} s per million"),
-                f"≤ {TARGET_REBUILD_S / 60:.0f} min per {REBUILD_TARGET_EVENTS:,}",
+                f"≤ {TARGET_REBUILD_S:.0f} s per {REBUILD_TARGET_EVENTS:,}",
                 scaled <= TARGET_REBUILD_S,
                 _load(r["contention"]),
             )
@@ -337,4 +356,17 @@ def _single_scans(run: dict[str, Any], target_p99_ms: float) -> Row:
         f"p99 ≤ {target_p99_ms:.0f} ms",
         s["p99"] <= target_p99_ms and not run["errors"],
         _load(run["contention"]),
+    )
+
+
+def _cross_check(run: dict[str, Any], target_p99_ms: float) -> Row:
+    """The row of the independent generator's single scans: the intake's row, named by its generator and
+    with how late that generator sent its latest request (a lagging generator would hide a slow service)."""
+    row = _single_scans(run, target_p99_ms)
+    return Row(
+        row.benchmark.replace("Intake: single scan", f"Intake cross-check ({run['generator']}): single scan"),
+        f"{row.measured[:-1]}, sent at most {_ms(run['send_lag_ms'])} late)",
+        row.target,
+        row.met,
+        row.conditions,
     )

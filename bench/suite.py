@@ -1,7 +1,8 @@
 """``python -m bench``: run the benchmarks against a broker and a PostgreSQL server, print the table,
 write the results.
 
-    python -m bench --bootstrap-servers HOST:PORT --database-url URL [--only tracker,intake,visible,rebuild]
+    python -m bench --bootstrap-servers HOST:PORT --database-url URL
+                    [--only tracker,intake,crosscheck,visible,rebuild]
                     [--events 500000] [--rebuild-events 1000000] [--rebuild-processes 1,2,4]
                     [--rate 300] [--duration 60] [--batches 20] [--batch-size 1000]
                     [--results-dir bench/results] [--readme README.md]
@@ -10,7 +11,8 @@ write the results.
 benchmarks run in this order, because each leaves the topics as the next one wants them: rebuild (fills
 the event topics to a quarter, a half and all of ``--rebuild-events``, replaying them in one process
 after each step, then at full size in each of ``--rebuild-processes``), tracker (adds ``--events``
-events, measures the ceilings and the tracker on those alone), intake, visible.
+events, measures the ceilings and the tracker on those alone), intake, crosscheck (the intake's single
+scans from vegeta), visible.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import events, intake, machine, report, store, tracker
+from bench import cross_check, events, intake, machine, report, store, tracker
 from bench.infra import ROOT, Environment, end_offsets, prepare_broker
 from bench.tracker import TOPICS
 from services.tracker.settings import TrackerSettings
 
-ALL = ("tracker", "rebuild", "intake", "visible")
+ALL = ("tracker", "rebuild", "intake", "crosscheck", "visible")
 
 
 def say(line: str) -> None:
@@ -242,6 +244,23 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             # The higher level: single scans only, on a post office of its own.
             benches["intake_high"] = await _intake(env, pid_files, options, options.high_rate, 0, say)
             memory[post_office] = max(memory[post_office], benches["intake_high"]["post_office_peak_rss"])
+
+    if "crosscheck" in options.only:
+        # The same single scans from an independent open-loop generator, at each intake rate.
+        for key, rate in (("crosscheck", options.rate), ("crosscheck_high", options.high_rate)):
+            if not rate:
+                continue
+            contention = machine.Contention(pid_files).start()
+            checked = await cross_check.cross_check(
+                env, rate=rate, duration_s=options.duration, workers=workers, say=say
+            )
+            benches[key] = {**checked, "contention": contention.finish()}
+            memory[post_office] = max(memory.get(post_office, 0), checked["post_office_peak_rss"])
+            shown = checked["scan_ms"]
+            say(
+                f"  vegeta at {rate:.0f}/s: p50 {shown['p50']} ms, p99 {shown['p99']} ms, "
+                f"its send lag at most {checked['send_lag_ms']} ms"
+            )
 
     if "visible" in options.only:
         contention = machine.Contention(pid_files).start()

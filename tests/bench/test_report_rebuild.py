@@ -59,9 +59,10 @@ def test_the_table_shows_each_process_count_the_cost_per_event_by_size_and_the_p
     rows = {row.benchmark: row for row in report.rows({"benchmarks": benches})}
 
     one = rows["Rebuild: 1,000,000 events replayed into an empty projection"]
-    assert one.measured == "200 s (5,000 events/s)" and one.met is True
+    assert one.measured == "200 s (5,000 events/s)" and one.target == "≤ 60 s per 1,000,000"
+    assert one.met is False
     two = rows["Rebuild: 1,000,000 events replayed into an empty projection, 2 processes"]
-    assert "×2.00 of one process" in two.measured and two.met is True
+    assert "×2.00 of one process" in two.measured and two.met is False
     flat = rows["Rebuild cost per event as the log grows (one process), wall / CPU"]
     assert flat.measured.startswith("250,000: 160 / 144 µs; 500,000: 160 / 144 µs; 1,000,000: 200 / 180 µs")
     assert flat.met is False, "200 µs at a million is 25 % above 160 µs at a quarter of it"
