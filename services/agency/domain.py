@@ -58,7 +58,7 @@ from contracts.values import (
 from services.agency import commands as cmd
 from services.shared.calendar import WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog, UnknownProcedureError
-from services.shared.legal_rules import LegalRules, default_legal_rules
+from services.shared.legal_rules import LegalRules, NoRuleInForceError, default_legal_rules
 
 AGENCY_SOURCE_PREFIX = "/agencies/"
 
@@ -185,7 +185,8 @@ class SupplementJudgement:
 
     request_number: int
     window_ends_on: date | None
-    rule_set: str
+    rule_set: str | None
+    """None when no rule set was in force (a dossier received before the first one)."""
     breaches: tuple[SupplementBreach, ...]
 
 
@@ -231,8 +232,11 @@ class Policy:
         start = to_vietnam_time(dossier.received_at).date() if dossier.received_at else dossier.filing_day
         if start is None:  # a filed dossier always has its filing day; guard records from before it
             start = to_vietnam_time(requested_at).date()
-        rules = self.legal.on(start)
         number = dossier.supplement_requests + 1
+        try:
+            rules = self.legal.on(start)
+        except NoRuleInForceError:  # before the first rule set: recorded and counted, judged by none
+            return SupplementJudgement(number, None, None, ())
         window_end = rules.supplement_window.end(start, self.calendar) if rules.supplement_window else None
         breaches: list[SupplementBreach] = []
         allowed = rules.supplement_requests_allowed
@@ -708,6 +712,24 @@ def _supplement_received(dossier: Dossier, event: SupplementReceived, policy: Po
     legal = policy.legal_due_date(event.received_at, dossier.procedure_code)
     return replace(
         restarted, status=Status.RECEIVED, legal_due_date=legal, appointment_date=None, due_date=legal
+    )
+
+
+def with_judgement(dossier: Dossier | None, event: Event, occurred_at: datetime, policy: Policy) -> Event:
+    """An agency system's supplement request that carries no judgement, completed with the rules' (the
+    same act, the same event id), so the breach reaches every consumer as an officer's report does.
+    Any other event, or a request that carries its own judgement (checked by `accept`), is unchanged."""
+    if not isinstance(event, SupplementRequested) or event.breach is not None or dossier is None:
+        return event
+    judged = policy.judge_supplement_request(dossier, occurred_at)
+    return event.model_copy(
+        update={
+            "request_number": judged.request_number,
+            "window_ends_on": judged.window_ends_on,
+            "rule_set": judged.rule_set,
+            "breach": bool(judged.breaches),
+            "breach_reasons": judged.breaches,
+        }
     )
 
 

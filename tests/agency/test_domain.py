@@ -44,6 +44,7 @@ from services.agency.domain import (
     next_event_id,
     occurrence_time,
     parse_reference,
+    with_judgement,
 )
 from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
@@ -1082,3 +1083,34 @@ def test_an_agency_systems_request_must_flag_its_own_breach_if_it_flags_one() ->
     with pytest.raises(ReportRejectedError) as caught:
         accepted_(wrongly)
     assert caught.value.reason is Reason.INCONSISTENT
+
+
+def test_an_agency_systems_request_without_a_judgement_is_completed_with_the_rules() -> None:
+    dossier = received(vn(2026, 2, 12))
+    raw = SupplementRequested(
+        agency_code=AGENCY, officer_id="officer-0003", missing_documents=("x",), reason="y"
+    )
+
+    completed = with_judgement(dossier, raw, vn(2026, 2, 25), POLICY)
+
+    assert isinstance(completed, SupplementRequested)
+    assert (completed.request_number, completed.window_ends_on, completed.rule_set) == (
+        1,
+        date(2026, 2, 24),
+        "decree_118_2025",
+    )
+    assert completed.breach is True
+    assert completed.breach_reasons == (SupplementBreach.LATE_SUPPLEMENT_REQUEST,)
+    flagged = raw.model_copy(update={"breach": False})
+    assert with_judgement(dossier, flagged, vn(2026, 2, 25), POLICY) is flagged, (
+        "its own judgement is checked"
+    )
+
+
+def test_a_request_on_a_dossier_received_before_any_rule_set_is_recorded_unjudged() -> None:
+    # Decree 61 took effect on 21 June 2018: a receipt before it (a record older than the rule files).
+    old = replace(received(vn(2026, 3, 2)), received_at=vn(2018, 6, 1))
+    dossier, event = _requested(old, vn(2026, 3, 3))
+
+    assert dossier.status is Status.AWAITING_SUPPLEMENT
+    assert (event.rule_set, event.breach, event.window_ends_on) == (None, False, None)
