@@ -136,3 +136,13 @@ class Leg(StrEnum):
     INBOUND_POSTAL = "INBOUND_POSTAL"
     AGENCY_PROCESSING = "AGENCY_PROCESSING"
     RETURN_POSTAL = "RETURN_POSTAL"
+
+
+class SupplementBreach(StrEnum):
+    """How a supplement request breaks the rules in force (Decree 118/2025 Art. 16(3), Art. 19(5)): it is
+    still recorded, since the citizen was asked, and flagged with each reason that applies."""
+
+    SECOND_SUPPLEMENT_REQUEST = "second_supplement_request"
+    """More requests on the dossier than the rules allow (one)."""
+    LATE_SUPPLEMENT_REQUEST = "late_supplement_request"
+    """Made after the window from the receipt (3 working days)."""

@@ -233,6 +233,10 @@ def _supplement_requested() -> SupplementRequested:
         agency_dossier_code=SAMPLE_AGENCY_DOSSIER_CODE,
         missing_documents=("Bản sao giấy khai sinh",),
         reason="Thiếu giấy tờ theo danh mục của thủ tục.",
+        request_number=1,
+        window_ends_on=date(2025, 3, 19),
+        rule_set="decree_61_2018",
+        breach=False,
     )
 
 

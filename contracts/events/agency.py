@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contracts.enums import FilingChannel, Outcome
+from contracts.enums import FilingChannel, Outcome, SupplementBreach
 from contracts.events.base import PERSONAL_DATA, Event
 from contracts.events.parts import Address, ApplicantContact
 from contracts.values import (
@@ -93,6 +93,26 @@ class SupplementRequested(AgencyEvent):
     """The documents to supply, as named in the procedure catalog."""
     reason: Text
     """Why they are needed."""
+    request_number: int | None = Field(default=None, ge=1)
+    """Which request on the dossier this is (1 for the first); absent on events from before it was kept."""
+    window_ends_on: date | None = None
+    """The last day a request was allowed by the rules in force (counted from the receipt); absent when
+    the rules set no window or on events from before it was kept."""
+    rule_set: str | None = Field(default=None, min_length=1, max_length=64)
+    """The rule set the request was judged by (deploy/rules), e.g. ``decree_118_2025``."""
+    breach: bool | None = None
+    """True when the request breaks the rules in force: still recorded (the citizen was asked), with
+    ``breach_reasons``; absent on events from before the rules were checked."""
+    breach_reasons: tuple[SupplementBreach, ...] = ()
+    """Each way the request breaks the rules: a second request, a request after the window."""
+
+    @model_validator(mode="after")
+    def _flag_matches_reasons(self) -> SupplementRequested:
+        if self.breach is not None and self.breach != bool(self.breach_reasons):
+            raise ValueError("breach must be true exactly when breach_reasons names a reason")
+        if self.breach is None and self.breach_reasons:
+            raise ValueError("breach_reasons needs breach: true")
+        return self
 
 
 class SupplementReceived(AgencyEvent):

@@ -120,6 +120,9 @@ class DossierView(_Out):
     """Whether the apology slip was issued."""
     delay_breach: bool | None
     """Whether the apology slip was issued too late (less than the lead time before the due date)."""
+    supplement_requests: int
+    """Supplement requests recorded on the dossier; the rules allow one, and each request beyond it or
+    after the window is recorded and flagged on its event (`breach_reasons`)."""
     supplement_requested_at: AwareTime | None
     """When the latest supplement was requested (its occurrence time)."""
     outcome: Outcome | None
@@ -149,6 +152,7 @@ class DossierView(_Out):
             due_date=dossier.due_date,
             delay_notified=dossier.delay_notices > 0,
             delay_breach=dossier.delay_breach,
+            supplement_requests=dossier.supplement_requests,
             supplement_requested_at=dossier.supplement_requested_at,
             outcome=dossier.outcome,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -28,6 +28,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
+from services.shared.settings import legal_rules_of
 
 TITLE = "Agency service"
 VERSION = "1.0.0"
@@ -40,19 +41,18 @@ DESCRIPTION = (
 
 
 def rules_of(settings: AgencySettings) -> Rules:
-    hour = settings.calendar_cutoff_hour
-    return Rules(
-        cutoff=time(hour) if hour is not None else None,
-        delay_notice_lead_working_days=settings.delay_notice_lead_working_days,
-        max_delay_notices=settings.max_delay_notices,
-        clock_skew=timedelta(seconds=settings.clock_skew_s),
-    )
+    return Rules(clock_skew=timedelta(seconds=settings.clock_skew_s))
 
 
 def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     settings = settings or AgencySettings()
     # Read and validated here, so a malformed calendar or catalog stops the service before it serves.
-    policy = Policy(calendar=load_calendar(), catalog=load_catalog(), rules=rules_of(settings))
+    policy = Policy(
+        calendar=load_calendar(),
+        catalog=load_catalog(),
+        rules=rules_of(settings),
+        legal=legal_rules_of(settings),
+    )
     registry = CollectorRegistry()
     metrics = AgencyMetrics(registry)
     consumer_metrics = ConsumerMetrics(registry)

@@ -19,18 +19,20 @@ The reports each state allows (any other is a conflict: 409 on the API, a dead l
                                                                   refused (if never received)
     REFUSED, WITHDRAWN, RESULT_READY                              nothing
 
-Legal parameters (cut-off hour, apology-slip lead time, how many slips) are `Rules`, not constants:
-Decree 118/2025/NĐ-CP replaced Decree 61/2018/NĐ-CP on 1/7/2025 and provinces set their own hours.
+Legal parameters (cut-off hour, supplement requests and their window, apology-slip lead time and count)
+are `LegalRules` read from deploy/rules, each applied as in force on the day of the fact it judges:
+Decree 118/2025/NĐ-CP replaced Decree 61/2018/NĐ-CP on 1/7/2025. A supplement request the rules do not
+allow (a second one, or one after the window) is recorded and flagged, never refused.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from contracts.enums import ItemKind, Outcome, ServiceForm
+from contracts.enums import ItemKind, Outcome, ServiceForm, SupplementBreach
 from contracts.events import (
     AgencyEvent,
     DelayNotified,
@@ -54,8 +56,9 @@ from contracts.values import (
     parse_s10,
 )
 from services.agency import commands as cmd
-from services.shared.calendar import DEFAULT_CUTOFF, WorkingCalendar, agency_due_date, to_vietnam_time
+from services.shared.calendar import WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog, UnknownProcedureError
+from services.shared.legal_rules import LegalRules, NoRuleInForceError, default_legal_rules
 
 AGENCY_SOURCE_PREFIX = "/agencies/"
 
@@ -170,16 +173,21 @@ class ReportRejectedError(Exception):
 
 @dataclass(frozen=True)
 class Rules:
-    """The legal parameters of the one-stop procedure."""
+    """The service's operational parameters; the legal ones are `LegalRules`, dated (deploy/rules)."""
 
-    cutoff: time | None = DEFAULT_CUTOFF
-    """Filings at or after this time count from the next working day; None: no cut-off."""
-    delay_notice_lead_working_days: int = 1
-    """An apology slip is due at least this many working days before the due date."""
-    max_delay_notices: int = 1
-    """Apology slips allowed per dossier."""
     clock_skew: timedelta = timedelta(seconds=120)
     """How far ahead of the service's clock a reported time may lie: desks' clocks drift a little."""
+
+
+@dataclass(frozen=True)
+class SupplementJudgement:
+    """What the rules in force say of a supplement request: recorded whatever they say, flagged if broken."""
+
+    request_number: int
+    window_ends_on: date | None
+    rule_set: str | None
+    """None when no rule set was in force (a dossier received before the first one)."""
+    breaches: tuple[SupplementBreach, ...]
 
 
 @dataclass(frozen=True)
@@ -189,9 +197,11 @@ class Policy:
     calendar: WorkingCalendar
     catalog: Catalog
     rules: Rules = Rules()
+    legal: LegalRules = field(default_factory=default_legal_rules)
+    """The legal parameters, each applied as in force on the day of the fact it judges."""
 
     def filing_day(self, filed_at: datetime) -> date:
-        return self.calendar.filing_day(filed_at, self.rules.cutoff)
+        return self.calendar.filing_day(filed_at, self.legal.cutoff_at(filed_at))
 
     def legal_due_date(self, filed_at: datetime, procedure_code: str) -> date:
         """The filing day (after the cut-off rule) plus the procedure's target in working days."""
@@ -201,12 +211,40 @@ class Policy:
             raise ReportRejectedError(
                 Reason.UNKNOWN_PROCEDURE, f"procedure {procedure_code} is not in the procedure catalog"
             ) from None
-        return agency_due_date(filed_at, target, self.calendar, self.rules.cutoff)
+        return agency_due_date(filed_at, target, self.calendar, self.legal.cutoff_at(filed_at))
 
     def delay_breach(self, issued_on: date, due_date: date) -> bool:
-        """True when the slip was issued later than the lead time before the due date allows."""
-        latest = self.calendar.add_working_days(due_date, -self.rules.delay_notice_lead_working_days)
+        """True when the slip was issued later than the lead time before the due date allows (the lead
+        time in force on the day the slip was issued)."""
+        lead = self.legal.on(issued_on).apology_lead
+        if lead.unit == "working":
+            latest = self.calendar.add_working_days(due_date, -lead.days)
+        else:
+            latest = due_date - timedelta(days=lead.days)
         return issued_on > latest
+
+    def delay_notices_allowed(self, issued_on: date) -> int | None:
+        return self.legal.on(issued_on).apology_slips_allowed
+
+    def judge_supplement_request(self, dossier: Dossier, requested_at: datetime) -> SupplementJudgement:
+        """The request's number, its window and its breaches, by the rules in force on the day the
+        window counts from: the receipt (Decree 118 Art. 19(5)), or the filing day before one."""
+        start = to_vietnam_time(dossier.received_at).date() if dossier.received_at else dossier.filing_day
+        if start is None:  # a filed dossier always has its filing day; guard records from before it
+            start = to_vietnam_time(requested_at).date()
+        number = dossier.supplement_requests + 1
+        try:
+            rules = self.legal.on(start)
+        except NoRuleInForceError:  # before the first rule set: recorded and counted, judged by none
+            return SupplementJudgement(number, None, None, ())
+        window_end = rules.supplement_window.end(start, self.calendar) if rules.supplement_window else None
+        breaches: list[SupplementBreach] = []
+        allowed = rules.supplement_requests_allowed
+        if allowed is not None and number > allowed:
+            breaches.append(SupplementBreach.SECOND_SUPPLEMENT_REQUEST)
+        if window_end is not None and to_vietnam_time(requested_at).date() > window_end:
+            breaches.append(SupplementBreach.LATE_SUPPLEMENT_REQUEST)
+        return SupplementJudgement(number, window_end, rules.rule_set, tuple(breaches))
 
 
 @dataclass(frozen=True)
@@ -237,6 +275,8 @@ class Dossier:
     the clock is stopped or finished."""
     delay_notices: int = 0
     delay_breach: bool | None = None
+    supplement_requests: int = 0
+    """Supplement requests recorded on the dossier (the rules allow one; more are flagged)."""
     supplement_requested_at: datetime | None = None
     supplement_item_id: str | None = None
     supplement_handed_at: datetime | None = None
@@ -396,11 +436,17 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
                 **desk, agency_dossier_code=report.agency_dossier_code or code, reason=report.reason
             )
         case cmd.RequestSupplement():
+            judged = policy.judge_supplement_request(dossier, at)
             return SupplementRequested(
                 **desk,
                 agency_dossier_code=report.agency_dossier_code or code,
                 missing_documents=report.missing_documents,
                 reason=report.reason,
+                request_number=judged.request_number,
+                window_ends_on=judged.window_ends_on,
+                rule_set=judged.rule_set,
+                breach=bool(judged.breaches),
+                breach_reasons=judged.breaches,
             )
         case cmd.ReceiveSupplement():
             _check_state(dossier, SupplementReceived)
@@ -420,9 +466,9 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
             return DossierProcessing(**desk, agency_dossier_code=code, department=report.department)
         case cmd.NotifyDelay():
             _check_state(dossier, DelayNotified)
-            _check_delay_allowed(dossier, policy)
-            assert code is not None and dossier.due_date is not None
             issued_on = report.issued_on or to_vietnam_time(at).date()
+            _check_delay_allowed(dossier, policy, issued_on)
+            assert code is not None and dossier.due_date is not None
             if report.occurred_at is not None and issued_on != to_vietnam_time(at).date():
                 raise ReportRejectedError(
                     Reason.TIMES_DISAGREE, "issued_on is not the day of occurred_at (Vietnam time)"
@@ -554,9 +600,7 @@ def accept(
         case DossierRefused():
             return replace(moved, status=Status.REFUSED, due_date=None)
         case SupplementRequested():
-            return replace(
-                moved, status=Status.AWAITING_SUPPLEMENT, supplement_requested_at=occurred_at, due_date=None
-            )
+            return _supplement_requested(moved, dossier, event, occurred_at, policy)
         case SupplementReceived():
             return _supplement_received(moved, event, policy)
         case DossierProcessing():
@@ -671,8 +715,52 @@ def _supplement_received(dossier: Dossier, event: SupplementReceived, policy: Po
     )
 
 
+def with_judgement(dossier: Dossier | None, event: Event, occurred_at: datetime, policy: Policy) -> Event:
+    """An agency system's supplement request that carries no judgement, completed with the rules' (the
+    same act, the same event id), so the breach reaches every consumer as an officer's report does.
+    Any other event, or a request that carries its own judgement (checked by `accept`), is unchanged."""
+    if not isinstance(event, SupplementRequested) or event.breach is not None or dossier is None:
+        return event
+    judged = policy.judge_supplement_request(dossier, occurred_at)
+    return event.model_copy(
+        update={
+            "request_number": judged.request_number,
+            "window_ends_on": judged.window_ends_on,
+            "rule_set": judged.rule_set,
+            "breach": bool(judged.breaches),
+            "breach_reasons": judged.breaches,
+        }
+    )
+
+
+def _supplement_requested(
+    moved: Dossier, before: Dossier, event: SupplementRequested, occurred_at: datetime, policy: Policy
+) -> Dossier:
+    # An agency system's request may carry no judgement (breach absent): it is recorded as it came, and
+    # counted. One that carries a judgement must agree with the rules, like an apology slip's breach.
+    judged = policy.judge_supplement_request(before, occurred_at)
+    if event.breach is not None and (
+        event.breach_reasons != judged.breaches
+        or event.request_number not in (None, judged.request_number)
+        or event.window_ends_on not in (None, judged.window_ends_on)
+    ):
+        reasons = ", ".join(judged.breaches) or "none"
+        raise ReportRejectedError(
+            Reason.INCONSISTENT,
+            f"breach_reasons: request {judged.request_number} under {judged.rule_set} breaks the rules by: "
+            f"{reasons}",
+        )
+    return replace(
+        moved,
+        status=Status.AWAITING_SUPPLEMENT,
+        supplement_requested_at=occurred_at,
+        supplement_requests=judged.request_number,
+        due_date=None,
+    )
+
+
 def _delay_notified(dossier: Dossier, event: DelayNotified, now: datetime, policy: Policy) -> Dossier:
-    _check_delay_allowed(dossier, policy)
+    _check_delay_allowed(dossier, policy, event.issued_on)
     assert dossier.due_date is not None
     if event.previous_due_date != dossier.due_date:
         raise ReportRejectedError(
@@ -775,11 +863,12 @@ def _check_state(dossier: Dossier, kind: type[AgencyEvent]) -> None:
     )
 
 
-def _check_delay_allowed(dossier: Dossier, policy: Policy) -> None:
-    if dossier.delay_notices >= policy.rules.max_delay_notices:
+def _check_delay_allowed(dossier: Dossier, policy: Policy, issued_on: date) -> None:
+    allowed = policy.delay_notices_allowed(issued_on)
+    if allowed is not None and dossier.delay_notices >= allowed:
         raise ReportRejectedError(
             Reason.DELAY_ALREADY_NOTIFIED,
-            f"an apology slip was already issued; at most {policy.rules.max_delay_notices} per dossier",
+            f"an apology slip was already issued; at most {allowed} per dossier",
         )
 
 

@@ -213,7 +213,12 @@ class AgencyDesk:
         accepted: list[Envelope[Event]] = []
         rejected: list[tuple[Envelope[Event], ReportRejectedError]] = []
         now = self._clock()
-        for envelope in envelopes:
+        for original in envelopes:
+            # Republished completed with the rules' judgement; dead-lettered as it came.
+            data = domain.with_judgement(
+                state.get(original.subject), original.data, original.time, self._policy
+            )
+            envelope = original if data is original.data else original.model_copy(update={"data": data})
             code = getattr(envelope.data, "agency_dossier_code", None)
             try:
                 after = domain.accept(
@@ -227,7 +232,7 @@ class AgencyDesk:
                     code_holder=holders.get(code) if code else None,
                 )
             except ReportRejectedError as rejection:
-                rejected.append((envelope, rejection))
+                rejected.append((original, rejection))
                 self._rejected(rejection, INTAKE, dossier_id=envelope.subject, type=envelope.type)
                 continue
             state[envelope.subject] = after

@@ -27,13 +27,6 @@ class AgencySettings(HttpServiceSettings):
         5.0, gt=0, description="How long a request waits for Kafka's acknowledgement before answering 503."
     )
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 answer, in seconds.")
-    delay_notice_lead_working_days: int = Field(
-        1,
-        ge=0,
-        description="An apology slip must be issued at least this many working days before the due date; a "
-        "later one is recorded and flagged as a breach (Decree 61/2018 Art. 19; Decree 118/2025).",
-    )
-    max_delay_notices: int = Field(1, ge=0, description="Apology slips allowed per dossier.")
     clock_skew_s: int = Field(
         120,
         ge=0,

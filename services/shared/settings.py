@@ -4,10 +4,14 @@ environment configures the whole stack."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from datetime import time
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.shared.db.engine import DEFAULT_URL
+from services.shared.legal_rules import LegalRules, load_legal_rules
 
 
 class SharedSettings(BaseSettings):
@@ -23,8 +27,25 @@ class SharedSettings(BaseSettings):
         description="HS256 key signing bearer credentials; at least 32 bytes; the same for every service.",
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
-    calendar_cutoff_hour: int | None = Field(
-        15,
+    calendar_cutoff_hour: int | Literal["none"] | None = Field(
+        None,
         validation_alias=AliasChoices("DOSSIER_CUTOFF_HOUR"),
-        description="Filings at or after this hour count from the next working day; empty for none.",
+        description="A deployment's own forwarding cut-off (a province's hour, 0-23), for every day: filings "
+        "at or after it count from the next working day; `none` for no cut-off. Unset or empty: the hour of "
+        "the rules in force on the filing day (deploy/rules: 15:00 under Decree 61/2018 and 118/2025).",
     )
+
+    @field_validator("calendar_cutoff_hour", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def legal_rules_of(settings: SharedSettings) -> LegalRules:
+    """The legal rules (deploy/rules, validated: a malformed file stops the start) with the deployment's
+    own cut-off hour, if it sets one."""
+    rules = load_legal_rules()
+    hour = settings.calendar_cutoff_hour
+    if hour is None:
+        return rules
+    return rules.with_cutoff(None if hour == "none" else time(hour))

@@ -44,6 +44,7 @@ from contracts.events.parts import DocumentChecked
 from contracts.values import make_agency_dossier_code, make_s10
 from services.shared.calendar import VN_TZ, WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog, Procedure
+from services.shared.legal_rules import LegalRules
 from services.shared.postal_limits import RouteClass as LimitClass
 from services.shared.postal_limits import RouteLimits
 from services.simulator import geography as geo
@@ -148,7 +149,8 @@ class Rules:
     calendar: WorkingCalendar
     catalog: Catalog
     limits: RouteLimits
-    cutoff: time | None
+    legal: LegalRules
+    """The legal parameters the services apply (the cut-off hour of the filing day)."""
 
 
 @dataclass
@@ -465,7 +467,7 @@ class Planner:
             s.Register(at=registered_at, filing_channel=channel, filed_at=filed_at, delivery_address=address)
         )
         # The agency service asks for a receipt before processing (status FILED → RECEIVED).
-        legal = agency_due_date(filed_at, procedure.target, self.cal, self.rules.cutoff)
+        legal = agency_due_date(filed_at, procedure.target, self.cal, self.rules.legal.cutoff_at(filed_at))
         received_at = None if live else self.after(registered_at or filed_at, (1, 20))
         j.steps.append(
             s.Receive(at=received_at, appointment_date=legal, legal_due_date=legal, filed_at=filed_at)
@@ -487,7 +489,9 @@ class Planner:
 
         if j.form is not ServiceForm.RECEIVE_RESULT:
             filed_at = last
-            legal = agency_due_date(filed_at, procedure.target, self.cal, self.rules.cutoff)
+            legal = agency_due_date(
+                filed_at, procedure.target, self.cal, self.rules.legal.cutoff_at(filed_at)
+            )
             received_at = self.after(filed_at, (10, 120))
             if too_late(received_at):
                 j.scenario = "handed to agency"
@@ -545,7 +549,9 @@ class Planner:
             if live:
                 j.steps.append(s.ReceiveSupplement(at=None, received_at=None))
                 t = filed_at = self.now
-                due = agency_due_date(self.now, procedure.target, self.cal, self.rules.cutoff)
+                due = agency_due_date(
+                    self.now, procedure.target, self.cal, self.rules.legal.cutoff_at(self.now)
+                )
             else:
                 if supplied > self.horizon:
                     j.scenario = "awaiting supplement"
@@ -555,7 +561,9 @@ class Planner:
                     recorded = supplied
                 j.steps.append(s.ReceiveSupplement(at=recorded, received_at=supplied))
                 t, filed_at = recorded, supplied
-                due = agency_due_date(supplied, procedure.target, self.cal, self.rules.cutoff)
+                due = agency_due_date(
+                    supplied, procedure.target, self.cal, self.rules.legal.cutoff_at(supplied)
+                )
         if rng.random() < 0.6:
             t = self.after(t, (30, 300))
             if too_late(t):
@@ -563,7 +571,9 @@ class Planner:
                 return None
             j.steps.append(s.Processing(at=stamp(t), department=rng.choice(DEPARTMENTS)))
         if rng.random() < 0.06:
-            step = self._delay(t, due, self.cal.filing_day(filed_at, self.rules.cutoff), live)
+            step = self._delay(
+                t, due, self.cal.filing_day(filed_at, self.rules.legal.cutoff_at(filed_at)), live
+            )
             if step is not None:
                 j.steps.append(step)
                 t = step.at or t

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.postal_limits import load_route_limits
+from services.shared.settings import legal_rules_of
 from services.simulator.clients import Credentials, Endpoints, Http, Intake, Traffic
 from services.simulator.driver import Driver, Outcome, Progress
 from services.simulator.geography import Reporting
@@ -63,12 +64,11 @@ async def simulate(
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> RunReport:
-    hour = settings.calendar_cutoff_hour
     rules = Rules(
         calendar=load_calendar(),
         catalog=load_catalog(),
         limits=load_route_limits(),
-        cutoff=time(hour) if hour is not None else None,
+        legal=legal_rules_of(settings),
     )
     serials = load_serials(settings.state_file)
     planner = Planner(

@@ -20,6 +20,7 @@ from services.agency.settings import AgencySettings
 from services.post_office.settings import PostOfficeSettings
 from services.shared.calendar import DEFAULT_OVERRIDES, OVERRIDES_ENV
 from services.shared.catalog import CATALOG_ENV, DEFAULT_CATALOG
+from services.shared.legal_rules import DEFAULT_RULES, RULES_ENV
 from services.shared.postal_limits import DEFAULT_ROUTE_LIMITS, ROUTE_LIMITS_ENV
 from services.shared.settings import SharedSettings
 from services.simulator.settings import SimulatorSettings
@@ -58,6 +59,7 @@ DATA_FILES: tuple[tuple[str, Path, str], ...] = (
     (OVERRIDES_ENV, DEFAULT_OVERRIDES, "Working-calendar overrides: announced days off and make-up days."),
     (ROUTE_LIMITS_ENV, DEFAULT_ROUTE_LIMITS, "Postal time limits J+n by route class; special cities."),
     (PROVINCES_ENV, DEFAULT_PROVINCES, "Province labels of the turnaround metrics (postal prefixes)."),
+    (RULES_ENV, DEFAULT_RULES, "Legal parameters as dated rule sets (cut-off, supplements, apology slips)."),
 )
 
 

@@ -5,9 +5,10 @@ Times are shown in Vietnam's time (+07:00). The public body carries no personal 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -18,7 +19,7 @@ from contracts.values import AwareTime
 from services.shared.calendar import to_vietnam_time
 from services.tracker import handlers
 from services.tracker.adapters.repository import utc
-from services.tracker.domain import AnomalyReason, Custody, Step
+from services.tracker.domain import AnomalyReason, Custody, HistoryEntry, Step
 
 # --------------------------------------------------------------------------- response bodies
 
@@ -101,6 +102,20 @@ class AnomalyOut(Body):
     detail: str
 
 
+BreachReason = Literal["second_supplement_request", "late_supplement_request", "late_delay_notice"]
+
+
+class BreachOut(Body):
+    """A report the agency made although the rules in force did not allow it: recorded, and flagged."""
+
+    reason: BreachReason
+    """second_supplement_request, late_supplement_request (Decree 118 Art. 16(3), 19(5)) or
+    late_delay_notice (an apology slip issued later than the lead time before the due date)."""
+    event_id: str
+    event_type: str
+    occurred_at: AwareTime
+
+
 class DossierSummary(Body):
     dossier_id: str
     stage: Stage | None = None
@@ -159,6 +174,10 @@ class DossierDetailOut(DossierSummary):
     appointment_date: date | None = None
     return_due_date: date | None = None
     delay_notified: bool
+    supplement_requests: int
+    """Supplement requests the agency made on the dossier (the rules allow one)."""
+    breaches: list[BreachOut]
+    """The agency's reports flagged as breaking the rules in force, in occurrence order."""
     outcome: str | None = None
     failed_attempts: int
     parties: list[PartyOut]
@@ -275,6 +294,31 @@ def history_item(step: Step) -> HistoryItem:
     )
 
 
+_SUPPLEMENT_REQUESTED = "agency.supplement_requested"
+_DELAY_NOTIFIED = "agency.delay_notified"
+
+
+def breaches_of(entries: Iterable[HistoryEntry]) -> list[BreachOut]:
+    """The breaches flagged on a dossier's events: each reason of a supplement request; a late slip."""
+    out = []
+    for entry in entries:
+        if entry.data.get("breach") is not True:
+            continue
+        if entry.event_type == _SUPPLEMENT_REQUESTED:
+            reasons = [r for r in entry.data.get("breach_reasons", ()) if r in get_args(BreachReason)]
+        elif entry.event_type == _DELAY_NOTIFIED:
+            reasons = ["late_delay_notice"]
+        else:
+            continue
+        occurred = _local(entry.occurred_at)
+        assert occurred is not None
+        out += [
+            BreachOut(reason=r, event_id=entry.event_id, event_type=entry.event_type, occurred_at=occurred)
+            for r in reasons
+        ]
+    return out
+
+
 def detail_of(detail: handlers.DossierDetail, today: date) -> DossierDetailOut:
     row = detail.row
     return DossierDetailOut(
@@ -292,6 +336,10 @@ def detail_of(detail: handlers.DossierDetail, today: date) -> DossierDetailOut:
         appointment_date=row.appointment_date,
         return_due_date=row.return_due_date,
         delay_notified=row.delay_notified,
+        supplement_requests=sum(
+            1 for step in detail.view.steps if step.entry.event_type == _SUPPLEMENT_REQUESTED
+        ),
+        breaches=breaches_of(step.entry for step in detail.view.steps),
         outcome=row.outcome,
         failed_attempts=row.failed_attempts,
         parties=[PartyOut(kind=kind, code=code) for kind, code in detail.parties],

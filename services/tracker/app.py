@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
@@ -31,6 +31,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
+from services.shared.settings import legal_rules_of
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
@@ -80,8 +81,7 @@ class Tracker:
 
 
 def agency_due_policy(settings: TrackerSettings) -> AgencyDuePolicy:
-    cutoff = time(settings.calendar_cutoff_hour) if settings.calendar_cutoff_hour is not None else None
-    return CatalogAgencyDue(load_catalog(), load_calendar(), cutoff)
+    return CatalogAgencyDue(load_catalog(), load_calendar(), legal_rules_of(settings))
 
 
 def build(

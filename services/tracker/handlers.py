@@ -15,7 +15,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic_core import to_json
@@ -29,6 +29,7 @@ from contracts.values import rfc3339
 from services.shared.auth import Principal, Role
 from services.shared.calendar import WorkingCalendar, agency_due_date
 from services.shared.catalog import Catalog, UnknownProcedureError
+from services.shared.legal_rules import LegalRules
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, Position
@@ -90,17 +91,17 @@ class PhoneDigest:
 class CatalogAgencyDue:
     """The agency due date of a filing, by the procedure's legal target and the working-day calendar."""
 
-    def __init__(self, catalog: Catalog, calendar: WorkingCalendar, cutoff: time | None) -> None:
+    def __init__(self, catalog: Catalog, calendar: WorkingCalendar, legal: LegalRules) -> None:
         self._catalog = catalog
         self._calendar = calendar
-        self._cutoff = cutoff
+        self._legal = legal
 
     def agency_due(self, procedure_code: str, filed_at: datetime) -> date | None:
         try:
             procedure = self._catalog.get(procedure_code)
         except UnknownProcedureError:
             return None
-        return agency_due_date(filed_at, procedure.target, self._calendar, self._cutoff)
+        return agency_due_date(filed_at, procedure.target, self._calendar, self._legal.cutoff_at(filed_at))
 
 
 def to_entry(envelope: Envelope[Event], digest: PhoneDigest) -> HistoryEntry:

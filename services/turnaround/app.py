@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -28,6 +28,7 @@ from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
 from services.shared.postal_limits import load_route_limits
+from services.shared.settings import legal_rules_of
 from services.turnaround import api, consumers, domain
 from services.turnaround.adapters.lag import ConsumerLagMonitor
 from services.turnaround.handlers import AlertRaiser, ClockProjector, Now, OutboxRelay
@@ -45,13 +46,12 @@ def utc_now() -> datetime:
 
 def load_rules(settings: TurnaroundSettings) -> domain.ClockRules:
     """Read the calendar, catalog, route limits and province table; a malformed file stops the start."""
-    hour = settings.calendar_cutoff_hour
     return domain.ClockRules(
         calendar=load_calendar(),
         catalog=load_catalog(),
         route_limits=load_route_limits(),
         provinces=load_provinces(),
-        cutoff=time(hour, 0) if hour is not None else None,
+        legal=legal_rules_of(settings),
     )
 
 

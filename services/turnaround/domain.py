@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -51,6 +51,7 @@ from contracts.events import (
 )
 from services.shared.calendar import WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog
+from services.shared.legal_rules import LegalRules, default_legal_rules
 from services.shared.postal_limits import RouteClass, RouteLimits, postal_leg_due
 from services.turnaround.provinces import UNKNOWN, ProvinceMap
 
@@ -148,7 +149,8 @@ class ClockRules:
     catalog: Catalog
     route_limits: RouteLimits
     provinces: ProvinceMap
-    cutoff: time | None = time(15, 0)
+    legal: LegalRules = field(default_factory=default_legal_rules)
+    """The legal parameters (the forwarding cut-off), each as in force on the day of the fact."""
 
 
 # --------------------------------------------------------------------------- facts
@@ -393,7 +395,7 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         generation=0,
         state=ClockState.RUNNING,
         started_at=start,
-        start_day=rules.calendar.filing_day(start, rules.cutoff),
+        start_day=rules.calendar.filing_day(start, rules.legal.cutoff_at(start)),
         due_date=_agency_due(f, start, start, rules),
         province=province,
         field_key=fkey,
@@ -411,7 +413,7 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
                 generation=clock.generation + 1,
                 state=ClockState.RUNNING,
                 started_at=revision.at,
-                start_day=rules.calendar.filing_day(revision.at, rules.cutoff),
+                start_day=rules.calendar.filing_day(revision.at, rules.legal.cutoff_at(revision.at)),
                 due_date=_agency_due(f, start, revision.at, rules),
             )
         elif revision.kind == "delay" and not delay_used:
@@ -427,13 +429,17 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
 def _agency_due(f: Facts, first_filing: datetime, filing: datetime, rules: ClockRules) -> date | None:
     code = f.procedure_code
     if code is not None and code in rules.catalog:
-        return agency_due_date(filing, rules.catalog.get(code).target, rules.calendar, rules.cutoff)
+        return agency_due_date(
+            filing, rules.catalog.get(code).target, rules.calendar, rules.legal.cutoff_at(filing)
+        )
     if f.legal_due_date is None:
         return None
     # A procedure the catalog does not know: the agency's legal due date gives the target in working days.
-    first_day = rules.calendar.filing_day(first_filing, rules.cutoff)
+    first_day = rules.calendar.filing_day(first_filing, rules.legal.cutoff_at(first_filing))
     target = max(0, rules.calendar.working_days_between(first_day, f.legal_due_date))
-    return rules.calendar.add_working_days(rules.calendar.filing_day(filing, rules.cutoff), target)
+    return rules.calendar.add_working_days(
+        rules.calendar.filing_day(filing, rules.legal.cutoff_at(filing)), target
+    )
 
 
 def _return_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:

@@ -23,6 +23,7 @@ from contracts.events import (
     Event,
     ResultDelivered,
     ResultReturnedToAgency,
+    SupplementRequested,
 )
 from contracts.sources import TURNAROUND_SOURCE
 from services.shared.kafka import EventPublisher
@@ -38,6 +39,7 @@ from services.turnaround.metrics import (
     JOURNEY,
     JOURNEY_BUCKETS,
     RESULT_RETURNED,
+    SUPPLEMENT_BREACH,
     WORKING_DAY_BUCKETS,
     TurnaroundMetrics,
 )
@@ -95,6 +97,7 @@ class ClockProjector:
                 journey_before = _journey_known(facts)
                 facts = domain.record(facts, envelope)
                 self._count_event(envelope, tallies)
+                self._count_supplement_breaches(envelope, facts, tallies)
                 if not journey_before and _journey_known(facts):
                     self._count_journey(facts, tallies)
             if before is None:
@@ -138,6 +141,20 @@ class ClockProjector:
             )
         elif isinstance(event, ResultReturnedToAgency):
             tallies.add(TallyKey(RESULT_RETURNED, province=self._province(event.post_office_code)))
+
+    def _count_supplement_breaches(self, envelope: Envelope[Event], facts: Facts, tallies: Tallies) -> None:
+        event = envelope.data
+        if not isinstance(event, SupplementRequested) or not event.breach:
+            return
+        # The agency clock's province: the post office that handed the dossier over, else the agency's.
+        provinces = self._rules.provinces
+        province = (
+            provinces.of_post_office(facts.handover_post_office)
+            or provinces.of_agency(event.agency_code)
+            or UNKNOWN
+        )
+        for reason in event.breach_reasons:
+            tallies.add(TallyKey(SUPPLEMENT_BREACH, province=province, outcome=reason.value))
 
     def _count_journey(self, facts: Facts, tallies: Tallies) -> None:
         trip = domain.journey(facts, self._rules)

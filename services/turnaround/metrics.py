@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.enums import DeliveryFailureReason, Leg
+from contracts.enums import DeliveryFailureReason, Leg, SupplementBreach
 from services.shared.logs import log_event
 from services.shared.postal_limits import RouteLimits
 from services.turnaround.adapters import repository
@@ -48,6 +48,8 @@ DELIVERY_ATTEMPT = "delivery_attempt"
 DELIVERY_FAILURE = "delivery_failure"
 RESULT_RETURNED = "result_returned"
 JOURNEY = "journey"
+SUPPLEMENT_BREACH = "supplement_breach"
+SUPPLEMENT_BREACH_REASONS = tuple(r.value for r in SupplementBreach)
 
 # Working days are integers: bucket bounds at whole days make the histograms exact.
 WORKING_DAY_BUCKETS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
@@ -103,6 +105,7 @@ class StoreCollector(Collector):
         snap = self._snapshot.current
         yield from _backlog_metrics(snap.backlog)
         yield from _tally_metrics(snap.backlog, snap.tallies)
+        yield supplement_breach_metrics(snap.tallies)
         pending = GaugeMetricFamily(
             "turnaround_outbox_pending", "Clock alerts stored but not yet acknowledged by Kafka."
         )
@@ -173,6 +176,26 @@ def _histogram(
         buckets.append((str(float(bound)), cumulative))
     buckets.append(("+Inf", sum(values.values())))
     family.add_metric(labels, buckets, total)
+
+
+def supplement_breach_metrics(tallies: Iterable[tuple[TallyKey, int, int]]) -> Metric:
+    """Supplement requests that broke the rules in force, by the dossier's province and reason."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for key, count, _ in tallies:
+        if key.metric == SUPPLEMENT_BREACH:
+            # Every reason of a province starts at zero with its first breach, so increase() sees it.
+            for reason in SUPPLEMENT_BREACH_REASONS:
+                counts[(key.province, reason)] += 0
+            counts[(key.province, key.outcome)] += count
+    fam = CounterMetricFamily(
+        "turnaround_supplement_breaches",
+        "Supplement requests recorded although the rules in force did not allow them, by the dossier's "
+        "province and reason (second_supplement_request, late_supplement_request); a request may have both.",
+        labels=["province", "reason"],
+    )
+    for labels, n in sorted(counts.items()):
+        fam.add_metric(list(labels), n)
+    return fam
 
 
 def _tally_metrics(

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from contracts.enums import SupplementBreach
 from contracts.envelope import decode
 from contracts.events import (
     AgencyEvent,
@@ -19,6 +20,7 @@ from contracts.events import (
     DossierReceived,
     DossierRegisteredForReturn,
     SupplementReceived,
+    SupplementRequested,
 )
 from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
@@ -193,6 +195,58 @@ async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_fr
     event = decode(published[-1].value, published[-1].key).data
     assert isinstance(event, SupplementReceived)
     assert event.received_at == vn(2026, 3, 10, 16)
+
+
+async def test_a_second_supplement_request_after_the_window_is_recorded_and_published_with_its_breaches(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+) -> None:
+    # Received Thursday 12 February 2026; Tết (14–22 February) is not worked: the window ends on the 24th.
+    item_id = await filed_by_post(client, producer, tokens, vn(2026, 2, 12, 9))
+    code = new_agency_dossier_code()
+    clock.frozen = vn(2026, 2, 12, 10)
+    receipt = await post(
+        client,
+        f"/dossiers/{item_id}/received",
+        tokens.officer,
+        {"agency_dossier_code": code, "appointment_date": "2026-02-26"},
+    )
+    assert receipt.status_code == 201, receipt.text
+    ask = {"missing_documents": ["Ảnh chân dung 4x6"], "reason": "Ảnh không đúng quy cách"}
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        clock.frozen = vn(2026, 2, 24, 16)
+        first = await post(client, f"/dossiers/{code}/supplement-requested", tokens.officer, ask)
+        clock.frozen = vn(2026, 2, 25, 9)
+        back = await post(
+            client,
+            f"/dossiers/{code}/supplement-received",
+            tokens.officer,
+            {"received_at": "2026-02-25T09:00:00+07:00"},
+        )
+        clock.frozen = vn(2026, 2, 25, 10)
+        second = await post(client, f"/dossiers/{code}/supplement-requested", tokens.officer, ask)
+        assert first.status_code == back.status_code == second.status_code == 201, (
+            first.text,
+            back.text,
+            second.text,
+        )
+        published = await events.read(key(item_id), at_least=3)
+
+    assert first.status_code == back.status_code == second.status_code == 201, second.text
+    assert second.json()["dossier"]["status"] == "AWAITING_SUPPLEMENT", "recorded: the citizen was asked"
+    assert second.json()["dossier"]["supplement_requests"] == 2
+    requests = [
+        e for e in (decode(r.value, r.key).data for r in published) if isinstance(e, SupplementRequested)
+    ]
+    assert [(e.request_number, e.breach, e.window_ends_on) for e in requests] == [
+        (1, False, date(2026, 2, 24)),
+        (2, True, date(2026, 2, 24)),
+    ]
+    assert requests[1].breach_reasons == (
+        SupplementBreach.SECOND_SUPPLEMENT_REQUEST,
+        SupplementBreach.LATE_SUPPLEMENT_REQUEST,
+    )
+    assert requests[1].rule_set == "decree_118_2025"
 
 
 async def test_late_apology_slip_is_flagged_as_a_breach_and_a_second_one_is_refused_with_409(

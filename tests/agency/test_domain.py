@@ -14,8 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from contracts.enums import FilingChannel, ItemKind, Outcome
-from contracts.events import DelayNotified, DossierAccepted, DossierHandedToAgency, DossierReceived, Event
+from contracts.enums import FilingChannel, ItemKind, Outcome, SupplementBreach
+from contracts.events import (
+    DelayNotified,
+    DossierAccepted,
+    DossierHandedToAgency,
+    DossierReceived,
+    Event,
+    SupplementRequested,
+)
 from contracts.samples import SAMPLE_ADDRESS, SAMPLE_APPLICANT, sample_event
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item, make_s10
@@ -37,10 +44,12 @@ from services.agency.domain import (
     next_event_id,
     occurrence_time,
     parse_reference,
+    with_judgement,
 )
 from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog
+from tests.fixtures.legal_rules import rules_with
 
 AGENCY = "000.00.01.H22"
 OTHER_AGENCY = "000.00.02.H22"
@@ -144,8 +153,8 @@ def test_legal_due_date_counts_working_days_from_the_filing_day(
 
 
 def test_cut_off_hour_is_configurable_and_can_be_switched_off() -> None:
-    no_cutoff = replace(POLICY, rules=Rules(cutoff=None))
-    later_cutoff = replace(POLICY, rules=Rules(cutoff=time(16, 30)))
+    no_cutoff = replace(POLICY, legal=POLICY.legal.with_cutoff(None))
+    later_cutoff = replace(POLICY, legal=POLICY.legal.with_cutoff(time(16, 30)))
 
     assert no_cutoff.legal_due_date(vn(2026, 3, 6, 16, 0), THREE_DAYS) == date(2026, 3, 11)
     assert later_cutoff.legal_due_date(vn(2026, 3, 6, 16, 0), THREE_DAYS) == date(2026, 3, 11)
@@ -371,7 +380,10 @@ def test_second_apology_slip_is_refused() -> None:
 
 
 def test_apology_slip_rules_are_configurable() -> None:
-    stricter = replace(POLICY, rules=Rules(delay_notice_lead_working_days=2, max_delay_notices=2))
+    stricter = replace(
+        POLICY,
+        legal=rules_with(apology_lead={"days": 2, "unit": "working"}, apology_slips_allowed={"count": 2}),
+    )
     dossier = received(vn(2026, 3, 2), policy=stricter)
 
     once = reported(dossier, _delay(date(2026, 3, 19), date(2026, 3, 11)), vn(2026, 3, 11), stricter)
@@ -974,3 +986,131 @@ def test_the_clock_skew_allowed_is_a_setting(
         monkeypatch.setenv("DOSSIER_CLOCK_SKEW_SECONDS", env)
 
     assert rules_of(AgencySettings()).clock_skew == skew
+
+
+# --------------------------------------------------------------------------- supplement rules (issue 20)
+
+
+def _request(at: datetime) -> cmd.RequestSupplement:
+    return cmd.RequestSupplement(
+        missing_documents=("Bản sao giấy khai sinh",), reason="Thiếu giấy tờ", occurred_at=at
+    )
+
+
+def _requested(dossier: Dossier, at: datetime) -> tuple[Dossier, SupplementRequested]:
+    """The record after a supplement request that happened at `at`, and the event published."""
+    event = compose(dossier, _request(at), OFFICER, at, POLICY)
+    assert isinstance(event, SupplementRequested)
+    return reported(dossier, _request(at), at), event
+
+
+@pytest.mark.parametrize(
+    ("received_at", "requested_at", "window_end", "rule_set", "late"),
+    [
+        # Received Thursday 12 February 2026; Tết (14–22 February) is not worked: 13, 23, 24.
+        (vn(2026, 2, 12), vn(2026, 2, 24, 16), date(2026, 2, 24), "decree_118_2025", False),
+        (vn(2026, 2, 12), vn(2026, 2, 25, 8), date(2026, 2, 24), "decree_118_2025", True),
+        # Received Friday 25 April 2025: Saturday 26 April was worked (swap), 30/4, 1/5, 2/5 were not.
+        (vn(2025, 4, 25), vn(2025, 4, 29), date(2025, 4, 29), "decree_61_2018", False),
+        (vn(2025, 4, 25), vn(2025, 5, 5), date(2025, 4, 29), "decree_61_2018", True),
+    ],
+)
+def test_a_supplement_request_after_the_third_working_day_from_receipt_is_recorded_and_flagged_late(
+    received_at: datetime, requested_at: datetime, window_end: date, rule_set: str, late: bool
+) -> None:
+    dossier, event = _requested(received(received_at), requested_at)
+
+    assert dossier.status is Status.AWAITING_SUPPLEMENT, "recorded: the citizen was asked"
+    assert event.window_ends_on == window_end
+    assert event.rule_set == rule_set
+    assert event.breach is late
+    assert event.breach_reasons == ((SupplementBreach.LATE_SUPPLEMENT_REQUEST,) if late else ())
+
+
+def test_a_dossier_received_on_30_june_2025_and_one_on_1_july_are_judged_by_their_own_rule_sets() -> None:
+    _, june = _requested(received(vn(2025, 6, 30)), vn(2025, 7, 2))
+    _, july = _requested(received(vn(2025, 7, 1)), vn(2025, 7, 2))
+
+    assert june.rule_set == "decree_61_2018"
+    assert july.rule_set == "decree_118_2025"
+    assert june.window_ends_on == date(2025, 7, 3)
+    assert july.window_ends_on == date(2025, 7, 4)
+
+
+def test_a_second_supplement_request_is_recorded_and_flagged() -> None:
+    first, event1 = _requested(received(vn(2026, 3, 2)), vn(2026, 3, 3))
+    back = reported(first, cmd.ReceiveSupplement(received_at=vn(2026, 3, 4)), vn(2026, 3, 4))
+    second, event2 = _requested(back, vn(2026, 3, 5))
+
+    assert (event1.request_number, event1.breach, event1.breach_reasons) == (1, False, ())
+    assert second.status is Status.AWAITING_SUPPLEMENT and second.supplement_requests == 2
+    assert event2.request_number == 2
+    assert event2.breach is True
+    assert event2.breach_reasons == (SupplementBreach.SECOND_SUPPLEMENT_REQUEST,)
+
+
+def test_a_second_and_late_request_carries_both_reasons() -> None:
+    first, _ = _requested(received(vn(2026, 3, 2)), vn(2026, 3, 3))
+    back = reported(first, cmd.ReceiveSupplement(received_at=vn(2026, 3, 4)), vn(2026, 3, 4))
+    _, event = _requested(back, vn(2026, 3, 9))  # 2 March + 3 working days = 5 March
+
+    assert event.breach_reasons == (
+        SupplementBreach.SECOND_SUPPLEMENT_REQUEST,
+        SupplementBreach.LATE_SUPPLEMENT_REQUEST,
+    )
+
+
+def test_an_agency_systems_request_must_flag_its_own_breach_if_it_flags_one() -> None:
+    first, _ = _requested(received(vn(2026, 3, 2)), vn(2026, 3, 3))
+    back = reported(first, cmd.ReceiveSupplement(received_at=vn(2026, 3, 4)), vn(2026, 3, 4))
+    unflagged = SupplementRequested(
+        agency_code=AGENCY, officer_id="officer-0003", missing_documents=("x",), reason="y"
+    )
+    wrongly = unflagged.model_copy(update={"breach": False})
+
+    def accepted_(event: SupplementRequested) -> Dossier:
+        return accept(
+            back,
+            event,
+            subject=DOSSIER_ID,
+            source=agency_source(AGENCY),
+            occurred_at=vn(2026, 3, 5),
+            now=vn(2026, 3, 5),
+            policy=POLICY,
+        )
+
+    assert accepted_(unflagged).supplement_requests == 2, "no judgement: recorded and counted"
+    with pytest.raises(ReportRejectedError) as caught:
+        accepted_(wrongly)
+    assert caught.value.reason is Reason.INCONSISTENT
+
+
+def test_an_agency_systems_request_without_a_judgement_is_completed_with_the_rules() -> None:
+    dossier = received(vn(2026, 2, 12))
+    raw = SupplementRequested(
+        agency_code=AGENCY, officer_id="officer-0003", missing_documents=("x",), reason="y"
+    )
+
+    completed = with_judgement(dossier, raw, vn(2026, 2, 25), POLICY)
+
+    assert isinstance(completed, SupplementRequested)
+    assert (completed.request_number, completed.window_ends_on, completed.rule_set) == (
+        1,
+        date(2026, 2, 24),
+        "decree_118_2025",
+    )
+    assert completed.breach is True
+    assert completed.breach_reasons == (SupplementBreach.LATE_SUPPLEMENT_REQUEST,)
+    flagged = raw.model_copy(update={"breach": False})
+    assert with_judgement(dossier, flagged, vn(2026, 2, 25), POLICY) is flagged, (
+        "its own judgement is checked"
+    )
+
+
+def test_a_request_on_a_dossier_received_before_any_rule_set_is_recorded_unjudged() -> None:
+    # Decree 61 took effect on 21 June 2018: a receipt before it (a record older than the rule files).
+    old = replace(received(vn(2026, 3, 2)), received_at=vn(2018, 6, 1))
+    dossier, event = _requested(old, vn(2026, 3, 3))
+
+    assert dossier.status is Status.AWAITING_SUPPLEMENT
+    assert (event.rule_set, event.breach, event.window_ends_on) == (None, False, None)

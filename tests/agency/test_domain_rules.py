@@ -35,7 +35,6 @@ from services.agency.domain import (
     Dossier,
     Reason,
     ReportRejectedError,
-    Rules,
     Status,
     Verdict,
     accept,
@@ -607,7 +606,7 @@ def test_a_repeated_acceptance_keeps_what_the_record_already_knows() -> None:
     [(None, date(2026, 3, 6)), (time(16, 30), date(2026, 3, 6)), (time(15, 0), date(2026, 3, 9))],
 )
 def test_the_cut_off_rule_decides_the_filing_day_of_a_handover(cutoff: time | None, filing_day: date) -> None:
-    policy = replace(POLICY, rules=Rules(cutoff=cutoff))
+    policy = replace(POLICY, legal=POLICY.legal.with_cutoff(cutoff))
 
     handed = learn(None, DOSSIER_ID, handed_over(vn(2026, 3, 6, 16)), policy)  # Friday 16:00
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -25,6 +25,7 @@ from contracts.envelope import Envelope, decode
 from contracts.events import Event
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.legal_rules import default_legal_rules
 from services.tracker.adapters import repository as tracker_repository
 from services.tracker.adapters.tables import dossier as tracker_dossier
 from services.tracker.adapters.tables import event as tracker_event
@@ -65,7 +66,7 @@ class TrackerReport:
 
 async def compare_tracker(engine: AsyncEngine, log: Mapping[str, Sequence[Envelope[Event]]]) -> TrackerReport:
     digest = PhoneDigest(settings_for("sqlite://").phone_digest_keys())
-    due = CatalogAgencyDue(load_catalog(), load_calendar(), time(15))
+    due = CatalogAgencyDue(load_catalog(), load_calendar(), default_legal_rules())
     report = TrackerReport()
     ids = sorted(log)
     logged = {str(e.id) for events in log.values() for e in events}
@@ -105,7 +106,7 @@ def stage_entries_published(
     """(the stage entries of the log's folds that no message announced, the messages that announce no
     stage entry of them): both empty when every stage entered was published, under its one id."""
     digest = PhoneDigest(settings_for("sqlite://").phone_digest_keys())
-    due = CatalogAgencyDue(load_catalog(), load_calendar(), time(15))
+    due = CatalogAgencyDue(load_catalog(), load_calendar(), default_legal_rules())
     expected = {
         str(stage_changed_id(entry))
         for dossier_id, events in log.items()

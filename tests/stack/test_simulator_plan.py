@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,13 +14,14 @@ from contracts.enums import ServiceForm
 from contracts.values import parse_agency_dossier_code, parse_s10
 from services.shared.calendar import load_calendar, to_vietnam_time
 from services.shared.catalog import load_catalog
+from services.shared.legal_rules import default_legal_rules
 from services.shared.postal_limits import load_route_limits
 from services.simulator import geography
 from services.simulator import steps as s
 from services.simulator.geography import Reporting
 from services.simulator.plan import Planner, Rules, Serials
 
-RULES = Rules(load_calendar(), load_catalog(), load_route_limits(), time(15))
+RULES = Rules(load_calendar(), load_catalog(), load_route_limits(), default_legal_rules())
 NOWS = {
     "wednesday morning": datetime(2026, 3, 11, 2, 30, tzinfo=UTC),  # 09:30 in Vietnam
     "after the cut-off": datetime(2026, 3, 11, 9, 0, tzinfo=UTC),  # 16:00

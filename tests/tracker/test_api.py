@@ -242,6 +242,42 @@ async def test_the_dossier_detail_has_custody_and_the_full_history_with_its_anom
         assert value is not None and value not in json.dumps(body, ensure_ascii=False)
 
 
+async def test_the_dossier_detail_lists_the_rule_breaches_recorded_on_it(
+    api_tracker: Tracker, client: httpx.AsyncClient
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    at = journey(dossier)[3].time  # the receipt
+    second = dossier.envelope(
+        "agency.supplement_requested",
+        at + timedelta(days=6),
+        1,
+        request_number=2,
+        rule_set="decree_118_2025",
+        breach=True,
+        breach_reasons=("second_supplement_request", "late_supplement_request"),
+    )
+    late_slip = dossier.envelope("agency.delay_notified", at + timedelta(days=8), breach=True)
+    events = [
+        *journey(dossier)[:4],
+        dossier.envelope("agency.supplement_requested", at + timedelta(hours=1), breach=False),
+        dossier.envelope("agency.supplement_received", at + timedelta(days=5)),
+        second,
+        dossier.envelope("agency.supplement_received", at + timedelta(days=7), 1),
+        late_slip,
+    ]
+    await feed(api_tracker, events)
+    token = await credential(api_tracker.engine, Role.OPERATOR)
+
+    body = (await client.get(f"/dossiers/{dossier.dossier_id}", headers=bearer(token))).json()
+
+    assert body["supplement_requests"] == 2
+    assert [(b["reason"], b["event_id"]) for b in body["breaches"]] == [
+        ("second_supplement_request", str(second.id)),
+        ("late_supplement_request", str(second.id)),
+        ("late_delay_notice", str(late_slip.id)),
+    ]
+
+
 async def test_lists_stay_within_each_credential_scope(
     api_tracker: Tracker, client: httpx.AsyncClient
 ) -> None:

@@ -51,7 +51,6 @@ def rules() -> ClockRules:
         catalog=load_catalog(),
         route_limits=load_route_limits(),
         provinces=load_provinces(),
-        cutoff=time(15, 0),
     )
 
 
@@ -632,7 +631,7 @@ def test_clocks_count_with_the_route_table_they_are_given(rules: ClockRules) -> 
 
 def test_without_a_cutoff_a_dossier_filed_at_four_pm_counts_from_that_day(rules: ClockRules) -> None:
     # Online filing has no hour cut-off (Decree 118/2025 Art. 17(2)): the rules may be configured without one.
-    online = replace(rules, cutoff=None)
+    online = replace(rules, legal=rules.legal.with_cutoff(None))
     agency = clocks(online, received(vn(2026, 3, 9, 16), ENTERPRISE))[Leg.AGENCY_PROCESSING]
     assert (agency.start_day, agency.due_date) == (D(2026, 3, 9), D(2026, 3, 12))
     restarted = clocks(
@@ -654,7 +653,7 @@ def test_without_a_cutoff_a_dossier_filed_at_four_pm_counts_from_that_day(rules:
 def test_unknown_procedure_filed_at_four_pm_keeps_the_agencys_legal_due_date(
     rules: ClockRules, cutoff: time | None, expected_due: date
 ) -> None:
-    configured = replace(rules, cutoff=cutoff)
+    configured = replace(rules, legal=rules.legal.with_cutoff(cutoff))
     start = received(vn(2026, 3, 9, 16), "1.001234", legal_due=D(2026, 3, 11))
     assert clocks(configured, start)[Leg.AGENCY_PROCESSING].due_date == expected_due
 

@@ -32,6 +32,8 @@ agency_dossier = Table(
     Column("due_date", Date, nullable=True),
     Column("delay_notices", Integer, nullable=False),
     Column("delay_breach", Boolean, nullable=True),
+    # Supplement requests recorded (migration rules_0001): the rules allow one, more are flagged.
+    Column("supplement_requests", Integer, nullable=False, server_default="0"),
     Column("supplement_requested_at", DateTime(timezone=True), nullable=True),
     Column("supplement_item_id", String(13), nullable=True),
     Column("supplement_handed_at", DateTime(timezone=True), nullable=True),
