@@ -11,10 +11,13 @@ unit test checks that the two agree and that every postal and agency event type 
 
 Counting (Civil Code 2015 Art. 147, services/shared/calendar.py): the day of the start is not counted;
 a limit of N working days from day D ends at the end of the N-th working day after D. Timeliness of a
-finished clock compares the calendar day it finished (Vietnam time) with its due date: before → early
-(trước hạn), on it → on time (đúng hạn), after → late (quá hạn). An open clock is overdue from 00:00
-of the day after its due date (the due date ends at 24:00, Civil Code Art. 148), and due soon from the
-working day before its due date.
+finished postal leg compares the calendar day it finished (Vietnam time) with its due date: before →
+early (trước hạn), on it → on time (đúng hạn), after → late (quá hạn); the agency clock's follows the
+on-time formula in force when processing ended (services/shared/timeliness.py: the service-quality
+index counts more than one supplement request as late, and only a valid apology slip moves the date
+it judges against, while the clock's due date is the one announced to the citizen). An open clock is
+overdue from 00:00 of the day after its due date (the due date ends at 24:00, Civil Code Art. 148), and
+due soon from the working day before its due date.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from services.shared.calendar import WorkingCalendar, agency_due_date, to_vietna
 from services.shared.catalog import Catalog
 from services.shared.legal_rules import LegalRules, default_legal_rules
 from services.shared.postal_limits import RouteClass, RouteLimits, postal_leg_due
+from services.shared.timeliness import AgencyProcessing, ApologySlip, against, agency_timeliness
+from services.shared.timeliness import Timeliness as Timeliness  # the clocks' vocabulary, defined once
 from services.turnaround.provinces import UNKNOWN, ProvinceMap
 
 # --------------------------------------------------------------------------- vocabulary
@@ -63,12 +68,6 @@ class ClockState(StrEnum):
     SUSPENDED = "suspended"  # agency clock while a supplement is awaited
     FINISHED = "finished"
     CANCELLED = "cancelled"  # withdrawn, refused or lost: no timeliness
-
-
-class Timeliness(StrEnum):
-    EARLY = "early"  # trước hạn
-    ON_TIME = "on_time"  # đúng hạn
-    LATE = "late"  # quá hạn
 
 
 class Threshold(StrEnum):
@@ -164,6 +163,8 @@ class Revision(BaseModel):
     kind: Literal["suspend", "restart", "delay"]
     at: datetime
     new_due_date: date | None = None
+    breach: bool = False
+    """A delay notice issued later than the rules allow (the event's ``breach``)."""
 
 
 class Facts(BaseModel):
@@ -237,7 +238,7 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
                 update={"revisions": (*f.revisions, Revision(kind="restart", at=event.received_at))}
             )
         case DelayNotified():
-            revision = Revision(kind="delay", at=at, new_due_date=event.new_due_date)
+            revision = Revision(kind="delay", at=at, new_due_date=event.new_due_date, breach=event.breach)
             f = f.model_copy(update={"revisions": (*f.revisions, revision)})
         case ResultReady():
             f = first(result_ready_at=at, agency_code=event.agency_code)
@@ -304,12 +305,8 @@ def vn_day(moment: datetime) -> date:
     return to_vietnam_time(moment).date()
 
 
-def classify(finished_day: date, due_date: date) -> Timeliness:
-    if finished_day < due_date:
-        return Timeliness.EARLY
-    if finished_day == due_date:
-        return Timeliness.ON_TIME
-    return Timeliness.LATE
+classify = against
+"""A postal leg's timeliness against its due date (services/shared/timeliness.py)."""
 
 
 def elapsed_working_days(start_day: date, end_day: date, calendar: WorkingCalendar) -> int:
@@ -404,7 +401,11 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         post_office_code=f.handover_post_office,
     )
     delay_used = False
+    requests = 0
+    appointment, apology = clock.due_date, None
     for revision in f.revisions:
+        if revision.kind == "suspend":
+            requests += 1
         if revision.kind == "suspend" and clock.state is ClockState.RUNNING:
             clock = replace(clock, state=ClockState.SUSPENDED)
         elif revision.kind == "restart":
@@ -416,12 +417,22 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
                 start_day=rules.calendar.filing_day(revision.at, rules.legal.cutoff_at(revision.at)),
                 due_date=_agency_due(f, start, revision.at, rules),
             )
+            # The restart sets a new appointment: an earlier apology slip moved the old one.
+            appointment, apology = clock.due_date, None
         elif revision.kind == "delay" and not delay_used:
             # At most one apology slip per dossier; a second one is ignored (the agency service refuses it).
             delay_used = True
             clock = replace(clock, generation=clock.generation + 1, due_date=revision.new_due_date)
+            if revision.new_due_date is not None:
+                apology = ApologySlip(revision.new_due_date, valid=not revision.breach)
     if f.result_ready_at is not None:
-        return _finish(clock, f.result_ready_at, rules.calendar)
+        finished = _finish(clock, f.result_ready_at, rules.calendar)
+        # A procedure without a known target has no appointment but the one its apology slip set.
+        base = appointment if appointment is not None else apology.new_date if apology else None
+        if base is None:
+            return finished
+        processing = AgencyProcessing(f.result_ready_at, base, apology, requests)
+        return replace(finished, timeliness=agency_timeliness(processing, rules.legal))
     stop = _earliest(f.refused_at, f.withdrawn_at)
     return _cancel(clock, stop) if stop is not None else clock
 

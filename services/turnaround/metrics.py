@@ -265,7 +265,9 @@ def _tally_metrics(
 
     fam = CounterMetricFamily(
         "turnaround_clocks_finished",
-        "Clocks finished, by leg, province, procedure field and timeliness (early, on_time, late).",
+        "Clocks finished, by leg, province, procedure field and timeliness (early, on_time, late); "
+        "the agency clock's as the service-quality index counts it (late above the allowed supplement "
+        "requests, a late apology slip moves no date) from Decision 766/QĐ-TTg, 23/6/2022.",
         labels=["leg", "province", "field", "timeliness"],
     )
     for labels, n in sorted(finished.items()):

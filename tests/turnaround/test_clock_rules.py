@@ -716,3 +716,77 @@ def test_journey_of_a_result_only_dossier_is_measured_from_filing_in_the_pickup_
         facts_of(registered, nowhere, ev("postal.result_delivered", vn(2026, 3, 10))), rules
     )
     assert trip == domain.Journey(province="unknown", days=1, working_days=1)
+
+
+# --------------------------------------------------------------------------- on time as the index counts it
+
+
+def test_a_second_supplement_request_makes_the_agency_clock_late_although_it_finished_early(
+    rules: ClockRules,
+) -> None:
+    # Enterprise registration (3 days) filed Mon 9 Mar 2026. Asked twice for a supplement, each arriving
+    # the same morning: the last restart on Thu 12 Mar puts the date on Tue 17 Mar; ready Fri 13 Mar.
+    agency = clocks(
+        rules,
+        received(vn(2026, 3, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 10, 9)),
+        ev("agency.supplement_received", vn(2026, 3, 11, 9), received_at=vn(2026, 3, 11, 9)),
+        ev("agency.supplement_requested", vn(2026, 3, 12, 8)),
+        ev("agency.supplement_received", vn(2026, 3, 12, 10), received_at=vn(2026, 3, 12, 10)),
+        ev("agency.result_ready", vn(2026, 3, 13, 9)),
+    )[Leg.AGENCY_PROCESSING]
+    assert (agency.due_date, agency.timeliness) == (D(2026, 3, 17), Timeliness.LATE)
+
+
+def test_the_applicants_supplement_time_is_not_counted(rules: ClockRules) -> None:
+    # Enterprise registration filed Mon 9 Mar 2026 (due Thu 12 Mar); one request on Tue 10 Mar, the
+    # supplement arrives three weeks later on Wed 1 Apr: due Mon 6 Apr, ready Fri 3 Apr → early.
+    agency = clocks(
+        rules,
+        received(vn(2026, 3, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 10, 9)),
+        ev("agency.supplement_received", vn(2026, 4, 1, 9), received_at=vn(2026, 4, 1, 9)),
+        ev("agency.result_ready", vn(2026, 4, 3, 9)),
+    )[Leg.AGENCY_PROCESSING]
+    assert (agency.due_date, agency.timeliness) == (D(2026, 4, 6), Timeliness.EARLY)
+
+
+def test_a_late_apology_slip_moves_the_announced_date_but_not_the_indexs(rules: ClockRules) -> None:
+    # Judicial record filed Mon 2 Feb 2026, due Mon 23 Feb after Tết; a slip issued on the due date
+    # itself (breach) promises Fri 27 Feb; ready Thu 26 Feb: late by the index.
+    start = received(vn(2026, 2, 2, 9), JUDICIAL_RECORD)
+
+    def slip(issued: datetime, breach: bool) -> Envelope[Event]:
+        return ev(
+            "agency.delay_notified",
+            issued,
+            new_due_date=D(2026, 2, 27),
+            previous_due_date=D(2026, 2, 23),
+            issued_on=issued.date(),
+            breach=breach,
+        )
+
+    ready = ev("agency.result_ready", vn(2026, 2, 26))
+    late_slip = clocks(rules, start, slip(vn(2026, 2, 23), True), ready)[Leg.AGENCY_PROCESSING]
+    assert (late_slip.due_date, late_slip.timeliness) == (D(2026, 2, 27), Timeliness.LATE)
+    valid_slip = clocks(rules, start, slip(vn(2026, 2, 12), False), ready)[Leg.AGENCY_PROCESSING]
+    assert valid_slip.timeliness is Timeliness.EARLY
+
+
+def test_a_dossier_finished_before_decision_766_is_judged_by_its_due_date_only(rules: ClockRules) -> None:
+    # A same-day procedure asked twice for a supplement and ready that day: on time on Wed 22 Jun 2022
+    # (Decree 61's due-date formula), late from Thu 23 Jun 2022 (the index).
+    def same_day(day: int) -> Clock:
+        return clocks(
+            rules,
+            received(vn(2022, 6, day, 8), BIRTH),
+            ev("agency.supplement_requested", vn(2022, 6, day, 8, 30)),
+            ev("agency.supplement_received", vn(2022, 6, day, 9), received_at=vn(2022, 6, day, 9)),
+            ev("agency.supplement_requested", vn(2022, 6, day, 9, 30)),
+            ev("agency.supplement_received", vn(2022, 6, day, 10), received_at=vn(2022, 6, day, 10)),
+            ev("agency.result_ready", vn(2022, 6, day, 16)),
+        )[Leg.AGENCY_PROCESSING]
+
+    before, after = same_day(22), same_day(23)
+    assert (before.due_date, before.timeliness) == (D(2022, 6, 22), Timeliness.ON_TIME)
+    assert (after.due_date, after.timeliness) == (D(2022, 6, 23), Timeliness.LATE)
