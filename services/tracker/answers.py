@@ -17,9 +17,12 @@ from sqlalchemy import Row
 from contracts.enums import CustodyHolderKind, Leg, ServiceForm, Stage
 from contracts.values import AwareTime
 from services.shared.calendar import to_vietnam_time
+from services.shared.legal_rules import LegalRules
+from services.shared.timeliness import Timeliness
 from services.tracker import handlers
 from services.tracker.adapters.repository import utc
 from services.tracker.domain import AnomalyReason, Custody, HistoryEntry, Step
+from services.tracker.timeliness import agency_grade
 
 # --------------------------------------------------------------------------- response bodies
 
@@ -176,6 +179,10 @@ class DossierDetailOut(DossierSummary):
     delay_notified: bool
     supplement_requests: int
     """Supplement requests the agency made on the dossier (the rules allow one)."""
+    agency_timeliness: Timeliness | None = None
+    """Once the result is ready: early, on time or late as the service-quality index counts it (more
+    than one supplement request is late whatever the dates; only an apology slip issued in time moves
+    the appointment), by the rules in force on the day processing ended. None while processing runs."""
     breaches: list[BreachOut]
     """The agency's reports flagged as breaking the rules in force, in occurrence order."""
     outcome: str | None = None
@@ -319,8 +326,9 @@ def breaches_of(entries: Iterable[HistoryEntry]) -> list[BreachOut]:
     return out
 
 
-def detail_of(detail: handlers.DossierDetail, today: date) -> DossierDetailOut:
+def detail_of(detail: handlers.DossierDetail, today: date, legal: LegalRules) -> DossierDetailOut:
     row = detail.row
+    history = [step.entry for step in detail.view.steps]
     return DossierDetailOut(
         **summary_fields(row, today),
         accepted_at=_local(row.accepted_at),
@@ -339,7 +347,8 @@ def detail_of(detail: handlers.DossierDetail, today: date) -> DossierDetailOut:
         supplement_requests=sum(
             1 for step in detail.view.steps if step.entry.event_type == _SUPPLEMENT_REQUESTED
         ),
-        breaches=breaches_of(step.entry for step in detail.view.steps),
+        agency_timeliness=agency_grade(history, utc(row.result_ready_at), row.agency_due_date, legal),
+        breaches=breaches_of(history),
         outcome=row.outcome,
         failed_attempts=row.failed_attempts,
         parties=[PartyOut(kind=kind, code=code) for kind, code in detail.parties],

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -38,6 +38,7 @@ from services.shared.http import (
     looks_like_item_id,
     parameter_error,
 )
+from services.shared.legal_rules import LegalRules, default_legal_rules
 from services.tracker import handlers
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, utc
@@ -82,6 +83,8 @@ class ApiContext:
     directory: OfficeDirectory
     metrics: TrackerMetrics
     today: Callable[[], date]
+    # The on-time formula of each day; the deployment's cut-off override does not change it.
+    legal: LegalRules = field(default_factory=default_legal_rules)
 
 
 # --------------------------------------------------------------------------- cursors
@@ -260,7 +263,7 @@ async def get_dossier(
         detail = await handlers.dossier_detail(conn, dossier_id, caller, ctx.due)
     if detail is None:
         raise ProblemError(404, "not_found", "no such dossier within this credential's scope")
-    return detail_of(detail, ctx.today())
+    return detail_of(detail, ctx.today(), ctx.legal)
 
 
 @router.get(

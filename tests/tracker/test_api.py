@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 from contracts.enums import ServiceForm, Stage
 from contracts.envelope import Envelope
 from contracts.events import Event
-from contracts.samples import SAMPLE_ADDRESS, SAMPLE_AGENCY, SAMPLE_APPLICANT, SAMPLE_POST_OFFICE
+from contracts.samples import SAMPLE_ADDRESS, SAMPLE_AGENCY, SAMPLE_APPLICANT, SAMPLE_POST_OFFICE, VIETNAM
 from services.shared.auth import Role
 from services.shared.auth.registry import CredentialRegistry
 from services.tracker.app import Tracker, build
@@ -276,6 +276,70 @@ async def test_the_dossier_detail_lists_the_rule_breaches_recorded_on_it(
         ("late_supplement_request", str(second.id)),
         ("late_delay_notice", str(late_slip.id)),
     ]
+
+
+PASSPORT = "1.001456"
+
+
+async def test_the_dossier_detail_grades_the_agency_clock_as_the_quality_index_counts_it(
+    api_tracker: Tracker, client: httpx.AsyncClient
+) -> None:
+    # Filed Mon 2 Feb 2026, appointment Mon 23 Feb after Tết (Decree 118's rules, the index's formula).
+    # Asked twice, the last supplement arriving Fri 6 Feb: due Wed 25 Feb, ready Mon 9 Feb — late.
+    filed = datetime(2026, 2, 2, 9, tzinfo=VIETNAM)
+
+    def dossier_until(*later: tuple[str, datetime, int, dict[str, Any]]) -> tuple[str, list[Envelope[Event]]]:
+        dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+        receipt = dossier.envelope(
+            "agency.dossier_received",
+            filed,
+            filed_at=filed,
+            procedure_code=PASSPORT,
+            legal_due_date=date(2026, 2, 23),
+            appointment_date=date(2026, 2, 23),
+            appointment_later_than_legal=False,
+        )
+        # A passport (8 working days, in the catalog): a restart after a supplement has a date too.
+        start = [
+            dossier.envelope("postal.dossier_accepted", filed - timedelta(days=3), procedure_code=PASSPORT),
+            dossier.envelope("postal.dossier_handed_to_agency", filed, signed_at=filed),
+        ]
+        rest = [dossier.envelope(kind, at, n, **changes) for kind, at, n, changes in later]
+        return dossier.dossier_id, [*start, receipt, *rest]
+
+    def at(day: int, month: int = 2) -> datetime:
+        return datetime(2026, month, day, 10, tzinfo=VIETNAM)
+
+    on_its_date, on_time = dossier_until(("agency.result_ready", at(23), 0, {}))
+    asked_twice, twice = dossier_until(
+        ("agency.supplement_requested", at(3), 0, {}),
+        ("agency.supplement_received", at(4), 0, {"received_at": at(4)}),
+        ("agency.supplement_requested", at(5), 1, {}),
+        ("agency.supplement_received", at(6), 1, {"received_at": at(6)}),
+        ("agency.result_ready", at(9), 0, {}),
+    )
+    slip = {"previous_due_date": date(2026, 2, 23), "new_due_date": date(2026, 2, 27)}
+    late_slip, late = dossier_until(
+        ("agency.delay_notified", at(23), 0, {**slip, "issued_on": date(2026, 2, 23), "breach": True}),
+        ("agency.result_ready", at(26), 0, {}),
+    )
+    valid_slip, valid = dossier_until(
+        ("agency.delay_notified", at(12), 0, {**slip, "issued_on": date(2026, 2, 12), "breach": False}),
+        ("agency.result_ready", at(26), 0, {}),
+    )
+    still_open, running = dossier_until()
+    await feed(api_tracker, [*on_time, *twice, *late, *valid, *running])
+    token = await credential(api_tracker.engine, Role.OPERATOR)
+
+    async def graded(dossier_id: str) -> object:
+        body = (await client.get(f"/dossiers/{dossier_id}", headers=bearer(token))).json()
+        return body["agency_timeliness"]
+
+    assert await graded(on_its_date) == "on_time"
+    assert await graded(asked_twice) == "late", "a second supplement request is late whatever the dates"
+    assert await graded(late_slip) == "late", "a late apology slip does not move the index's date"
+    assert await graded(valid_slip) == "early"
+    assert await graded(still_open) is None
 
 
 async def test_lists_stay_within_each_credential_scope(
