@@ -205,6 +205,13 @@ def build(board: Board) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the dashboards
 
+_AGENCY_LEG = 'leg="AGENCY_PROCESSING"'
+_INDEX = (
+    "Agency clocks finished early or on time, as the service-quality index counts them (Decision "
+    "766/QĐ-TTg; services/shared/timeliness.py): ready on or before the appointment date, moved only by "
+    "an apology slip issued in time; more than one supplement request counts as late whatever the dates."
+)
+
 _NOW = Row(
     "Now",
     (
@@ -300,6 +307,29 @@ NATIONAL = Board(
                     ),
                     unit="percentunit",
                     width=8,
+                ),
+            ),
+        ),
+        Row(
+            "Service-quality index: agency processing on time (selected period)",
+            (
+                Panel(
+                    "bargauge",
+                    "Index on-time ratio, by province",
+                    (Query(f"sort({share(FINISHED, 'province', _AGENCY_LEG)})", "{{province}}"),),
+                    unit="percentunit",
+                    width=12,
+                    height=10,
+                    description=_INDEX,
+                ),
+                Panel(
+                    "bargauge",
+                    "Index on-time ratio, by procedure field",
+                    (Query(f"sort({share(FINISHED, 'field', _AGENCY_LEG)})", "{{field}}"),),
+                    unit="percentunit",
+                    width=12,
+                    height=10,
+                    description=_INDEX,
                 ),
             ),
         ),
@@ -517,6 +547,36 @@ DRILLDOWN = Board(
                     height=10,
                     description=(
                         "From the turnaround database (PostgreSQL data source): open clocks past due."
+                    ),
+                ),
+            ),
+        ),
+        Row(
+            "Service-quality index, by agency (selected period)",
+            (
+                Panel(
+                    "table",
+                    "Index on-time ratio, by agency",
+                    sql=(
+                        "SELECT agency_code AS agency,\n"
+                        "  count(*) FILTER (WHERE timeliness <> 'late')::float8 / count(*)\n"
+                        "    AS on_time_ratio,\n"
+                        "  count(*) AS finished\n"
+                        "FROM turnaround_clock\n"
+                        "WHERE leg = 'AGENCY_PROCESSING' AND state = 'finished' AND counted\n"
+                        "  AND timeliness IS NOT NULL AND agency_code IS NOT NULL\n"
+                        "  AND finished_at >= $__timeFrom() AND finished_at < $__timeTo()\n"
+                        "  AND province ~ '^(${province:regex})$'\n"
+                        "  AND field_key ~ '^(${field:regex})$'\n"
+                        "GROUP BY agency_code\n"
+                        "ORDER BY on_time_ratio, agency_code\n"
+                        "LIMIT 500"
+                    ),
+                    width=24,
+                    height=10,
+                    description=(
+                        "From the turnaround database (PostgreSQL data source): agency codes never reach a "
+                        "metric label. " + _INDEX
                     ),
                 ),
             ),

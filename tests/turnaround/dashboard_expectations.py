@@ -37,6 +37,7 @@ class FinishedClock:
     timeliness: str
     working_days: int
     route: str  # the postal route class; "" for the agency leg
+    agency: str = ""  # the agency code of an agency clock
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,24 @@ def share_by_leg(facts: Facts, good: Callable[[FinishedClock], float]) -> dict[K
     return out
 
 
+def index_share_by(facts: Facts, attr: str) -> dict[Key, float]:
+    """The service-quality index's on-time ratio of the agency clocks (timeliness as graded), by `attr`."""
+    groups: dict[Key, list[FinishedClock]] = {}
+    for c in facts.finished:
+        if c.leg == AG:
+            groups.setdefault((getattr(c, attr),), []).append(c)
+    return {k: sum(_not_late(c) for c in clocks) / len(clocks) for k, clocks in groups.items()}
+
+
+def _agency_table(rows: Result, f: Facts) -> None:
+    got = {(r["agency"],): (round(float(r["on_time_ratio"]), 6), int(r["finished"])) for r in rows}
+    counts = tally((c.agency,) for c in f.finished if c.leg == AG)
+    want = {k: (round(v, 6), int(counts[k])) for k, v in index_share_by(f, "agency").items()}
+    assert got == want, f"got {got}, want {want}"
+    ratios = [float(r["on_time_ratio"]) for r in rows]
+    assert ratios == sorted(ratios), "the agencies furthest from the index come first"
+
+
 def days_quantile_by(facts: Facts, q: float, *attrs: str, legs: tuple[str, ...] = LEGS) -> dict[Key, float]:
     groups: dict[Key, list[int]] = {}
     for c in facts.finished:
@@ -245,6 +264,12 @@ def _national() -> dict[tuple[str, str], Check]:
         ),
         ("Early or on time, by leg", "A"): lambda r, f: equal(
             by_labels(r, "leg"), share_by_leg(f, _not_late), 0.02
+        ),
+        ("Index on-time ratio, by province", "A"): lambda r, f: equal(
+            by_labels(r, "province"), index_share_by(f, "province"), 0.02
+        ),
+        ("Index on-time ratio, by procedure field", "A"): lambda r, f: equal(
+            by_labels(r, "field"), index_share_by(f, "field"), 0.02
         ),
         ("Official score (early 2, on time 1, late 0)", "A"): lambda r, f: equal(
             by_labels(r, "leg"), share_by_leg(f, _score), 0.02
@@ -314,6 +339,7 @@ def _drilldown() -> dict[tuple[str, str], Check]:
             ),
             # A table read from PostgreSQL (the test runs its SQL with $__timeTo() at the judging day).
             ("Overdue dossiers", "A"): _overdue_table,
+            ("Index on-time ratio, by agency", "A"): _agency_table,
             ("Late in the period, by procedure field", "A"): p(
                 lambda r, f: nonzero(by_labels(r, "field"), finished_by(f, "field", timeliness="late"))
             ),

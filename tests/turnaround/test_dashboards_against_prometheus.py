@@ -1,5 +1,5 @@
 """The turnaround service against the real broker and PostgreSQL, scraped by a real Prometheus running the
-committed configuration and rules: 37 dossiers are driven through by publishing contract events, then
+committed configuration and rules: 39 dossiers are driven through by publishing contract events, then
 every query of every dashboard panel is run against Prometheus (and the overdue table against
 PostgreSQL), and its value is checked against its entry in dashboard_expectations.EXPECTED, computed
 from the clocks the scenario finished and left open, the events and poison records it published, the
@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ ROUTE = "same_province"
 
 
 class Scenario:
-    """37 dossiers in nine groups; `phases[i]` holds the events published in phase i. Beside the events,
+    """39 dossiers in ten groups; `phases[i]` holds the events published in phase i. Beside the events,
     each group records the clocks its events finish (leg, timeliness, working days taken) and the clocks
     they leave open on the judging day: every dashboard value is computed from these records."""
 
@@ -113,8 +113,9 @@ class Scenario:
         def finish(j: Journey, leg: str, timeliness: str, working_days: int) -> None:
             route = "" if leg == AG else ROUTE
             field = cat.get(j.procedure).field_key
+            agency = j.agency if leg == AG else ""
             self.finished.append(
-                FinishedClock(leg, PROVINCE[j.post_office], field, timeliness, working_days, route)
+                FinishedClock(leg, PROVINCE[j.post_office], field, timeliness, working_days, route, agency)
             )
 
         def still_open(j: Journey, leg: str, due: date, **state: Any) -> None:
@@ -209,10 +210,26 @@ class Scenario:
             )
             finish(j, IN, "early", 0)
             still_open(j, AG, D(2026, 3, 13))
+        # G10: asked twice for a supplement, ready before the due date: late by the service-quality
+        # index, which counts more than one request as late whatever the dates (Đà Nẵng).
+        self.g10 = group(2, DANANG, ENTERPRISE)
+        for j in self.g10:
+            at(0, j.accepted(vn(D(2026, 3, 2), 9)))  # J+2 → due Wed 4
+            at(1, j.handed_over(vn(D(2026, 3, 3))))  # early, 1 working day
+            at(1, j.received(vn(D(2026, 3, 3)), cal, cat))  # due Fri 6
+            for asked, arrived in (
+                (vn(D(2026, 3, 3), 14), vn(D(2026, 3, 4), 9)),
+                (vn(D(2026, 3, 4), 10), vn(D(2026, 3, 4), 11)),
+            ):
+                at(2, j.agency_event("agency.supplement_requested", asked))
+                at(2, j.agency_event("agency.supplement_received", arrived, received_at=arrived))
+            at(2, j.agency_event("agency.result_ready", vn(D(2026, 3, 5), 9)))  # due Mon 9: early by date
+            finish(j, IN, "early", 1)
+            finish(j, AG, "late", 1)
         self.journeys = (
-            self.g1 + self.g2 + self.g3 + self.g4 + self.g5 + self.g6 + self.g7 + self.g8 + self.g9
+            self.g1 + self.g2 + self.g3 + self.g4 + self.g5 + self.g6 + self.g7 + self.g8 + self.g9 + self.g10
         )
-        assert len(self.journeys) == 37
+        assert len(self.journeys) == 39
 
     def events(self) -> list[Envelope[Event]]:
         return [e for phase in self.phases for e in phase]
@@ -382,9 +399,9 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
             started = time.monotonic()
             await publish(scenario.phases[0])
             await poison()
-            await prom.until(open_.format(IN), 37)
+            await prom.until(open_.format(IN), 39)
             await publish(scenario.phases[1])
-            await prom.until(open_.format(AG), 32)
+            await prom.until(open_.format(AG), 34)
             await prom.until(open_.format(IN), 3)
             await publish(scenario.phases[2])
             await poison()
@@ -511,7 +528,9 @@ def scenario_facts(
 
 async def overdue_table(url: str, raw_sql: str) -> list[dict[str, Any]]:
     sql = substitute(
-        raw_sql.replace("$__timeTo()", f"'{NOW.isoformat()}'::timestamptz"),
+        raw_sql.replace("$__timeTo()", f"'{NOW.isoformat()}'::timestamptz").replace(
+            "$__timeFrom()", f"'{(NOW - timedelta(days=30)).isoformat()}'::timestamptz"
+        ),
         {"province": ".*", "field": ".*"},
     )
     engine = make_engine(url)
