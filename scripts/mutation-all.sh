@@ -12,6 +12,8 @@ RULE_MODULES=(
     "services/turnaround/domain.py|tests/turnaround/test_clock_rules.py"
     "services/shared/calendar.py|tests/unit/test_calendar.py tests/unit/test_postal_limits.py"
     "services/shared/postal_limits.py|tests/unit/test_postal_limits.py"
+    "services/shared/legal_rules.py|tests/unit/test_legal_rules.py"
+    "services/shared/timeliness.py|tests/unit/test_timeliness.py"
     "contracts/values.py|tests/unit/test_contract_values.py tests/unit/test_times.py tests/unit/test_time_convention.py"
 )
 
