@@ -18,17 +18,19 @@ from prometheus_client import CollectorRegistry
 
 from contracts.enums import ClosureReason
 from contracts.envelope import Envelope, decode
-from contracts.events import DossierClosed
-from contracts.topics import AGENCY_EVENTS
+from contracts.events import DossierClosed, SupplementReceived
+from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE
 from services.agency.domain import Policy
 from services.agency.handlers import AgencyDesk
 from services.agency.metrics import AgencyMetrics
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.consuming import DLT_REASON
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher
-from tests.agency.conftest import Clock, Tokens, TopicReader, new_agency_dossier_code
+from tests.agency.conftest import AGENCY, Clock, Tokens, TopicReader, new_agency_dossier_code, send
 from tests.agency.test_api import filed_by_post, key, post, vn
+from tests.agency.test_intake import DLT, envelope
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -244,3 +246,29 @@ async def test_a_closure_acknowledged_but_not_recorded_before_a_crash_is_publish
 
     ids = {e.id for e in closures(published)}
     assert len(published) == 2 and len(ids) == 1, "the same closure, which consumers deduplicate"
+
+
+async def test_an_agency_systems_supplement_after_the_closure_is_dead_lettered_as_dossier_closed(
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_bootstrap: str,
+    clock: Clock,
+) -> None:
+    item_id, code = await awaiting_supplement(client, producer, tokens, clock, vn(2026, 3, 18))
+    clock.frozen = vn(2026, 3, 19, 9)
+    closed = await post(client, f"/dossiers/{code}/closed", tokens.officer, {"reason": "supplement_declined"})
+    assert closed.status_code == 201, closed.text
+    clock.frozen = None  # the intake consumer judges the system's report at the real time
+    supplement = SupplementReceived(
+        agency_code=AGENCY,
+        officer_id="desk-system-1",
+        agency_dossier_code=code,
+        received_at=vn(2026, 3, 20, 9),
+    )
+
+    async with TopicReader(kafka_bootstrap, DLT) as dlt:
+        await send(producer, AGENCY_INTAKE, [envelope(item_id, supplement, time=vn(2026, 3, 20, 9))])
+        dead = await dlt.read(key(item_id), at_least=1)
+
+    assert [dict(r.headers)[DLT_REASON].decode() for r in dead] == ["dossier_closed"]
