@@ -118,6 +118,9 @@ class Stage(StrEnum):
     DELIVERED = "DELIVERED"
     RETURNED_TO_AGENCY = "RETURNED_TO_AGENCY"
     LOST = "LOST"
+    CLOSED = "CLOSED"
+    """Closed by the agency: the supplement it asked for never came (Decree 118/2025 Art. 19(5)), or an
+    officer closed it with a reason. Final; the history is kept."""
 
 
 class CustodyHolderKind(StrEnum):
@@ -146,3 +149,15 @@ class SupplementBreach(StrEnum):
     """More requests on the dossier than the rules allow (one)."""
     LATE_SUPPLEMENT_REQUEST = "late_supplement_request"
     """Made after the window from the receipt (3 working days)."""
+
+
+class ClosureReason(StrEnum):
+    """Why the agency closed a dossier (a closed set: it is a metric label and a problem's vocabulary)."""
+
+    SUPPLEMENT_NOT_COMPLETED = "supplement_not_completed"
+    """The closure period after the supplement request ended without the supplement (Decree 118/2025
+    Art. 19(5): 15 days after the notice); published by the agency service itself."""
+    SUPPLEMENT_DECLINED = "supplement_declined"
+    """The applicant told the desk they will not complete the dossier (an officer's closure)."""
+    OTHER = "other"
+    """Any other reason an officer gives, written in the event's ``note`` (no personal data)."""

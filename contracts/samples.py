@@ -13,6 +13,7 @@ from typing import Any
 
 from contracts.enums import (
     AcceptanceChannel,
+    ClosureReason,
     CustodyHolderKind,
     DeliveryFailureReason,
     DocumentForm,
@@ -39,6 +40,7 @@ from contracts.events import (
     DeliveryFailed,
     DocumentChecked,
     DossierAccepted,
+    DossierClosed,
     DossierHandedToAgency,
     DossierInTransit,
     DossierProcessing,
@@ -271,6 +273,20 @@ def _withdrawn() -> DossierWithdrawn:
     return DossierWithdrawn(**_DESK, agency_dossier_code=SAMPLE_AGENCY_DOSSIER_CODE)
 
 
+def _closed() -> DossierClosed:
+    return DossierClosed(
+        **{**_DESK, "officer_id": "system:closure"},
+        agency_dossier_code=SAMPLE_AGENCY_DOSSIER_CODE,
+        reason=ClosureReason.SUPPLEMENT_NOT_COMPLETED,
+        automatic=True,
+        supplement_requested_at=datetime(2025, 7, 15, 9, 0, tzinfo=VIETNAM),
+        period_days=15,
+        period_unit="calendar",
+        period_ended_on=date(2025, 7, 30),
+        rule_set="decree_118_2025",
+    )
+
+
 def _result_ready() -> ResultReady:
     return ResultReady(
         **_DESK,
@@ -330,6 +346,7 @@ _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     DossierProcessing: _processing,
     DelayNotified: _delay_notified,
     DossierWithdrawn: _withdrawn,
+    DossierClosed: _closed,
     ResultReady: _result_ready,
     DossierRegisteredForReturn: _registered_for_return,
     StageChanged: _stage_changed,

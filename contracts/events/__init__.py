@@ -11,6 +11,7 @@ from contracts import topics
 from contracts.events.agency import (
     AgencyEvent,
     DelayNotified,
+    DossierClosed,
     DossierProcessing,
     DossierReceived,
     DossierRefused,
@@ -61,6 +62,7 @@ AGENCY: tuple[type[Event], ...] = (
     DossierWithdrawn,
     ResultReady,
     DossierRegisteredForReturn,
+    DossierClosed,
 )
 TRACKER: tuple[type[Event], ...] = (StageChanged,)
 TURNAROUND: tuple[type[Event], ...] = (ClockDueSoon, ClockOverdue)
@@ -130,6 +132,7 @@ __all__ = [
     "DeliveryFailed",
     "DocumentChecked",
     "DossierAccepted",
+    "DossierClosed",
     "DossierHandedToAgency",
     "DossierInTransit",
     "DossierProcessing",

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contracts.enums import FilingChannel, Outcome, SupplementBreach
+from contracts.enums import ClosureReason, FilingChannel, Outcome, SupplementBreach
 from contracts.events.base import PERSONAL_DATA, Event
 from contracts.events.parts import Address, ApplicantContact
 from contracts.values import (
@@ -171,6 +171,50 @@ class DossierWithdrawn(AgencyEvent):
     """The agency's code, if it had assigned one."""
     reason: Text | None = None
     """The reason the citizen gave, if any."""
+
+
+class DossierClosed(AgencyEvent):
+    """The agency closed a dossier awaiting its supplement. Final: nothing more is reported on it.
+
+    Either the agency service closed it on its own (``automatic``, reason ``supplement_not_completed``)
+    once the closure period of the rules in force on the day of the request ended without the supplement
+    (Decree 118/2025 Art. 19(5): 15 days after the notice, the notice day not counted; the envelope's
+    ``time`` is the end of the period's last day, 00:00 of the next day, Vietnam time), or an officer
+    closed it with a reason. The agency clock stops without a timeliness.
+    """
+
+    type: Literal["agency.dossier_closed"] = "agency.dossier_closed"
+    version: Literal[1] = 1
+    agency_dossier_code: AgencyDossierCode | None = None
+    """The agency's code, if it had assigned one."""
+    reason: ClosureReason
+    """Why: ``supplement_not_completed`` (the period ended), ``supplement_declined``, ``other``."""
+    note: Text | None = None
+    """The officer's words for reason ``other`` (staff text, no personal data)."""
+    automatic: bool
+    """True when the agency service closed the dossier because the closure period ended."""
+    supplement_requested_at: AwareTime | None = None
+    """The supplement request (the notice) the closure period counts from."""
+    period_days: int | None = Field(default=None, ge=0)
+    """The closure period applied, for an automatic closure."""
+    period_unit: Literal["calendar", "working"] | None = None
+    """Whether ``period_days`` are calendar days or working days."""
+    period_ended_on: date | None = None
+    """The period's last day (the applicant had all of it); the closure happened when it ended."""
+    rule_set: str | None = Field(default=None, min_length=1, max_length=64)
+    """The rule set whose closure period applied (deploy/rules), e.g. ``decree_118_2025``."""
+
+    @model_validator(mode="after")
+    def _reason_fits(self) -> DossierClosed:
+        if self.automatic != (self.reason is ClosureReason.SUPPLEMENT_NOT_COMPLETED):
+            raise ValueError("reason supplement_not_completed is the automatic closure's, and only its")
+        if self.automatic and (
+            self.period_days is None or self.period_unit is None or self.period_ended_on is None
+        ):
+            raise ValueError("an automatic closure names its period (days, unit, last day)")
+        if (self.reason is ClosureReason.OTHER) != (self.note is not None):
+            raise ValueError("note is given exactly for reason other")
+        return self
 
 
 class ResultReady(AgencyEvent):

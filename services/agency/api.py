@@ -125,6 +125,9 @@ class DossierView(_Out):
     after the window is recorded and flagged on its event (`breach_reasons`)."""
     supplement_requested_at: AwareTime | None
     """When the latest supplement was requested (its occurrence time)."""
+    closure_due_at: AwareTime | None = None
+    """When the dossier is closed if its supplement has not come by then (the end of the closure
+    period's last day); none when the rules in force on the day of the request set no period."""
     outcome: Outcome | None
     """The result's outcome, once ready."""
 
@@ -154,6 +157,7 @@ class DossierView(_Out):
             delay_breach=dossier.delay_breach,
             supplement_requests=dossier.supplement_requests,
             supplement_requested_at=dossier.supplement_requested_at,
+            closure_due_at=dossier.closure_due_at,
             outcome=dossier.outcome,
         )
 
@@ -189,7 +193,8 @@ _PROBLEMS: dict[int, str] = {
     "one, e.g. a date that does not exist (`invalid_reference`).",
     409: "The report makes no sense in the dossier's current state, or contradicts its record; `reason` "
     "says which (`not_received`, `delay_already_notified`, `dossier_withdrawn`, …; `before_previous_fact` "
-    "when it happened before the fact it follows, both named with their times). Nothing is published.",
+    "when it happened before the fact it follows, both named with their times; `dossier_closed` once the "
+    "dossier is closed). Nothing is published.",
     422: "The request does not match the schema (`invalid_request`, with `errors`; `time_without_offset` "
     "for a time without its UTC offset), or the rules find a value invalid (`unknown_procedure`, "
     "`code_of_another_agency`, `time_in_future` beyond the clock skew allowed, `times_disagree`, …). A wrong "
@@ -414,6 +419,17 @@ async def report_withdrawn(
     body: Annotated[cmd.WithdrawDossier, Body()] = _EMPTY_WITHDRAWDOSSIER,
 ) -> ReportRecorded:
     """Publishes `agency.dossier_withdrawn`. Nothing can be reported on the dossier afterwards."""
+    return ReportRecorded.of(await desk.report(actor, ref, body))
+
+
+@_report_route("closed", "report_closed", "The agency closed a dossier awaiting its supplement")
+async def report_closed(ref: Ref, body: cmd.CloseDossier, actor: Officer, desk: Desk) -> ReportRecorded:
+    """Publishes `agency.dossier_closed` with the officer's reason (`supplement_declined`, or `other` with
+    a `note`). Only while the dossier awaits its supplement (409 `no_supplement_requested` otherwise; a
+    final state answers its own 409, `dossier_closed` once closed). The agency service closes such a
+    dossier on its own (reason `supplement_not_completed`) once the closure period of the rules in force
+    on the day of the request has ended (Decree 118/2025 Art. 19(5): 15 days after the notice).
+    Nothing can be reported on a closed dossier."""
     return ReportRecorded.of(await desk.report(actor, ref, body))
 
 

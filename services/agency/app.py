@@ -3,6 +3,8 @@ until the app's lifespan starts (so `create_app` also serves `services.agency.op
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.agency import api, consumers
+from services.agency.closure_job import ClosureJob
 from services.agency.domain import Policy, Rules
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
@@ -88,9 +91,15 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
         )
         await broker.start()
         heap.settle()
+        closure = asyncio.create_task(
+            ClosureJob(desk, metrics, interval_s=settings.closure_interval_s).run(), name="closure-job"
+        )
         try:
             yield
         finally:
+            closure.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await closure
             await broker.stop()
             await engine.dispose()
 

@@ -9,10 +9,11 @@ Who reports comes from the credential, never from the body.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.enums import FilingChannel, Outcome
+from contracts.enums import ClosureReason, FilingChannel, Outcome
 from contracts.events import Address, ApplicantContact
 from contracts.values import AgencyDossierCode, AwareTime, ProcedureCode, S10ItemId, Text
 
@@ -101,6 +102,23 @@ class WithdrawDossier(ReportCommand):
     """The reason the citizen gave, if any."""
 
 
+class CloseDossier(ReportCommand):
+    """An officer closes a dossier awaiting its supplement (the agency service closes it on its own once
+    the closure period of the rules in force ends: Decree 118/2025 Art. 19(5))."""
+
+    reason: Literal[ClosureReason.SUPPLEMENT_DECLINED, ClosureReason.OTHER]
+    """`supplement_declined`: the applicant said they will not complete the dossier; `other`: say why in
+    `note`. (`supplement_not_completed` is the automatic closure's.)"""
+    note: Text | None = None
+    """Required for reason `other`, and only then: why (staff text, no personal data)."""
+
+    @model_validator(mode="after")
+    def _note_for_other(self) -> Self:
+        if (self.reason is ClosureReason.OTHER) != (self.note is not None):
+            raise ValueError("note is required for reason other, and only for it")
+        return self
+
+
 class ReadyResult(ReportCommand):
     """The result is ready to hand over (approved or denied). Ends the agency clock."""
 
@@ -135,6 +153,7 @@ Report = (
     | StartProcessing
     | NotifyDelay
     | WithdrawDossier
+    | CloseDossier
     | ReadyResult
 )
 """A report on a dossier the service already knows."""

@@ -16,8 +16,16 @@ The reports each state allows (any other is a conflict: 409 on the API, a dead l
                                                                   withdrawn
     AWAITING_SUPPLEMENT   the clock is stopped                    supplement received (back to FILED, or to
                                                                   RECEIVED with a new due date), withdrawn,
-                                                                  refused (if never received)
-    REFUSED, WITHDRAWN, RESULT_READY                              nothing
+                                                                  refused (if never received), closed
+    REFUSED, WITHDRAWN, RESULT_READY, CLOSED                      nothing (after closure: dossier_closed)
+
+A dossier still awaiting its supplement when the closure period of the rules in force on the day of the
+request ends is closed by the service itself (`due_closure`): Decree 118/2025 Art. 19(5), 15 calendar
+days after the notice, the notice day not counted (Civil Code Art. 147). The applicant has the whole of
+the period's last day; the closure happens when it ends, at 00:00 (Vietnam time) of the next day. A
+working-day period ends with the last of its working days, counted by the working calendar. Decree 61
+sets no period: a dossier whose request fell under it is never closed automatically. An officer may
+close a dossier awaiting its supplement with a reason of their own (`supplement_declined`, `other`).
 
 Legal parameters (cut-off hour, supplement requests and their window, apology-slip lead time and count)
 are `LegalRules` read from deploy/rules, each applied as in force on the day of the fact it judges:
@@ -29,14 +37,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from contracts.enums import ItemKind, Outcome, ServiceForm, SupplementBreach
+from contracts.enums import ClosureReason, ItemKind, Outcome, ServiceForm, SupplementBreach
 from contracts.events import (
     AgencyEvent,
     DelayNotified,
     DossierAccepted,
+    DossierClosed,
     DossierHandedToAgency,
     DossierProcessing,
     DossierReceived,
@@ -56,11 +65,13 @@ from contracts.values import (
     parse_s10,
 )
 from services.agency import commands as cmd
-from services.shared.calendar import WorkingCalendar, agency_due_date, to_vietnam_time
+from services.shared.calendar import VN_TZ, WorkingCalendar, agency_due_date, to_vietnam_time
 from services.shared.catalog import Catalog, UnknownProcedureError
-from services.shared.legal_rules import LegalRules, NoRuleInForceError, default_legal_rules
+from services.shared.legal_rules import LegalRules, NoRuleInForceError, Period, default_legal_rules
 
 AGENCY_SOURCE_PREFIX = "/agencies/"
+AUTOMATIC_OFFICER = "system:closure"
+"""The officer_id of a closure the agency service publishes on its own (a staff id, never a person)."""
 
 
 class Status(StrEnum):
@@ -83,9 +94,11 @@ class Status(StrEnum):
     """Withdrawn by the citizen (final)."""
     RESULT_READY = "RESULT_READY"
     """The result is ready (final for the agency)."""
+    CLOSED = "CLOSED"
+    """Closed: the supplement never came within the closure period, or an officer closed it (final)."""
 
 
-FINAL = frozenset({Status.REFUSED, Status.WITHDRAWN, Status.RESULT_READY})
+FINAL = frozenset({Status.REFUSED, Status.WITHDRAWN, Status.RESULT_READY, Status.CLOSED})
 
 
 class Verdict(StrEnum):
@@ -129,6 +142,7 @@ class Reason(StrEnum):
     DOSSIER_WITHDRAWN = "dossier_withdrawn"
     DOSSIER_REFUSED = "dossier_refused"
     RESULT_ALREADY_READY = "result_already_ready"
+    DOSSIER_CLOSED = "dossier_closed"
     ALREADY_REGISTERED = "already_registered"
     CODE_IN_USE = "code_in_use"
     CODE_MISMATCH = "code_mismatch"
@@ -191,6 +205,18 @@ class SupplementJudgement:
 
 
 @dataclass(frozen=True)
+class ClosureDue:
+    """When a dossier awaiting its supplement is closed by the rules in force on the day of the request."""
+
+    rule_set: str
+    period: Period
+    period_ended_on: date
+    """The period's last day: the applicant has all of it."""
+    closes_at: datetime
+    """The end of that day: 00:00 of the next day, Vietnam time."""
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything the rules consult besides the dossier: the parameters, the calendar and the catalog."""
 
@@ -225,6 +251,20 @@ class Policy:
 
     def delay_notices_allowed(self, issued_on: date) -> int | None:
         return self.legal.on(issued_on).apology_slips_allowed
+
+    def closure_due(self, requested_at: datetime) -> ClosureDue | None:
+        """When a dossier whose supplement was requested at `requested_at` is closed without it, by the
+        closure period in force on the day of the request; None when that rule set has none."""
+        notice_day = to_vietnam_time(requested_at).date()
+        try:
+            rules = self.legal.on(notice_day)
+        except NoRuleInForceError:
+            return None
+        if rules.closure is None:
+            return None
+        last_day = rules.closure.end(notice_day, self.calendar)
+        closes_at = datetime.combine(last_day + timedelta(days=1), time(0), VN_TZ)
+        return ClosureDue(rules.rule_set, rules.closure, last_day, closes_at)
 
     def judge_supplement_request(self, dossier: Dossier, requested_at: datetime) -> SupplementJudgement:
         """The request's number, its window and its breaches, by the rules in force on the day the
@@ -278,6 +318,8 @@ class Dossier:
     supplement_requests: int = 0
     """Supplement requests recorded on the dossier (the rules allow one; more are flagged)."""
     supplement_requested_at: datetime | None = None
+    closure_due_at: datetime | None = None
+    """When the dossier is closed if still awaiting its supplement; None when no period applies."""
     supplement_item_id: str | None = None
     supplement_handed_at: datetime | None = None
     """When the post handed over the latest supplement item (its own handover record)."""
@@ -484,6 +526,16 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
             )
         case cmd.WithdrawDossier():
             return DossierWithdrawn(**desk, agency_dossier_code=code, reason=report.reason)
+        case cmd.CloseDossier():
+            _check_state(dossier, DossierClosed)
+            return DossierClosed(
+                **desk,
+                agency_dossier_code=code,
+                reason=report.reason,
+                note=report.note,
+                automatic=False,
+                supplement_requested_at=dossier.supplement_requested_at,
+            )
         case cmd.ReadyResult():
             _check_state(dossier, ResultReady)
             assert code is not None
@@ -494,6 +546,38 @@ def compose(dossier: Dossier, report: cmd.Report, actor: Actor, now: datetime, p
                 result_reference=report.result_reference,
             )
     raise TypeError(f"no report {type(report).__name__}")  # pragma: no cover
+
+
+def due_closure(dossier: Dossier, now: datetime, policy: Policy) -> DossierClosed | None:
+    """The automatic closure of a dossier still awaiting its supplement once its closure period has
+    ended at `now`; None when it is not due (another state, no period, the period still running).
+    Its occurrence time is the period's end (`closure_due`), whenever the job runs."""
+    if dossier.status is not Status.AWAITING_SUPPLEMENT or dossier.supplement_requested_at is None:
+        return None
+    due = policy.closure_due(dossier.supplement_requested_at)
+    if due is None or now < due.closes_at:
+        return None
+    return DossierClosed(
+        agency_code=dossier.agency_code,
+        officer_id=AUTOMATIC_OFFICER,
+        recorded_at=now,
+        agency_dossier_code=dossier.agency_dossier_code,
+        reason=ClosureReason.SUPPLEMENT_NOT_COMPLETED,
+        automatic=True,
+        supplement_requested_at=dossier.supplement_requested_at,
+        period_days=due.period.days,
+        period_unit=due.period.unit,
+        period_ended_on=due.period_ended_on,
+        rule_set=due.rule_set,
+    )
+
+
+def closure_time(dossier: Dossier, policy: Policy) -> datetime:
+    """When an automatic closure happened: the end of its period's last day."""
+    assert dossier.supplement_requested_at is not None
+    due = policy.closure_due(dossier.supplement_requested_at)
+    assert due is not None
+    return due.closes_at
 
 
 def occurrence_time(report: cmd.Report, event: AgencyEvent, now: datetime) -> datetime:
@@ -609,6 +693,8 @@ def accept(
             return _delay_notified(moved, event, now, policy)
         case DossierWithdrawn():
             return replace(moved, status=Status.WITHDRAWN, due_date=None)
+        case DossierClosed():
+            return _closed(moved, dossier, event, occurred_at, policy)
         case ResultReady():
             return replace(moved, status=Status.RESULT_READY, outcome=event.outcome, due_date=None)
     raise TypeError(f"no rule for {event.type}")  # pragma: no cover
@@ -704,6 +790,7 @@ def _supplement_received(dossier: Dossier, event: SupplementReceived, policy: Po
         dossier,
         filed_at=event.received_at,
         filing_day=policy.filing_day(event.received_at),
+        closure_due_at=None,
         supplement_item_id=event.supplement_item_id or dossier.supplement_item_id,
     )
     if dossier.received_at is None:
@@ -750,13 +837,38 @@ def _supplement_requested(
             f"breach_reasons: request {judged.request_number} under {judged.rule_set} breaks the rules by: "
             f"{reasons}",
         )
+    due = policy.closure_due(occurred_at)
     return replace(
         moved,
         status=Status.AWAITING_SUPPLEMENT,
         supplement_requested_at=occurred_at,
         supplement_requests=judged.request_number,
         due_date=None,
+        closure_due_at=due.closes_at if due else None,
     )
+
+
+def _closed(
+    moved: Dossier, before: Dossier, event: DossierClosed, occurred_at: datetime, policy: Policy
+) -> Dossier:
+    # An automatic closure must be the one the rules give: the period of the rules in force on the day
+    # of the request, ended by the closure's time (an agency system's closure is held to the same).
+    if event.automatic:
+        requested = before.supplement_requested_at
+        due = policy.closure_due(requested) if requested is not None else None
+        if (
+            due is None
+            or event.supplement_requested_at != requested
+            or (event.period_days, event.period_unit) != (due.period.days, due.period.unit)
+            or event.period_ended_on != due.period_ended_on
+            or event.rule_set != due.rule_set
+            or occurred_at < due.closes_at
+        ):
+            expected = f"at {due.closes_at.isoformat()} under {due.rule_set}" if due else "never"
+            raise ReportRejectedError(
+                Reason.INCONSISTENT, f"automatic closure: the rules close this dossier {expected}"
+            )
+    return replace(moved, status=Status.CLOSED, due_date=None, closure_due_at=None)
 
 
 def _delay_notified(dossier: Dossier, event: DelayNotified, now: datetime, policy: Policy) -> Dossier:
@@ -815,6 +927,7 @@ _ALLOWED: dict[type[AgencyEvent], frozenset[Status]] = {
         {Status.FILED, Status.RECEIVED, Status.PROCESSING, Status.AWAITING_SUPPLEMENT}
     ),
     ResultReady: frozenset({Status.RECEIVED, Status.PROCESSING}),
+    DossierClosed: frozenset({Status.AWAITING_SUPPLEMENT}),
 }
 
 _FINAL_REASONS = {
@@ -826,6 +939,10 @@ _FINAL_REASONS = {
     Status.RESULT_READY: (
         Reason.RESULT_ALREADY_READY,
         "the result is already ready; nothing more can be reported",
+    ),
+    Status.CLOSED: (
+        Reason.DOSSIER_CLOSED,
+        "the agency closed the dossier (its supplement did not come); nothing more can be reported",
     ),
 }
 
@@ -854,7 +971,7 @@ def _check_state(dossier: Dossier, kind: type[AgencyEvent]) -> None:
         raise ReportRejectedError(
             Reason.AWAITING_SUPPLEMENT, "a supplement was requested and has not been received"
         )
-    if kind is SupplementReceived:
+    if kind is SupplementReceived or kind is DossierClosed:
         raise ReportRejectedError(
             Reason.NO_SUPPLEMENT_REQUESTED, "no supplement was requested for this dossier"
         )

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 HTTP = "http"
 INTAKE = "intake"
+CLOSURE = "closure"
 
 
 def utc_now() -> datetime:
@@ -104,6 +105,40 @@ class AgencyDesk:
                 Reason.ALREADY_REGISTERED, "the dossier is already registered"
             ) from None
 
+    async def close_due(self, batch: int = 100) -> int:
+        """Close every dossier whose closure period has ended without its supplement; how many this
+        replica closed.
+
+        Exactly once whatever the number of replicas and restarts: each dossier is decided with its row
+        locked (rows another replica holds are skipped), its state checked again under the lock, and
+        its closure published (acks=all) before it is recorded, with the event id of its next event. A
+        crash between the publication and the commit leaves the dossier awaiting: the next run publishes
+        the same event id again, which consumers deduplicate.
+        """
+        closed = 0
+        while True:
+            now = self._clock()
+            async with self._engine.begin() as conn:
+                dossiers = Dossiers(conn)
+                due = await dossiers.due_for_closure(now, batch)
+                for dossier in due:
+                    event = domain.due_closure(dossier, now, self._policy)
+                    if event is None:  # moved on since, or no longer due under the rules: left alone
+                        continue
+                    at = domain.closure_time(dossier, self._policy)
+                    actor = Actor(agency_code=dossier.agency_code, officer_id=event.officer_id)
+                    await self._record(dossiers, dossier, dossier.dossier_id, event, actor, at, now, CLOSURE)
+                    log_event(
+                        logger,
+                        "dossier_closed",
+                        dossier_id=dossier.dossier_id,
+                        reason=event.reason.value,
+                        rule_set=event.rule_set,
+                    )
+                    closed += 1
+            if len(due) < batch:
+                return closed
+
     async def view(self, ref: DossierRef, agency_code: str | None) -> Dossier:
         """The record of a dossier; `agency_code` None is an operator, who may read every dossier."""
         async with self._engine.connect() as conn:
@@ -132,6 +167,7 @@ class AgencyDesk:
         actor: Actor,
         at: datetime,
         now: datetime,
+        channel: str = HTTP,
     ) -> Recorded:
         """Accept, publish and store an event that happened `at`, recorded `now`."""
         source = agency_source(actor.agency_code)
@@ -159,7 +195,7 @@ class AgencyDesk:
             await dossiers.save(new=[after], changed=[])
         else:
             await dossiers.save(new=[], changed=[after])
-        self._metrics.events_published.labels(event.type, HTTP).inc()
+        self._metrics.events_published.labels(event.type, channel).inc()
         return Recorded(envelope, after)
 
     def _rejected(self, rejected: ReportRejectedError, channel: str, **fields: str) -> None:

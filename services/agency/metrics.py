@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
-CHANNELS = ("http", "intake")
-"""How a report came in: an officer through the API, or an agency system through agency.intake.v1."""
+CHANNELS = ("http", "intake", "closure")
+"""How a report came in: an officer through the API, an agency system through agency.intake.v1, or the
+service's own closure job (a dossier whose supplement never came)."""
 
 
 class AgencyMetrics:
@@ -21,6 +22,12 @@ class AgencyMetrics:
             "Reports the rules refused (unknown dossier, another agency's, a conflict with the dossier's "
             "state, invalid), by reason and channel.",
             ["reason", "channel"],
+            registry=registry,
+        )
+        self.closure_runs = Counter(
+            "agency_closure_runs_total",
+            "Runs of the closure job (dossiers whose supplement never came), by outcome (ok, failed).",
+            ["outcome"],
             registry=registry,
         )
         self.intake_dead_letters = Counter(

@@ -26,6 +26,12 @@ class AgencySettings(HttpServiceSettings):
     publish_timeout_s: float = Field(
         5.0, gt=0, description="How long a request waits for Kafka's acknowledgement before answering 503."
     )
+    closure_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often the closure job looks for dossiers whose closure period ended without "
+        "their supplement (Decree 118/2025 Art. 19(5)); each is closed once whatever the replicas.",
+    )
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 answer, in seconds.")
     clock_skew_s: int = Field(
         120,

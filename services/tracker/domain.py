@@ -37,6 +37,7 @@ from contracts.events import (
     DelayNotified,
     DeliveryFailed,
     DossierAccepted,
+    DossierClosed,
     DossierHandedToAgency,
     DossierInTransit,
     DossierProcessing,
@@ -78,6 +79,7 @@ SUPPLEMENT_RECEIVED = _type(SupplementReceived)
 PROCESSING = _type(DossierProcessing)
 DELAY_NOTIFIED = _type(DelayNotified)
 WITHDRAWN = _type(DossierWithdrawn)
+CLOSED = _type(DossierClosed)
 RESULT_READY = _type(ResultReady)
 REGISTERED = _type(DossierRegisteredForReturn)
 
@@ -96,6 +98,7 @@ JOURNEY_ORDER: dict[str, int] = {
     PROCESSING: 6,
     DELAY_NOTIFIED: 7,
     WITHDRAWN: 8,
+    CLOSED: 8,
     RESULT_READY: 8,
     PICKED_UP: 9,
     OUT_FOR_DELIVERY: 10,
@@ -125,10 +128,11 @@ RANK: dict[Stage, int] = {
     Stage.DELIVERED: 12,
     Stage.RETURNED_TO_AGENCY: 12,
     Stage.WITHDRAWN: 12,
+    Stage.CLOSED: 12,
     Stage.LOST: 12,
 }
 
-CLOSED_STAGES = frozenset({Stage.DELIVERED, Stage.WITHDRAWN, Stage.LOST})
+CLOSED_STAGES = frozenset({Stage.DELIVERED, Stage.WITHDRAWN, Stage.LOST, Stage.CLOSED})
 # Form SEND_DOSSIER has no return leg: the citizen collects the result (or the refusal) in person.
 CLOSED_WITHOUT_RETURN_LEG = frozenset({Stage.RESULT_READY, Stage.REFUSED})
 RETURN_LEG_FORMS = frozenset({ServiceForm.RECEIVE_RESULT, ServiceForm.SEND_AND_RECEIVE})
@@ -302,6 +306,8 @@ _RULES: dict[str, Rule] = {
     PROCESSING: Rule(Stage.PROCESSING, _from(Stage.RECEIVED, Stage.PROCESSING), _AGENCY),
     DELAY_NOTIFIED: Rule(None, _from(Stage.RECEIVED, Stage.PROCESSING)),
     WITHDRAWN: Rule(Stage.WITHDRAWN, _AT_AGENCY, may_skip=False),
+    # Closed by the agency while awaiting the supplement (Decree 118/2025 Art. 19(5)): final, custody stays.
+    CLOSED: Rule(Stage.CLOSED, _from(Stage.AWAITING_SUPPLEMENT), may_skip=False),
     RESULT_READY: Rule(Stage.RESULT_READY, _from(Stage.RECEIVED, Stage.PROCESSING), _AGENCY),
     PICKED_UP: Rule(
         Stage.RESULT_PICKED_UP,
@@ -695,7 +701,7 @@ def _record_facts(state: _Folding, entry: HistoryEntry) -> None:
         state.set(failed_attempts=view.failed_attempts + 1)
     elif kind == DELIVERED:
         state.set(delivered_at=at)
-    if kind in (REFUSED, SUPPLEMENT_REQUESTED, WITHDRAWN) and not state.view.agency_dossier_code:
+    if kind in (REFUSED, SUPPLEMENT_REQUESTED, WITHDRAWN, CLOSED) and not state.view.agency_dossier_code:
         state.set(agency_dossier_code=_text(data, "agency_dossier_code"))
 
 

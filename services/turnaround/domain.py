@@ -38,6 +38,7 @@ from contracts.events import (
     DelayNotified,
     DeliveryFailed,
     DossierAccepted,
+    DossierClosed,
     DossierHandedToAgency,
     DossierReceived,
     DossierRefused,
@@ -68,6 +69,7 @@ class ClockState(StrEnum):
     SUSPENDED = "suspended"  # agency clock while a supplement is awaited
     FINISHED = "finished"
     CANCELLED = "cancelled"  # withdrawn, refused or lost: no timeliness
+    CLOSED = "closed"  # agency clock of a dossier the agency closed (supplement never came): no timeliness
 
 
 class Threshold(StrEnum):
@@ -82,6 +84,7 @@ class Effect(StrEnum):
     RESTART = "restart"
     MOVE_DUE_DATE = "move_due_date"
     CANCEL = "cancel"
+    CLOSE = "close"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule("agency.delay_notified", _AG, Effect.MOVE_DUE_DATE, "once per dossier; generation+1"),
     ClockRule("agency.result_ready", _AG, Effect.FINISH, "at the event time"),
     ClockRule("agency.dossier_refused", _AG, Effect.CANCEL, "no timeliness; the refusal returns by post"),
+    ClockRule("agency.dossier_closed", _AG, Effect.CLOSE, "if still open; no timeliness, counted apart"),
     ClockRule("agency.dossier_withdrawn", _IN, Effect.CANCEL, "if still open"),
     ClockRule("agency.dossier_withdrawn", _AG, Effect.CANCEL, "if still open"),
     ClockRule("agency.dossier_withdrawn", _RET, Effect.CANCEL, "if still open"),
@@ -186,6 +190,8 @@ class Facts(BaseModel):
     result_ready_at: datetime | None = None
     refused_at: datetime | None = None
     withdrawn_at: datetime | None = None
+    closed_at: datetime | None = None
+    """When the agency closed the dossier awaiting its supplement (agency.dossier_closed)."""
     picked_up_at: datetime | None = None
     pickup_post_office: str | None = None
     return_route: ContractRouteClass | None = None
@@ -246,6 +252,8 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
             f = first(refused_at=at, agency_code=event.agency_code)
         case DossierWithdrawn():
             f = first(withdrawn_at=at)
+        case DossierClosed():
+            f = first(closed_at=at)
         case ResultPickedUp():
             f = first(
                 picked_up_at=at,
@@ -434,6 +442,9 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         processing = AgencyProcessing(f.result_ready_at, base, apology, requests)
         return replace(finished, timeliness=agency_timeliness(processing, rules.legal))
     stop = _earliest(f.refused_at, f.withdrawn_at)
+    if f.closed_at is not None and (stop is None or f.closed_at < stop):
+        # Closed while awaiting the supplement: stopped without a timeliness, kept apart from cancellations.
+        return replace(_cancel(clock, f.closed_at), state=ClockState.CLOSED)
     return _cancel(clock, stop) if stop is not None else clock
 
 

@@ -20,6 +20,7 @@ from contracts.events import (
     ClockDueSoon,
     ClockOverdue,
     DeliveryFailed,
+    DossierClosed,
     Event,
     ResultDelivered,
     ResultReturnedToAgency,
@@ -31,6 +32,7 @@ from services.shared.logs import log_event
 from services.turnaround import domain
 from services.turnaround.adapters import repository
 from services.turnaround.adapters.repository import AlertRow, TallyKey
+from services.turnaround.closures import closure_tally
 from services.turnaround.domain import Clock, ClockRules, Facts, Threshold
 from services.turnaround.metrics import (
     CLOCK_FINISHED,
@@ -98,6 +100,8 @@ class ClockProjector:
                 facts = domain.record(facts, envelope)
                 self._count_event(envelope, tallies)
                 self._count_supplement_breaches(envelope, facts, tallies)
+                if isinstance(envelope.data, DossierClosed):
+                    tallies.add(closure_tally(envelope.data, facts, self._rules))
                 if not journey_before and _journey_known(facts):
                     self._count_journey(facts, tallies)
             if before is None:

@@ -38,6 +38,7 @@ from services.shared.postal_limits import RouteLimits
 from services.turnaround.adapters import repository
 from services.turnaround.adapters.lag import ConsumerLagMonitor
 from services.turnaround.adapters.repository import BacklogRow, TallyKey
+from services.turnaround.closures import closed_clock_metrics
 from services.turnaround.domain import Timeliness
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class StoreCollector(Collector):
         yield from _backlog_metrics(snap.backlog)
         yield from _tally_metrics(snap.backlog, snap.tallies)
         yield supplement_breach_metrics(snap.tallies)
+        yield closed_clock_metrics(snap.tallies)
         pending = GaugeMetricFamily(
             "turnaround_outbox_pending", "Clock alerts stored but not yet acknowledged by Kafka."
         )

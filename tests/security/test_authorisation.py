@@ -166,6 +166,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
             "processing",
             "delay-notified",
             "withdrawn",
+            "closed",
             "result-ready",
         )
     },
@@ -328,6 +329,7 @@ def _report(report: str) -> dict[str, Any]:
             "reason": "Cần xác minh",
         },
         "withdrawn": {"reason": "Công dân rút hồ sơ"},
+        "closed": {"reason": "supplement_declined"},
         "result-ready": {"outcome": "APPROVED", "result_reference": "KS-1"},
     }
     return bodies[report]
@@ -411,8 +413,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 26)
-    assert len(CELLS) == 26 * 15 == 390
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 27)
+    assert len(CELLS) == 27 * 15 == 405
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

@@ -57,6 +57,7 @@ class Dossier:
             "agency.dossier_processing": {"agency_dossier_code": code},
             "agency.delay_notified": {"agency_dossier_code": code},
             "agency.dossier_withdrawn": {"agency_dossier_code": code},
+            "agency.dossier_closed": {"agency_dossier_code": code},
             "agency.result_ready": {"agency_dossier_code": code},
             "agency.dossier_registered_for_return": {"agency_dossier_code": code},
         }

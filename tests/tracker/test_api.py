@@ -342,6 +342,28 @@ async def test_the_dossier_detail_grades_the_agency_clock_as_the_quality_index_c
     assert await graded(still_open) is None
 
 
+async def test_the_dossier_detail_of_a_closed_dossier_shows_the_stage_and_keeps_the_history(
+    api_tracker: Tracker, client: httpx.AsyncClient
+) -> None:
+    dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+    at = journey(dossier)[3].time  # the receipt
+    events = [
+        *journey(dossier)[:4],
+        dossier.envelope("agency.supplement_requested", at + timedelta(hours=1), breach=False),
+        dossier.envelope("agency.dossier_closed", at + timedelta(days=16)),
+    ]
+    await feed(api_tracker, events)
+    token = await credential(api_tracker.engine, Role.OPERATOR)
+
+    body = (await client.get(f"/dossiers/{dossier.dossier_id}", headers=bearer(token))).json()
+
+    assert body["stage"] == "CLOSED"
+    assert [h["type"] for h in body["history"]][-2:] == [
+        "agency.supplement_requested",
+        "agency.dossier_closed",
+    ]
+
+
 async def test_lists_stay_within_each_credential_scope(
     api_tracker: Tracker, client: httpx.AsyncClient
 ) -> None:

@@ -39,6 +39,19 @@ class Dossiers:
         rows = (await self._conn.execute(query)).mappings().all()
         return {row["dossier_id"]: _dossier(row) for row in rows}
 
+    async def due_for_closure(self, now: datetime, limit: int) -> list[Dossier]:
+        """Dossiers awaiting their supplement whose closure period has ended, locked; rows another
+        replica holds are skipped (SKIP LOCKED on PostgreSQL), so each is closed by one replica."""
+        query = (
+            select(t)
+            .where(t.c.status == Status.AWAITING_SUPPLEMENT.value, t.c.closure_due_at <= now)
+            .order_by(t.c.closure_due_at, t.c.dossier_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [_dossier(row) for row in rows]
+
     async def id_for_code(self, agency_dossier_code: str) -> str | None:
         return await self._conn.scalar(
             select(t.c.dossier_id).where(t.c.agency_dossier_code == agency_dossier_code)
@@ -94,6 +107,7 @@ def _row(dossier: Dossier) -> dict[str, Any]:
         "delay_breach": dossier.delay_breach,
         "supplement_requests": dossier.supplement_requests,
         "supplement_requested_at": _utc(dossier.supplement_requested_at),
+        "closure_due_at": _utc(dossier.closure_due_at),
         "supplement_item_id": dossier.supplement_item_id,
         "supplement_handed_at": _utc(dossier.supplement_handed_at),
         "outcome": dossier.outcome.value if dossier.outcome else None,
@@ -122,6 +136,7 @@ def _dossier(row: RowMapping) -> Dossier:
         delay_breach=row["delay_breach"],
         supplement_requests=row["supplement_requests"],
         supplement_requested_at=_aware(row["supplement_requested_at"]),
+        closure_due_at=_aware(row["closure_due_at"]),
         supplement_item_id=row["supplement_item_id"],
         supplement_handed_at=_aware(row["supplement_handed_at"]),
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,

@@ -35,6 +35,9 @@ agency_dossier = Table(
     # Supplement requests recorded (migration rules_0001): the rules allow one, more are flagged.
     Column("supplement_requests", Integer, nullable=False, server_default="0"),
     Column("supplement_requested_at", DateTime(timezone=True), nullable=True),
+    # When the dossier is closed if still awaiting its supplement (migration closure_0001): the closure
+    # job's index. None when the rules in force on the day of the request set no closure period.
+    Column("closure_due_at", DateTime(timezone=True), nullable=True, index=True),
     Column("supplement_item_id", String(13), nullable=True),
     Column("supplement_handed_at", DateTime(timezone=True), nullable=True),
     Column("outcome", String(8), nullable=True),
