@@ -35,5 +35,15 @@ class ClosureJob:
 
     async def run(self) -> None:
         while True:
+            try:
+                scheduled = await self._desk.schedule_closures()
+            except Exception as exc:  # the database is away: try again after an interval
+                log_event(logger, "closure_scheduling_failed", logging.WARNING, error=type(exc).__name__)
+                await asyncio.sleep(self._interval_s)
+                continue
+            if scheduled:
+                log_event(logger, "closures_scheduled", count=scheduled)
+            break
+        while True:
             await self.run_once()
             await asyncio.sleep(self._interval_s)

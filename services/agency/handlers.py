@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -104,6 +104,32 @@ class AgencyDesk:
             raise ReportRejectedError(
                 Reason.ALREADY_REGISTERED, "the dossier is already registered"
             ) from None
+
+    async def schedule_closures(self, batch: int = 500) -> int:
+        """Give a closure time to every dossier that awaits its supplement without one, by the rules in
+        force on the day of its request; how many got one.
+
+        Requests recorded before the closure rules were deployed (migration closure_0001) stored none, so
+        the closure job would never see them. Run once when the job starts: a dossier whose rule set has
+        no closure period keeps none, and is looked at again only at the next start.
+        """
+        scheduled = 0
+        after = ""
+        while True:
+            async with self._engine.begin() as conn:
+                dossiers = Dossiers(conn)
+                found = await dossiers.awaiting_without_closure_due(after, batch)
+                changed = []
+                for dossier in found:
+                    assert dossier.supplement_requested_at is not None  # selected so
+                    due = self._policy.closure_due(dossier.supplement_requested_at)
+                    if due is not None:
+                        changed.append(replace(dossier, closure_due_at=due.closes_at))
+                await dossiers.save(new=[], changed=changed)
+                scheduled += len(changed)
+            if len(found) < batch:
+                return scheduled
+            after = found[-1].dossier_id
 
     async def close_due(self, batch: int = 100) -> int:
         """Close every dossier whose closure period has ended without its supplement; how many this

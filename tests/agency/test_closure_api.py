@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 
 from contracts.enums import ClosureReason
 from contracts.envelope import Envelope, decode
@@ -272,3 +273,41 @@ async def test_an_agency_systems_supplement_after_the_closure_is_dead_lettered_a
         dead = await dlt.read(key(item_id), at_least=1)
 
     assert [dict(r.headers)[DLT_REASON].decode() for r in dead] == ["dossier_closed"]
+
+
+async def test_a_dossier_asked_for_its_supplement_before_the_closure_rules_were_deployed_is_closed_too(
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_bootstrap: str,
+    clock: Clock,
+    agency_app: FastAPI,
+    agency_database: str,
+) -> None:
+    # Requested Monday 6 April 2026: the 15th day after is Tuesday 21 April; closed at 00:00 on the 22nd.
+    item_id, code = await awaiting_supplement(client, producer, tokens, clock, vn(2026, 4, 6))
+    engine = make_engine(agency_database)
+    try:
+        async with engine.begin() as conn:  # as a row recorded before migration closure_0001 stands
+            await conn.execute(
+                text("UPDATE agency_dossier SET closure_due_at = NULL WHERE agency_dossier_code = :code"),
+                {"code": code},
+            )
+    finally:
+        await engine.dispose()
+    desk: AgencyDesk = agency_app.state.desk
+
+    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+        clock.frozen = vn(2026, 4, 22, 0, 0)
+        await desk.close_due()
+        unscheduled = (
+            await client.get(f"/dossiers/{code}", headers={"authorization": f"Bearer {tokens.officer}"})
+        ).json()
+        assert await desk.schedule_closures() >= 1
+        await desk.close_due()
+        published = await events.read(key(item_id), at_least=1)
+
+    assert unscheduled["status"] == "AWAITING_SUPPLEMENT", "without a closure time the job cannot see it"
+    [closure] = closures(published)
+    assert closure.time == vn(2026, 4, 22, 0)
+    assert closure.data.period_ended_on.isoformat() == "2026-04-21"

@@ -52,6 +52,24 @@ class Dossiers:
         rows = (await self._conn.execute(query)).mappings().all()
         return [_dossier(row) for row in rows]
 
+    async def awaiting_without_closure_due(self, after: str, limit: int) -> list[Dossier]:
+        """Dossiers after `after` (by id) awaiting their supplement with no closure time stored (recorded
+        before the closure rules existed), locked; rows another replica holds are skipped."""
+        query = (
+            select(t)
+            .where(
+                t.c.status == Status.AWAITING_SUPPLEMENT.value,
+                t.c.closure_due_at.is_(None),
+                t.c.supplement_requested_at.is_not(None),
+                t.c.dossier_id > after,
+            )
+            .order_by(t.c.dossier_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [_dossier(row) for row in rows]
+
     async def id_for_code(self, agency_dossier_code: str) -> str | None:
         return await self._conn.scalar(
             select(t.c.dossier_id).where(t.c.agency_dossier_code == agency_dossier_code)

@@ -1,8 +1,8 @@
 """Agency: when a dossier awaiting its supplement is closed without it (Decree 118/2025 Art. 19(5)).
 
 The closure job selects the dossiers whose `closure_due_at` has passed. Rows from before this revision
-that await a supplement have none: they are not closed automatically (the period is computed when a
-request is recorded).
+that await a supplement have none: the job gives them one when it starts (AgencyDesk.schedule_closures),
+since the period needs the calendar and the rule files, which a migration does not load.
 
 Revision ID: closure_0001
 Revises: rules_0001
