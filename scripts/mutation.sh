@@ -56,6 +56,7 @@ only_mutate =
     $module
 also_copy =
     deploy
+    README.md
 pytest_add_cli_args =
     -p
     no:cacheprovider
