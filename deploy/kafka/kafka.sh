@@ -4,6 +4,10 @@
 #
 #   kafka.sh fetch                    copy the broker's jars into $KAFKA_HOME/libs (once per pom)
 #   kafka.sh start <data-dir> [port]  format the data dir once, start the broker, wait until it serves
+#   kafka.sh start-secure <data-dir> [port]
+#                                     the same with SASL_SSL (SCRAM-SHA-512) for clients, the
+#                                     StandardAuthorizer (no ACL, no access) and the ACLs of acls.tsv;
+#                                     a data dir started so stays secured when `start` restarts it
 #   kafka.sh stop <data-dir>          SIGTERM, wait for a clean exit, SIGKILL after 30 s
 #   kafka.sh kill <data-dir>          SIGKILL at once (fault tests)
 #   kafka.sh status <data-dir>        exit 0 when running, 3 when not
@@ -11,6 +15,15 @@
 # Environment: KAFKA_HOME (default <repo>/.work/kafka), JAVA_HOME, KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS,
 # KAFKA_START_TIMEOUT (seconds, default 60), KAFKA_CDS (0 turns the class-data archive off).
 # The controller listens on port + 1.
+#
+# Secured: the first start of a data dir writes, under it and readable by its owner only,
+#   tls/ca.pem            the CA clients trust (KAFKA_CA_FILE); its key is deleted once it has signed
+#   tls/broker.pem        the broker's key and certificate (127.0.0.1 and localhost)
+#   credentials/<name>    a random password per principal of acls.tsv, for `admin` (the super user),
+#                         and for `controller` (the broker's own PLAIN login on the controller listener)
+#   admin.properties      Java client settings of the admin, for Kafka's tools (--command-config)
+# The SCRAM credentials are stored with `kafka-storage format --add-scram`, so they exist before the
+# first client connects; the ACLs of acls.tsv replace the broker's ACLs at every start.
 #
 # Start-up speed: the first broker that stops cleanly leaves a class-data-sharing archive of the
 # classes it loaded (libs/broker.jsa, about 50 MB); later JVMs map it instead of loading and verifying
@@ -110,7 +123,18 @@ gone() {
 }
 
 configured_port() {
-    sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$1/server.properties" 2>/dev/null || true
+    sed -n 's/^advertised.listeners=[A-Z_]*:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$1/server.properties" 2>/dev/null || true
+}
+
+secured() { [[ -f $1/secured ]]; }
+
+# Secured, the client port only speaks TLS: ready means a TLS handshake completes with a certificate
+# that the data dir's CA signed for 127.0.0.1 (Kafka accepts TLS only once it serves requests). The ACL
+# step that follows is the authenticated check: it needs a working SCRAM login and a live controller.
+serving_tls() {
+    local data=$1 port=$2
+    timeout 3 openssl s_client -connect "127.0.0.1:$port" -CAfile "$data/tls/ca.pem" \
+        -verify_ip 127.0.0.1 -verify_return_error -brief </dev/null >/dev/null 2>&1
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -139,10 +163,7 @@ write_config() {
 # Written by deploy/kafka/kafka.sh; rewritten on every start.
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1))
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+$(if secured "$data"; then secure_listeners "$data" "$port"; else plain_listeners "$port"; fi)
 controller.listener.names=CONTROLLER
 controller.quorum.voters=1@127.0.0.1:$((port + 1))
 log.dirs=$data/logs
@@ -171,6 +192,113 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=2
 EOF
+}
+
+plain_listeners() {
+    local port=$1
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1))
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+EOF
+}
+
+# Clients (and the broker to itself) on SASL_SSL with SCRAM-SHA-512. The controller listener cannot use
+# SCRAM (its credentials live in the metadata the controller serves), so it takes PLAIN with one user,
+# the broker itself; it listens on loopback only, like the client port.
+secure_listeners() {
+    local data=$1 port=$2 admin controller
+    admin=$(<"$data/credentials/admin")
+    controller=$(<"$data/credentials/controller")
+    cat <<EOF
+listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1))
+advertised.listeners=SASL_SSL://127.0.0.1:$port
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$controller" user_controller="$controller";
+ssl.keystore.type=PEM
+ssl.keystore.location=$data/tls/broker.pem
+# The broker is its own client on SASL_SSL (inter-broker), so it trusts its CA too.
+ssl.truststore.type=PEM
+ssl.truststore.location=$data/tls/ca.pem
+ssl.client.auth=none
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:controller
+EOF
+}
+
+# --- secured mode: certificates, credentials, ACLs ---------------------------------------------------
+
+principals() { awk -F'\t' '!/^#/ && NF == 5 { print $1 }' "$here/acls.tsv" | sort -u; }
+
+# Once per data dir, before formatting: a CA, the broker's certificate, a password per principal.
+prepare_secure() {
+    local data=$1 port=$2 name
+    [[ -f $data/tls/ca.pem && -f $data/tls/broker.pem ]] || make_certificates "$data"
+    mkdir -p "$data/credentials"
+    chmod 700 "$data/credentials"
+    for name in admin controller $(principals); do
+        [[ -s $data/credentials/$name ]] || (umask 077 && openssl rand -hex 24 >"$data/credentials/$name")
+    done
+    (
+        umask 077
+        cat >"$data/admin.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(<"$data/credentials/admin")";
+ssl.truststore.type=PEM
+ssl.truststore.location=$data/tls/ca.pem
+bootstrap.servers=127.0.0.1:$port
+EOF
+    )
+}
+
+make_certificates() {
+    local data=$1 tls=$1/tls
+    command -v openssl >/dev/null || die "openssl not found: the secured broker needs it for its certificates"
+    rm -rf "$tls"
+    mkdir -p "$tls"
+    chmod 755 "$tls"  # the CA certificate is public; broker.pem is the owner's only
+    (
+        umask 077
+        # P-256 keys: quick to make and to handshake; PKCS#8 PEM, as Kafka's PEM key store reads it.
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+            -subj "/CN=dossier-kafka-ca" -keyout "$tls/ca.key" -out "$tls/ca.pem" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+            -keyout "$tls/broker.key" -out "$tls/broker.csr"
+        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$tls/broker.ext"
+        openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+            -days 825 -extfile "$tls/broker.ext" -out "$tls/broker.crt"
+        cat "$tls/broker.key" "$tls/broker.crt" >"$tls/broker.pem"
+    ) >"$data/tls.out" 2>&1 || die "making the certificates failed: $(cat "$data/tls.out")"
+    # Nothing more is ever signed with this CA: without its key, no one can mint another broker.
+    rm -f "$tls/ca.key" "$tls/ca.srl" "$tls/broker.csr" "$tls/broker.ext" "$tls/broker.key" "$tls/broker.crt"
+    chmod 644 "$tls/ca.pem"
+}
+
+# SCRAM credentials for `format --add-scram`, two lines (option, value) per principal.
+scram_options() {
+    local data=$1 name
+    for name in admin $(principals); do
+        printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "$name" "$(<"$data/credentials/$name")"
+    done
+}
+
+apply_acls() {
+    local data=$1
+    # shellcheck disable=SC2046 # cds_use prints separate options
+    "$java" $(cds_use) -XX:TieredStopAtLevel=1 -Xmx128m \
+        -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$data" \
+        -cp "$libs/*" "$here/Acls.java" "$data/admin.properties" "$here/acls.tsv" 2>"$data/acls.out"
 }
 
 # --- class-data sharing ----------------------------------------------------------------------------
@@ -219,23 +347,32 @@ format_once() {
     while [[ $cluster_id == -* ]]; do
         cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     done
+    local scram=()
+    if secured "$data"; then
+        mapfile -t scram < <(scram_options "$data")
+    fi
     # shellcheck disable=SC2046 # cds_use prints separate options
     "$java" $(cds_use) -XX:TieredStopAtLevel=1 -Xmx256m \
         -Dkafka.logs.dir="$data" -Dlog4j2.configurationFile="$here/log4j2.properties" \
         -cp "$libs/*" kafka.tools.StorageTool format --ignore-formatted \
-        --cluster-id "$cluster_id" --config "$data/server.properties" >"$data/format.out" 2>&1 ||
+        --cluster-id "$cluster_id" --config "$data/server.properties" "${scram[@]}" >"$data/format.out" 2>&1 ||
         die "formatting $data/logs failed: $(cat "$data/format.out")"
 }
 
 cmd_start() {
-    local data port pid started timeout=${KAFKA_START_TIMEOUT:-60}
+    local data port pid started timeout=${KAFKA_START_TIMEOUT:-60} secure=${SECURE:-0} scheme=PLAINTEXT
     started=$(now_ms)
     data=$(data_dir "${1:-}")
+    if ((secure)) && [[ -f $data/logs/meta.properties ]] && ! secured "$data"; then
+        die "$data was formatted for PLAINTEXT; start-secure needs a fresh data dir"
+    fi
+    if ((secure)); then touch "$data/secured"; fi
+    if secured "$data"; then scheme=SASL_SSL; fi
     # A restart without a port keeps the port of the previous start.
     port=${2:-$(configured_port "$data")}
     port=${port:-9092}
     if pid=$(broker_pid "$data"); then
-        say "already running (pid $pid), PLAINTEXT://127.0.0.1:$(configured_port "$data")"
+        say "already running (pid $pid), $scheme://127.0.0.1:$(configured_port "$data")"
         return
     fi
     for p in "$port" $((port + 1)); do
@@ -243,7 +380,8 @@ cmd_start() {
     done
     libs_current || cmd_fetch
 
-    write_config "$data" "$port"
+    if secured "$data"; then prepare_secure "$data" "$port"; fi
+    (umask 077 && write_config "$data" "$port")
     format_once "$data"
 
     local cds
@@ -261,7 +399,7 @@ cmd_start() {
     pid=$!
     echo "$pid" >"$data/broker.pid"
 
-    until serving "$port"; do
+    until if secured "$data"; then serving_tls "$data" "$port"; else serving "$port"; fi; do
         if ! launched "$pid"; then
             rm -f "$data/broker.pid"
             cds_after_exit "$data" failed
@@ -278,8 +416,16 @@ cmd_start() {
         fi
         sleep 0.2
     done
-    say "broker up in $(since "$started") (pid $pid): PLAINTEXT://127.0.0.1:$port," \
-        "controller 127.0.0.1:$((port + 1)), data $data"
+    local acls=""
+    if secured "$data"; then
+        if ! acls=$(apply_acls "$data"); then
+            cat "$data/acls.out" >&2
+            die "applying $here/acls.tsv failed (the broker runs, pid $pid; logs in $data)"
+        fi
+        acls=", $acls ACLs, CA $data/tls/ca.pem, credentials in $data/credentials"
+    fi
+    say "broker up in $(since "$started") (pid $pid): $scheme://127.0.0.1:$port," \
+        "controller 127.0.0.1:$((port + 1)), data $data$acls"
 }
 
 show_log() {
@@ -355,8 +501,9 @@ shift || true
 case $cmd in
 fetch) cmd_fetch ;;
 start) cmd_start "$@" ;;
+start-secure) SECURE=1 cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 kill) cmd_kill "$@" ;;
 status) cmd_status "$@" ;;
-*) die "usage: kafka.sh fetch | start <data-dir> [port] | stop <data-dir> | kill <data-dir> | status <data-dir>" ;;
+*) die "usage: kafka.sh fetch | start <data-dir> [port] | start-secure <data-dir> [port] | stop <data-dir> | kill <data-dir> | status <data-dir>" ;;
 esac

@@ -28,6 +28,7 @@ from contracts.events import topic_for
 from services.shared.compat.aiokafka_internals import sender_stopped
 from services.shared.compat.faststream_internals import current_producer, replace_producer
 from services.shared.kafka_groups import quiet_coordinator_wait
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,10 @@ def make_broker(
     middlewares: Sequence[Any] = (),
     request_timeout_ms: int = 10_000,
     linger_ms: int = 2,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> KafkaBroker:
+    """The service's FastStream broker; `security` is its login on a secured broker (its own principal,
+    which may write only its own topics: kafka_security_of(settings))."""
     quiet_coordinator_wait()
     if metrics_registry is not None:
         _in_process_gauge(metrics_registry)
@@ -73,6 +77,7 @@ def make_broker(
         # A few milliseconds of lingering batches the records of one manifest or offline batch.
         linger_ms=linger_ms,
         partitioner=keyed_partitioner,
+        security=security.faststream(),
         # FastStream's messaging metrics (published/received messages, durations, errors) on the
         # service's own registry, so /metrics shows them beside the service's metrics.
         middlewares=(

@@ -21,6 +21,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from contracts.topics import Topic, all_topics
+from services.shared.kafka_security import (
+    PLAINTEXT,
+    KafkaSecurity,
+    KafkaSecurityError,
+    kafka_security_from_env,
+)
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:9092"
 
@@ -45,13 +51,16 @@ async def create_topics(
     replication_factor: int = 1,
     min_insync_replicas: int = 1,
     timeout_s: float = 30.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
-    """Create every topic that is missing; return once all of them have a leader for each partition."""
+    """Create every topic that is missing; return once all of them have a leader for each partition.
+    On a secured broker only the admin principal may create topics."""
     wanted = list(topics)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         client_id="dossier-kafka-admin",
         request_timeout_ms=int(timeout_s * 1000),
+        **security.client_options(),
     )
     await admin.start()
     try:
@@ -92,7 +101,9 @@ async def create_topics(
         await admin.close()
 
 
-async def wait_for_broker(bootstrap_servers: str, timeout_s: float = 30.0) -> None:
+async def wait_for_broker(
+    bootstrap_servers: str, timeout_s: float = 30.0, security: KafkaSecurity = PLAINTEXT
+) -> None:
     """Return once the broker answers a metadata request and lists at least one broker."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
@@ -101,6 +112,7 @@ async def wait_for_broker(bootstrap_servers: str, timeout_s: float = 30.0) -> No
             bootstrap_servers=bootstrap_servers,
             client_id="dossier-kafka-admin",
             request_timeout_ms=5000,
+            **security.client_options(),
         )
         try:
             await admin.start()
@@ -160,17 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     async def create_all() -> None:
-        await wait_for_broker(args.bootstrap_servers, args.wait)
+        # On a secured broker: KAFKA_SECURITY_PROTOCOL=SASL_SSL, the admin's KAFKA_USERNAME and password.
+        security = kafka_security_from_env()
+        await wait_for_broker(args.bootstrap_servers, args.wait, security)
         await create_topics(
             args.bootstrap_servers,
             all_topics(),
             replication_factor=args.replication_factor,
             min_insync_replicas=args.min_insync_replicas,
+            security=security,
         )
 
     try:
         asyncio.run(create_all())
-    except (TopicMismatchError, KafkaError, TimeoutError) as error:
+    except (TopicMismatchError, KafkaError, TimeoutError, KafkaSecurityError) as error:
         log.error("kafka_topics_not_created error=%s", error)
         return 1
     log.info("kafka_topics_ready count=%d bootstrap=%s", len(all_topics()), args.bootstrap_servers)

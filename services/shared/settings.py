@@ -5,6 +5,7 @@ environment configures the whole stack."""
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -19,6 +20,41 @@ class SharedSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"),
+        description="How clients reach Kafka: `PLAINTEXT` (no TLS, no login) or `SASL_SSL` (TLS and a SCRAM "
+        "login as KAFKA_USERNAME; the broker of `deploy/kafka/kafka.sh start-secure`).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512",
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"),
+        description="SASL mechanism of the SASL_SSL login.",
+    )
+    kafka_username: str = Field(
+        "",
+        validation_alias=AliasChoices("KAFKA_USERNAME"),
+        description="The service's Kafka principal (one per service: post-office, agency, tracker, "
+        "turnaround; deploy/kafka/acls.tsv says what each may do). Required with SASL_SSL.",
+    )
+    kafka_password: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("KAFKA_PASSWORD"),
+        description="The principal's password; prefer KAFKA_PASSWORD_FILE. One of the two is required with "
+        "SASL_SSL.",
+    )
+    kafka_password_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("KAFKA_PASSWORD_FILE"),
+        description="A file holding the principal's password (surrounding whitespace ignored), e.g. "
+        "`<data-dir>/credentials/<principal>` of the secured broker; wins over KAFKA_PASSWORD.",
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("KAFKA_CA_FILE"),
+        description="PEM file of the CA that signed the broker's certificate (`<data-dir>/tls/ca.pem` of the "
+        "secured broker); unset: the system's trusted CAs.",
     )
     database_url: str = Field(DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL"))
     auth_secret: SecretStr = Field(

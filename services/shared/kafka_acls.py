@@ -1,0 +1,81 @@
+"""The secured broker's ACL table (deploy/kafka/acls.tsv) and the table contracts/topics.py implies.
+
+deploy/kafka/kafka.sh start-secure applies the file; tests/unit/test_kafka_acls.py checks that it is
+exactly what the topic registry says each service produces and consumes, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from contracts.topics import Topic
+
+ACL_TABLE = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "acls.tsv"
+
+ADMIN_PRINCIPAL = "admin"
+"""The super user: creates topics, runs the dead-letter CLI, applies ACLs; needs no ACL rows."""
+
+# The registry names services and outside parties; each has one Kafka principal. The operator CLI (the
+# dead-letter tool) runs as the admin.
+PRINCIPALS: dict[str, str] = {
+    "post_office": "post-office",
+    "agency": "agency",
+    "agency systems": "agency-systems",
+    "tracker": "tracker",
+    "turnaround": "turnaround",
+    "notifications": "notifications",
+    "operator CLI": ADMIN_PRINCIPAL,
+}
+
+# The consumer groups a principal may use: the prefix of every group id its service's settings name.
+GROUP_PREFIXES: dict[str, str] = {
+    "post-office": "post-office",
+    "agency": "agency.",
+    "tracker": "tracker",
+    "turnaround": "turnaround",
+    "notifications": "notifications",
+}
+
+
+class Acl(NamedTuple):
+    principal: str
+    resource: str  # topic | group | cluster
+    pattern: str  # literal | prefixed
+    name: str
+    operation: str  # Kafka's AclOperation name: Read, Write, Describe...
+
+
+def read_table(path: Path = ACL_TABLE) -> list[Acl]:
+    """The rows of the table, one Acl per operation; '#' starts a comment line."""
+    rows: list[Acl] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise ValueError(f"{path.name}:{number}: want 5 tab-separated fields, got {len(fields)}")
+        principal, resource, pattern, name, operations = fields
+        rows.extend(Acl(principal, resource, pattern, name, op) for op in operations.split(","))
+    return rows
+
+
+def implied_by(topics: Iterable[Topic]) -> set[Acl]:
+    """What the registry implies: a producer writes its topic (Write also lets an idempotent producer
+    get its producer id, KIP-679), a consumer reads it and writes its dead letters, and every consumer
+    reads its own groups."""
+    acls: set[Acl] = set()
+    for topic in topics:
+        for producer in topic.producers:
+            acls.add(_topic(producer, topic.name, "Write"))
+        for consumer in topic.consumers:
+            acls.add(_topic(consumer, topic.name, "Read"))
+            principal = PRINCIPALS[consumer]
+            if principal != ADMIN_PRINCIPAL:
+                acls.add(Acl(principal, "group", "prefixed", GROUP_PREFIXES[principal], "Read"))
+    return {acl for acl in acls if acl.principal != ADMIN_PRINCIPAL}
+
+
+def _topic(party: str, name: str, operation: str) -> Acl:
+    return Acl(PRINCIPALS[party], "topic", "literal", name, operation)

@@ -1,0 +1,183 @@
+"""The secured broker (deploy/kafka/kafka.sh start-secure): TLS with a SCRAM-SHA-512 login, and each
+service's principal allowed only what deploy/kafka/acls.tsv grants it.
+
+One broker for the module, on ports and a data dir of its own; the session's PLAINTEXT broker is not
+touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
+from pydantic import SecretStr
+
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, all_topics
+from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender, make_broker
+from services.shared.kafka_admin import create_topics
+from services.shared.kafka_security import KafkaSecurity
+from tests.fixtures.kafka import KAFKA_SCRIPT, _free_port_pair
+
+pytestmark = pytest.mark.kafka
+
+
+@dataclass(frozen=True)
+class SecuredKafka:
+    bootstrap: str
+    data_dir: Path
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
+
+    def password(self, principal: str) -> SecretStr:
+        return SecretStr((self.data_dir / "credentials" / principal).read_text(encoding="utf-8").strip())
+
+    def security(self, principal: str, password: SecretStr | None = None) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol="SASL_SSL",
+            username=principal,
+            password=password or self.password(principal),
+            ca_file=self.ca_file,
+        )
+
+
+@pytest.fixture(scope="module")
+def secured_kafka() -> Iterator[SecuredKafka]:
+    data_dir = Path(tempfile.mkdtemp(prefix="dossier-kafka-secured-"))
+    port = _free_port_pair()
+    kafka = SecuredKafka(bootstrap=f"127.0.0.1:{port}", data_dir=data_dir)
+    try:
+        done = subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), "start-secure", str(data_dir), str(port)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"kafka.sh start-secure failed:\n{done.stdout}{done.stderr}")
+        # The script prints no secret: not the admin's password, not any principal's.
+        secrets = [kafka.password(p).get_secret_value() for p in ("admin", "post-office", "tracker")]
+        assert not [s for s in secrets if s in done.stdout + done.stderr]
+        asyncio.run(create_topics(kafka.bootstrap, all_topics(), security=kafka.security("admin")))
+        yield kafka
+    finally:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", str(data_dir)], check=False, timeout=120)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _produce(bootstrap: str, topic: str, **options: Any) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=10_000, **options
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}", key=str(uuid.uuid4()).encode())
+    finally:
+        await producer.stop()
+
+
+async def test_a_plaintext_client_is_refused(secured_kafka: SecuredKafka) -> None:
+    with pytest.raises(KafkaConnectionError):
+        await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name)
+
+
+async def test_a_tls_client_without_a_login_is_refused(secured_kafka: SecuredKafka) -> None:
+    tls_only = {"security_protocol": "SSL", "ssl_context": secured_kafka.security("admin").ssl_context()}
+    with pytest.raises(KafkaConnectionError):
+        await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name, **tls_only)
+
+
+async def test_an_unknown_principal_is_refused(secured_kafka: SecuredKafka) -> None:
+    stranger = secured_kafka.security("stranger", SecretStr("guessed-" + uuid.uuid4().hex))
+    with pytest.raises(KafkaConnectionError):
+        await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name, **stranger.client_options())
+
+
+async def test_a_wrong_password_is_refused(secured_kafka: SecuredKafka) -> None:
+    wrong = secured_kafka.security("post-office", SecretStr(uuid.uuid4().hex))
+    with pytest.raises(KafkaConnectionError):
+        await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name, **wrong.client_options())
+
+
+@pytest.fixture
+async def post_office_sender(secured_kafka: SecuredKafka) -> AsyncIterator[RecordSender]:
+    broker = make_broker(
+        secured_kafka.bootstrap, client_id="post-office", security=secured_kafka.security("post-office")
+    )
+    await broker.connect()
+    try:
+        yield RecordSender(broker, timeout_s=15)
+    finally:
+        await broker.stop()
+
+
+async def test_the_post_offices_broker_publishes_on_its_topic_and_the_tracker_reads_it(
+    secured_kafka: SecuredKafka, post_office_sender: RecordSender
+) -> None:
+    key, value = str(uuid.uuid4()).encode(), uuid.uuid4().hex.encode()
+    await post_office_sender.send([OutgoingRecord(POSTAL_EVENTS.name, key, value, [])])
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=secured_kafka.bootstrap,
+        enable_auto_commit=False,
+        **secured_kafka.security("tracker").client_options(),
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(POSTAL_EVENTS.name, p) for p in range(POSTAL_EVENTS.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: list[bytes] = []
+        async with asyncio.timeout(30):
+            while value not in found:
+                batches = await consumer.getmany(timeout_ms=500)
+                found.extend(record.value for records in batches.values() for record in records)
+    finally:
+        await consumer.stop()
+
+
+async def test_the_post_office_cannot_write_the_agencys_topic(post_office_sender: RecordSender) -> None:
+    record = OutgoingRecord(AGENCY_EVENTS.name, str(uuid.uuid4()).encode(), b"{}", [])
+    with pytest.raises(BrokerUnavailableError, match="TopicAuthorizationFailedError") as refused:
+        await post_office_sender.send([record], what="a forged agency event")
+    assert isinstance(refused.value.__cause__, TopicAuthorizationFailedError)
+
+
+async def _join(kafka: SecuredKafka, principal: str, group: str) -> None:
+    """Join `group` on agency.events.v1 (a topic the post office may read) and poll once."""
+    consumer = AIOKafkaConsumer(
+        AGENCY_EVENTS.name,
+        bootstrap_servers=kafka.bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **kafka.security(principal).client_options(),
+    )
+    try:
+        async with asyncio.timeout(30):
+            await consumer.start()
+            await consumer.getmany(timeout_ms=100)
+    finally:
+        await consumer.stop()
+
+
+async def test_the_post_office_cannot_join_another_services_consumer_group(
+    secured_kafka: SecuredKafka,
+) -> None:
+    with pytest.raises(GroupAuthorizationFailedError):
+        await _join(secured_kafka, "post-office", "tracker")
+
+
+async def test_the_post_office_reads_with_a_group_of_its_own(secured_kafka: SecuredKafka) -> None:
+    await _join(secured_kafka, "post-office", f"post-office.{uuid.uuid4()}")
