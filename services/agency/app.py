@@ -31,6 +31,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
+from services.shared.kafka_security import kafka_security_of
 from services.shared.settings import legal_rules_of
 
 TITLE = "Agency service"
@@ -64,7 +65,10 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         broker = make_broker(
-            settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+            settings.kafka_bootstrap_servers,
+            client_id=settings.kafka_client_id,
+            metrics_registry=registry,
+            security=kafka_security_of(settings),
         )
         desk = AgencyDesk(
             engine=engine,

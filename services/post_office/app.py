@@ -36,6 +36,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
 from services.shared.postal_limits import load_route_limits
 
@@ -85,7 +86,10 @@ def create_app(
         # trips of every scan (issue 19).
         engine = make_engine(settings.database_url, pre_ping=False)
         broker = make_broker(
-            settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+            settings.kafka_bootstrap_servers,
+            client_id=settings.kafka_client_id,
+            metrics_registry=registry,
+            security=kafka_security_of(settings),
         )
         try:
             await broker.connect()

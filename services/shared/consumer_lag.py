@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
+
 
 def partition_lag(end: int, committed: int | None, log_start: int) -> int:
     """Records of one partition a group has yet to read: the end offset minus the committed offset.
@@ -23,15 +25,19 @@ def partition_lag(end: int, committed: int | None, log_start: int) -> int:
 
 
 async def consumer_lag(
-    bootstrap_servers: str, groups: Mapping[str, Sequence[str]], client_id: str
+    bootstrap_servers: str,
+    groups: Mapping[str, Sequence[str]],
+    client_id: str,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, dict[TopicPartition, int]]:
     """Each group's lag on every partition of the topics it reads (group → the topics it consumes).
 
     Partitions are the broker's (a topic that does not exist has none), so the figure holds whatever the
     registry says.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    options = security.client_options()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id, **options)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id=client_id, **options)
     await admin.start()
     await consumer.start()
     try:

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import Event
 from contracts.topics import AGENCY_INTAKE
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Endpoints:
     tracker: str
     turnaround: str
     kafka_bootstrap: str
+    # The agency systems' login (principal agency-systems) on a secured broker.
+    kafka_security: KafkaSecurity = PLAINTEXT
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,9 @@ def _json(response: httpx.Response) -> Any:
 class Intake:
     """Publishes agency systems' reports on agency.intake.v1 (acks=all, idempotent producer)."""
 
-    def __init__(self, bootstrap: str, traffic: Traffic) -> None:
+    def __init__(self, bootstrap: str, traffic: Traffic, security: KafkaSecurity = PLAINTEXT) -> None:
         self._bootstrap = bootstrap
+        self._security = security
         self._producer: AIOKafkaProducer | None = None
         self._traffic = traffic
 
@@ -132,6 +136,7 @@ class Intake:
                 acks="all",
                 enable_idempotence=True,
                 client_id="dossier-simulator",
+                **self._security.client_options(),
             )
             await self._producer.start()
         record = kafka_record(envelope)

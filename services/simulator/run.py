@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.kafka_security import kafka_security_of
 from services.shared.postal_limits import load_route_limits
 from services.shared.settings import legal_rules_of
 from services.simulator.clients import Credentials, Endpoints, Http, Intake, Traffic
@@ -53,6 +54,7 @@ def endpoints_of(settings: SimulatorSettings) -> Endpoints:
         tracker=settings.tracker_url,
         turnaround=settings.turnaround_url,
         kafka_bootstrap=settings.kafka_bootstrap_servers,
+        kafka_security=kafka_security_of(settings),
     )
 
 
@@ -86,7 +88,7 @@ async def simulate(
     http = Http(
         endpoints, concurrency=settings.concurrency, timeout_s=settings.request_timeout_s, traffic=traffic
     )
-    intake = Intake(endpoints.kafka_bootstrap, traffic)
+    intake = Intake(endpoints.kafka_bootstrap, traffic, endpoints.kafka_security)
     driver = Driver(
         http,
         intake,

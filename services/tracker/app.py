@@ -31,6 +31,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
+from services.shared.kafka_security import kafka_security_of
 from services.shared.settings import legal_rules_of
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
@@ -100,7 +101,10 @@ def build(
     digest = PhoneDigest(digest_keys)
 
     broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id, metrics_registry=registry
+        settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        metrics_registry=registry,
+        security=kafka_security_of(settings),
     )
     relay = OutboxRelay(
         engine,

@@ -42,6 +42,7 @@ from services.shared.consuming import (
     DLT_TIME,
     DLT_TOPIC,
 )
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
 from services.tracker.app import run
 from services.tracker.consumers import TOPICS
 from services.tracker.rebuild import RebuildRefusedError, Share, rebuild
@@ -110,10 +111,15 @@ def dead_letter_topic_name(name: str) -> str:
     return topic.name
 
 
-async def read_dead_letters(bootstrap: str, topics: Sequence[str]) -> list[DeadLetterRecord]:
+async def read_dead_letters(
+    bootstrap: str, topics: Sequence[str], security: KafkaSecurity = PLAINTEXT
+) -> list[DeadLetterRecord]:
     """Every record of the dead-letter topics, up to the end offsets seen at start."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="tracker-dlt"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        client_id="tracker-dlt",
+        **security.client_options(),
     )
     await consumer.start()
     found: list[DeadLetterRecord] = []
@@ -171,12 +177,20 @@ def select_letters(
 
 
 async def republish(
-    bootstrap: str, letters: Sequence[DeadLetterRecord], *, value: bytes | None = None
+    bootstrap: str,
+    letters: Sequence[DeadLetterRecord],
+    *,
+    value: bytes | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[tuple[DeadLetterRecord, str, int, int]]:
     """Send each letter's original bytes (or ``value``) and key back to its original topic (acks=all).
     Returns (letter, topic, partition, offset) of each re-publication."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="tracker-dlt"
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id="tracker-dlt",
+        **security.client_options(),
     )
     await producer.start()
     sent: list[tuple[DeadLetterRecord, str, int, int]] = []
@@ -205,6 +219,9 @@ def _print(line: str) -> None:
 
 async def _run(args: argparse.Namespace, settings: TrackerSettings) -> int:
     bootstrap = args.bootstrap_servers or settings.kafka_bootstrap_servers
+    # The dead-letter tool reads every dead-letter topic and writes every topic: on a secured broker it
+    # runs as the admin principal (KAFKA_USERNAME=admin).
+    security = kafka_security_of(settings)
     if args.command == "rebuild":
         try:
             if args.share is not None or args.processes == 1:
@@ -223,7 +240,7 @@ async def _run(args: argparse.Namespace, settings: TrackerSettings) -> int:
     topics = (
         [dead_letter_topic_name(name) for name in args.topic] if args.topic else DEFAULT_DEAD_LETTER_TOPICS
     )
-    letters = await read_dead_letters(bootstrap, topics)
+    letters = await read_dead_letters(bootstrap, topics, security)
     if args.action == "list":
         shown = [
             letter
@@ -263,7 +280,8 @@ async def _run(args: argparse.Namespace, settings: TrackerSettings) -> int:
             print("republish: --value-file replaces the bytes of exactly one dead letter", file=sys.stderr)
             return 2
         value = await asyncio.to_thread(Path(args.value_file).read_bytes)
-    for letter, topic, partition, offset in await republish(bootstrap, chosen, value=value):
+    sent = await republish(bootstrap, chosen, value=value, security=security)
+    for letter, topic, partition, offset in sent:
         _print(
             json.dumps(
                 {

@@ -28,6 +28,7 @@ from services.shared.consuming import BatchProcessor, DeadLetter, RawRecord
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
 from services.tracker.adapters import repository
 from services.tracker.adapters.tables import dossier as dossier_table
 from services.tracker.adapters.tables import event as event_table
@@ -92,9 +93,13 @@ def common_partition_count(counts: Mapping[str, int]) -> int:
     return next(iter(counts.values()))
 
 
-async def partition_counts(bootstrap: str, topics: Sequence[Topic]) -> dict[str, int]:
+async def partition_counts(
+    bootstrap: str, topics: Sequence[Topic], security: KafkaSecurity = PLAINTEXT
+) -> dict[str, int]:
     """How many partitions each topic has on the broker (not in the registry: the split follows the log)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tracker-rebuild")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="tracker-rebuild", **security.client_options()
+    )
     await admin.start()
     try:
         # All topics (no list): naming one would let a broker with auto-creation create it.
@@ -175,7 +180,8 @@ async def rebuild(
     writing into it meanwhile, so it is neither migrated nor checked here).
     """
     started = time.monotonic()
-    count = common_partition_count(await partition_counts(settings.kafka_bootstrap_servers, topics))
+    counts = await partition_counts(settings.kafka_bootstrap_servers, topics, kafka_security_of(settings))
+    count = common_partition_count(counts)
     if share is None:
         await prepare(settings, database_url)
     summary = RebuildSummary()
@@ -255,6 +261,7 @@ async def _replay_lane(
         enable_auto_commit=False,
         client_id="tracker-rebuild",
         max_partition_fetch_bytes=settings.fetch_partition_bytes,
+        **kafka_security_of(settings).client_options(),
     )
     await consumer.start()
     try:

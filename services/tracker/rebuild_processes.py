@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.shared.kafka_security import kafka_security_of
 from services.shared.launcher import ManagedProcess
 from services.tracker.consumers import TOPICS
 from services.tracker.rebuild import (
@@ -58,7 +59,8 @@ async def rebuild_in_processes(
     settings: TrackerSettings, database_url: str, processes: int, *, progress: Out | None = None
 ) -> RebuildSummary:
     started = time.monotonic()
-    count = common_partition_count(await partition_counts(settings.kafka_bootstrap_servers, TOPICS))
+    counts = await partition_counts(settings.kafka_bootstrap_servers, TOPICS, kafka_security_of(settings))
+    count = common_partition_count(counts)
     if not 1 <= processes <= count:
         raise RebuildRefusedError(f"--processes must be between 1 and the topics' {count} partitions")
     await prepare(settings, database_url)

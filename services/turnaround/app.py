@@ -27,6 +27,7 @@ from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
+from services.shared.kafka_security import kafka_security_of
 from services.shared.postal_limits import load_route_limits
 from services.shared.settings import legal_rules_of
 from services.turnaround import api, consumers, domain
@@ -96,10 +97,12 @@ def build(
     rules = rules or load_rules(settings)
     registry = CollectorRegistry()
     engine = make_engine(settings.database_url)
+    security = kafka_security_of(settings)
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=SERVICE,
         metrics_registry=registry,
+        security=security,
     )
     metrics = TurnaroundMetrics(registry)
     consumers.subscribe(
@@ -115,7 +118,9 @@ def build(
         horizon=lambda day: domain.alert_horizon(day, rules.calendar),
     )
     groups = {settings.consumer_group: [t.name for t in consumers.TOPICS], **settings.lag_groups}
-    lag = ConsumerLagMonitor(settings.kafka_bootstrap_servers, groups, client_id=f"{SERVICE}-lag")
+    lag = ConsumerLagMonitor(
+        settings.kafka_bootstrap_servers, groups, client_id=f"{SERVICE}-lag", security=security
+    )
     registry.register(StoreCollector(snapshot, rules.route_limits))
     registry.register(LagCollector(lag))
     scheduler = Scheduler(

@@ -19,13 +19,20 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
 from pydantic import SecretStr
 
-from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, all_topics
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic, all_topics
+from services.shared.consumer_lag import consumer_lag
 from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender, make_broker
 from services.shared.kafka_admin import create_topics
 from services.shared.kafka_security import KafkaSecurity
+from services.tracker.rebuild import partition_counts
 from tests.fixtures.kafka import KAFKA_SCRIPT, _free_port_pair
 
 pytestmark = pytest.mark.kafka
@@ -181,3 +188,25 @@ async def test_the_post_office_cannot_join_another_services_consumer_group(
 
 async def test_the_post_office_reads_with_a_group_of_its_own(secured_kafka: SecuredKafka) -> None:
     await _join(secured_kafka, "post-office", f"post-office.{uuid.uuid4()}")
+
+
+async def test_only_the_admin_creates_topics(secured_kafka: SecuredKafka) -> None:
+    topic = Topic(name=f"forged.{uuid.uuid4()}", partitions=1, description="not in the registry")
+    with pytest.raises(KafkaError, match="TopicAuthorizationFailedError"):
+        await create_topics(secured_kafka.bootstrap, [topic], security=secured_kafka.security("agency"))
+
+
+async def test_the_raw_clients_log_in_too(secured_kafka: SecuredKafka) -> None:
+    """The tracker's rebuild counts partitions and the turnaround measures its group's lag as themselves."""
+    tracker = secured_kafka.security("tracker")
+    counts = await partition_counts(secured_kafka.bootstrap, [POSTAL_EVENTS], tracker)
+    assert counts[POSTAL_EVENTS.name] == POSTAL_EVENTS.partitions
+
+    lag = await consumer_lag(
+        secured_kafka.bootstrap,
+        {"turnaround": [POSTAL_EVENTS.name]},
+        "turnaround-lag",
+        secured_kafka.security("turnaround"),
+    )
+    partitions = {TopicPartition(POSTAL_EVENTS.name, p) for p in range(POSTAL_EVENTS.partitions)}
+    assert set(lag["turnaround"]) == partitions

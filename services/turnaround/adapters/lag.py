@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.shared.consumer_lag import consumer_lag
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.shared.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -22,16 +23,23 @@ class LagReading:
 
 
 class ConsumerLagMonitor:
-    def __init__(self, bootstrap_servers: str, groups: Mapping[str, Sequence[str]], client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        groups: Mapping[str, Sequence[str]],
+        client_id: str,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         """groups: consumer group → the topics it consumes."""
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._groups = groups
         self._client_id = client_id
         self.current = LagReading()
         self.failures = 0
 
     async def measure(self) -> LagReading:
-        by_partition = await consumer_lag(self._bootstrap, self._groups, self._client_id)
+        by_partition = await consumer_lag(self._bootstrap, self._groups, self._client_id, self._security)
         lag: dict[tuple[str, str], int] = {}
         for group, partitions in by_partition.items():
             for tp, records in partitions.items():
