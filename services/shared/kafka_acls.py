@@ -79,3 +79,22 @@ def implied_by(topics: Iterable[Topic]) -> set[Acl]:
 
 def _topic(party: str, name: str, operation: str) -> Acl:
     return Acl(PRINCIPALS[party], "topic", "literal", name, operation)
+
+
+def markdown_table(acls: Iterable[Acl]) -> str:
+    """The table by principal, as deploy/kafka/README.md shows it (a test keeps the two the same).
+    A prefixed name ends in "…"."""
+    acls = list(acls)
+    rows = ["| Principal | Writes | Reads | Consumer groups |", "|---|---|---|---|"]
+    for principal in dict.fromkeys(acl.principal for acl in acls):
+        cells = [
+            ", ".join(
+                f"`{acl.name}`" + ("…" if acl.pattern == "prefixed" else "")
+                for acl in acls
+                if acl.principal == principal and (acl.resource, acl.operation) == wanted
+            )
+            or "—"
+            for wanted in (("topic", "Write"), ("topic", "Read"), ("group", "Read"))
+        ]
+        rows.append(f"| `{principal}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -210,3 +210,28 @@ async def test_the_raw_clients_log_in_too(secured_kafka: SecuredKafka) -> None:
     )
     partitions = {TopicPartition(POSTAL_EVENTS.name, p) for p in range(POSTAL_EVENTS.partitions)}
     assert set(lag["turnaround"]) == partitions
+
+
+async def test_a_restart_keeps_the_broker_secured_with_its_logins_and_acls(
+    secured_kafka: SecuredKafka,
+) -> None:
+    """`kafka.sh start` of a data dir first started secured (the outage tests restart brokers so)."""
+    port = secured_kafka.bootstrap.rsplit(":", 1)[1]
+    for action in (["stop", str(secured_kafka.data_dir)], ["start", str(secured_kafka.data_dir), port]):
+        done = await asyncio.to_thread(
+            subprocess.run,
+            ["bash", str(KAFKA_SCRIPT), *action],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "SASL_SSL://" in done.stdout
+
+    with pytest.raises(KafkaConnectionError):
+        await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name)
+    post_office = secured_kafka.security("post-office").client_options()
+    await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name, **post_office)
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _produce(secured_kafka.bootstrap, AGENCY_EVENTS.name, **post_office)

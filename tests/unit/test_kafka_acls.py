@@ -9,7 +9,7 @@ import pytest
 
 from contracts.topics import all_topics
 from services.agency.settings import AgencySettings
-from services.shared.kafka_acls import GROUP_PREFIXES, Acl, implied_by, read_table
+from services.shared.kafka_acls import ACL_TABLE, GROUP_PREFIXES, Acl, implied_by, markdown_table, read_table
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
 
@@ -54,3 +54,10 @@ def test_one_row_per_operation(tmp_path: Path) -> None:
         Acl("a", "topic", "literal", "t", "Read"),
         Acl("a", "topic", "literal", "t", "Write"),
     ]
+
+
+def test_the_readme_shows_the_table_as_it_is() -> None:
+    readme = ACL_TABLE.parent / "README.md"
+    assert markdown_table(read_table()) in readme.read_text(encoding="utf-8"), (
+        "deploy/kafka/README.md's ACL table is out of date: paste services.shared.kafka_acls.markdown_table()"
+    )
