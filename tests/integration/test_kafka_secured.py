@@ -25,9 +25,11 @@ from aiokafka.errors import (
     KafkaError,
     TopicAuthorizationFailedError,
 )
+from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic, all_topics
+from services.shared.compat.faststream_internals import replace_producer
 from services.shared.consumer_lag import consumer_lag
 from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender, make_broker
 from services.shared.kafka_admin import create_topics
@@ -119,15 +121,20 @@ async def test_a_wrong_password_is_refused(secured_kafka: SecuredKafka) -> None:
 
 
 @pytest.fixture
-async def post_office_sender(secured_kafka: SecuredKafka) -> AsyncIterator[RecordSender]:
+async def post_office_broker(secured_kafka: SecuredKafka) -> AsyncIterator[KafkaBroker]:
     broker = make_broker(
         secured_kafka.bootstrap, client_id="post-office", security=secured_kafka.security("post-office")
     )
     await broker.connect()
     try:
-        yield RecordSender(broker, timeout_s=15)
+        yield broker
     finally:
         await broker.stop()
+
+
+@pytest.fixture
+def post_office_sender(post_office_broker: KafkaBroker) -> RecordSender:
+    return RecordSender(post_office_broker, timeout_s=15)
 
 
 async def test_the_post_offices_broker_publishes_on_its_topic_and_the_tracker_reads_it(
@@ -153,6 +160,16 @@ async def test_the_post_offices_broker_publishes_on_its_topic_and_the_tracker_re
                 found.extend(record.value for records in batches.values() for record in records)
     finally:
         await consumer.stop()
+
+
+async def test_a_renewed_producer_logs_in_as_the_broker_did(
+    post_office_broker: KafkaBroker, post_office_sender: RecordSender
+) -> None:
+    """ProducerRecovery renews a dead producer with the broker's own connection options: on a secured
+    broker those include the login, or the services would answer 503 after their first broker restart."""
+    await replace_producer(post_office_broker)
+    record = OutgoingRecord(POSTAL_EVENTS.name, str(uuid.uuid4()).encode(), b"{}", [])
+    await post_office_sender.send([record], what="a scan after the renewal")
 
 
 async def test_the_post_office_cannot_write_the_agencys_topic(post_office_sender: RecordSender) -> None:
