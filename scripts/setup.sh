@@ -13,12 +13,14 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # --- system packages (Debian) -------------------------------------------------------------------
 missing=()
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1; }
-if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
+# A JDK, not only a runtime: deploy/kafka/Acls.java is run from source (java's single-file launcher compiles it).
+if ! command -v javac >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then missing+=(openjdk-17-jdk-headless); fi
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the secured Kafka broker's CA and certificate
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != "0" ]; then
         echo "setup: missing system packages: ${missing[*]} (run as root, or install them)" >&2
