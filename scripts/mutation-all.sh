@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # module | its fast tests (no broker, no database)
 RULE_MODULES=(
     "services/agency/domain.py|tests/agency/test_domain.py tests/agency/test_domain_rules.py"
+    "services/agency/policy.py|tests/agency/test_domain.py tests/agency/test_domain_rules.py tests/agency/test_closure.py"
     "services/tracker/domain.py|tests/tracker/test_fold.py tests/tracker/test_domain_rules.py"
     "services/turnaround/domain.py|tests/turnaround/test_clock_rules.py"
     "services/shared/calendar.py|tests/unit/test_calendar.py tests/unit/test_postal_limits.py"

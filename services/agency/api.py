@@ -22,16 +22,9 @@ from starlette.responses import JSONResponse
 from contracts.enums import Outcome, ServiceForm
 from contracts.values import AwareTime, parse_agency_code
 from services.agency import commands as cmd
-from services.agency.domain import (
-    Actor,
-    Dossier,
-    DossierRef,
-    ReportRejectedError,
-    Status,
-    Verdict,
-    parse_reference,
-)
+from services.agency.domain import Actor, Dossier, DossierRef, Status, parse_reference
 from services.agency.handlers import AgencyDesk, Recorded
+from services.agency.rejections import ReportRejectedError, Verdict
 from services.shared.auth import REFUSAL_DOC, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import (

@@ -15,9 +15,9 @@ from sqlalchemy import text
 
 from services.agency import api, consumers
 from services.agency.closure_job import ClosureJob
-from services.agency.domain import Policy, Rules
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
+from services.agency.policy import Policy, Rules
 from services.agency.settings import AgencySettings
 from services.shared import heap
 from services.shared.auth import TokenSigner

@@ -36,11 +36,11 @@ allow (a second one, or one after the window) is recorded and flagged, never ref
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from enum import StrEnum
 
-from contracts.enums import ClosureReason, ItemKind, Outcome, ServiceForm, SupplementBreach
+from contracts.enums import ClosureReason, ItemKind, Outcome, ServiceForm
 from contracts.events import (
     AgencyEvent,
     DelayNotified,
@@ -65,9 +65,10 @@ from contracts.values import (
     parse_s10,
 )
 from services.agency import commands as cmd
-from services.shared.calendar import VN_TZ, WorkingCalendar, agency_due_date, to_vietnam_time
-from services.shared.catalog import Catalog, UnknownProcedureError
-from services.shared.legal_rules import LegalRules, NoRuleInForceError, Period, default_legal_rules
+from services.agency.policy import Policy
+from services.agency.rejections import Reason, ReportRejectedError
+from services.shared.calendar import to_vietnam_time
+from services.shared.catalog import UnknownProcedureError
 
 AGENCY_SOURCE_PREFIX = "/agencies/"
 AUTOMATIC_OFFICER = "system:closure"
@@ -99,192 +100,6 @@ class Status(StrEnum):
 
 
 FINAL = frozenset({Status.REFUSED, Status.WITHDRAWN, Status.RESULT_READY, Status.CLOSED})
-
-
-class Verdict(StrEnum):
-    """The kind of a rejection, which the API maps to a status code."""
-
-    NOT_FOUND = "not_found"
-    FORBIDDEN = "forbidden"
-    INVALID = "invalid"
-    CONFLICT = "conflict"
-
-
-class Reason(StrEnum):
-    """Why a report is rejected: a closed set (metric label, dead-letter reason, problem `reason`)."""
-
-    # not found
-    UNKNOWN_DOSSIER = "unknown_dossier"
-    # forbidden
-    ANOTHER_AGENCY = "another_agency"
-    SOURCE_MISMATCH = "source_mismatch"
-    # invalid
-    UNKNOWN_PROCEDURE = "unknown_procedure"
-    PROCEDURE_NOT_BY_POST = "procedure_not_by_post"
-    MISSING_PROCEDURE = "missing_procedure"
-    MISSING_RECEIVED_AT = "missing_received_at"
-    CODE_OF_ANOTHER_AGENCY = "code_of_another_agency"
-    TIME_IN_FUTURE = "time_in_future"
-    TIMES_DISAGREE = "times_disagree"
-    NOT_AN_AGENCY_EVENT = "not_an_agency_event"
-    WRONG_SUBJECT = "wrong_subject"
-    # conflict with the dossier's state or record
-    NOT_HANDED_OVER = "not_handed_over"
-    NOT_RECEIVED = "not_received"
-    ALREADY_RECEIVED = "already_received"
-    AWAITING_SUPPLEMENT = "awaiting_supplement"
-    NO_SUPPLEMENT_REQUESTED = "no_supplement_requested"
-    BEFORE_PREVIOUS_FACT = "before_previous_fact"
-    APPOINTMENT_BEFORE_FILING = "appointment_before_filing"
-    DELAY_ALREADY_NOTIFIED = "delay_already_notified"
-    NEW_DATE_NOT_LATER = "new_date_not_later"
-    ISSUED_BEFORE_FILING = "issued_before_filing"
-    DOSSIER_WITHDRAWN = "dossier_withdrawn"
-    DOSSIER_REFUSED = "dossier_refused"
-    RESULT_ALREADY_READY = "result_already_ready"
-    DOSSIER_CLOSED = "dossier_closed"
-    ALREADY_REGISTERED = "already_registered"
-    CODE_IN_USE = "code_in_use"
-    CODE_MISMATCH = "code_mismatch"
-    INCONSISTENT = "inconsistent"
-
-    @property
-    def verdict(self) -> Verdict:
-        return _VERDICTS.get(self, Verdict.CONFLICT)
-
-
-_VERDICTS = {
-    Reason.UNKNOWN_DOSSIER: Verdict.NOT_FOUND,
-    Reason.ANOTHER_AGENCY: Verdict.FORBIDDEN,
-    Reason.SOURCE_MISMATCH: Verdict.FORBIDDEN,
-    Reason.UNKNOWN_PROCEDURE: Verdict.INVALID,
-    Reason.PROCEDURE_NOT_BY_POST: Verdict.INVALID,
-    Reason.MISSING_PROCEDURE: Verdict.INVALID,
-    Reason.MISSING_RECEIVED_AT: Verdict.INVALID,
-    Reason.CODE_OF_ANOTHER_AGENCY: Verdict.INVALID,
-    Reason.TIME_IN_FUTURE: Verdict.INVALID,
-    Reason.TIMES_DISAGREE: Verdict.INVALID,
-    Reason.NOT_AN_AGENCY_EVENT: Verdict.INVALID,
-    Reason.WRONG_SUBJECT: Verdict.INVALID,
-}
-
-
-class ReportRejectedError(Exception):
-    """A report the rules refuse; `detail` is safe to show (codes and dates, never personal data)."""
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.reason.verdict
-
-
-# --------------------------------------------------------------------------- rules and the record
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The service's operational parameters; the legal ones are `LegalRules`, dated (deploy/rules)."""
-
-    clock_skew: timedelta = timedelta(seconds=120)
-    """How far ahead of the service's clock a reported time may lie: desks' clocks drift a little."""
-
-
-@dataclass(frozen=True)
-class SupplementJudgement:
-    """What the rules in force say of a supplement request: recorded whatever they say, flagged if broken."""
-
-    request_number: int
-    window_ends_on: date | None
-    rule_set: str | None
-    """None when no rule set was in force (a dossier received before the first one)."""
-    breaches: tuple[SupplementBreach, ...]
-
-
-@dataclass(frozen=True)
-class ClosureDue:
-    """When a dossier awaiting its supplement is closed by the rules in force on the day of the request."""
-
-    rule_set: str
-    period: Period
-    period_ended_on: date
-    """The period's last day: the applicant has all of it."""
-    closes_at: datetime
-    """The end of that day: 00:00 of the next day, Vietnam time."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Everything the rules consult besides the dossier: the parameters, the calendar and the catalog."""
-
-    calendar: WorkingCalendar
-    catalog: Catalog
-    rules: Rules = Rules()
-    legal: LegalRules = field(default_factory=default_legal_rules)
-    """The legal parameters, each applied as in force on the day of the fact it judges."""
-
-    def filing_day(self, filed_at: datetime) -> date:
-        return self.calendar.filing_day(filed_at, self.legal.cutoff_at(filed_at))
-
-    def legal_due_date(self, filed_at: datetime, procedure_code: str) -> date:
-        """The filing day (after the cut-off rule) plus the procedure's target in working days."""
-        try:
-            target = self.catalog.get(procedure_code).target
-        except UnknownProcedureError:
-            raise ReportRejectedError(
-                Reason.UNKNOWN_PROCEDURE, f"procedure {procedure_code} is not in the procedure catalog"
-            ) from None
-        return agency_due_date(filed_at, target, self.calendar, self.legal.cutoff_at(filed_at))
-
-    def delay_breach(self, issued_on: date, due_date: date) -> bool:
-        """True when the slip was issued later than the lead time before the due date allows (the lead
-        time in force on the day the slip was issued)."""
-        lead = self.legal.on(issued_on).apology_lead
-        if lead.unit == "working":
-            latest = self.calendar.add_working_days(due_date, -lead.days)
-        else:
-            latest = due_date - timedelta(days=lead.days)
-        return issued_on > latest
-
-    def delay_notices_allowed(self, issued_on: date) -> int | None:
-        return self.legal.on(issued_on).apology_slips_allowed
-
-    def closure_due(self, requested_at: datetime) -> ClosureDue | None:
-        """When a dossier whose supplement was requested at `requested_at` is closed without it, by the
-        closure period in force on the day of the request; None when that rule set has none."""
-        notice_day = to_vietnam_time(requested_at).date()
-        try:
-            rules = self.legal.on(notice_day)
-        except NoRuleInForceError:
-            return None
-        if rules.closure is None:
-            return None
-        last_day = rules.closure.end(notice_day, self.calendar)
-        closes_at = datetime.combine(last_day + timedelta(days=1), time(0), VN_TZ)
-        return ClosureDue(rules.rule_set, rules.closure, last_day, closes_at)
-
-    def judge_supplement_request(self, dossier: Dossier, requested_at: datetime) -> SupplementJudgement:
-        """The request's number, its window and its breaches, by the rules in force on the day the
-        window counts from: the receipt (Decree 118 Art. 19(5)), or the filing day before one."""
-        start = to_vietnam_time(dossier.received_at).date() if dossier.received_at else dossier.filing_day
-        if start is None:  # a filed dossier always has its filing day; guard records from before it
-            start = to_vietnam_time(requested_at).date()
-        number = dossier.supplement_requests + 1
-        try:
-            rules = self.legal.on(start)
-        except NoRuleInForceError:  # before the first rule set: recorded and counted, judged by none
-            return SupplementJudgement(number, None, None, ())
-        window_end = rules.supplement_window.end(start, self.calendar) if rules.supplement_window else None
-        breaches: list[SupplementBreach] = []
-        allowed = rules.supplement_requests_allowed
-        if allowed is not None and number > allowed:
-            breaches.append(SupplementBreach.SECOND_SUPPLEMENT_REQUEST)
-        if window_end is not None and to_vietnam_time(requested_at).date() > window_end:
-            breaches.append(SupplementBreach.LATE_SUPPLEMENT_REQUEST)
-        return SupplementJudgement(number, window_end, rules.rule_set, tuple(breaches))
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ from contracts.values import dossier_id_for_agency_code
 from services.agency import commands as cmd
 from services.agency import domain
 from services.agency.adapters.repository import Dossiers
-from services.agency.domain import Actor, Dossier, DossierRef, Policy, Reason, ReportRejectedError
+from services.agency.domain import Actor, Dossier, DossierRef
 from services.agency.metrics import AgencyMetrics
+from services.agency.policy import Policy
+from services.agency.rejections import Reason, ReportRejectedError
 from services.shared.kafka import EventPublisher
 from services.shared.logs import log_event
 

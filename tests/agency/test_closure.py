@@ -16,18 +16,9 @@ import pytest
 from contracts.enums import ClosureReason, Outcome
 from contracts.sources import agency_source
 from services.agency import commands as cmd
-from services.agency.domain import (
-    AUTOMATIC_OFFICER,
-    Dossier,
-    Policy,
-    Reason,
-    ReportRejectedError,
-    Status,
-    Verdict,
-    accept,
-    closure_time,
-    due_closure,
-)
+from services.agency.domain import AUTOMATIC_OFFICER, Dossier, Status, accept, closure_time, due_closure
+from services.agency.policy import Policy
+from services.agency.rejections import Reason, ReportRejectedError, Verdict
 from services.shared.legal_rules import Period
 from tests.agency.test_domain import AGENCY, OFFICER, POLICY, received, rejection, reported, vn
 

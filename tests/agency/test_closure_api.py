@@ -21,9 +21,9 @@ from contracts.enums import ClosureReason
 from contracts.envelope import Envelope, decode
 from contracts.events import DossierClosed, SupplementReceived
 from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE
-from services.agency.domain import Policy
 from services.agency.handlers import AgencyDesk
 from services.agency.metrics import AgencyMetrics
+from services.agency.policy import Policy
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.consuming import DLT_REASON

@@ -31,12 +31,7 @@ from services.agency.app import rules_of
 from services.agency.domain import (
     Actor,
     Dossier,
-    Policy,
-    Reason,
-    ReportRejectedError,
-    Rules,
     Status,
-    Verdict,
     accept,
     compose,
     compose_registration,
@@ -46,6 +41,8 @@ from services.agency.domain import (
     parse_reference,
     with_judgement,
 )
+from services.agency.policy import Policy, Rules
+from services.agency.rejections import Reason, ReportRejectedError, Verdict
 from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog

@@ -33,16 +33,14 @@ from services.agency import commands as cmd
 from services.agency.domain import (
     Actor,
     Dossier,
-    Reason,
-    ReportRejectedError,
     Status,
-    Verdict,
     accept,
     compose,
     compose_registration,
     learn,
     next_event_id,
 )
+from services.agency.rejections import Reason, ReportRejectedError, Verdict
 from tests.agency.test_domain import (
     AGENCY,
     CATALOG,
