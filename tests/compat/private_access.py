@@ -53,6 +53,9 @@ PUBLIC_MODULES = frozenset(
         "faststream.kafka",
         "faststream.kafka.prometheus",
         "faststream.middlewares",
+        # SASLScram512 and the other security objects: FastStream's documented way to give a broker its
+        # login and TLS context (the "Security" page of its docs imports them from here).
+        "faststream.security",
         "sqlalchemy",
         "sqlalchemy.dialects",
         "sqlalchemy.dialects.postgresql",
