@@ -790,3 +790,38 @@ def test_a_dossier_finished_before_decision_766_is_judged_by_its_due_date_only(r
     before, after = same_day(22), same_day(23)
     assert (before.due_date, before.timeliness) == (D(2022, 6, 22), Timeliness.ON_TIME)
     assert (after.due_date, after.timeliness) == (D(2022, 6, 23), Timeliness.LATE)
+
+
+# --------------------------------------------------------------------------- closure
+
+
+def test_a_closed_dossiers_agency_clock_stops_at_the_closure_without_a_timeliness(rules: ClockRules) -> None:
+    # Enterprise registration filed Mon 9 Mar 2026; a supplement asked on Tue 10 Mar never came: closed
+    # at 00:00 on Thu 26 Mar, the end of the 15th day after the notice.
+    closed_at = vn(2026, 3, 26, 0)
+    agency = clocks(
+        rules,
+        received(vn(2026, 3, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 10, 9)),
+        ev("agency.dossier_closed", closed_at),
+    )[Leg.AGENCY_PROCESSING]
+
+    assert (agency.state, agency.timeliness, agency.finished_at) == (ClockState.CLOSED, None, closed_at)
+
+
+def test_a_refusal_before_the_closure_cancels_the_clock_and_a_closure_first_closes_it(
+    rules: ClockRules,
+) -> None:
+    start = [received(vn(2026, 3, 9), ENTERPRISE), ev("agency.supplement_requested", vn(2026, 3, 10, 9))]
+    refusal = ev("agency.dossier_refused", vn(2026, 3, 20, 9))
+    closure = ev("agency.dossier_closed", vn(2026, 3, 26, 0))
+
+    refused_first = clocks(rules, *start, refusal, closure)[Leg.AGENCY_PROCESSING]
+    closed_first = clocks(rules, *start, closure, ev("agency.dossier_refused", vn(2026, 3, 27, 9)))
+    same_moment = clocks(rules, *start, ev("agency.dossier_refused", vn(2026, 3, 26, 0)), closure)
+
+    assert refused_first.state is ClockState.CANCELLED
+    assert closed_first[Leg.AGENCY_PROCESSING].state is ClockState.CLOSED
+    assert same_moment[Leg.AGENCY_PROCESSING].state is ClockState.CANCELLED, (
+        "a refusal at the same moment wins"
+    )
