@@ -30,6 +30,7 @@ from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.settings import legal_rules_of
@@ -118,6 +119,8 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
         return None
 
     async def kafka_ready() -> str | None:
+        if (refused := kafka_refusals(app.state.broker).not_ready()) is not None:
+            return refused  # the broker answers, but refuses this service's principal
         return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
 
     limit_bodies(app, settings)

@@ -36,6 +36,7 @@ from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
 from services.shared.postal_limits import load_route_limits
@@ -130,6 +131,8 @@ def create_app(
         broker = resources.get("broker")
         if broker is None:
             return "not started"
+        if (refused := kafka_refusals(broker).not_ready()) is not None:
+            return refused  # the broker answers, but refuses this service's principal
         return None if await broker.ping(timeout=2.0) else "Kafka unreachable"
 
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)

@@ -39,6 +39,7 @@ from contracts.topics import Topic, by_name
 from services.shared.db.availability import is_database_unavailable
 from services.shared.db.schema import processed_event
 from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender
+from services.shared.kafka_authorisation import watch_consumer
 from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 
@@ -394,6 +395,8 @@ def subscribe_batches(
         listener=group_membership(broker).listener(group_id),
         **subscriber_options,
     )
+    # A principal refused its group or topics logs it, shows it in /ready and keeps retrying.
+    watch_consumer(broker, subscriber, group_id, [topic.name for topic in topics])
 
     @subscriber  # type: ignore[untyped-decorator]  # the pass-through options widen FastStream's overloads
     async def on_batch(msg: KafkaMessage) -> None:

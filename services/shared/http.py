@@ -24,6 +24,7 @@ from contracts.values import S10_ERROR_CODES, parse_s10
 from services.shared.auth import CredentialError, Principal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.db.availability import is_database_unavailable
+from services.shared.kafka_authorisation import NOT_AUTHORISED, KafkaNotAuthorisedError
 from services.shared.naive_times import TIME_WITHOUT_OFFSET, naive_time_detail
 from services.shared.worker_metrics import exposition_registry
 
@@ -127,6 +128,14 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int = 5) -> None:
     # Any route, the authentication before it included (the credential registry is in the database).
     for error in (DBAPIError, ConnectionError, TimeoutError):
         app.add_exception_handler(error, _database)
+
+    @app.exception_handler(KafkaNotAuthorisedError)
+    async def _not_authorised(_: Request, exc: KafkaNotAuthorisedError) -> JSONResponse:
+        # The broker refused this service's own principal (an ACL is missing): the operator's problem,
+        # not the caller's, and not an outage a quick retry ends. The log and /ready say the same.
+        return problem(
+            503, NOT_AUTHORISED, f"{exc}; nothing was recorded", {"Retry-After": str(retry_after_s)}
+        )
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:

@@ -27,6 +27,7 @@ from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
 from contracts.events import topic_for
 from services.shared.compat.aiokafka_internals import sender_stopped
 from services.shared.compat.faststream_internals import current_producer, replace_producer
+from services.shared.kafka_authorisation import KafkaNotAuthorisedError, is_refusal, kafka_refusals
 from services.shared.kafka_groups import quiet_coordinator_wait
 from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.shared.logs import log_event
@@ -90,6 +91,8 @@ def make_broker(
         ),
         logger=None,
     )
+    # Who this broker logs in as, named by its refusals (kafka_not_authorised, /ready).
+    kafka_refusals(broker).principal = security.username or "ANONYMOUS"
     if metrics_registry is not None:
         _PUBLISHED[broker] = Counter(
             "dossier_events_published",
@@ -202,8 +205,16 @@ class RecordSender:
             await self._recovery.after_failure(producer, exc)
             raise BrokerUnavailableError(f"Kafka did not acknowledge {what} in time") from exc
         except Exception as exc:  # aiokafka's KafkaError family and connection errors
+            if is_refusal(exc):
+                # Not an outage: the principal lacks the ACL, and a retry will not help until an
+                # operator adds it. Said once in the log, shown by /ready, answered 503 by the APIs.
+                refusals = kafka_refusals(self._broker)
+                raise KafkaNotAuthorisedError(
+                    refusals.refused(exc, "write", {r.topic for r in records})
+                ) from exc
             await self._recovery.after_failure(producer, exc)
             raise BrokerUnavailableError(f"Kafka refused {what}: {type(exc).__name__}") from exc
+        kafka_refusals(self._broker).lifted("write", "topic", {r.topic for r in records})
         published = _PUBLISHED.get(self._broker)
         if published is not None:
             for topic, count in collections.Counter(r.topic for r in records).items():

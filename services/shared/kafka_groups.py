@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.abc import ConsumerRebalanceListener
@@ -30,10 +31,13 @@ class _MemberListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
     """One group member: it has joined once the coordinator gave it an assignment, even an empty one
     (more members than partitions)."""
 
-    def __init__(self, group_id: str, member: int = 0) -> None:
+    def __init__(
+        self, group_id: str, member: int = 0, on_joined: Callable[[str], None] | None = None
+    ) -> None:
         self.group_id = group_id
         self.member = member  # which of this process's members, for the logs
         self.joined = False
+        self._on_joined = on_joined
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         return None
@@ -42,6 +46,8 @@ class _MemberListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
         if not self.joined:
             log_event(logger, "consumer_group_joined", group=self.group_id, partitions=len(assigned))
         self.joined = True
+        if self._on_joined is not None:
+            self._on_joined(self.group_id)
         # Every rebalance this member took part in, with what it now owns: who read a partition when
         # (tests/reliability/test_rebalance.py counts the group's rebalances from these lines).
         log_event(
@@ -61,10 +67,19 @@ class GroupMembership:
 
     def __init__(self) -> None:
         self._members: list[_MemberListener] = []
+        self._joined_callbacks: list[Callable[[str], None]] = []
+
+    def on_joined(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(group_id)` at every assignment a member of this broker receives."""
+        self._joined_callbacks.append(callback)
+
+    def _joined(self, group_id: str) -> None:
+        for callback in self._joined_callbacks:
+            callback(group_id)
 
     def listener(self, group_id: str) -> ConsumerRebalanceListener:
         """The rebalance listener to give one subscriber of `group_id`."""
-        member = _MemberListener(group_id, len(self._members))
+        member = _MemberListener(group_id, len(self._members), self._joined)
         self._members.append(member)
         return member
 

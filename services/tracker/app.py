@@ -30,6 +30,7 @@ from services.shared.cursors import CursorSigner, derive_key
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.settings import legal_rules_of
@@ -179,6 +180,8 @@ def build(
         return None
 
     async def kafka_ready() -> str | None:
+        if (refused := kafka_refusals(broker).not_ready()) is not None:
+            return refused  # the broker answers, but refuses this service's principal
         return None if await broker.ping(timeout=2.0) else "no answer from Kafka"
 
     checks: dict[str, ReadyCheck] = {"database": database_ready}

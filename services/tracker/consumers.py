@@ -20,6 +20,7 @@ from faststream.middlewares import AckPolicy
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
 from services.shared.alignment import TimeAlignment
 from services.shared.consuming import BatchProcessor, RawRecord, undecoded
+from services.shared.kafka_authorisation import watch_consumer
 from services.shared.kafka_groups import group_membership
 from services.shared.logs import log_event
 from services.tracker.settings import TrackerSettings
@@ -79,6 +80,8 @@ def _member(broker: KafkaBroker, processor: BatchProcessor, settings: TrackerSet
         listener=group_membership(broker).listener(settings.consumer_group),
         description="Every postal and agency event, folded into each dossier's stage, custody and history.",
     )
+    # A principal refused its group or topics logs it, shows it in /ready and keeps retrying.
+    watch_consumer(broker, subscriber, settings.consumer_group, [topic.name for topic in TOPICS])
 
     alignment = TimeAlignment()
 

@@ -26,6 +26,7 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher, make_broker
+from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.postal_limits import load_route_limits
@@ -169,6 +170,8 @@ def create_app(
         return None
 
     async def kafka_ready() -> str | None:
+        if (refused := kafka_refusals(service.broker).not_ready()) is not None:
+            return refused  # the broker answers, but refuses this service's principal
         return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
 
     limit_bodies(app, service.settings)

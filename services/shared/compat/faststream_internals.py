@@ -6,6 +6,7 @@ Checked by tests/compat/test_faststream_internals.py; pyproject.toml bounds fast
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -45,6 +46,43 @@ async def replace_producer(broker: KafkaBroker) -> None:
     await fast.disconnect()
     fresh = AIOKafkaProducer(**broker._connection_kwargs)
     await fast.connect(fresh, serializer=fast.serializer, codec=fast.codec)
+
+
+def keep_consuming_after_refused_start(subscriber: Any, on_error: Callable[[BaseException], bool]) -> None:
+    """Let a Kafka subscriber outlive an error its start or a poll raises when `on_error` accepts it.
+
+    aiokafka's consumer start waits for the group's first assignment and raises what the coordinator
+    met (GroupAuthorizationFailedError); FastStream then ends the broker's start, and the service with
+    it. When `on_error` accepts the error, the subscriber is marked running and its consume loop started
+    as FastStream's own start would have: the consumer's coordinator keeps retrying the join, and each
+    poll re-raises its refusal to the loop (which waits 5 s and polls again), passing `on_error` first.
+    FastStream 0.7 keeps the loop, the running flag and the poll private (_run_consume_loop,
+    _post_start, get_msg); tests/integration/test_kafka_authorisation.py pins the behaviour.
+    """
+    for name in ("start", "get_msg", "_run_consume_loop", "_post_start", "add_task"):
+        if not callable(getattr(subscriber, name, None)):
+            raise InternalsChangedError(LIBRARY, f"the Kafka subscriber's {name}", MODULE)
+    start, poll = subscriber.start, subscriber.get_msg
+
+    async def started() -> None:
+        try:
+            await start()
+        except Exception as error:
+            if subscriber.consumer is None or not on_error(error):
+                raise
+            subscriber._post_start()
+            if subscriber.calls:
+                subscriber.add_task(subscriber._run_consume_loop, (subscriber.consumer,))
+
+    async def polled(consumer: Any) -> Any:
+        try:
+            return await poll(consumer)
+        except Exception as error:
+            on_error(error)
+            raise
+
+    subscriber.start = started
+    subscriber.get_msg = polled
 
 
 def _fast_producer(broker: KafkaBroker) -> AioKafkaFastProducerImpl:

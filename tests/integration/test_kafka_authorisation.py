@@ -1,0 +1,181 @@
+"""A service whose principal lacks an ACL stays up, says once and clearly what was refused, and /ready
+says why it is not ready; a publication refused by authorisation is a 503 problem, never a 500.
+
+One secured broker (deploy/kafka/kafka.sh start-secure) for the module, on ports and a data dir of its
+own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from contracts.topics import AGENCY_EVENTS, all_topics
+from services.shared.http import install_error_handlers
+from services.shared.kafka import OutgoingRecord, RecordSender, make_broker
+from services.shared.kafka_admin import create_topics
+from services.shared.kafka_authorisation import KafkaNotAuthorisedError, kafka_refusals
+from services.shared.kafka_security import KafkaSecurity
+from services.tracker.app import build
+from tests.fixtures.kafka import KAFKA_SCRIPT, _free_port_pair
+from tests.tracker.support import settings_for
+
+pytestmark = pytest.mark.kafka
+
+
+@dataclass(frozen=True)
+class SecuredBroker:
+    bootstrap: str
+    data_dir: Path
+
+    def security(self, principal: str) -> KafkaSecurity:
+        password = (self.data_dir / "credentials" / principal).read_text(encoding="utf-8").strip()
+        return KafkaSecurity(
+            protocol="SASL_SSL",
+            username=principal,
+            password=SecretStr(password),
+            ca_file=self.data_dir / "tls" / "ca.pem",
+        )
+
+    def settings(self, principal: str) -> dict[str, str]:
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_USERNAME": principal,
+            "KAFKA_PASSWORD_FILE": str(self.data_dir / "credentials" / principal),
+            "KAFKA_CA_FILE": str(self.data_dir / "tls" / "ca.pem"),
+        }
+
+
+@pytest.fixture(scope="module")
+def secured() -> Iterator[SecuredBroker]:
+    data_dir = Path(tempfile.mkdtemp(prefix="dossier-kafka-authz-"))
+    port = _free_port_pair()
+    broker = SecuredBroker(bootstrap=f"127.0.0.1:{port}", data_dir=data_dir)
+    try:
+        done = subprocess.run(
+            ["bash", str(KAFKA_SCRIPT), "start-secure", str(data_dir), str(port)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"kafka.sh start-secure failed:\n{done.stdout}{done.stderr}")
+        asyncio.run(create_topics(broker.bootstrap, all_topics(), security=broker.security("admin")))
+        yield broker
+    finally:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", str(data_dir)], check=False, timeout=120)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _eventually_not_ready(app: FastAPI, timeout_s: float = 60.0) -> dict[str, str]:
+    """The checks of /ready once it names a Kafka refusal (503), within the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tracker") as client:
+        while True:
+            answer = await client.get("/ready")
+            checks = answer.json().get("checks", {})
+            if answer.status_code == 503 and "not authorised" in checks.get("kafka", ""):
+                return dict(checks)
+            assert loop.time() < deadline, f"/ready never named the refusal: {answer.text}"
+            await asyncio.sleep(0.2)
+
+
+async def _eventually(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await asyncio.sleep(0.2)
+
+
+def _refusal_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == "kafka_not_authorised"]
+
+
+async def test_a_consumer_refused_its_group_stays_up_logs_once_and_is_not_ready(
+    secured: SecuredBroker, migrated_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # The tracker's principal may use only the groups that start with "tracker".
+    group = f"outside-{uuid.uuid4().hex[:10]}"
+    settings = settings_for(
+        migrated_database, secured.bootstrap, consumer_group=group, **secured.settings("tracker")
+    )
+    tracker = build(settings)
+    try:
+        async with tracker.consuming():
+            checks = await _eventually_not_ready(tracker.api)
+            assert checks["kafka"] == f"not authorised to read group {group} (principal tracker)"
+            # The consumer retries its join and meets the refusal again: still one line.
+            refusals = kafka_refusals(tracker.broker)
+            await _eventually(lambda: refusals.seen >= 3)
+            lines = _refusal_lines(caplog)
+            assert len(lines) == 1, [r.getMessage() for r in lines]
+            fields = lines[0].fields  # type: ignore[attr-defined]
+            assert fields == {
+                "principal": "tracker",
+                "operation": "read",
+                "resource": "group",
+                "name": group,
+                "error": "GroupAuthorizationFailedError",
+            }
+            assert lines[0].levelno == logging.ERROR
+    finally:
+        await tracker.dispose()
+
+
+async def test_a_publication_refused_by_authorisation_is_a_503_problem_and_shows_in_ready(
+    secured: SecuredBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # The post office's principal writes postal.events.v1, never the agency's topic.
+    broker = make_broker(secured.bootstrap, client_id="post-office", security=secured.security("post-office"))
+    await broker.connect()
+    try:
+        sender = RecordSender(broker, timeout_s=15)
+        app = FastAPI()
+        install_error_handlers(app)
+
+        @app.post("/publish")
+        async def publish() -> dict[str, str]:
+            record = OutgoingRecord(AGENCY_EVENTS.name, str(uuid.uuid4()).encode(), b"{}", [])
+            await sender.send([record])
+            return {"status": "published"}
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://post-office") as client:
+            answer = await client.post("/publish")
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        body = json.loads(answer.text)
+        assert body["reason"] == "kafka_not_authorised"
+        assert body["detail"] == (
+            f"not authorised to write topic {AGENCY_EVENTS.name} (principal post-office); "
+            "nothing was recorded"
+        )
+        assert kafka_refusals(broker).not_ready() == (
+            f"not authorised to write topic {AGENCY_EVENTS.name} (principal post-office)"
+        )
+        [line] = _refusal_lines(caplog)
+        assert line.fields["resource"] == "topic"  # type: ignore[attr-defined]
+        with pytest.raises(KafkaNotAuthorisedError):
+            await sender.send([OutgoingRecord(AGENCY_EVENTS.name, b"k", b"{}", [])])
+        assert len(_refusal_lines(caplog)) == 1  # the same refusal again: no second line
+    finally:
+        await broker.stop()
