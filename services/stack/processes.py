@@ -31,6 +31,8 @@ class ServiceSpec:
     settings: type[BaseSettings]
     host_field: str
     port_field: str
+    principal: str
+    """Its Kafka login on the secured broker: a principal of deploy/kafka/acls.tsv (first column)."""
 
     def command(self, python: str = sys.executable) -> list[str]:
         return [python, "-m", self.module, *self.args]
@@ -43,12 +45,28 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("post_office", "services.post_office", (), PostOfficeSettings, "host", "port"),
-    ServiceSpec("agency", "services.agency", (), AgencySettings, "http_host", "http_port"),
-    ServiceSpec("tracker", "services.tracker", ("serve",), TrackerSettings, "host", "port"),
-    ServiceSpec("turnaround", "services.turnaround", (), TurnaroundSettings, "http_host", "http_port"),
+    ServiceSpec("post_office", "services.post_office", (), PostOfficeSettings, "host", "port", "post-office"),
+    ServiceSpec("agency", "services.agency", (), AgencySettings, "http_host", "http_port", "agency"),
+    ServiceSpec("tracker", "services.tracker", ("serve",), TrackerSettings, "host", "port", "tracker"),
+    ServiceSpec(
+        "turnaround", "services.turnaround", (), TurnaroundSettings, "http_host", "http_port", "turnaround"
+    ),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
+
+SIMULATED_AGENCY_SYSTEMS = "agency-systems"
+"""The principal of the agencies' own systems, which the simulator plays when it publishes raw reports."""
+ADMIN = "admin"
+"""The broker's super user: creates the topics (scripts/run.sh) and describes every consumer group for
+the local run's lag watch (no service principal may describe another service's groups)."""
+
+
+def kafka_login(principal: str, credentials_dir: Path | None) -> dict[str, str]:
+    """The environment that logs a process in as `principal` with its password file, never the password
+    itself; nothing without a credentials directory (a PLAINTEXT broker)."""
+    if credentials_dir is None:
+        return {}
+    return {"KAFKA_USERNAME": principal, "KAFKA_PASSWORD_FILE": str(credentials_dir / principal)}
 
 
 def service_process(
@@ -59,12 +77,20 @@ def service_process(
     env: Mapping[str, str],
     log_dir: Path,
     python: str = sys.executable,
+    kafka_credentials: Path | None = None,
 ) -> ManagedProcess:
-    """A service with the shared environment plus its own listener settings; ready once /ready says so."""
+    """A service with the shared environment plus its own listener settings and, on the secured broker
+    (`kafka_credentials`: the directory of the principals' password files), its own Kafka login; ready
+    once /ready says so."""
     return ManagedProcess(
         spec.name,
         spec.command(python),
         log_path=log_dir / f"{spec.name}.log",
-        env={**env, **spec.listen_env(host, port), "PYTHONUNBUFFERED": "1"},
+        env={
+            **env,
+            **spec.listen_env(host, port),
+            **kafka_login(spec.principal, kafka_credentials),
+            "PYTHONUNBUFFERED": "1",
+        },
         ready_url=f"http://{host}:{port}/ready",
     )

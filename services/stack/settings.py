@@ -30,6 +30,13 @@ class StackSettings(SharedSettings):
     prometheus_port: int = Field(9090, ge=1, le=65535, description="Port of the local Prometheus.")
     simulate: bool = Field(True, description="Run the traffic simulator once the services are ready.")
     ready_timeout_s: float = Field(90.0, gt=0, description="How long a service may take to answer /ready.")
+    kafka_credentials_dir: Path | None = Field(
+        None,
+        description="With KAFKA_SECURITY_PROTOCOL=SASL_SSL: the directory of the broker's password files, "
+        "one per principal (`kafka.sh start-secure` writes <data-dir>/credentials/); each service logs "
+        "in as its own principal (deploy/kafka/acls.tsv), the simulator's agency systems as "
+        "agency-systems and the local run's lag watch as admin. scripts/run.sh sets it.",
+    )
     stop_timeout_s: float = Field(
         20.0, gt=0, description="How long a service may take to stop after SIGTERM before it is killed."
     )

@@ -26,6 +26,7 @@ from typing import TextIO, TypeVar
 import yaml
 
 from services.shared.auth.tokens import MIN_SECRET_BYTES
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
 from services.shared.launcher import ManagedProcess, ProcessFailedError
 from services.simulator import geography
 from services.simulator.clients import Endpoints
@@ -36,7 +37,7 @@ from services.simulator.settings import SimulatorSettings
 from services.simulator.summary import collect, render_store
 from services.stack.credentials import credential_lines
 from services.stack.lag import CONSUMER_GROUPS, settle
-from services.stack.processes import ROOT, SERVICES, service_process
+from services.stack.processes import ADMIN, ROOT, SERVICES, SIMULATED_AGENCY_SYSTEMS, service_process
 from services.stack.prometheus import prometheus_process, write_config
 from services.stack.settings import StackSettings, env_var
 from services.tracker.settings import TrackerSettings
@@ -95,6 +96,26 @@ class Supervisor:
     def work(self) -> Path:
         work = self.settings.work_dir
         return work if work.is_absolute() else ROOT / work
+
+    @property
+    def kafka_credentials(self) -> Path | None:
+        """The principals' password files on the secured broker; None on a PLAINTEXT one."""
+        directory = self.settings.kafka_credentials_dir
+        if self.settings.kafka_security_protocol != "SASL_SSL" or directory is None:
+            return None
+        return directory if directory.is_absolute() else ROOT / directory
+
+    def kafka_security(self, principal: str) -> KafkaSecurity:
+        """The login of `principal` for the supervisor's own clients (the simulator's agency systems,
+        the lag watch), read from its password file."""
+        credentials = self.kafka_credentials
+        if credentials is None:
+            return PLAINTEXT
+        return kafka_security_of(
+            self.settings.model_copy(
+                update={"kafka_username": principal, "kafka_password_file": credentials / principal}
+            )
+        )
 
     def url(self, port: int) -> str:
         return f"http://{self.settings.host}:{port}"
@@ -174,7 +195,12 @@ class Supervisor:
         log_dir = self.work / "logs"
         for spec in SERVICES:
             child = service_process(
-                spec, host=self.settings.host, port=self.ports[spec.name], env=env, log_dir=log_dir
+                spec,
+                host=self.settings.host,
+                port=self.ports[spec.name],
+                env=env,
+                log_dir=log_dir,
+                kafka_credentials=self.kafka_credentials,
             )
             child.start()
             self.children.append(child)
@@ -206,6 +232,10 @@ class Supervisor:
     def _service_env(self, secret: str) -> dict[str, str]:
         own = TurnaroundSettings.model_fields["consumer_group"].default
         others = {group: list(topics) for group, topics in CONSUMER_GROUPS.items() if group != own}
+        if self.kafka_credentials is not None:
+            # On the secured broker the turnaround's principal may describe only its own groups
+            # (deploy/kafka/acls.tsv): it exports its own lag; the local run's lag watch (admin) sees all.
+            others = {}
         return {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
@@ -256,7 +286,7 @@ class Supervisor:
         )
         report = await simulate(self.simulator, endpoints, credentials, progress=TerminalBar("simulating"))
         self.say("waiting for the consumers to catch up and the clocks' metrics to refresh")
-        lag = await settle(self.settings.kafka_bootstrap_servers)
+        lag = await settle(self.settings.kafka_bootstrap_servers, security=self.kafka_security(ADMIN))
         if any(lag.values()):
             self.say(f"consumers still behind after 2 min: {lag}")
         view = await collect(endpoints, credentials.operator)
@@ -270,6 +300,7 @@ class Supervisor:
             tracker=self.url(self.settings.tracker_port),
             turnaround=self.url(self.settings.turnaround_port),
             kafka_bootstrap=self.settings.kafka_bootstrap_servers,
+            kafka_security=self.kafka_security(SIMULATED_AGENCY_SYSTEMS),
         )
 
     def _relative(self, path: Path) -> str:
@@ -304,8 +335,25 @@ class Supervisor:
         lines.append(
             f"  Kafka        {self.settings.kafka_bootstrap_servers}   Database {self.settings.database_url}"
         )
+        lines.extend(self.kafka_security_lines())
         lines.append(f"  Logs         {self._relative(self.work / 'logs')}/<service>.log")
         print(*lines, sep="\n", file=self.out, flush=True)
+
+    def kafka_security_lines(self) -> list[str]:
+        """How the broker is secured and where its credentials are; never a password."""
+        credentials = self.kafka_credentials
+        if credentials is None:
+            return ["  Kafka security  none: PLAINTEXT, anyone who reaches the port reads and writes"]
+        ca = self.settings.kafka_ca_file
+        return [
+            "  Kafka security  SASL_SSL with SCRAM-SHA-512, the ACLs of deploy/kafka/acls.tsv "
+            "(no ACL, no access);",
+            "                  each service logs in as its own principal: "
+            + ", ".join(f"{spec.name} as {spec.principal}" for spec in SERVICES)
+            + f"; the simulator's agency systems as {SIMULATED_AGENCY_SYSTEMS}, the lag watch as {ADMIN}",
+            f"                  passwords in {self._relative(credentials)}/<principal> (mode 600), "
+            f"CA {self._relative(ca) if ca else 'the system CAs'}",
+        ]
 
     async def _watch(self) -> str:
         """Returns the name of the first child that exits."""
