@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     configure(stack.log_level)
     # The supervisor's own output is the progress bar and the summary; library chatter stays quiet.
     logging.getLogger().setLevel(logging.WARNING)
+    # configure() holds aiokafka at INFO, which prints every SCRAM login of the lag watch.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     work = stack.work_dir if stack.work_dir.is_absolute() else ROOT / stack.work_dir
     simulator = SimulatorSettings()
     updates: dict[str, object] = {

@@ -142,11 +142,21 @@ def test_the_app_image_is_built_from_the_dockerfile_of_a_pinned_base() -> None:
         assert needed not in ignored, f".dockerignore drops {needed}, which the image needs"
 
 
+def mounts(service: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(source, target, long form or {}) of each volume, short ("src:dst:ro") or long syntax."""
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            yield str(volume["source"]), str(volume["target"]), volume
+        else:
+            source, target, *_ = str(volume).split(":")
+            yield source, target, {}
+
+
 def test_every_file_the_stack_mounts_exists_and_every_named_volume_is_declared() -> None:
     declared = set(compose().get("volumes") or {})
     for name, service in services().items():
-        for volume in service.get("volumes", []):
-            source, target, *_ = str(volume).split(":")
+        for source, target, _ in mounts(service):
+            volume = f"{source}:{target}"
             assert target.startswith("/"), f"{name}: {volume}"
             if source.startswith((".", "/")):
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
@@ -162,7 +172,9 @@ def test_every_service_command_is_a_real_entrypoint_of_the_project() -> None:
             continue
         for argv in commands(service):
             checked += 1
-            if argv[:2] == ["python", "-m"]:
+            if argv[0] == "sh":  # a script of the repository, which the image holds (COPY deploy)
+                assert (ROOT / argv[1]).is_file(), f"{name}: sh {argv[1]} runs nothing"
+            elif argv[:2] == ["python", "-m"]:
                 assert runnable(argv[2]), f"{name}: python -m {argv[2]} runs nothing"
             else:
                 assert argv[0] in scripts, f"{name}: {argv[0]} is no console script of pyproject.toml"
