@@ -25,6 +25,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.kafka_admin import create_topics, wait_for_broker
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.shared.launcher import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +41,34 @@ class Environment:
     admin_url: str
     """A database URL on the server; benchmarks create databases of their own beside it."""
     work_dir: Path
+    security: KafkaSecurity = PLAINTEXT
+    """The benchmark's own Kafka clients' login: on the secured broker the admin (filling topics,
+    placing and reading every consumer group's offsets)."""
+    credentials: Path | None = None
+    """On the secured broker: its directory of password files; each service logs in as its own
+    principal (KAFKA_USERNAME + KAFKA_PASSWORD_FILE), as deployed."""
+
+    @property
+    def secured(self) -> bool:
+        return self.credentials is not None
 
 
-async def prepare_broker(bootstrap: str) -> None:
-    await wait_for_broker(bootstrap, timeout_s=60)
-    await create_topics(bootstrap, all_topics())
+def secured_environment(env: Environment, bootstrap: str, data_dir: Path) -> Environment:
+    """The same run on the broker of `kafka.sh start-secure <data_dir>` (its CA and password files)."""
+    from pydantic import SecretStr
+
+    admin = KafkaSecurity(
+        protocol="SASL_SSL",
+        username="admin",
+        password=SecretStr((data_dir / "credentials" / "admin").read_text(encoding="utf-8").strip()),
+        ca_file=data_dir / "tls" / "ca.pem",
+    )
+    return Environment(bootstrap, env.admin_url, env.work_dir, admin, data_dir / "credentials")
+
+
+async def prepare_broker(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> None:
+    await wait_for_broker(bootstrap, timeout_s=60, security=security)
+    await create_topics(bootstrap, all_topics(), security=security)
 
 
 async def new_database(admin_url: str, prefix: str) -> str:
@@ -264,8 +288,18 @@ async def running(service: Service) -> AsyncIterator[Service]:
         await service.stop()
 
 
-def service_env(env: Environment, database_url: str, **extra: str) -> dict[str, str]:
+def service_env(env: Environment, database_url: str, principal: str, **extra: str) -> dict[str, str]:
+    """A service's environment; on the secured broker it logs in as `principal` (deploy/kafka/acls.tsv)."""
+    login: dict[str, str] = {}
+    if env.credentials is not None:
+        login = {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_USERNAME": principal,
+            "KAFKA_PASSWORD_FILE": str(env.credentials / principal),
+            "KAFKA_CA_FILE": str(env.security.ca_file),
+        }
     return {
+        **login,
         "KAFKA_BOOTSTRAP_SERVERS": env.bootstrap,
         "DATABASE_URL": database_url,
         "DOSSIER_AUTH_SECRET": SECRET,
@@ -282,8 +316,12 @@ def partitions_of(topics: Iterable[Topic]) -> list[TopicPartition]:
     return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
 
 
-async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(
+    bootstrap: str, topics: Iterable[Topic], security: KafkaSecurity = PLAINTEXT
+) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.client_options()
+    )
     await consumer.start()
     try:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions_of(topics))
@@ -295,8 +333,10 @@ async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> dict[TopicPart
 class GroupOffsets:
     """Reads a consumer group's committed offsets."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-lag")
+    def __init__(self, bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="bench-lag", **security.client_options()
+        )
 
     async def __aenter__(self) -> GroupOffsets:
         await self._admin.start()
@@ -310,9 +350,13 @@ class GroupOffsets:
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
-async def commit_group_at(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+async def commit_group_at(
+    bootstrap: str, group: str, offsets: dict[TopicPartition, int], security: KafkaSecurity = PLAINTEXT
+) -> None:
     """Give a consumer group these committed offsets, so that it starts there (not at the beginning)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **security.client_options()
+    )
     await consumer.start()
     try:
         consumer.assign(list(offsets))
@@ -321,5 +365,5 @@ async def commit_group_at(bootstrap: str, group: str, offsets: dict[TopicPartiti
         await consumer.stop()
 
 
-def new_producer(bootstrap: str, **options: object) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, **options)
+def new_producer(bootstrap: str, security: KafkaSecurity = PLAINTEXT, **options: object) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **security.client_options(), **options)

@@ -70,7 +70,9 @@ async def _post_office(env: Environment, database: str, workers: int) -> tuple[S
     service = start_service(
         "post-office",
         ["-m", "services.post_office"],
-        service_env(env, database, POST_OFFICE_PORT=str(port), POST_OFFICE_WORKERS=str(workers)),
+        service_env(
+            env, database, "post-office", POST_OFFICE_PORT=str(port), POST_OFFICE_WORKERS=str(workers)
+        ),
         env.work_dir / "logs",
         ready_url=local_ready_url(port),
     )
@@ -118,14 +120,15 @@ async def visible(env: Environment, *, rate: float, duration_s: float, workers: 
     database = await new_migrated_database(env.admin_url, "visible")
     clerk = await issue_token(database, Role.POST_OFFICE, OFFICE, "clerk-bench")
     operator = await issue_token(database, Role.OPERATOR, None, "ops-bench")
-    group = f"bench-visible-{uuid.uuid4().hex[:8]}"
+    group = f"tracker-bench-visible-{uuid.uuid4().hex[:8]}"  # the tracker principal's group prefix
     # The topics hold the throughput benchmark's events: the tracker starts at their end.
-    await commit_group_at(env.bootstrap, group, await end_offsets(env.bootstrap, TOPICS))
+    ends = await end_offsets(env.bootstrap, TOPICS, env.security)
+    await commit_group_at(env.bootstrap, group, ends, env.security)
     tracker_port = free_port()
     tracker = start_service(
         "tracker-serve",
         ["-m", "services.tracker", "serve"],
-        service_env(env, database, TRACKER_PORT=str(tracker_port), TRACKER_CONSUMER_GROUP=group),
+        service_env(env, database, "tracker", TRACKER_PORT=str(tracker_port), TRACKER_CONSUMER_GROUP=group),
         env.work_dir / "logs",
         ready_url=local_ready_url(tracker_port),
     )

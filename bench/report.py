@@ -177,9 +177,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 _load(t["contention"]),
             )
         )
+    security = benches.get("security", {})
+    if "tracker" in security:
+        found.append(_secured_tracker(security["tracker"], benches.get("tracker")))
     if "intake" in benches:
         i = benches["intake"]
         found.append(_single_scans(i, TARGET_SCAN_P99_MS))
+        if "intake" in security:
+            found.append(_secured_single_scans(security["intake"], i))
         b = i["batch_ms"]
         found.append(
             Row(
@@ -221,6 +226,45 @@ def rows(results: dict[str, Any]) -> list[Row]:
             )
         )
     return found
+
+
+SECURED = "security on (SASL_SSL, SCRAM-SHA-512, ACLs)"
+
+
+def _change(secured: float, plain: float) -> str:
+    return f"{100 * (secured - plain) / plain:+.1f} %" if plain else "n/a"
+
+
+def _secured_tracker(t: dict[str, Any], plain: dict[str, Any] | None) -> Row:
+    """The tracker on the secured broker beside the same run's tracker without security (the row above):
+    the same events, one consumer process, each service logged in as its own principal."""
+    beside = ""
+    judged = dict(t)
+    if plain is not None:
+        beside = f" (without: {plain['rate']:,.0f} events/s, {_change(t['rate'], plain['rate'])})"
+        store = plain.get("store_ceiling")
+        if store is not None:  # the same rows into the same kind of database: the same store ceiling
+            judged["store_ratio"] = t["rate"] / store["rate"]
+    return Row(
+        f"Tracker throughput, {t['events']:,} events into PostgreSQL, one consumer process, {SECURED}",
+        f"{t['rate']:,.0f} events/s{beside}",
+        _tracker_target(),
+        _tracker_met(judged),
+        _load(t["contention"]),
+    )
+
+
+def _secured_single_scans(secured: dict[str, Any], plain: dict[str, Any]) -> Row:
+    """The intake's single scans on the secured broker beside the same run's without security."""
+    row = _single_scans(secured, TARGET_SCAN_P99_MS)
+    p99, before = secured["scan_ms"]["p99"], plain["scan_ms"]["p99"]
+    return Row(
+        f"{row.benchmark}, {SECURED}",
+        f"{row.measured[:-1]}; without: p99 {_ms(before)}, {_change(p99, before)})",
+        row.target,
+        row.met,
+        row.conditions,
+    )
 
 
 def _tracker_target() -> str:

@@ -43,7 +43,7 @@ DOSSIER_COLUMNS = tuple(dossier.columns.keys())
 INBOX_COLUMNS = ("consumer", "event_id", "processed_at")
 TOPIC_BY_NAME = {topic.name: topic for topic in TOPICS}
 
-# The consumer's name in the inbox: as long as the benchmark's tracker group ("bench-tracker-" + 8 hex),
+# The consumer's name in the inbox: as long as the benchmark's tracker group ("tracker-bench-" + 8 hex),
 # so the inbox's key holds the same bytes.
 CONSUMER = f"bench-store-{uuid.uuid4().hex[:10]}"
 # Any key: the digest is the same size whatever the key (the tracker's is not the benchmark's business).

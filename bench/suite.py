@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cross_check, events, intake, machine, report, store, tracker
-from bench.infra import ROOT, Environment, end_offsets, prepare_broker
+from bench.infra import ROOT, Environment, end_offsets, prepare_broker, secured_environment
 from bench.tracker import TOPICS
 from services.tracker.settings import TrackerSettings
 
@@ -81,10 +81,20 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         help="consumer processes sharing the group, one throughput run for each count (default 1,2)",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the tracker consumer (work dir)")
+    parser.add_argument(
+        "--secure-bootstrap-servers",
+        help="a second broker, of `kafka.sh start-secure` (SASL_SSL, SCRAM, ACLs): the tracker and intake "
+        "runs again on it, one process each, for the cost of the security",
+    )
+    parser.add_argument(
+        "--secure-data-dir", type=Path, help="that broker's data dir (its CA and the principals' passwords)"
+    )
     options = parser.parse_args(argv)
     options.only = [name.strip() for name in options.only.split(",") if name.strip()]
     options.tracker_replicas = [int(n) for n in options.tracker_replicas.split(",") if n.strip()]
     options.rebuild_processes = [int(n) for n in options.rebuild_processes.split(",") if n.strip()]
+    if bool(options.secure_bootstrap_servers) != bool(options.secure_data_dir):
+        parser.error("--secure-bootstrap-servers and --secure-data-dir go together")
     unknown = set(options.only) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -158,8 +168,11 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         # The tracker benchmark measures from here: its events come after these.
         starts = await end_offsets(env.bootstrap, TOPICS)
 
+    tracker_population: events.Population | None = None
     if "tracker" in options.only:
-        population = events.Population(events.dossiers_for(options.events), first=dossiers)
+        population = tracker_population = events.Population(
+            events.dossiers_for(options.events), first=dossiers
+        )
         say(f"filling the event topics with {options.events:,} events ...")
         filled = await tracker.fill(env.bootstrap, population, options.events, say)
         dossiers += population.count
@@ -245,6 +258,9 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             benches["intake_high"] = await _intake(env, pid_files, options, options.high_rate, 0, say)
             memory[post_office] = max(memory[post_office], benches["intake_high"]["post_office_peak_rss"])
 
+    if options.secure_bootstrap_servers and {"tracker", "intake"} & set(options.only):
+        benches["security"] = await _security_cost(env, options, tracker_population, pid_files, say)
+
     if "crosscheck" in options.only:
         # The same single scans from an independent open-loop generator, at each intake rate.
         for key, rate in (("crosscheck", options.rate), ("crosscheck_high", options.high_rate)):
@@ -291,6 +307,41 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         shown = benches["visible"]["visible_ms"]
         say(f"  scan to visible p50 {shown['p50']} ms, p95 {shown['p95']} ms, max {shown['max']} ms")
     return results
+
+
+async def _security_cost(
+    plain: Environment,
+    options: argparse.Namespace,
+    population: events.Population | None,
+    pid_files: Any,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The tracker (one process, the same events) and the intake (the same rate, scans and batches) once
+    more on the secured broker, each service logged in as its own principal: beside the figures above,
+    what TLS, SCRAM and the ACLs cost."""
+    env = secured_environment(plain, options.secure_bootstrap_servers, options.secure_data_dir)
+    await prepare_broker(env.bootstrap, env.security)
+    cost: dict[str, Any] = {"protocol": "SASL_SSL", "mechanism": env.security.mechanism}
+    if population is not None:
+        starts = await end_offsets(env.bootstrap, TOPICS, env.security)
+        say(f"security: filling the secured broker's topics with the same {options.events:,} events ...")
+        filled = await tracker.fill(env.bootstrap, population, options.events, say, env.security)
+        contention = machine.Contention(pid_files).start()
+        measured = await tracker.tracker_throughput(env, starts, filled.events, say)
+        cost["tracker"] = {
+            "events": measured.events,
+            "rate": round(measured.rate, 1),
+            "steady_rate": round(measured.steady_rate, 1),
+            "seconds": round(measured.seconds, 2),
+            "cpu_us_per_event": round(measured.cpu_seconds / measured.events * 1e6, 1),
+            "peak_rss": measured.peak_rss,
+            "contention": contention.finish(),
+        }
+        say(f"  tracker on the secured broker: {measured.rate:,.0f} events/s ({measured.seconds:.1f} s)")
+    if "intake" in options.only:
+        say("security: the intake on the secured broker ...")
+        cost["intake"] = await _intake(env, pid_files, options, options.rate, options.batches, say)
+    return cost
 
 
 def _rebuild_result(rebuilt: tracker.Rebuild, contention: dict[str, Any]) -> dict[str, Any]:

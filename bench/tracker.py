@@ -42,6 +42,7 @@ from bench.infra import (
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.tracker.adapters.tables import dossier, event, outbox
 from services.tracker.settings import TrackerSettings
 
@@ -65,7 +66,9 @@ _LAST_STAMP = [0]
 """The timestamp (ms) of the last record any fill published: later fills stamp after it."""
 
 
-async def fill(bootstrap: str, population: Population, limit: int, say: Say) -> Fill:
+async def fill(
+    bootstrap: str, population: Population, limit: int, say: Say, security: KafkaSecurity = PLAINTEXT
+) -> Fill:
     """Publish the first ``limit`` records of a population in publication order (acks=all).
 
     Records are stamped one millisecond apart in publication order, ending about now, as live traffic
@@ -75,7 +78,7 @@ async def fill(bootstrap: str, population: Population, limit: int, say: Say) -> 
     started = time.monotonic()
     stamp = max(int(time.time() * 1000) - limit, _LAST_STAMP[0] + 1)
     result = Fill(dossiers=population.count)
-    producer = new_producer(bootstrap, acks="all", linger_ms=20, enable_idempotence=True)
+    producer = new_producer(bootstrap, security, acks="all", linger_ms=20, enable_idempotence=True)
     await producer.start()
     try:
         pending: list[asyncio.Future[Any]] = []
@@ -196,15 +199,16 @@ async def tracker_throughput(
     """``python -m services.tracker consume`` from ``starts`` to the end offsets of the event topics;
     with ``replicas``, that many processes in the group share the partitions."""
     database = await new_migrated_database(env.admin_url, "tracker")
-    group = f"bench-tracker-{uuid.uuid4().hex[:8]}"
-    await commit_group_at(env.bootstrap, group, starts)
-    ends = await end_offsets(env.bootstrap, TOPICS)
+    # Within the tracker's own group prefix, which its principal may use on the secured broker.
+    group = f"tracker-bench-{uuid.uuid4().hex[:8]}"
+    await commit_group_at(env.bootstrap, group, starts, env.security)
+    ends = await end_offsets(env.bootstrap, TOPICS, env.security)
     total = sum(end - starts.get(tp, 0) for tp, end in ends.items())
     services = [
         start_service(
             f"tracker-consume-{n}" if replicas > 1 else "tracker-consume",
             ["-m", "services.tracker", "consume"],
-            service_env(env, database, TRACKER_CONSUMER_GROUP=group, **(extra_env or {})),
+            service_env(env, database, "tracker", TRACKER_CONSUMER_GROUP=group, **(extra_env or {})),
             env.work_dir / "logs",
         )
         for n in range(1, replicas + 1)
@@ -216,7 +220,7 @@ async def tracker_throughput(
     first_commit: float | None = None
     last_report = started
     try:
-        async with GroupOffsets(env.bootstrap) as offsets:
+        async with GroupOffsets(env.bootstrap, env.security) as offsets:
             while True:
                 for service in services:
                     service.check_alive()
@@ -317,7 +321,7 @@ async def rebuild(
     """The rebuild command into an empty database (``--processes``); ``expected`` events stored, when it
     is known."""
     database = await new_database(env.admin_url, "rebuild")
-    ends = await end_offsets(env.bootstrap, TOPICS)
+    ends = await end_offsets(env.bootstrap, TOPICS, env.security)
     total = sum(ends.values())
     cpu_before = _children_cpu_s()
     started = time.monotonic()
@@ -332,7 +336,7 @@ async def rebuild(
             "--processes",
             str(processes),
         ],
-        service_env(env, database, **(extra_env or {})),
+        service_env(env, database, "tracker", **(extra_env or {})),
         env.work_dir / "logs",
     )
     code = await service.wait()
