@@ -17,17 +17,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from contracts.topics import AGENCY_EVENTS, all_topics
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, all_topics
+from services.shared.consuming import BatchProcessor, subscribe_batches
 from services.shared.http import install_error_handlers
 from services.shared.kafka import OutgoingRecord, RecordSender, make_broker
 from services.shared.kafka_admin import create_topics
 from services.shared.kafka_authorisation import KafkaNotAuthorisedError, kafka_refusals
+from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import KafkaSecurity
 from services.tracker.app import build
 from tests.fixtures.kafka import KAFKA_SCRIPT, _free_port_pair
@@ -177,5 +180,28 @@ async def test_a_publication_refused_by_authorisation_is_a_503_problem_and_shows
         with pytest.raises(KafkaNotAuthorisedError):
             await sender.send([OutgoingRecord(AGENCY_EVENTS.name, b"k", b"{}", [])])
         assert len(_refusal_lines(caplog)) == 1  # the same refusal again: no second line
+    finally:
+        await broker.stop()
+
+
+async def test_a_batch_consumer_using_another_services_group_starts_and_says_why_it_is_not_ready(
+    secured: SecuredBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # The agency's and the turnaround's consumers subscribe through subscribe_batches: the post office's
+    # principal trying the tracker's group is refused, and the broker starts all the same.
+    group = f"tracker-{uuid.uuid4().hex[:10]}"
+    broker = make_broker(secured.bootstrap, client_id="post-office", security=secured.security("post-office"))
+    never_called = cast(BatchProcessor, object())  # no record is ever assigned to a refused member
+    subscribe_batches(broker, topics=[POSTAL_EVENTS], group_id=group, processor=never_called)
+    await broker.start()
+    try:
+        await _eventually(lambda: kafka_refusals(broker).not_ready() is not None)
+        assert kafka_refusals(broker).not_ready() == (
+            f"not authorised to read group {group} (principal post-office)"
+        )
+        assert group_membership(broker).not_ready() == f"consumer group not joined yet: {group}"
+        [line] = _refusal_lines(caplog)
+        assert line.fields["name"] == group  # type: ignore[attr-defined]
     finally:
         await broker.stop()
