@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS
 from services.agency.settings import AgencySettings
 from services.shared import consumer_lag as shared_lag
+from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.stack.settings import env_var
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
@@ -29,22 +30,29 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
 
 
 async def consumer_lag(
-    bootstrap: str, groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS
+    bootstrap: str,
+    groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, int]:
     """Records each group has yet to read, summed over its topics' partitions (as
     services/shared/consumer_lag defines lag)."""
-    lag = await shared_lag.consumer_lag(bootstrap, groups, client_id="dossier-stack-lag")
+    lag = await shared_lag.consumer_lag(bootstrap, groups, client_id="dossier-stack-lag", security=security)
     return {group: sum(partitions.values()) for group, partitions in lag.items()}
 
 
 async def wait_caught_up(
-    bootstrap: str, timeout_s: float, groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS
+    bootstrap: str,
+    timeout_s: float,
+    groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, int]:
     """Until every group's lag is zero, or the time runs out; returns the last lag seen."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        lag = await consumer_lag(bootstrap, groups)
+        lag = await consumer_lag(bootstrap, groups, security=security)
         if not any(lag.values()) or loop.time() > deadline:
             return lag
         await asyncio.sleep(0.5)
