@@ -31,6 +31,7 @@ from typing import Any
 from bench import cross_check, events, intake, machine, report, store, tracker
 from bench.infra import ROOT, Environment, end_offsets, prepare_broker, secured_environment
 from bench.tracker import TOPICS
+from services.shared.kafka_security import kafka_security_from_env
 from services.tracker.settings import TrackerSettings
 
 ALL = ("tracker", "rebuild", "intake", "crosscheck", "visible")
@@ -102,7 +103,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
-    env = Environment(options.bootstrap_servers, options.database_url, options.work_dir)
+    # The bench's own clients log in with the shared KAFKA_* settings (PLAINTEXT when none are set); the
+    # services it starts inherit them unless a secured pass gives each its own principal.
+    env = Environment(
+        options.bootstrap_servers, options.database_url, options.work_dir, kafka_security_from_env()
+    )
     env.work_dir.mkdir(parents=True, exist_ok=True)
     pid_files = (options.kafka_pid_file, options.pg_pid_file)
     results: dict[str, Any] = {
@@ -123,9 +128,9 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
     }
     benches = results["benchmarks"]
     memory = results["peak_rss"]
-    await prepare_broker(env.bootstrap)
+    await prepare_broker(env.bootstrap, env.security)
     # Events already on the topics (a shared test broker) belong to no benchmark.
-    starts = await end_offsets(env.bootstrap, TOPICS)
+    starts = await end_offsets(env.bootstrap, TOPICS, env.security)
     preexisting = sum(starts.values())
     dossiers = 0
     published = 0
@@ -139,7 +144,7 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             if missing > 0:
                 population = events.Population(events.dossiers_for(missing), first=dossiers)
                 say(f"topping the event topics up with {missing:,} events ...")
-                filled = await tracker.fill(env.bootstrap, population, missing, say)
+                filled = await tracker.fill(env.bootstrap, population, missing, say, env.security)
                 published += filled.events
                 dossiers += population.count
             contention = machine.Contention(pid_files).start()
@@ -166,7 +171,7 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
         for processes, hours in benches["rebuild_projection"]["hours"].items():
             say(f"  one national year ({report.NATIONAL_YEAR_EVENTS:,} events) in {processes}: {hours:.1f} h")
         # The tracker benchmark measures from here: its events come after these.
-        starts = await end_offsets(env.bootstrap, TOPICS)
+        starts = await end_offsets(env.bootstrap, TOPICS, env.security)
 
     tracker_population: events.Population | None = None
     if "tracker" in options.only:
@@ -174,14 +179,14 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
             events.dossiers_for(options.events), first=dossiers
         )
         say(f"filling the event topics with {options.events:,} events ...")
-        filled = await tracker.fill(env.bootstrap, population, options.events, say)
+        filled = await tracker.fill(env.bootstrap, population, options.events, say, env.security)
         dossiers += population.count
         say(
             f"  {filled.events:,} events ({filled.bytes / filled.events:,.0f} bytes each) "
             f"in {filled.seconds:.0f} s"
         )
         contention = machine.Contention(pid_files).start()
-        ceiling = await tracker.ceiling(env.bootstrap, starts, filled.events)
+        ceiling = await tracker.ceiling(env.bootstrap, starts, filled.events, env.security)
         say(f"  consume ceiling: {ceiling.rate:,.0f} events/s (bare consumer)")
         ceiling_contention = contention.finish()
         # The same rows the tracker will write, built before the store ceiling's clock starts.

@@ -119,15 +119,18 @@ class Ceiling:
         return self.events / self.seconds
 
 
-async def ceiling(bootstrap: str, starts: dict[TopicPartition, int], expected: int) -> Ceiling:
+async def ceiling(
+    bootstrap: str, starts: dict[TopicPartition, int], expected: int, security: KafkaSecurity = PLAINTEXT
+) -> Ceiling:
     """A bare consumer in a group of its own, fetching as the tracker's subscriber does, doing nothing."""
     settings = TrackerSettings()
-    ends = await end_offsets(bootstrap, TOPICS)
+    ends = await end_offsets(bootstrap, TOPICS, security)
     group = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
-    await commit_group_at(bootstrap, group, starts)
+    await commit_group_at(bootstrap, group, starts, security)
     consumer = AIOKafkaConsumer(
         *[t.name for t in TOPICS],
         bootstrap_servers=bootstrap,
+        **security.client_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

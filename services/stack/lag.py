@@ -32,6 +32,7 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
 async def consumer_lag(
     bootstrap: str,
     groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS,
+    *,
     security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, int]:
     """Records each group has yet to read, summed over its topics' partitions (as
@@ -46,13 +47,14 @@ async def wait_caught_up(
     bootstrap: str,
     timeout_s: float,
     groups: Mapping[str, tuple[str, ...]] = CONSUMER_GROUPS,
+    *,
     security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, int]:
     """Until every group's lag is zero, or the time runs out; returns the last lag seen."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
-        lag = await consumer_lag(bootstrap, groups, security)
+        lag = await consumer_lag(bootstrap, groups, security=security)
         if not any(lag.values()) or loop.time() > deadline:
             return lag
         await asyncio.sleep(0.5)

@@ -31,6 +31,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.postgres import create_database
 
 SECRET = "agency-tests-signing-secret-0123456789"
@@ -56,10 +57,10 @@ async def agency_database(postgres_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def agency_settings(kafka_bootstrap: str, agency_database: str) -> AgencySettings:
+def agency_settings(agency_kafka: KafkaLogin, agency_database: str) -> AgencySettings:
     run = uuid.uuid4().hex[:8]
     return AgencySettings(
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **agency_kafka.settings(),
         database_url=agency_database,
         # Shared settings keep their conventional names (aliases), e.g. DOSSIER_AUTH_SECRET.
         DOSSIER_AUTH_SECRET=SecretStr(SECRET),
@@ -139,8 +140,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+async def producer(kafka_admin: KafkaLogin) -> AsyncIterator[AIOKafkaProducer]:
+    """One producer for the module, as the admin: it plays the post office (postal.events.v1) and the
+    agencies' systems (agency.intake.v1), and one login saves a TLS and SCRAM handshake per test."""
+    kafka = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     await kafka.start()
     try:
         yield kafka
@@ -191,13 +194,13 @@ async def wait_for_status(
 class TopicReader:
     """Reads what was published on a topic after the reader was made, filtered by key."""
 
-    def __init__(self, bootstrap: str, topic: Topic) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaLogin, topic: Topic) -> None:
+        self._kafka = kafka
         self._topic = topic
         self._start: dict[TopicPartition, int] = {}
 
     async def __aenter__(self) -> TopicReader:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+        consumer = AIOKafkaConsumer(**self._kafka.options())
         await consumer.start()
         try:
             partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
@@ -211,7 +214,7 @@ class TopicReader:
 
     async def read(self, keys: set[bytes], *, at_least: int = 0, timeout_s: float = 30) -> list[Any]:
         """Records for `keys` published since the snapshot: waits for `at_least`, then reads to the end."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self._kafka.options(), enable_auto_commit=False)
         await consumer.start()
         found: list[Any] = []
         partitions = list(self._start)

@@ -40,6 +40,7 @@ from tests.agency.conftest import (
     send,
     wait_for_status,
 )
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -69,14 +70,14 @@ def key(item_id: str) -> set[bytes]:
 
 
 async def test_dossier_handed_over_by_post_is_received_with_its_legal_due_date_once_kafka_acknowledged(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     # Signed after the 15:00 cut-off on the eve of Tết 2026: filed Monday 23 February.
     signed_at = vn(2026, 2, 13, 15, 30)
     item_id = await filed_by_post(client, producer, tokens, signed_at)
     code = new_agency_dossier_code()
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         response = await post(
             client,
             f"/dossiers/{item_id.lower()}/received",
@@ -105,12 +106,12 @@ async def test_dossier_handed_over_by_post_is_received_with_its_legal_due_date_o
 
 
 async def test_each_status_of_a_received_dossier_is_published_in_order(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
     code = new_agency_dossier_code()
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         received = await post(
             client,
             f"/dossiers/{item_id}/received",
@@ -156,7 +157,11 @@ async def test_each_status_of_a_received_dossier_is_published_in_order(
 
 
 async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_from_zero(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_admin: KafkaLogin,
+    clock: Clock,
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
     code = new_agency_dossier_code()
@@ -168,7 +173,7 @@ async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_fr
         {"agency_dossier_code": code, "appointment_date": "2026-03-12"},
     )
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 3, 4)
         requested = await post(
             client,
@@ -198,7 +203,11 @@ async def test_supplement_request_stops_the_clock_and_its_receipt_restarts_it_fr
 
 
 async def test_a_second_supplement_request_after_the_window_is_recorded_and_published_with_its_breaches(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_admin: KafkaLogin,
+    clock: Clock,
 ) -> None:
     # Received Thursday 12 February 2026; Tết (14–22 February) is not worked: the window ends on the 24th.
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 2, 12, 9))
@@ -213,7 +222,7 @@ async def test_a_second_supplement_request_after_the_window_is_recorded_and_publ
     assert receipt.status_code == 201, receipt.text
     ask = {"missing_documents": ["Ảnh chân dung 4x6"], "reason": "Ảnh không đúng quy cách"}
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 2, 24, 16)
         first = await post(client, f"/dossiers/{code}/supplement-requested", tokens.officer, ask)
         clock.frozen = vn(2026, 2, 25, 9)
@@ -250,7 +259,7 @@ async def test_a_second_supplement_request_after_the_window_is_recorded_and_publ
 
 
 async def test_late_apology_slip_is_flagged_as_a_breach_and_a_second_one_is_refused_with_409(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
     code = new_agency_dossier_code()
@@ -262,7 +271,7 @@ async def test_late_apology_slip_is_flagged_as_a_breach_and_a_second_one_is_refu
     )
     slip = {"new_due_date": "2026-03-19", "reason": "Chờ ý kiến cơ quan liên quan", "issued_on": "2026-03-12"}
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         late = await post(client, f"/dossiers/{code}/delay-notified", tokens.officer, slip)
         second = await post(
             client, f"/dossiers/{code}/delay-notified", tokens.officer, {**slip, "new_due_date": "2026-03-26"}
@@ -282,11 +291,11 @@ async def test_late_apology_slip_is_flagged_as_a_breach_and_a_second_one_is_refu
 
 
 async def test_result_ready_before_the_dossier_is_received_is_refused_with_409_and_nothing_is_published(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         response = await post(
             client,
             f"/dossiers/{item_id}/result-ready",
@@ -301,11 +310,11 @@ async def test_result_ready_before_the_dossier_is_received_is_refused_with_409_a
 
 
 async def test_nothing_can_be_reported_after_withdrawal(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         withdrawn = await post(
             client, f"/dossiers/{item_id}/withdrawn", tokens.officer, {"reason": "Rút hồ sơ"}
         )
@@ -347,12 +356,12 @@ async def test_refused_dossier_takes_no_further_report(
 
 
 async def test_report_on_another_agencys_dossier_is_forbidden_and_nothing_is_published(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens, vn(2026, 3, 2))
     body = {"agency_dossier_code": new_agency_dossier_code(OTHER_AGENCY), "appointment_date": "2026-03-12"}
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         other_agency = await post(client, f"/dossiers/{item_id}/received", tokens.other_officer, body)
         clerk = await post(client, f"/dossiers/{item_id}/received", tokens.clerk, body)
         operator = await post(client, f"/dossiers/{item_id}/received", tokens.operator, body)
@@ -434,7 +443,7 @@ async def test_invalid_input_is_refused_with_422_without_echoing_personal_data(
 
 
 async def test_dossier_filed_in_person_is_registered_for_return_by_post_and_then_followed_by_its_code(
-    client: httpx.AsyncClient, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     code = new_agency_dossier_code()
     dossier_id = dossier_id_for_agency_code(code)
@@ -447,7 +456,7 @@ async def test_dossier_filed_in_person_is_registered_for_return_by_post_and_then
         "delivery_address": SAMPLE_ADDRESS.model_dump(),
     }
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         registered = await post(client, "/dossiers", tokens.officer, registration)
         received = await post(
             client,
@@ -570,7 +579,7 @@ async def test_a_report_recorded_later_is_published_at_the_time_it_happened_with
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     path: str,
     state: str | None,
@@ -579,7 +588,7 @@ async def test_a_report_recorded_later_is_published_at_the_time_it_happened_with
     clock.frozen = AFTERNOON
     item_id, code = await in_state(client, producer, tokens, state)
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         response = await post(
             client,
             f"/dossiers/{item_id}/{path}",
@@ -667,7 +676,7 @@ async def test_a_receipt_in_the_future_or_before_the_handover_is_refused_and_not
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     occurred_at: str,
     status: int,
@@ -677,7 +686,7 @@ async def test_a_receipt_in_the_future_or_before_the_handover_is_refused_and_not
     item_id = await filed_by_post(client, producer, tokens, SIGNED)
     body = {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-20"}
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         response = await post(
             client, f"/dossiers/{item_id}/received", tokens.officer, body | {"occurred_at": occurred_at}
         )

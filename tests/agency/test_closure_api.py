@@ -32,6 +32,7 @@ from services.shared.kafka import EventPublisher
 from tests.agency.conftest import AGENCY, Clock, Tokens, TopicReader, new_agency_dossier_code, send
 from tests.agency.test_api import filed_by_post, key, post, vn
 from tests.agency.test_intake import DLT, envelope
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -116,7 +117,7 @@ async def test_a_dossier_whose_supplement_never_came_is_closed_once_and_then_ref
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     agency_app: FastAPI,
 ) -> None:
@@ -124,7 +125,7 @@ async def test_a_dossier_whose_supplement_never_came_is_closed_once_and_then_ref
     item_id, code = await awaiting_supplement(client, producer, tokens, clock, vn(2026, 3, 4))
     desk: AgencyDesk = agency_app.state.desk
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 3, 19, 23, 59)
         assert await desk.close_due() == 0, "the applicant has the whole last day"
         clock.frozen = vn(2026, 3, 20, 0, 0)
@@ -160,13 +161,13 @@ async def test_an_officer_closes_a_dossier_awaiting_its_supplement_and_no_other(
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
 ) -> None:
     item_id, code = await awaiting_supplement(client, producer, tokens, clock, vn(2026, 3, 11))
     running = await filed_by_post(client, producer, tokens, vn(2026, 3, 11))
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 3, 12, 9)
         no_note = await post(client, f"/dossiers/{code}/closed", tokens.officer, {"reason": "other"})
         automatic = await post(
@@ -201,7 +202,7 @@ async def test_two_replicas_racing_for_the_same_due_dossier_publish_its_closure_
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     replica: Any,
 ) -> None:
@@ -210,7 +211,7 @@ async def test_two_replicas_racing_for_the_same_due_dossier_publish_its_closure_
     second = replica(lambda inner: inner)
     gated: GatedPublisher = first._publisher
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 5, 22, 0)
         racing = asyncio.create_task(first.close_due())
         # The first replica holds the dossier's row and is publishing; the second runs meanwhile.
@@ -229,7 +230,7 @@ async def test_a_closure_acknowledged_but_not_recorded_before_a_crash_is_publish
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     replica: Any,
 ) -> None:
@@ -237,7 +238,7 @@ async def test_a_closure_acknowledged_but_not_recorded_before_a_crash_is_publish
     dying = replica(DyingPublisher)
     restarted = replica(lambda inner: inner)
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 6, 19, 0)
         with pytest.raises(RuntimeError):
             await dying.close_due()
@@ -253,7 +254,7 @@ async def test_an_agency_systems_supplement_after_the_closure_is_dead_lettered_a
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
 ) -> None:
     item_id, code = await awaiting_supplement(client, producer, tokens, clock, vn(2026, 3, 18))
@@ -268,7 +269,7 @@ async def test_an_agency_systems_supplement_after_the_closure_is_dead_lettered_a
         received_at=vn(2026, 3, 20, 9),
     )
 
-    async with TopicReader(kafka_bootstrap, DLT) as dlt:
+    async with TopicReader(kafka_admin, DLT) as dlt:
         await send(producer, AGENCY_INTAKE, [envelope(item_id, supplement, time=vn(2026, 3, 20, 9))])
         dead = await dlt.read(key(item_id), at_least=1)
 
@@ -279,7 +280,7 @@ async def test_a_dossier_asked_for_its_supplement_before_the_closure_rules_were_
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     clock: Clock,
     agency_app: FastAPI,
     agency_database: str,
@@ -297,7 +298,7 @@ async def test_a_dossier_asked_for_its_supplement_before_the_closure_rules_were_
         await engine.dispose()
     desk: AgencyDesk = agency_app.state.desk
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         clock.frozen = vn(2026, 4, 22, 0, 0)
         await desk.close_due()
         unscheduled = (

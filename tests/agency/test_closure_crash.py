@@ -23,6 +23,7 @@ from services.shared.db.engine import make_engine
 from tests.agency.conftest import AGENCY, PASSPORT, TopicReader
 from tests.agency.test_domain import POLICY
 from tests.fixtures.ids import unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability.support import Service, base_environment, eventually, free_port, running
 
@@ -55,11 +56,11 @@ def due_dossier(requested_at: datetime) -> Dossier:
     )
 
 
-def agency_service(name: str, database_url: str, bootstrap: str, run: str, log: Path) -> Service:
+def agency_service(name: str, database_url: str, kafka: KafkaLogin, run: str, log: Path) -> Service:
     port = free_port()
     env = base_environment(
         database_url,
-        bootstrap,
+        kafka,
         AGENCY_HTTP_PORT=str(port),
         AGENCY_KAFKA_CLIENT_ID=f"agency-{name}-{run}",
         AGENCY_POSTAL_GROUP_ID=f"agency.postal.crash-{run}",
@@ -70,11 +71,11 @@ def agency_service(name: str, database_url: str, bootstrap: str, run: str, log: 
 
 
 async def test_closures_are_published_under_one_id_per_dossier_through_sigkills_of_two_replicas(
-    agency_database: str, kafka_bootstrap: str, tmp_path: Path
+    agency_database: str, kafka_admin: KafkaLogin, agency_kafka: KafkaLogin, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:8]
     for topic, group in ((POSTAL_EVENTS, "postal"), (AGENCY_INTAKE, "intake")):
-        await start_group_at_end(kafka_bootstrap, f"agency.{group}.crash-{run}", (topic,))
+        await start_group_at_end(kafka_admin, f"agency.{group}.crash-{run}", (topic,))
     # A month before the real now, under Decree 118: every closure period is over, whatever today is.
     requested_at = datetime.now(UTC) - timedelta(days=30)
     dossiers = [due_dossier(requested_at) for _ in range(DOSSIERS)]
@@ -93,10 +94,10 @@ async def test_closures_are_published_under_one_id_per_dossier_through_sigkills_
             )
         return int(count or 0)
 
-    first = agency_service("agency-a", agency_database, kafka_bootstrap, run, tmp_path / "a.log")
-    second = agency_service("agency-b", agency_database, kafka_bootstrap, run, tmp_path / "b.log")
+    first = agency_service("agency-a", agency_database, agency_kafka, run, tmp_path / "a.log")
+    second = agency_service("agency-b", agency_database, agency_kafka, run, tmp_path / "b.log")
     try:
-        async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events, running(first, second):
+        async with TopicReader(kafka_admin, AGENCY_EVENTS) as events, running(first, second):
             await eventually(lambda: _at_least(closed, 1), within=120, what="the first closures")
             await first.kill()  # while both replicas are closing
             closed_at_first_kill = await closed()

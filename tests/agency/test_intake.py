@@ -35,6 +35,7 @@ from tests.agency.conftest import (
     send,
     wait_for_status,
 )
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -86,15 +87,15 @@ def as_an_agency_system_writes_it(message: Envelope[Any]) -> bytes:
 
 
 async def test_valid_report_is_republished_with_its_own_event_id_once_and_recorded(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens)
     received = envelope(item_id, receipt(item_id))
     key = {dossier_id_for_item(item_id).encode()}
 
     async with (
-        TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events,
-        TopicReader(kafka_bootstrap, DLT) as dlt,
+        TopicReader(kafka_admin, AGENCY_EVENTS) as events,
+        TopicReader(kafka_admin, DLT) as dlt,
     ):
         # The agency system retries its publication: the same event twice.
         await send(producer, AGENCY_INTAKE, [received, received])
@@ -108,7 +109,7 @@ async def test_valid_report_is_republished_with_its_own_event_id_once_and_record
 
 
 async def test_reports_the_rules_refuse_go_to_the_dead_letter_topic_with_the_reason_and_original_bytes(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     ours = [await filed_by_post(client, producer, tokens) for _ in range(5)]
     unknown = new_item_id()
@@ -135,8 +136,8 @@ async def test_reports_the_rules_refuse_go_to_the_dead_letter_topic_with_the_rea
     keys = {dossier_id_for_item(i).encode() for i in [*ours, unknown]}
 
     async with (
-        TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events,
-        TopicReader(kafka_bootstrap, DLT) as dlt,
+        TopicReader(kafka_admin, AGENCY_EVENTS) as events,
+        TopicReader(kafka_admin, DLT) as dlt,
     ):
         await send(producer, AGENCY_INTAKE, [first_receipt])
         sent: dict[bytes, bytes] = {}
@@ -165,7 +166,7 @@ async def test_reports_the_rules_refuse_go_to_the_dead_letter_topic_with_the_rea
 
 
 async def test_an_officer_and_an_agency_system_share_one_state_machine(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_admin: KafkaLogin
 ) -> None:
     item_id = await filed_by_post(client, producer, tokens)
     code = new_agency_dossier_code()
@@ -173,7 +174,7 @@ async def test_an_officer_and_an_agency_system_share_one_state_machine(
     await send(producer, AGENCY_INTAKE, [envelope(item_id, receipt(item_id, agency_dossier_code=code))])
     await wait_for_status(client, item_id, tokens.officer, "RECEIVED")
 
-    async with TopicReader(kafka_bootstrap, DLT) as dlt:
+    async with TopicReader(kafka_admin, DLT) as dlt:
         by_officer = await client.post(
             f"/dossiers/{code}/result-ready",
             json={"outcome": "APPROVED", "result_reference": "HC-2026-7"},
@@ -194,7 +195,11 @@ async def test_an_officer_and_an_agency_system_share_one_state_machine(
 
 
 async def test_agency_systems_report_times_are_checked_like_an_officers(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tokens: Tokens, kafka_bootstrap: str, clock: Clock
+    client: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tokens: Tokens,
+    kafka_admin: KafkaLogin,
+    clock: Clock,
 ) -> None:
     clock.frozen = datetime(2026, 3, 2, 12, 0, tzinfo=VN_TZ)
     ours = [await filed_by_post(client, producer, tokens) for _ in range(3)]  # handed over at 10:00
@@ -208,8 +213,8 @@ async def test_agency_systems_report_times_are_checked_like_an_officers(
     keys = {dossier_id_for_item(i).encode() for i in ours}
 
     async with (
-        TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events,
-        TopicReader(kafka_bootstrap, DLT) as dlt,
+        TopicReader(kafka_admin, AGENCY_EVENTS) as events,
+        TopicReader(kafka_admin, DLT) as dlt,
     ):
         await send(producer, AGENCY_INTAKE, [valid, *(message for message, _ in cases)])
         dead = await dlt.read(keys, at_least=len(cases))

@@ -25,7 +25,7 @@ from tests.agency.conftest import (
     send,
     wait_for_status,
 )
-from tests.fixtures.kafka import KafkaBroker
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -35,7 +35,7 @@ async def test_report_while_kafka_is_down_is_503_and_its_retry_after_recovery_ha
     producer: AIOKafkaProducer,
     tokens: Tokens,
     kafka_broker: KafkaBroker,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
 ) -> None:
     item_id = new_item_id()
     await send(producer, POSTAL_EVENTS, postal_journey(item_id, datetime(2026, 3, 2, 10, tzinfo=VN_TZ)))
@@ -43,7 +43,7 @@ async def test_report_while_kafka_is_down_is_503_and_its_retry_after_recovery_ha
     path = f"/dossiers/{item_id}/received"
     report = {"agency_dossier_code": new_agency_dossier_code(), "appointment_date": "2026-03-12"}
 
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         await asyncio.to_thread(kafka_broker.stop)
         try:
             down = await client.post(path, json=report, headers=bearer(tokens.officer))

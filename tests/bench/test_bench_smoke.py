@@ -7,11 +7,14 @@ tracker; the figures of so small a run mean nothing (bench/run.sh measures).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.kafka import KafkaLogin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +22,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_both_ceilings(
-    kafka_bootstrap: str, postgres_url: str, tmp_path: Path
+    kafka_admin: KafkaLogin, postgres_url: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
         [
@@ -27,7 +30,7 @@ def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_bot
             "-m",
             "bench",
             "--bootstrap-servers",
-            kafka_bootstrap,
+            kafka_admin.bootstrap,
             "--database-url",
             postgres_url,
             "--only",
@@ -42,6 +45,8 @@ def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_bot
             str(tmp_path / "results"),
         ],
         cwd=ROOT,
+        # The secured session broker's login, in the shared KAFKA_* settings the bench reads.
+        env={**os.environ, **kafka_admin.env()},
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,7 +75,7 @@ def test_the_tracker_benchmark_runs_end_to_end_and_writes_its_results_beside_bot
 
 
 def test_the_rebuild_benchmark_replays_each_size_and_each_process_count_and_projects_a_year(
-    kafka_bootstrap: str, postgres_url: str, tmp_path: Path
+    kafka_admin: KafkaLogin, postgres_url: str, tmp_path: Path
 ) -> None:
     done = subprocess.run(
         [
@@ -78,7 +83,7 @@ def test_the_rebuild_benchmark_replays_each_size_and_each_process_count_and_proj
             "-m",
             "bench",
             "--bootstrap-servers",
-            kafka_bootstrap,
+            kafka_admin.bootstrap,
             "--database-url",
             postgres_url,
             "--only",
@@ -93,6 +98,8 @@ def test_the_rebuild_benchmark_replays_each_size_and_each_process_count_and_proj
             str(tmp_path / "results"),
         ],
         cwd=ROOT,
+        # The secured session broker's login, in the shared KAFKA_* settings the bench reads.
+        env={**os.environ, **kafka_admin.env()},
         capture_output=True,
         text=True,
         timeout=300,

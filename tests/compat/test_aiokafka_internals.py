@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from services.shared.compat import InternalsChangedError, aiokafka_internals
 from services.shared.compat.aiokafka_internals import sender_stopped, sequence_numbers, skip_sequence_number
 from tests.compat.topics import own_topic
+from tests.fixtures.kafka import KafkaLogin
 
 
 @pytest.fixture
@@ -51,8 +52,8 @@ async def test_a_sender_without_its_task_is_named_too(
 
 
 @pytest.mark.kafka
-async def test_the_sender_is_alive_while_the_producer_runs_and_stopped_after(kafka_bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+async def test_the_sender_is_alive_while_the_producer_runs_and_stopped_after(kafka_admin: KafkaLogin) -> None:
+    producer = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     assert not sender_stopped(producer)  # never started: no task yet
     await producer.start()
     try:
@@ -63,9 +64,11 @@ async def test_the_sender_is_alive_while_the_producer_runs_and_stopped_after(kaf
 
 
 @pytest.mark.kafka
-async def test_sequence_numbers_count_the_records_sent_and_a_skip_makes_a_gap(kafka_bootstrap: str) -> None:
-    topic = await own_topic(kafka_bootstrap)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+async def test_sequence_numbers_count_the_records_sent_and_a_skip_makes_a_gap(
+    kafka_admin: KafkaLogin,
+) -> None:
+    topic = await own_topic(kafka_admin)
+    producer = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         aiokafka_internals.check(producer)

@@ -16,13 +16,17 @@ from services.shared.compat.aiokafka_internals import sender_stopped, sequence_n
 from services.shared.compat.faststream_internals import current_producer, replace_producer
 from services.shared.kafka import make_broker
 from tests.compat.topics import own_topic
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka]
 
 
 @pytest.fixture
-async def broker(kafka_bootstrap: str) -> AsyncIterator[KafkaBroker]:
-    broker = make_broker(kafka_bootstrap, client_id=f"compat-{uuid.uuid4().hex[:8]}")
+async def broker(kafka_admin: KafkaLogin) -> AsyncIterator[KafkaBroker]:
+    # The admin: it publishes on a topic of the test's own, which no service's principal may write.
+    broker = make_broker(
+        kafka_admin.bootstrap, client_id=f"compat-{uuid.uuid4().hex[:8]}", security=kafka_admin.security
+    )
     await broker.connect()
     yield broker
     await broker.stop()
@@ -56,14 +60,17 @@ async def test_a_producer_kept_elsewhere_is_named_too(
         faststream_internals.check(broker)
 
 
-async def test_a_broker_has_no_producer_before_it_connects(kafka_bootstrap: str) -> None:
-    assert current_producer(make_broker(kafka_bootstrap, client_id="compat-unconnected")) is None
+async def test_a_broker_has_no_producer_before_it_connects(kafka_admin: KafkaLogin) -> None:
+    unconnected = make_broker(
+        kafka_admin.bootstrap, client_id="compat-unconnected", security=kafka_admin.security
+    )
+    assert current_producer(unconnected) is None
 
 
 async def test_a_replaced_producer_is_a_new_running_one_the_broker_publishes_with(
-    broker: KafkaBroker, kafka_bootstrap: str
+    broker: KafkaBroker, kafka_admin: KafkaLogin
 ) -> None:
-    topic = await own_topic(kafka_bootstrap)
+    topic = await own_topic(kafka_admin)
     old = current_producer(broker)
     assert old is not None
     await replace_producer(broker)

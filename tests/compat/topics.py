@@ -6,10 +6,13 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.fixtures.kafka import KafkaLogin
 
-async def own_topic(bootstrap: str) -> str:
+
+async def own_topic(admin_login: KafkaLogin) -> str:
+    """Created by the admin, the only principal that may create topics."""
     name = f"compat-{uuid.uuid4().hex}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**admin_login.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name=name, num_partitions=1, replication_factor=1)])

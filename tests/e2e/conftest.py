@@ -33,6 +33,7 @@ from services.stack.supervisor import write_office_directory
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
 from tests.e2e.support import Stack
+from tests.fixtures.kafka import KafkaBroker
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 
@@ -54,20 +55,22 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="package")
 async def stack(
-    kafka_bootstrap: str, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_broker: KafkaBroker, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     work: Path = tmp_path_factory.mktemp("e2e")
     database = await create_database(postgres_url, "e2e")
     await migrate.upgrade_async(database)
     secret = secrets.token_urlsafe(48)
     session = uuid.uuid4().hex[:8]
-    groups = {f"e2e-{session}-{name}": CONSUMER_GROUPS[name] for name in GROUP_SETTINGS}
+    # Each group id starts with its service's default (tracker, agency.postal…), the prefix the service's
+    # principal may use (deploy/kafka/acls.tsv).
+    group_of = {name: f"{name}.e2e-{session}" for name in GROUP_SETTINGS}
+    groups = {group_of[name]: CONSUMER_GROUPS[name] for name in GROUP_SETTINGS}
     await asyncio.gather(
-        *(start_group_at_end(kafka_bootstrap, g, map(by_name, topics)) for g, topics in groups.items())
+        *(start_group_at_end(kafka_broker.admin, g, map(by_name, topics)) for g, topics in groups.items())
     )
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "DATABASE_URL": database,
         "DOSSIER_AUTH_SECRET": secret,
         "LOG_LEVEL": "INFO",
@@ -75,14 +78,22 @@ async def stack(
         env_var(TurnaroundSettings, "snapshot_interval_s"): "1",
         env_var(TurnaroundSettings, "lag_interval_s"): "1",
         env_var(TurnaroundSettings, "lag_groups"): json.dumps(
-            {g: list(t) for g, t in groups.items() if not g.endswith("-turnaround")}
+            {g: list(t) for g, t in groups.items() if g != group_of["turnaround"]}
         ),
     }
     for name, (settings, field) in GROUP_SETTINGS.items():
-        env[env_var(settings, field)] = f"e2e-{session}-{name}"
+        env[env_var(settings, field)] = group_of[name]
     ports = {spec.name: _free_port() for spec in SERVICES}
+    # Each service logs in as its own principal (deploy/kafka/acls.tsv): the journeys run with least
+    # privilege, as in production.
     processes: list[ManagedProcess] = [
-        service_process(spec, host=HOST, port=ports[spec.name], env=env, log_dir=work / "logs")
+        service_process(
+            spec,
+            host=HOST,
+            port=ports[spec.name],
+            env={**env, **kafka_broker.for_service(spec.name).env()},
+            log_dir=work / "logs",
+        )
         for spec in SERVICES
     ]
     binary = shutil.which("prometheus")
@@ -109,15 +120,20 @@ async def stack(
         except ProcessFailedError as exc:
             pytest.fail(str(exc))
         credentials = await issue_credentials(database, secret)
+        agency_systems = kafka_broker.for_service("agency systems")
         yield Stack(
-            bootstrap=kafka_bootstrap,
+            bootstrap=kafka_broker.bootstrap,
+            admin=kafka_broker.admin,
+            agency_systems=agency_systems,
             database_url=database,
             endpoints=Endpoints(
                 post_office=f"http://{HOST}:{ports['post_office']}",
                 agency=f"http://{HOST}:{ports['agency']}",
                 tracker=f"http://{HOST}:{ports['tracker']}",
                 turnaround=f"http://{HOST}:{ports['turnaround']}",
-                kafka_bootstrap=kafka_bootstrap,
+                # The simulator publishes raw reports as the agencies' systems do.
+                kafka_bootstrap=agency_systems.bootstrap,
+                kafka_security=agency_systems.security,
             ),
             prometheus_url=f"http://{HOST}:{prometheus_port}",
             credentials=credentials,

@@ -5,24 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from services.shared.launcher import ManagedProcess
 from services.simulator.clients import Credentials, Endpoints
+from tests.fixtures.kafka import KafkaLogin
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA_LIBS = Path(os.environ.get("KAFKA_HOME", ROOT / ".work" / "kafka")) / "libs"
+TOPIC_DUMP = Path(__file__).with_name("TopicDump.java")
 
 
 @dataclass
 class Stack:
     bootstrap: str
+    admin: KafkaLogin
+    """The operator's login, for the tests' own looks at the topics and the consumer groups."""
+    agency_systems: KafkaLogin
     database_url: str
     endpoints: Endpoints
     prometheus_url: str
@@ -135,18 +145,33 @@ class Record:
     headers: dict[str, str]
 
 
-def read_topic(bootstrap: str, topic: str, keys: Collection[str]) -> dict[str, list[Record]]:
-    """Every record of ``topic`` whose key is one of ``keys``, read by kcat (an independent client,
-    librdkafka) from the beginning to the end, per key in partition order."""
-    kcat = shutil.which("kcat")
-    assert kcat is not None, "kcat is not installed (scripts/setup.sh installs the Debian package)"
-    done = subprocess.run(
-        [kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+def read_topic(kafka: KafkaLogin, topic: str, keys: Collection[str]) -> dict[str, list[Record]]:
+    """Every record of ``topic`` whose key is one of ``keys``, read by an independent client from the
+    beginning to the end, per key in partition order, logged in as ``kafka``: kcat (librdkafka) on a
+    PLAINTEXT broker, Kafka's own Java client (TopicDump.java) on a secured one, since the kcat of the
+    distribution cannot log in to Kafka 4 with SCRAM (see TopicDump.java)."""
+    with tempfile.TemporaryDirectory(prefix="topic-dump-") as work:
+        # The login in a file of the owner's, not on a command line, where `ps` would show it.
+        config = Path(work) / "client.properties"
+        config.touch(mode=0o600)
+        if kafka.security.secured:
+            config.write_text("".join(f"{k}={v}\n" for k, v in java_login(kafka).items()), encoding="utf-8")
+            command = [
+                shutil.which("java") or "java",
+                "-Xmx128m",
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                f"{KAFKA_LIBS}/*",
+                str(TOPIC_DUMP),
+                str(config),
+                topic,
+            ]
+        else:
+            kcat = shutil.which("kcat")
+            assert kcat is not None, "kcat is not installed (scripts/setup.sh installs the Debian package)"
+            command = [kcat, "-C", "-b", kafka.bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, f"reading {topic} failed: {done.stderr[-2000:]}"
     found: dict[str, list[Record]] = defaultdict(list)
     for line in done.stdout.splitlines():
         entry = json.loads(line)
@@ -166,3 +191,19 @@ def read_topic(bootstrap: str, topic: str, keys: Collection[str]) -> dict[str, l
     for records in found.values():
         records.sort(key=lambda r: (r.partition, r.offset))
     return found
+
+
+def java_login(kafka: KafkaLogin) -> dict[str, str]:
+    """The login as Kafka's Java client properties."""
+    security = kafka.security
+    password = security.password.get_secret_value()
+    login = {
+        "bootstrap.servers": kafka.bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": security.mechanism,
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{security.username}" password="{password}";',
+    }
+    if security.ca_file is not None:
+        login |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(security.ca_file)}
+    return login

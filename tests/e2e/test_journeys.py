@@ -372,7 +372,7 @@ async def driven(stack: Stack) -> AsyncIterator[Driven]:
         done = await asyncio.gather(send_dossier(api), receive_result(api), send_and_receive(api))
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{stack.logs()}") from exc
-    lag = await wait_caught_up(stack.bootstrap, 60, stack.groups)
+    lag = await wait_caught_up(stack.bootstrap, 60, stack.groups, security=stack.admin.security)
     assert not any(lag.values()), f"consumers behind: {lag}\n{stack.logs()}"
     yield Driven({j.form: j for j in done}, before, api, prometheus)
     await api.close()
@@ -496,8 +496,8 @@ async def test_an_independent_client_reads_each_dossiers_events_in_order_keyed_b
     driven: Driven, stack: Stack
 ) -> None:
     keys = {j.dossier_id for j in driven.journeys.values()}
-    postal = read_topic(stack.bootstrap, POSTAL_EVENTS.name, keys)
-    agency = read_topic(stack.bootstrap, AGENCY_EVENTS.name, keys)
+    postal = read_topic(stack.admin, POSTAL_EVENTS.name, keys)
+    agency = read_topic(stack.admin, AGENCY_EVENTS.name, keys)
 
     for j in driven.journeys.values():
         for records, types in (
@@ -515,7 +515,7 @@ async def test_an_independent_client_reads_each_dossiers_events_in_order_keyed_b
     # The tracker reads the two topics independently, so a stage may be learned after a later one: it is
     # still announced, once (marked late), and every message names the dossier's current stage.
     async def stage_changes() -> dict[str, list[dict[str, Any]]] | None:
-        found = read_topic(stack.bootstrap, STAGE_CHANGED.name, keys)
+        found = read_topic(stack.admin, STAGE_CHANGED.name, keys)
         changes = {key: [r.value for r in records] for key, records in found.items()}
         done = all(len(changes.get(j.dossier_id, [])) >= len(j.stages) for j in driven.journeys.values())
         return changes if done else None

@@ -46,7 +46,7 @@ async def test_a_short_simulated_day_is_accepted_everywhere_and_tracked_to_where
         seed=20260311,
         concurrency=8,
         state_file=tmp_path / "state.json",
-        kafka_bootstrap_servers=stack.bootstrap,
+        **stack.agency_systems.settings(),
         post_office_url=stack.endpoints.post_office,
         agency_url=stack.endpoints.agency,
         tracker_url=stack.endpoints.tracker,
@@ -57,7 +57,7 @@ async def test_a_short_simulated_day_is_accepted_everywhere_and_tracked_to_where
 
     assert not report.outcome.failures, f"{report.outcome.failures}\n{stack.logs()}"
     assert report.traffic.intake_events > 0 and len(report.forms) == 3
-    lag = await wait_caught_up(stack.bootstrap, 60, stack.groups)
+    lag = await wait_caught_up(stack.bootstrap, 60, stack.groups, security=stack.admin.security)
     assert not any(lag.values()), lag
     view = await collect(stack.endpoints, stack.credentials.operator)
     assert view.intake_refused == 0 and view.dead_letters == 0

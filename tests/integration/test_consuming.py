@@ -30,12 +30,13 @@ from services.shared.consuming import (
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
 from services.shared.kafka import make_broker
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-async def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def _end_offsets(kafka: KafkaLogin, topic: str, partitions: int) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.options())
     await consumer.start()
     try:
         return dict(await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)]))
@@ -43,8 +44,10 @@ async def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[Topi
         await consumer.stop()
 
 
-async def _read_dead_letters(bootstrap: str, start: dict[TopicPartition, int], keys: set[bytes]) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _read_dead_letters(
+    kafka: KafkaLogin, start: dict[TopicPartition, int], keys: set[bytes]
+) -> list[Any]:
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     found: list[Any] = []
     try:
@@ -63,7 +66,7 @@ async def _read_dead_letters(bootstrap: str, start: dict[TopicPartition, int], k
 
 
 async def test_each_event_is_applied_once_poison_is_dead_lettered_and_offsets_follow_the_commit(
-    kafka_bootstrap: str, migrated_database: str
+    kafka_admin: KafkaLogin, migrated_database: str
 ) -> None:
     dossiers = [str(uuid.uuid4()) for _ in range(3)]
     valid = [sample_envelope(model.key(), d) for d in dossiers for model in POSTAL]
@@ -85,9 +88,9 @@ async def test_each_event_is_applied_once_poison_is_dead_lettered_and_offsets_fo
 
     dlt = POSTAL_EVENTS.dead_letter
     assert dlt is not None
-    dlt_start = await _end_offsets(kafka_bootstrap, dlt.name, dlt.partitions)
+    dlt_start = await _end_offsets(kafka_admin, dlt.name, dlt.partitions)
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         # Every valid event twice (a producer retry), interleaved with poison.
@@ -102,7 +105,7 @@ async def test_each_event_is_applied_once_poison_is_dead_lettered_and_offsets_fo
 
     engine = make_engine(migrated_database)
     group = f"test-consumer-{uuid.uuid4().hex[:8]}"
-    broker = make_broker(kafka_bootstrap, client_id=group)
+    broker = make_broker(kafka_admin.bootstrap, security=kafka_admin.security, client_id=group)
     processor = BatchProcessor(
         consumer=group,
         engine=engine,
@@ -112,8 +115,8 @@ async def test_each_event_is_applied_once_poison_is_dead_lettered_and_offsets_fo
     )
     subscribe_batches(broker, topics=[POSTAL_EVENTS], group_id=group, processor=processor)
     partitions = [TopicPartition(POSTAL_EVENTS.name, p) for p in range(POSTAL_EVENTS.partitions)]
-    ends = await _end_offsets(kafka_bootstrap, POSTAL_EVENTS.name, POSTAL_EVENTS.partitions)
-    checker = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    ends = await _end_offsets(kafka_admin, POSTAL_EVENTS.name, POSTAL_EVENTS.partitions)
+    checker = AIOKafkaConsumer(**kafka_admin.options(), group_id=group, enable_auto_commit=False)
     await checker.start()
     await broker.start()
     try:
@@ -121,7 +124,7 @@ async def test_each_event_is_applied_once_poison_is_dead_lettered_and_offsets_fo
         async with asyncio.timeout(60):
             while not expected <= set(applied):
                 await asyncio.sleep(0.2)
-        dead = await _read_dead_letters(kafka_bootstrap, dlt_start, poison_keys | {breaking.subject.encode()})
+        dead = await _read_dead_letters(kafka_admin, dlt_start, poison_keys | {breaking.subject.encode()})
         # The topic also holds earlier tests' records: the group works through them all, and commits
         # every partition to its end once the work is stored.
         behind: list[TopicPartition] = partitions

@@ -16,14 +16,15 @@ from contracts.events import EVENT_TYPES, Event, topic_for
 from contracts.samples import sample_envelope
 from contracts.topics import DOSSIER_TOPICS
 from services.shared.kafka import EventPublisher, make_broker
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = pytest.mark.kafka
 
 DOSSIERS = 24
 
 
-async def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def _end_offsets(kafka: KafkaLogin) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.options())
     await consumer.start()
     try:
         partitions = [TopicPartition(t.name, p) for t in DOSSIER_TOPICS for p in range(t.partitions)]
@@ -32,9 +33,9 @@ async def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def _read_from(bootstrap: str, start: dict[TopicPartition, int], expected: int) -> list[Any]:
+async def _read_from(kafka: KafkaLogin, start: dict[TopicPartition, int], expected: int) -> list[Any]:
     """Read every record written after `start` on the dossier topics, with an independent client."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
     try:
@@ -52,16 +53,16 @@ async def _read_from(bootstrap: str, start: dict[TopicPartition, int], expected:
 
 
 async def test_every_event_of_every_dossier_arrives_intact_on_one_partition_in_publication_order(
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
 ) -> None:
     dossiers = [str(uuid.uuid4()) for _ in range(DOSSIERS)]
     # Interleave dossiers as real traffic does; within a dossier, events go in journey order.
     published: list[Envelope[Event]] = [
         sample_envelope(key, dossier) for key in EVENT_TYPES for dossier in dossiers
     ]
-    start = await _end_offsets(kafka_bootstrap)
+    start = await _end_offsets(kafka_admin)
 
-    broker = make_broker(kafka_bootstrap, client_id="contract-test")
+    broker = make_broker(kafka_admin.bootstrap, security=kafka_admin.security, client_id="contract-test")
     await broker.connect()
     try:
         publisher = EventPublisher(broker, timeout_s=30)
@@ -77,7 +78,7 @@ async def test_every_event_of_every_dossier_arrives_intact_on_one_partition_in_p
     finally:
         await broker.stop()
 
-    records = await _read_from(kafka_bootstrap, start, expected=len(published))
+    records = await _read_from(kafka_admin, start, expected=len(published))
     assert len(records) == len(published)
 
     by_id = {str(e.id): e for e in published}

@@ -37,21 +37,21 @@ from services.shared.kafka_groups import (
 from services.tracker.app import build as build_tracker
 from services.turnaround.app import build as build_turnaround
 from services.turnaround.settings import TurnaroundSettings
-from tests.fixtures.kafka import KAFKA_SCRIPT, KafkaBroker, _free_port_pair, _prepare_topics
+from tests.fixtures.kafka import KAFKA_SCRIPT, KafkaBroker, KafkaLogin, _free_port_pair, _prepare_topics
 from tests.tracker.support import SECRET, settings_for
 
 
 @pytest.fixture
-def fresh_kafka() -> Iterator[str]:
+def fresh_kafka() -> Iterator[KafkaLogin]:
     """A broker of this test's own, so its group coordinator (the __consumer_offsets topic) does not
-    exist yet, as on a freshly deployed cluster."""
+    exist yet, as on a freshly deployed cluster; secured like the session's."""
     data_dir = Path(tempfile.mkdtemp(prefix="dossier-kafka-fresh-"))
     port = _free_port_pair()
     broker = KafkaBroker(bootstrap=f"127.0.0.1:{port}", data_dir=data_dir, port=port)
     try:
-        broker.start()
-        _prepare_topics(broker.bootstrap)
-        yield broker.bootstrap
+        broker.start_secure()
+        _prepare_topics(broker.admin)
+        yield broker.admin
     finally:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", str(data_dir)], check=False, timeout=120)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -79,10 +79,12 @@ async def _unused_sink(letters: Any, consumer: str) -> None:
 
 @pytest.mark.kafka
 async def test_consumer_on_a_fresh_broker_waits_for_the_coordinator_at_info_and_is_ready_once_joined(
-    fresh_kafka: str,
+    fresh_kafka: KafkaLogin,
 ) -> None:
     group = f"coordinator-wait-{uuid.uuid4()}"
-    broker = make_broker(fresh_kafka, client_id="coordinator-wait-test")
+    broker = make_broker(
+        fresh_kafka.bootstrap, client_id="coordinator-wait-test", security=fresh_kafka.security
+    )
     engine = create_async_engine("sqlite+aiosqlite://")
     processor = BatchProcessor(
         consumer=group,

@@ -1,8 +1,8 @@
 """A service whose principal lacks an ACL stays up, says once and clearly what was refused, and /ready
 says why it is not ready; a publication refused by authorisation is a 503 problem, never a 500.
 
-One secured broker (deploy/kafka/kafka.sh start-secure) for the module, on ports and a data dir of its
-own.
+On the session's secured broker (deploy/kafka/kafka.sh start-secure), each service logged in as its own
+principal.
 """
 
 from __future__ import annotations
@@ -10,78 +10,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
-import subprocess
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
-from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, all_topics
+from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from services.shared.consuming import BatchProcessor, subscribe_batches
 from services.shared.http import install_error_handlers
 from services.shared.kafka import OutgoingRecord, RecordSender, make_broker
-from services.shared.kafka_admin import create_topics
 from services.shared.kafka_authorisation import KafkaNotAuthorisedError, kafka_refusals
 from services.shared.kafka_groups import group_membership
-from services.shared.kafka_security import KafkaSecurity
 from services.tracker.app import build
-from tests.fixtures.kafka import KAFKA_SCRIPT, _free_port_pair
+from tests.fixtures.kafka import KafkaBroker
 from tests.tracker.support import settings_for
 
 pytestmark = pytest.mark.kafka
-
-
-@dataclass(frozen=True)
-class SecuredBroker:
-    bootstrap: str
-    data_dir: Path
-
-    def security(self, principal: str) -> KafkaSecurity:
-        password = (self.data_dir / "credentials" / principal).read_text(encoding="utf-8").strip()
-        return KafkaSecurity(
-            protocol="SASL_SSL",
-            username=principal,
-            password=SecretStr(password),
-            ca_file=self.data_dir / "tls" / "ca.pem",
-        )
-
-    def settings(self, principal: str) -> dict[str, str]:
-        return {
-            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-            "KAFKA_USERNAME": principal,
-            "KAFKA_PASSWORD_FILE": str(self.data_dir / "credentials" / principal),
-            "KAFKA_CA_FILE": str(self.data_dir / "tls" / "ca.pem"),
-        }
-
-
-@pytest.fixture(scope="module")
-def secured() -> Iterator[SecuredBroker]:
-    data_dir = Path(tempfile.mkdtemp(prefix="dossier-kafka-authz-"))
-    port = _free_port_pair()
-    broker = SecuredBroker(bootstrap=f"127.0.0.1:{port}", data_dir=data_dir)
-    try:
-        done = subprocess.run(
-            ["bash", str(KAFKA_SCRIPT), "start-secure", str(data_dir), str(port)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"kafka.sh start-secure failed:\n{done.stdout}{done.stderr}")
-        asyncio.run(create_topics(broker.bootstrap, all_topics(), security=broker.security("admin")))
-        yield broker
-    finally:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop", str(data_dir)], check=False, timeout=120)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def _eventually_not_ready(app: FastAPI, timeout_s: float = 60.0) -> dict[str, str]:
@@ -112,14 +59,12 @@ def _refusal_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_a_consumer_refused_its_group_stays_up_logs_once_and_is_not_ready(
-    secured: SecuredBroker, migrated_database: str, caplog: pytest.LogCaptureFixture
+    kafka_broker: KafkaBroker, migrated_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     # The tracker's principal may use only the groups that start with "tracker".
     group = f"outside-{uuid.uuid4().hex[:10]}"
-    settings = settings_for(
-        migrated_database, secured.bootstrap, consumer_group=group, **secured.settings("tracker")
-    )
+    settings = settings_for(migrated_database, kafka_broker.for_service("tracker"), consumer_group=group)
     tracker = build(settings)
     try:
         async with tracker.consuming():
@@ -144,11 +89,13 @@ async def test_a_consumer_refused_its_group_stays_up_logs_once_and_is_not_ready(
 
 
 async def test_a_publication_refused_by_authorisation_is_a_503_problem_and_shows_in_ready(
-    secured: SecuredBroker, caplog: pytest.LogCaptureFixture
+    kafka_broker: KafkaBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     # The post office's principal writes postal.events.v1, never the agency's topic.
-    broker = make_broker(secured.bootstrap, client_id="post-office", security=secured.security("post-office"))
+    broker = make_broker(
+        kafka_broker.bootstrap, client_id="post-office", security=kafka_broker.login("post-office").security
+    )
     await broker.connect()
     try:
         sender = RecordSender(broker, timeout_s=15)
@@ -185,13 +132,15 @@ async def test_a_publication_refused_by_authorisation_is_a_503_problem_and_shows
 
 
 async def test_a_batch_consumer_using_another_services_group_starts_and_says_why_it_is_not_ready(
-    secured: SecuredBroker, caplog: pytest.LogCaptureFixture
+    kafka_broker: KafkaBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     # The agency's and the turnaround's consumers subscribe through subscribe_batches: the post office's
     # principal trying the tracker's group is refused, and the broker starts all the same.
     group = f"tracker-{uuid.uuid4().hex[:10]}"
-    broker = make_broker(secured.bootstrap, client_id="post-office", security=secured.security("post-office"))
+    broker = make_broker(
+        kafka_broker.bootstrap, client_id="post-office", security=kafka_broker.login("post-office").security
+    )
     never_called = cast(BatchProcessor, object())  # no record is ever assigned to a refused member
     subscribe_batches(broker, topics=[POSTAL_EVENTS], group_id=group, processor=never_called)
     await broker.start()

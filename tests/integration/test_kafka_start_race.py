@@ -1,7 +1,8 @@
 """kafka.sh start watches the broker it launched from the moment of the fork. Until the forked shell has
 exec'd java, /proc/<pid>/cmdline is still the shell's: a start that took that for a dead broker gave up
 ("exited during start-up") while the broker came up anyway — its port then in use, and a JVM left on a
-data directory the session removes. KAFKA_EXEC_DELAY widens that window to force the race."""
+data directory the session removes. KAFKA_EXEC_DELAY widens that window to force the race. Started
+secured, as the session's broker is (its readiness check is the TLS handshake)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_a_start_whose_broker_is_slow_to_exec_waits_for_it_and_serves() -> None:
     port = _free_port_pair()
     try:
         started = subprocess.run(
-            ["bash", str(KAFKA_SCRIPT), "start", str(data), str(port)],
+            ["bash", str(KAFKA_SCRIPT), "start-secure", str(data), str(port)],
             capture_output=True,
             text=True,
             timeout=300,

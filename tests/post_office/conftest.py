@@ -17,6 +17,7 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
+from tests.fixtures.kafka import KafkaLogin
 from tests.post_office.helpers import OFFICE, OTHER_OFFICE, PostalTopic, PostOfficeClient, Tokens
 
 SECRET = "post-office-tests-signing-secret-0123456789"
@@ -33,10 +34,11 @@ async def fresh_postgres_database(admin_url: str, prefix: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def settings_for(database_url: str, kafka_bootstrap: str) -> PostOfficeSettings:
+def settings_for(database_url: str, kafka: KafkaLogin) -> PostOfficeSettings:
+    """`kafka`: the post office's own login (`post_office_kafka`)."""
     return PostOfficeSettings.model_validate(
         {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            **kafka.env(),
             "DATABASE_URL": database_url,
             "DOSSIER_AUTH_SECRET": SECRET,
             "publish_timeout_s": PUBLISH_TIMEOUT_S,
@@ -83,8 +85,8 @@ async def tokens(database_url: str) -> Tokens:
 
 
 @pytest.fixture(scope="package")
-async def post_office_app(database_url: str, kafka_bootstrap: str) -> AsyncIterator[FastAPI]:
-    app = create_app(settings_for(database_url, kafka_bootstrap))
+async def post_office_app(database_url: str, post_office_kafka: KafkaLogin) -> AsyncIterator[FastAPI]:
+    app = create_app(settings_for(database_url, post_office_kafka))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -97,8 +99,8 @@ async def api(post_office_app: FastAPI, tokens: Tokens) -> AsyncIterator[PostOff
 
 
 @pytest.fixture(scope="package")
-async def postal_topic(kafka_bootstrap: str) -> AsyncIterator[PostalTopic]:
-    topic = PostalTopic(kafka_bootstrap)
+async def postal_topic(kafka_admin: KafkaLogin) -> AsyncIterator[PostalTopic]:
+    topic = PostalTopic(kafka_admin)
     await topic.start()
     yield topic
     await topic.stop()

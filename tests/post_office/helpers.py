@@ -16,6 +16,7 @@ from contracts.envelope import Envelope, decode
 from contracts.events import Event
 from contracts.topics import POSTAL_EVENTS
 from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 
 VIETNAM = timezone(timedelta(hours=7))
 OFFICE = "100000"
@@ -205,15 +206,15 @@ class PostOfficeClient:
 class PostalTopic:
     """Reads postal.events.v1 from where it ended when the reader started, in the background."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaLogin) -> None:
+        self._kafka = kafka
         self._partitions = [TopicPartition(POSTAL_EVENTS.name, p) for p in range(POSTAL_EVENTS.partitions)]
         self.records: list[tuple[Any, Envelope[Event]]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**self._kafka.options(), enable_auto_commit=False)
         await self._consumer.start()
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_end(*self._partitions)

@@ -16,6 +16,7 @@ from services.post_office.app import create_app
 from services.post_office.commands import MAX_BATCH_SCANS, MAX_MANIFEST_ITEMS
 from services.post_office.scan_commands import Scan
 from services.shared.http_settings import HttpServiceSettings
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.live_server import (
     assert_limits_hold,
     oversize_headers_are_refused,
@@ -32,8 +33,8 @@ HANDOVERS = ("POST", "/v1/handovers")
 
 
 @pytest.fixture(scope="module")
-def port(database_url: str, kafka_bootstrap: str) -> Iterator[int]:
-    settings = settings_for(database_url, kafka_bootstrap).model_copy(
+def port(database_url: str, post_office_kafka: KafkaLogin) -> Iterator[int]:
+    settings = settings_for(database_url, post_office_kafka).model_copy(
         update={"max_body_bytes": LIMIT, "body_timeout_s": TIMEOUT_S, "header_timeout_s": TIMEOUT_S}
     )
     with serving(create_app(settings), settings, lifespan="on") as bound:

@@ -10,6 +10,7 @@ import pytest
 
 from services.post_office.app import create_app
 from services.shared.db import migrate
+from tests.fixtures.kafka import KafkaLogin
 from tests.post_office.conftest import issue_tokens, settings_for
 from tests.post_office.helpers import (
     OFFICE,
@@ -29,12 +30,12 @@ pytestmark = [pytest.mark.kafka]
 
 @pytest.fixture(scope="module")
 async def sqlite_api(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
+    tmp_path_factory: pytest.TempPathFactory, post_office_kafka: KafkaLogin
 ) -> AsyncIterator[PostOfficeClient]:
     url = f"sqlite+aiosqlite:///{Path(tmp_path_factory.mktemp('post-office')) / 'dossier.db'}"
     await migrate.upgrade_async(url)
     tokens = await issue_tokens(url)
-    app = create_app(settings_for(url, kafka_bootstrap))
+    app = create_app(settings_for(url, post_office_kafka))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://post-office.test") as http:

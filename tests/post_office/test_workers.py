@@ -28,6 +28,7 @@ from contracts.topics import POSTAL_EVENTS
 from services.post_office.app import create_app
 from services.post_office.settings import PostOfficeSettings
 from services.shared.launcher import ROOT, ManagedProcess
+from tests.fixtures.kafka import KafkaLogin
 from tests.post_office.conftest import SECRET, settings_for
 from tests.post_office.helpers import (
     SCAN_PATHS,
@@ -153,7 +154,7 @@ def parse_metrics(text: str) -> Metrics:
 
 @pytest.fixture
 async def post_office_workers(
-    database_url: str, kafka_bootstrap: str, tmp_path: Path
+    database_url: str, post_office_kafka: KafkaLogin, tmp_path: Path
 ) -> AsyncIterator[tuple[ManagedProcess, int]]:
     port = _free_port()
     process = ManagedProcess(
@@ -162,7 +163,7 @@ async def post_office_workers(
         log_path=tmp_path / "post_office.log",
         env={
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            **post_office_kafka.env(),
             "DATABASE_URL": database_url,
             "DOSSIER_AUTH_SECRET": SECRET,
             "POST_OFFICE_HOST": HOST,
@@ -219,9 +220,12 @@ class Clerk:
 
 
 async def test_two_workers_share_the_scans_and_metrics_count_every_one_of_them(
-    post_office_workers: tuple[ManagedProcess, int], tokens: Tokens, database_url: str, kafka_bootstrap: str
+    post_office_workers: tuple[ManagedProcess, int],
+    tokens: Tokens,
+    database_url: str,
+    post_office_kafka: KafkaLogin,
 ) -> None:
-    settings = settings_for(database_url, kafka_bootstrap)
+    settings = settings_for(database_url, post_office_kafka)
     process, port = post_office_workers
     assert process.pid is not None
     parent = process.pid

@@ -1,5 +1,6 @@
-"""The post office and agency APIs in this process (httpx through ASGI), on the session's broker and a
-database of the test's own, with credentials, and builders of the requests they take."""
+"""The post office and agency APIs in this process (httpx through ASGI), on the session's broker (each
+logged in as its own principal: `post_office_kafka`, `agency_kafka`) and a database of the test's own,
+with credentials, and builders of the requests they take."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db.engine import make_engine
 from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.post_office import helpers as post_office_requests
 from tests.tracker.support import SECRET
@@ -46,11 +48,13 @@ async def issue(database_url: str, role: Role, scope: str | None, subject: str) 
 
 
 @contextlib.asynccontextmanager
-async def post_office(database_url: str, bootstrap: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def post_office(
+    database_url: str, kafka: KafkaLogin, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_post_office_app(
         PostOfficeSettings.model_validate(
             {
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                **kafka.env(),
                 "DATABASE_URL": database_url,
                 "DOSSIER_AUTH_SECRET": SECRET,
                 "credential_cache_s": 5,
@@ -68,16 +72,16 @@ async def post_office(database_url: str, bootstrap: str, **settings: Any) -> Asy
 
 
 @contextlib.asynccontextmanager
-async def agency(database_url: str, bootstrap: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def agency(database_url: str, kafka: KafkaLogin, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     run = uuid.uuid4().hex[:8]
     groups = {"postal_group_id": f"agency.postal.{run}", "intake_group_id": f"agency.intake.{run}"}
     # Its consumer groups read only what comes next, not every earlier test's events.
-    await start_group_at_end(bootstrap, groups["postal_group_id"], [POSTAL_EVENTS])
-    await start_group_at_end(bootstrap, groups["intake_group_id"], [AGENCY_INTAKE])
+    await start_group_at_end(kafka, groups["postal_group_id"], [POSTAL_EVENTS])
+    await start_group_at_end(kafka, groups["intake_group_id"], [AGENCY_INTAKE])
     app = create_agency_app(
         AgencySettings.model_validate(
             {
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                **kafka.env(),
                 "DATABASE_URL": database_url,
                 "DOSSIER_AUTH_SECRET": SECRET,
                 "kafka_client_id": f"agency-{run}",

@@ -29,6 +29,7 @@ from contracts.topics import Topic
 from services.shared.consumer_lag import partition_lag
 from services.shared.db.schema import processed_event
 from services.shared.launcher import ManagedProcess, ProcessFailedError
+from tests.fixtures.kafka import KafkaLogin
 from tests.reliability.workload import records
 from tests.tracker import support as tracker_support
 from tests.tracker.support import LOOKUP_KEY_FILE, PYTHON, ROOT, SECRET
@@ -43,14 +44,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def base_environment(database_url: str, bootstrap: str, **extra: str) -> dict[str, str]:
-    """The environment of a service process: no inherited service settings, only these."""
+def base_environment(database_url: str, kafka: KafkaLogin, **extra: str) -> dict[str, str]:
+    """The environment of a service process: no inherited service settings, only these; `kafka` is the
+    service's own login."""
     prefixes = ("TRACKER_", "TURNAROUND_", "AGENCY_", "POST_OFFICE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
         {
             "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            **kafka.env(),
             "DOSSIER_AUTH_SECRET": SECRET,
             "LOG_LEVEL": "WARNING",
             **extra,
@@ -59,10 +61,10 @@ def base_environment(database_url: str, bootstrap: str, **extra: str) -> dict[st
     return env
 
 
-def tracker_environment(database_url: str, bootstrap: str, group: str, **extra: str) -> dict[str, str]:
+def tracker_environment(database_url: str, kafka: KafkaLogin, group: str, **extra: str) -> dict[str, str]:
     return base_environment(
         database_url,
-        bootstrap,
+        kafka,
         TRACKER_CONSUMER_GROUP=group,
         TRACKER_LOOKUP_KEY_FILE=str(LOOKUP_KEY_FILE),
         TRACKER_SESSION_TIMEOUT_MS="6000",
@@ -72,10 +74,10 @@ def tracker_environment(database_url: str, bootstrap: str, group: str, **extra: 
     )
 
 
-def turnaround_environment(database_url: str, bootstrap: str, group: str, **extra: str) -> dict[str, str]:
+def turnaround_environment(database_url: str, kafka: KafkaLogin, group: str, **extra: str) -> dict[str, str]:
     return base_environment(
         database_url,
-        bootstrap,
+        kafka,
         TURNAROUND_CONSUMER_GROUP=group,
         TURNAROUND_HTTP_HOST="127.0.0.1",
         TURNAROUND_HTTP_PORT=str(free_port()),
@@ -196,8 +198,8 @@ def partitions_of(topics: Iterable[Topic]) -> list[TopicPartition]:
     return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
 
 
-async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> Offsets:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def end_offsets(kafka: KafkaLogin, topics: Iterable[Topic]) -> Offsets:
+    consumer = AIOKafkaConsumer(**kafka.options())
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(partitions_of(topics)))
@@ -205,8 +207,8 @@ async def end_offsets(bootstrap: str, topics: Iterable[Topic]) -> Offsets:
         await consumer.stop()
 
 
-async def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartition]) -> Offsets:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+async def committed(kafka: KafkaLogin, group: str, partitions: Iterable[TopicPartition]) -> Offsets:
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         return {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
@@ -214,10 +216,10 @@ async def committed(bootstrap: str, group: str, partitions: Iterable[TopicPartit
         await consumer.stop()
 
 
-async def lag(bootstrap: str, group: str, ends: Offsets) -> int:
+async def lag(kafka: KafkaLogin, group: str, ends: Offsets) -> int:
     """How many records up to `ends` the group has yet to read, by the project's one definition of lag."""
-    done = await committed(bootstrap, group, ends)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    done = await committed(kafka, group, ends)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     try:
         starts = await consumer.beginning_offsets(list(ends))
@@ -227,10 +229,10 @@ async def lag(bootstrap: str, group: str, ends: Offsets) -> int:
 
 
 async def publish(
-    bootstrap: str, envelopes: Sequence[Envelope[Event]], *, chunk: int = 1000, pause_s: float = 0.0
+    kafka: KafkaLogin, envelopes: Sequence[Envelope[Event]], *, chunk: int = 1000, pause_s: float = 0.0
 ) -> None:
     """Publish in order (acks=all, idempotent), `chunk` records at a time with a pause between chunks."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         pending: list[Any] = []
@@ -247,13 +249,13 @@ async def publish(
 
 
 async def read_range(
-    bootstrap: str, start: Offsets, end: Offsets, keep: Callable[[ConsumerRecord[bytes, bytes]], bool]
+    kafka: KafkaLogin, start: Offsets, end: Offsets, keep: Callable[[ConsumerRecord[bytes, bytes]], bool]
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record from `start` up to (not including) `end`, that `keep` accepts, in partition order."""
     wanted = [tp for tp in start if end.get(tp, 0) > start[tp]]
     if not wanted:
         return []  # (and aiokafka fails to stop a consumer stopped right after its start)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, max_poll_records=5000)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:

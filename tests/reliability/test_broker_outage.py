@@ -23,7 +23,7 @@ from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
 from services.shared.db.engine import make_engine
 from services.tracker.adapters.tables import event as tracker_event
-from tests.fixtures.kafka import KafkaBroker
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability import apps
 from tests.reliability.support import (
@@ -97,14 +97,20 @@ async def _restart(kafka_broker: KafkaBroker) -> None:
 
 
 async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_event_reaches_the_tracker(
-    migrated_database: str, kafka_bootstrap: str, kafka_broker: KafkaBroker, tmp_path: Path
+    migrated_database: str,
+    kafka_admin: KafkaLogin,
+    agency_kafka: KafkaLogin,
+    post_office_kafka: KafkaLogin,
+    tracker_kafka: KafkaLogin,
+    kafka_broker: KafkaBroker,
+    tmp_path: Path,
 ) -> None:
     group = f"tracker-broker-{uuid.uuid4().hex[:8]}"
-    start = await start_group_at_end(kafka_bootstrap, group, TOPICS)
+    start = await start_group_at_end(kafka_admin, group, TOPICS)
     tracker = Service(
         "tracker",
         ["-m", "services.tracker", "consume"],
-        tracker_environment(migrated_database, kafka_bootstrap, group),
+        tracker_environment(migrated_database, tracker_kafka, group),
         tmp_path / "tracker.log",
     )
     now = datetime.now(UTC)
@@ -123,8 +129,8 @@ async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_ev
     load = Load()
     async with (
         running(tracker),
-        apps.post_office(migrated_database, kafka_bootstrap, **timeouts) as post_office,
-        apps.agency(migrated_database, kafka_bootstrap, **timeouts) as agency,
+        apps.post_office(migrated_database, post_office_kafka, **timeouts) as post_office,
+        apps.agency(migrated_database, agency_kafka, **timeouts) as agency,
     ):
         senders = [
             *(asyncio.create_task(load.client(post_office, acceptance)) for _ in range(SENDERS)),
@@ -180,12 +186,12 @@ async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_ev
         stuck = [o for o in refused if o.event_id is None]
         acknowledged = [o for o in load.outcomes if o.event_id is not None]
 
-        ends = await end_offsets(kafka_bootstrap, TOPICS)
+        ends = await end_offsets(kafka_admin, TOPICS)
         dossiers = {o.dossier_id for o in load.outcomes}
 
         async def caught_up() -> bool:
             await tracker.check()
-            return await lag(kafka_bootstrap, group, ends) == 0
+            return await lag(kafka_admin, group, ends) == 0
 
         await eventually(caught_up, within=90, what="the tracker to catch up")
 
@@ -194,7 +200,7 @@ async def test_while_kafka_is_down_the_apis_answer_503_and_every_acknowledged_ev
     assert all(o.retry_after and all(r == "2" for r in o.retry_after) for o in refused)
     assert ready == [503, 503], "readiness reports the broker down"
     records = await read_range(
-        kafka_bootstrap, start, ends, lambda r: r.key is not None and r.key.decode() in dossiers
+        kafka_admin, start, ends, lambda r: r.key is not None and r.key.decode() in dossiers
     )
     on_topic: dict[str, set[str]] = {}
     for record in records:

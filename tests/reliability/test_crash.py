@@ -28,6 +28,7 @@ from services.tracker.adapters.tables import outbox as tracker_outbox
 from services.turnaround import domain as clocks
 from services.turnaround.adapters.tables import outbox as turnaround_outbox
 from services.turnaround.domain import Threshold
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability.expected import (
     alerts_on_topic,
@@ -81,29 +82,34 @@ async def _kill_at_random(
 
 
 async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from_the_log(
-    migrated_database: str, kafka_bootstrap: str, tmp_path: Path, seed: int
+    migrated_database: str,
+    kafka_admin: KafkaLogin,
+    turnaround_kafka: KafkaLogin,
+    tracker_kafka: KafkaLogin,
+    tmp_path: Path,
+    seed: int,
 ) -> None:
     print(f"\nreliability seed {seed}: TEST_SEED={seed} replays this run")
     work = workload(seed, EVENTS)
     run = uuid.uuid4().hex[:8]
     tracker_group, turnaround_group = f"tracker-crash-{run}", f"turnaround-crash-{run}"
-    start = await start_group_at_end(kafka_bootstrap, tracker_group, TOPICS)
-    await start_group_at_end(kafka_bootstrap, turnaround_group, TOPICS)
-    alerts_start = await end_offsets(kafka_bootstrap, [CLOCK_ALERTS])
-    changes_start = await end_offsets(kafka_bootstrap, [STAGE_CHANGED])
+    start = await start_group_at_end(kafka_admin, tracker_group, TOPICS)
+    await start_group_at_end(kafka_admin, turnaround_group, TOPICS)
+    alerts_start = await end_offsets(kafka_admin, [CLOCK_ALERTS])
+    changes_start = await end_offsets(kafka_admin, [STAGE_CHANGED])
     tracker = Service(
         "tracker",
         ["-m", "services.tracker", "consume"],
         # Static membership: a restarted tracker takes its partitions back without waiting for a rebalance.
         tracker_environment(
-            migrated_database, kafka_bootstrap, tracker_group, TRACKER_GROUP_INSTANCE_ID=f"crash-{run}"
+            migrated_database, tracker_kafka, tracker_group, TRACKER_GROUP_INSTANCE_ID=f"crash-{run}"
         ),
         tmp_path / "tracker.log",
     )
     turnaround = Service(
         "turnaround",
         ["-m", "services.turnaround"],
-        turnaround_environment(migrated_database, kafka_bootstrap, turnaround_group),
+        turnaround_environment(migrated_database, turnaround_kafka, turnaround_group),
         tmp_path / "turnaround.log",
     )
     engine = make_engine(migrated_database)
@@ -111,11 +117,11 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
     started = time.monotonic()
     try:
         async with running(tracker, turnaround):
-            publishing = asyncio.create_task(publish(kafka_bootstrap, work.events, chunk=250, pause_s=0.4))
+            publishing = asyncio.create_task(publish(kafka_admin, work.events, chunk=250, pause_s=0.4))
 
             def consumed(group: str) -> Callable[[], Awaitable[int]]:
                 async def committed_records() -> int:
-                    done = await committed(kafka_bootstrap, group, start)
+                    done = await committed(kafka_admin, group, start)
                     return sum(done[tp] - start[tp] for tp in start)
 
                 return committed_records
@@ -130,7 +136,7 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
                 publishing,
             )
             print(f"crash: published, faults injected after {time.monotonic() - started:.0f} s: {faults}")
-            ends = await end_offsets(kafka_bootstrap, TOPICS)
+            ends = await end_offsets(kafka_admin, TOPICS)
             published = sum(ends[tp] - start[tp] for tp in ends)
             assert published == EVENTS, f"seed {seed}: the stream is on the topics"
 
@@ -138,8 +144,8 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
                 for service in (tracker, turnaround):
                     await service.check()
                 return (
-                    await lag(kafka_bootstrap, tracker_group, ends) == 0
-                    and await lag(kafka_bootstrap, turnaround_group, ends) == 0
+                    await lag(kafka_admin, tracker_group, ends) == 0
+                    and await lag(kafka_admin, turnaround_group, ends) == 0
                     and await table_count(engine, tracker_outbox) == 0
                 )
 
@@ -157,7 +163,7 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
         catch_up_s = time.monotonic() - started
 
         log_records = await read_range(
-            kafka_bootstrap, start, ends, lambda r: r.key is not None and r.key in work.keys
+            kafka_admin, start, ends, lambda r: r.key is not None and r.key in work.keys
         )
         log = events_of(log_records)
         assert sum(map(len, log.values())) == EVENTS
@@ -176,9 +182,9 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
         assert timed.missing_alerts == [] and timed.wrong_alert_ids == []
 
         alert_records = await read_range(
-            kafka_bootstrap,
+            kafka_admin,
             alerts_start,
-            await end_offsets(kafka_bootstrap, [CLOCK_ALERTS]),
+            await end_offsets(kafka_admin, [CLOCK_ALERTS]),
             lambda r: r.key is not None and r.key in work.keys,
         )
         on_topic = alerts_on_topic(alert_records, await raised_alerts(engine, work.by_dossier))
@@ -191,9 +197,9 @@ async def test_consumers_killed_at_random_moments_end_in_the_state_computed_from
 
         # Subscribers of the stage changes end where the tracker ends, for every dossier.
         changes = await read_range(
-            kafka_bootstrap,
+            kafka_admin,
             changes_start,
-            await end_offsets(kafka_bootstrap, [STAGE_CHANGED]),
+            await end_offsets(kafka_admin, [STAGE_CHANGED]),
             lambda r: r.key is not None and r.key in work.keys,
         )
         unannounced, unexpected = stage_entries_published(log, changes)

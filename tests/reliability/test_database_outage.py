@@ -39,6 +39,7 @@ from services.shared.consuming import (
 from services.shared.db.engine import make_engine
 from services.turnaround import domain as clocks
 from tests.fixtures.ids import unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import PostgresServer
 from tests.reliability.expected import compare_tracker, compare_turnaround, events_of
@@ -83,45 +84,51 @@ async def _restart(server: PostgresServer) -> None:
 
 
 async def test_while_postgresql_is_down_no_offset_is_committed_and_afterwards_every_event_applies_once(
-    migrated_database: str, kafka_bootstrap: str, postgres_server: PostgresServer, tmp_path: Path, seed: int
+    migrated_database: str,
+    kafka_admin: KafkaLogin,
+    turnaround_kafka: KafkaLogin,
+    tracker_kafka: KafkaLogin,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    seed: int,
 ) -> None:
     work = workload(seed, EVENTS)
     first, rest = work.events[: EVENTS // 4], work.events[EVENTS // 4 :]
     run = uuid.uuid4().hex[:8]
     groups = {"tracker": f"tracker-pg-{run}", "turnaround": f"turnaround-pg-{run}"}
     dead_letter_topics = [t.dead_letter for t in TOPICS if t.dead_letter is not None]
-    dead_letters_start = await end_offsets(kafka_bootstrap, dead_letter_topics)
-    start = await start_group_at_end(kafka_bootstrap, groups["tracker"], TOPICS)
-    await start_group_at_end(kafka_bootstrap, groups["turnaround"], TOPICS)
+    dead_letters_start = await end_offsets(kafka_admin, dead_letter_topics)
+    start = await start_group_at_end(kafka_admin, groups["tracker"], TOPICS)
+    await start_group_at_end(kafka_admin, groups["turnaround"], TOPICS)
     tracker = Service(
         "tracker",
         ["-m", "services.tracker", "consume"],
-        tracker_environment(migrated_database, kafka_bootstrap, groups["tracker"]),
+        tracker_environment(migrated_database, tracker_kafka, groups["tracker"]),
         tmp_path / "tracker.log",
     )
     turnaround = Service(
         "turnaround",
         ["-m", "services.turnaround"],
-        turnaround_environment(migrated_database, kafka_bootstrap, groups["turnaround"]),
+        turnaround_environment(migrated_database, turnaround_kafka, groups["turnaround"]),
         tmp_path / "turnaround.log",
     )
 
     async def consumed(group: str) -> int:
-        done = await committed(kafka_bootstrap, group, start)
+        done = await committed(kafka_admin, group, start)
         return sum(done[tp] - start[tp] for tp in start)
 
     async with running(tracker, turnaround):
-        await publish(kafka_bootstrap, first)
+        await publish(kafka_admin, first)
 
         async def both_consumed_the_first_part() -> bool:
             return all([await consumed(g) == len(first) for g in groups.values()])
 
         await eventually(both_consumed_the_first_part, within=90, what="the first part to be consumed")
         # The rest arrives while the database goes away.
-        publishing = asyncio.create_task(publish(kafka_bootstrap, rest, chunk=200, pause_s=0.1))
+        publishing = asyncio.create_task(publish(kafka_admin, rest, chunk=200, pause_s=0.1))
 
         async def rest_arriving() -> bool:
-            ends = await end_offsets(kafka_bootstrap, TOPICS)
+            ends = await end_offsets(kafka_admin, TOPICS)
             return sum(ends[tp] - start[tp] for tp in ends) > len(first)
 
         await eventually(rest_arriving, within=60, what="the rest of the stream to start arriving")
@@ -158,18 +165,18 @@ async def test_while_postgresql_is_down_no_offset_is_committed_and_afterwards_ev
             await eventually(retried_with_back_off, within=120, what="both consumers to retry with back-off")
             still = {name: await consumed(group) for name, group in groups.items()}
             down_s = time.monotonic() - stopped
-            ends = await end_offsets(kafka_bootstrap, TOPICS)
-            waiting = {name: await lag(kafka_bootstrap, group, ends) for name, group in groups.items()}
+            ends = await end_offsets(kafka_admin, TOPICS)
+            waiting = {name: await lag(kafka_admin, group, ends) for name, group in groups.items()}
         finally:
             await _restart(postgres_server)
         await publishing
-        ends = await end_offsets(kafka_bootstrap, TOPICS)
+        ends = await end_offsets(kafka_admin, TOPICS)
         assert sum(ends[tp] - start[tp] for tp in ends) == EVENTS
 
         async def caught_up() -> bool:
             for service in (tracker, turnaround):
                 await service.check()
-            return all([await lag(kafka_bootstrap, g, ends) == 0 for g in groups.values()])
+            return all([await lag(kafka_admin, g, ends) == 0 for g in groups.values()])
 
         await eventually(caught_up, within=120, what="both consumers to catch up after the outage")
 
@@ -183,16 +190,16 @@ async def test_while_postgresql_is_down_no_offset_is_committed_and_afterwards_ev
 
     ours = {g.encode() for g in groups.values()}
     dead = await read_range(
-        kafka_bootstrap,
+        kafka_admin,
         dead_letters_start,
-        await end_offsets(kafka_bootstrap, dead_letter_topics),
+        await end_offsets(kafka_admin, dead_letter_topics),
         lambda r: dict(r.headers).get(DLT_CONSUMER) in ours,
     )
     assert [(dict(r.headers)[DLT_REASON], dict(r.headers)[DLT_DETAIL]) for r in dead][:5] == [], (
         f"seed {seed}: {len(dead)} valid events dead-lettered during the outage"
     )
     log = events_of(
-        await read_range(kafka_bootstrap, start, ends, lambda r: r.key is not None and r.key in work.keys)
+        await read_range(kafka_admin, start, ends, lambda r: r.key is not None and r.key in work.keys)
     )
     engine = make_engine(migrated_database)
     try:

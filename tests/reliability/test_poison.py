@@ -26,6 +26,7 @@ from services.shared.consuming import DLT_CONSUMER, DLT_REASON
 from services.tracker.adapters import repository
 from services.tracker.app import build
 from services.tracker.consumers import TOPICS as TRACKER_TOPICS
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability import apps
 from tests.reliability.support import end_offsets, eventually, read_range
@@ -79,9 +80,9 @@ def _poison(valid: Envelope[Event], other_dossier: str) -> list[tuple[str, bytes
     ]
 
 
-async def _send(bootstrap: str, topic: Topic, records: list[tuple[bytes, bytes]]) -> None:
+async def _send(kafka: KafkaLogin, topic: Topic, records: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=2 * 2**20
+        **kafka.options(), acks="all", enable_idempotence=True, max_request_size=2 * 2**20
     )
     await producer.start()
     try:
@@ -97,15 +98,15 @@ def _valid(envelope: Envelope[Event]) -> tuple[bytes, bytes]:
 
 
 async def _dead_letters(
-    bootstrap: str, topic: Topic, start: Any, consumer: str, count: int
+    kafka: KafkaLogin, topic: Topic, start: Any, consumer: str, count: int
 ) -> dict[str, tuple[bytes | None, bytes]]:
     """reason → (key, value) of the dead letters `consumer` wrote since `start`."""
     assert topic.dead_letter is not None
 
     async def written() -> dict[str, tuple[bytes | None, bytes]] | None:
-        ends = await end_offsets(bootstrap, [topic.dead_letter])  # type: ignore[list-item]
+        ends = await end_offsets(kafka, [topic.dead_letter])  # type: ignore[list-item]
         records = await read_range(
-            bootstrap, start, ends, lambda r: dict(r.headers).get(DLT_CONSUMER) == consumer.encode()
+            kafka, start, ends, lambda r: dict(r.headers).get(DLT_CONSUMER) == consumer.encode()
         )
         found = {dict(r.headers)[DLT_REASON].decode(): (r.key, r.value) for r in records}
         assert len(found) == len(records), "one dead letter per poison record, none for a valid one"
@@ -115,7 +116,7 @@ async def _dead_letters(
 
 
 async def test_poison_on_the_postal_topic_is_dead_lettered_with_its_reason_and_the_tracker_goes_on(
-    migrated_database: str, kafka_bootstrap: str
+    migrated_database: str, kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin
 ) -> None:
     item_id, other = apps.new_item_id(), apps.new_item_id()
     dossier_id = dossier_id_for_item(item_id)
@@ -128,20 +129,20 @@ async def test_poison_on_the_postal_topic_is_dead_lettered_with_its_reason_and_t
         item_kind=ItemKind.DOSSIER,
     )
     poison = _poison(accepted, dossier_id_for_item(other))
-    settings = settings_for(migrated_database, kafka_bootstrap)
-    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TRACKER_TOPICS)
+    settings = settings_for(migrated_database, tracker_kafka)
+    await start_group_at_end(kafka_admin, settings.consumer_group, TRACKER_TOPICS)
     assert POSTAL_EVENTS.dead_letter is not None
-    dlt_start = await end_offsets(kafka_bootstrap, [POSTAL_EVENTS.dead_letter])
+    dlt_start = await end_offsets(kafka_admin, [POSTAL_EVENTS.dead_letter])
     tracker = build(settings)
     try:
         async with tracker.consuming():
             await _send(
-                kafka_bootstrap,
+                kafka_admin,
                 POSTAL_EVENTS,
                 [_valid(accepted), *((k, v) for _, k, v in poison), _valid(in_transit)],
             )
             letters = await _dead_letters(
-                kafka_bootstrap, POSTAL_EVENTS, dlt_start, settings.consumer_group, len(REASONS)
+                kafka_admin, POSTAL_EVENTS, dlt_start, settings.consumer_group, len(REASONS)
             )
 
             async def applied() -> Any:
@@ -160,7 +161,7 @@ async def test_poison_on_the_postal_topic_is_dead_lettered_with_its_reason_and_t
 
 
 async def test_poison_on_the_intake_topic_is_dead_lettered_and_the_valid_reports_are_republished(
-    migrated_database: str, kafka_bootstrap: str
+    migrated_database: str, kafka_admin: KafkaLogin, agency_kafka: KafkaLogin
 ) -> None:
     code, other = apps.new_agency_dossier_code(), apps.new_agency_dossier_code()
     dossier_id = dossier_id_for_agency_code(code)
@@ -178,22 +179,20 @@ async def test_poison_on_the_intake_topic_is_dead_lettered_and_the_valid_reports
     refused = report("agency.dossier_refused", filed_at + timedelta(hours=1))
     poison = _poison(registered, dossier_id_for_agency_code(other))
     assert AGENCY_INTAKE.dead_letter is not None
-    dlt_start = await end_offsets(kafka_bootstrap, [AGENCY_INTAKE.dead_letter])
-    events_start = await end_offsets(kafka_bootstrap, [AGENCY_EVENTS])
-    async with apps.agency(migrated_database, kafka_bootstrap) as agency:
+    dlt_start = await end_offsets(kafka_admin, [AGENCY_INTAKE.dead_letter])
+    events_start = await end_offsets(kafka_admin, [AGENCY_EVENTS])
+    async with apps.agency(migrated_database, agency_kafka) as agency:
         group = agency.app_settings["intake_group_id"]  # type: ignore[attr-defined]
         await _send(
-            kafka_bootstrap,
+            kafka_admin,
             AGENCY_INTAKE,
             [_valid(registered), *((k, v) for _, k, v in poison), _valid(refused)],
         )
-        letters = await _dead_letters(kafka_bootstrap, AGENCY_INTAKE, dlt_start, group, len(REASONS))
+        letters = await _dead_letters(kafka_admin, AGENCY_INTAKE, dlt_start, group, len(REASONS))
 
         async def republished() -> list[Any] | None:
-            ends = await end_offsets(kafka_bootstrap, [AGENCY_EVENTS])
-            found = await read_range(
-                kafka_bootstrap, events_start, ends, lambda r: r.key == dossier_id.encode()
-            )
+            ends = await end_offsets(kafka_admin, [AGENCY_EVENTS])
+            found = await read_range(kafka_admin, events_start, ends, lambda r: r.key == dossier_id.encode())
             return found if len(found) >= 2 else None
 
         records = await eventually(republished, within=30, what="the valid reports on agency.events.v1")

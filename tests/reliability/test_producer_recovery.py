@@ -24,12 +24,13 @@ from services.shared.compat.aiokafka_internals import sequence_numbers, skip_seq
 from services.shared.compat.faststream_internals import current_producer
 from services.shared.kafka import BrokerUnavailableError, EventPublisher, make_broker
 from tests.fixtures.ids import unique_item_id
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka]
 
 
 async def test_a_partition_with_a_gap_in_its_producer_sequence_takes_publications_again(
-    kafka_bootstrap: str,
+    post_office_kafka: KafkaLogin,
 ) -> None:
     item_id = unique_item_id("EB")
     dossier_id = dossier_id_for_item(item_id)
@@ -39,7 +40,13 @@ async def test_a_partition_with_a_gap_in_its_producer_sequence_takes_publication
             update={"id": uuid.uuid4()}
         )
 
-    broker = make_broker(kafka_bootstrap, client_id=f"recovery-{uuid.uuid4().hex[:6]}")
+    # The post office's publisher, logged in as the post office: its idempotent producer may write
+    # postal.events.v1 and nothing else.
+    broker = make_broker(
+        post_office_kafka.bootstrap,
+        security=post_office_kafka.security,
+        client_id=f"recovery-{uuid.uuid4().hex[:6]}",
+    )
     await broker.connect()
     publisher = EventPublisher(broker, timeout_s=2)
     refusals: list[str] = []

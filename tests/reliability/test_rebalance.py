@@ -26,6 +26,7 @@ from services.shared.db.engine import make_engine
 from services.shared.kafka_groups import PARTITIONS_ASSIGNED
 from services.tracker.adapters import repository
 from services.tracker.app import build
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.reliability.expected import compare_tracker, events_of
 from tests.reliability.support import (
@@ -98,15 +99,15 @@ async def rebalanced(
 
 
 async def test_replicas_joining_and_leaving_under_load_lose_nothing_and_keep_each_dossiers_order(
-    migrated_database: str, kafka_bootstrap: str, tmp_path: Path, seed: int
+    migrated_database: str, kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, tmp_path: Path, seed: int
 ) -> None:
     work = workload(seed, EVENTS)
     group = f"tracker-rebalance-{uuid.uuid4().hex[:8]}"
-    start = await start_group_at_end(kafka_bootstrap, group, TOPICS)
+    start = await start_group_at_end(kafka_admin, group, TOPICS)
     members = 2
     env = tracker_environment(
         migrated_database,
-        kafka_bootstrap,
+        tracker_kafka,
         group,
         TRACKER_MAX_BATCH="200",
         TRACKER_CONSUMERS=str(members),
@@ -130,8 +131,8 @@ async def test_replicas_joining_and_leaving_under_load_lose_nothing_and_keep_eac
         rounds.append(await rebalanced(running, group, seen, members))
         for (action, replica), events in zip(plan, slices, strict=False):
             # The change is made while its slice is being published (and consumed).
-            await publish(kafka_bootstrap, events[:CHUNK])
-            rest = asyncio.create_task(publish(kafka_bootstrap, events[CHUNK:], chunk=CHUNK, pause_s=0.3))
+            await publish(kafka_admin, events[:CHUNK])
+            rest = asyncio.create_task(publish(kafka_admin, events[CHUNK:], chunk=CHUNK, pause_s=0.3))
             if action == "join":
                 seen[replica.name] = len(assignments(replica, group))  # its earlier run's are spent
                 await replica.start()
@@ -143,13 +144,13 @@ async def test_replicas_joining_and_leaving_under_load_lose_nothing_and_keep_eac
             await rest
             before, after = rounds[-2], rounds[-1]
             handovers.append(sum(1 for p in PARTITIONS if before[p][0] != after[p][0]))
-        await publish(kafka_bootstrap, slices[-1], chunk=CHUNK)
-        ends = await end_offsets(kafka_bootstrap, TOPICS)
+        await publish(kafka_admin, slices[-1], chunk=CHUNK)
+        ends = await end_offsets(kafka_admin, TOPICS)
 
         async def caught_up() -> bool:
             for replica in replicas:
                 await replica.check()
-            return await lag(kafka_bootstrap, group, ends) == 0
+            return await lag(kafka_admin, group, ends) == 0
 
         await eventually(caught_up, within=120, what="the group to catch up")
     finally:
@@ -167,9 +168,7 @@ async def test_replicas_joining_and_leaving_under_load_lose_nothing_and_keep_eac
     ], "each rebalance shared the partitions among the replicas then running"
     callbacks = sum(len(assignments(r, group)) for r in replicas)
 
-    records = await read_range(
-        kafka_bootstrap, start, ends, lambda r: r.key is not None and r.key in work.keys
-    )
+    records = await read_range(kafka_admin, start, ends, lambda r: r.key is not None and r.key in work.keys)
     assert len(records) == EVENTS
     engine = make_engine(migrated_database)
     try:

@@ -35,6 +35,7 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 from tests.post_office import helpers as post_office_requests
@@ -114,7 +115,7 @@ class Stack:
     services: dict[str, Service]
     tokens: dict[str, str | None]
     database_url: str
-    kafka_bootstrap: str
+    kafka_admin: KafkaLogin
     topics_start: Offsets
     journey: Journey
     logs: dict[str, Path] = field(default_factory=dict)
@@ -357,7 +358,7 @@ async def _drive(stack: Stack) -> Journey:
 
 @pytest.fixture(scope="package")
 async def stack(
-    postgres_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_url: str, kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     database_url = await create_database(postgres_url, "security")
     await migrate.upgrade_async(database_url)
@@ -377,22 +378,26 @@ async def stack(
         "TRACKER_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
         "TURNAROUND_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
     }.items():
-        await start_group_at_end(kafka_bootstrap, groups[key], topics)
-    topics_start = await end_offsets(kafka_bootstrap, all_topics())
+        await start_group_at_end(kafka_broker.admin, groups[key], topics)
+    topics_start = await end_offsets(kafka_broker.admin, all_topics())
     ports = {name: free_port() for name in ("post_office", "agency", "tracker", "turnaround")}
-    env = base_environment(database_url, kafka_bootstrap, LOG_LEVEL="DEBUG", **groups)
+
+    def env(service: str) -> dict[str, str]:
+        """Each service logs in as its own principal: the journey runs with least privilege."""
+        return base_environment(database_url, kafka_broker.for_service(service), LOG_LEVEL="DEBUG", **groups)
+
     services = {
         "post_office": _service(
             "post_office",
             ["services.post_office"],
-            {**env, "POST_OFFICE_PORT": str(ports["post_office"])},
+            {**env("post_office"), "POST_OFFICE_PORT": str(ports["post_office"])},
             logs,
             ports["post_office"],
         ),
         "agency": _service(
             "agency",
             ["services.agency"],
-            {**env, "AGENCY_HTTP_PORT": str(ports["agency"])},
+            {**env("agency"), "AGENCY_HTTP_PORT": str(ports["agency"])},
             logs,
             ports["agency"],
         ),
@@ -400,7 +405,7 @@ async def stack(
             "tracker",
             ["services.tracker", "serve"],
             {
-                **env,
+                **env("tracker"),
                 "TRACKER_PORT": str(ports["tracker"]),
                 "TRACKER_PUBLIC_LOOKUP_FAILURES": "100000",
                 "TRACKER_OUTBOX_IDLE_S": "0.2",
@@ -411,7 +416,11 @@ async def stack(
         "turnaround": _service(
             "turnaround",
             ["services.turnaround"],
-            {**env, "TURNAROUND_HTTP_HOST": "127.0.0.1", "TURNAROUND_HTTP_PORT": str(ports["turnaround"])},
+            {
+                **env("turnaround"),
+                "TURNAROUND_HTTP_HOST": "127.0.0.1",
+                "TURNAROUND_HTTP_PORT": str(ports["turnaround"]),
+            },
             logs,
             ports["turnaround"],
         ),
@@ -426,7 +435,7 @@ async def stack(
             services=services,
             tokens=tokens,
             database_url=database_url,
-            kafka_bootstrap=kafka_bootstrap,
+            kafka_admin=kafka_broker.admin,
             topics_start=topics_start,
             journey=None,  # type: ignore[arg-type]
             logs={name: s.log for name, s in services.items()},

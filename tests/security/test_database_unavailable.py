@@ -25,6 +25,7 @@ from services.tracker.app import build as tracker_build
 from services.turnaround.app import create_app as turnaround_app
 from services.turnaround.settings import TurnaroundSettings
 from tests.fixtures.ids import unique_item_id
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 from tests.fixtures.live_server import serving
 from tests.tracker.support import SECRET
 from tests.tracker.support import settings_for as tracker_settings
@@ -40,25 +41,25 @@ def _refusing_database() -> str:
     return f"postgresql+asyncpg://nobody:none@127.0.0.1:{port}/none"
 
 
-def _shared(bootstrap: str) -> dict[str, Any]:
+def _shared(kafka: KafkaLogin) -> dict[str, Any]:
     return {
         "DATABASE_URL": _refusing_database(),
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        **kafka.env(),
         "DOSSIER_AUTH_SECRET": SecretStr(SECRET),
         "http_host": "127.0.0.1",
     }
 
 
-def _post_office(bootstrap: str) -> tuple[Any, HttpServiceSettings]:
-    settings = PostOfficeSettings.model_validate(_shared(bootstrap))
+def _post_office(kafka: KafkaLogin) -> tuple[Any, HttpServiceSettings]:
+    settings = PostOfficeSettings.model_validate(_shared(kafka))
     return post_office_app(settings), settings
 
 
-def _agency(bootstrap: str) -> tuple[Any, HttpServiceSettings]:
+def _agency(kafka: KafkaLogin) -> tuple[Any, HttpServiceSettings]:
     run = uuid.uuid4().hex[:8]
     settings = AgencySettings.model_validate(
         {
-            **_shared(bootstrap),
+            **_shared(kafka),
             "postal_group_id": f"agency.postal.down-{run}",
             "intake_group_id": f"agency.intake.down-{run}",
         }
@@ -66,20 +67,22 @@ def _agency(bootstrap: str) -> tuple[Any, HttpServiceSettings]:
     return agency_app(settings), settings
 
 
-def _tracker(bootstrap: str) -> tuple[Any, HttpServiceSettings]:
-    settings = tracker_settings(_refusing_database(), bootstrap, credential_cache_s=0)
+def _tracker(kafka: KafkaLogin) -> tuple[Any, HttpServiceSettings]:
+    settings = tracker_settings(_refusing_database(), kafka, credential_cache_s=0)
     return tracker_build(settings, consume=False).api, settings
 
 
-def _turnaround(bootstrap: str) -> tuple[Any, HttpServiceSettings]:
+def _turnaround(kafka: KafkaLogin) -> tuple[Any, HttpServiceSettings]:
     run = uuid.uuid4().hex[:8]
     settings = TurnaroundSettings.model_validate(
-        {**_shared(bootstrap), "consumer_group": f"turnaround-down-{run}"}
+        {**_shared(kafka), "consumer_group": f"turnaround-down-{run}"}
     )
     return turnaround_app(settings), settings
 
 
-SERVICES: dict[str, tuple[Callable[[str], tuple[Any, HttpServiceSettings]], Role, list[tuple[str, str]]]] = {
+SERVICES: dict[
+    str, tuple[Callable[[KafkaLogin], tuple[Any, HttpServiceSettings]], Role, list[tuple[str, str]]]
+] = {
     "post_office": (_post_office, Role.OPERATOR, [("POST", "/v1/losses")]),
     "agency": (_agency, Role.OPERATOR, [("GET", f"/dossiers/{unique_item_id()}")]),
     "tracker": (
@@ -97,10 +100,10 @@ SERVICES: dict[str, tuple[Callable[[str], tuple[Any, HttpServiceSettings]], Role
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_while_the_database_is_down_a_request_is_answered_503_with_retry_after_never_500(
-    service: str, kafka_bootstrap: str
+    service: str, kafka_broker: KafkaBroker
 ) -> None:
     make, role, calls = SERVICES[service]
-    app, settings = make(kafka_bootstrap)
+    app, settings = make(kafka_broker.for_service(service))
     _, token = TokenSigner(SECRET).issue(
         subject="ops-db-down", role=role, scope=None, now=datetime.now(UTC), valid_for=timedelta(hours=1)
     )

@@ -69,8 +69,8 @@ def _text(value: bytes | None) -> str:
 
 
 async def _records(stack: Stack) -> list[ConsumerRecord[bytes, bytes]]:
-    ends = await end_offsets(stack.kafka_bootstrap, all_topics())
-    return await read_range(stack.kafka_bootstrap, stack.topics_start, ends, lambda r: True)
+    ends = await end_offsets(stack.kafka_admin, all_topics())
+    return await read_range(stack.kafka_admin, stack.topics_start, ends, lambda r: True)
 
 
 async def test_no_personal_data_in_lookups_logs_metrics_kafka_keys_derived_events_or_the_database(

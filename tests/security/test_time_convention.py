@@ -68,8 +68,8 @@ async def test_every_time_the_apis_answer_with_is_written_in_vietnam_time(stack:
 
 
 async def test_every_event_the_stack_published_writes_its_times_in_vietnam_time(stack: Stack) -> None:
-    ends = await end_offsets(stack.kafka_bootstrap, all_topics())
-    records = await read_range(stack.kafka_bootstrap, stack.topics_start, ends, lambda r: r.value is not None)
+    ends = await end_offsets(stack.kafka_admin, all_topics())
+    records = await read_range(stack.kafka_admin, stack.topics_start, ends, lambda r: r.value is not None)
     by_topic: dict[str, int] = {}
     for record in records:
         assert record.value is not None

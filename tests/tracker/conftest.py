@@ -8,6 +8,7 @@ import pytest
 
 from services.tracker.app import Tracker, build
 from services.tracker.consumers import TOPICS
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.tracker.support import settings_for
 
@@ -23,10 +24,12 @@ async def tracker(migrated_database: str) -> AsyncIterator[Tracker]:
 
 
 @pytest.fixture
-async def live_tracker(migrated_database: str, kafka_bootstrap: str) -> AsyncIterator[Tracker]:
+async def live_tracker(
+    migrated_database: str, kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin
+) -> AsyncIterator[Tracker]:
     """A tracker on its own database and consumer group, consuming from the session's broker."""
-    settings = settings_for(migrated_database, kafka_bootstrap)
-    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
+    settings = settings_for(migrated_database, tracker_kafka)
+    await start_group_at_end(kafka_admin, settings.consumer_group, TOPICS)
     built = build(settings)
     try:
         async with built.consuming():

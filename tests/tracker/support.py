@@ -24,6 +24,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.consuming import RawRecord
 from services.tracker.adapters.tables import PROJECTION_TABLES
 from services.tracker.settings import TrackerSettings
+from tests.fixtures.kafka import KafkaLogin, kafka_env_of
 
 SECRET = "tracker-tests-signing-secret-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,12 @@ LOOKUP_KEY_FILE = ROOT / ".work" / "lookup_key"
 T = TypeVar("T")
 
 
-def settings_for(database_url: str, bootstrap: str = "127.0.0.1:9", **overrides: Any) -> TrackerSettings:
+def settings_for(database_url: str, kafka: KafkaLogin | None = None, **overrides: Any) -> TrackerSettings:
+    """`kafka`: the tracker's own login (kafka_broker.for_service("tracker")); none for a tracker that
+    never reaches Kafka (nothing listens on port 9)."""
     values: dict[str, Any] = {
         "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        **(kafka.env() if kafka else {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}),
         "DOSSIER_AUTH_SECRET": SECRET,
         "lookup_key_file": LOOKUP_KEY_FILE,
         "consumer_group": f"tracker-test-{uuid.uuid4().hex[:10]}",
@@ -57,7 +60,7 @@ def environment_for(settings: TrackerSettings, **extra: str) -> dict[str, str]:
     env.update(
         {
             "DATABASE_URL": settings.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            **kafka_env_of(settings),
             "DOSSIER_AUTH_SECRET": SECRET,
             "TRACKER_LOOKUP_KEY_FILE": str(settings.lookup_key_file),
             "TRACKER_CONSUMER_GROUP": settings.consumer_group,
@@ -89,8 +92,8 @@ def records_of(envelopes: Iterable[Envelope[Event]], first_offset: int = 0) -> l
     return out
 
 
-async def publish(bootstrap: str, envelopes: Sequence[Envelope[Event]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def publish(kafka: KafkaLogin, envelopes: Sequence[Envelope[Event]]) -> None:
+    producer = AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for envelope in envelopes:
@@ -102,8 +105,8 @@ async def publish(bootstrap: str, envelopes: Sequence[Envelope[Event]]) -> None:
         await producer.stop()
 
 
-async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def publish_raw(kafka: KafkaLogin, topic: str, value: bytes, key: bytes) -> None:
+    producer = AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key)
@@ -125,8 +128,8 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-async def end_offsets(bootstrap: str, topic: Topic) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def end_offsets(kafka: KafkaLogin, topic: Topic) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**kafka.options())
     await consumer.start()
     try:
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -136,7 +139,7 @@ async def end_offsets(bootstrap: str, topic: Topic) -> dict[TopicPartition, int]
 
 
 async def read_from(
-    bootstrap: str,
+    kafka: KafkaLogin,
     start: dict[TopicPartition, int],
     keep: Callable[[ConsumerRecord[bytes, bytes]], bool],
     count: int,
@@ -144,7 +147,7 @@ async def read_from(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Records from ``start`` that ``keep`` accepts, until ``count`` of them (``read_to_end`` when
     nothing more may follow)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
@@ -161,14 +164,14 @@ async def read_from(
 
 
 async def read_to_end(
-    bootstrap: str,
+    kafka: KafkaLogin,
     start: dict[TopicPartition, int],
     keep: Callable[[ConsumerRecord[bytes, bytes]], bool],
     within: float = 60.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record from ``start`` to the partitions' end as it is now that ``keep`` accepts: call it once
     what is awaited is known to be on the topic (acknowledged), to see all of it and nothing else."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
@@ -213,9 +216,9 @@ async def snapshot(engine: AsyncEngine, dossier_ids: Iterable[str]) -> dict[str,
 
 
 async def committed_offsets(
-    bootstrap: str, group: str, partitions: Iterable[TopicPartition]
+    kafka: KafkaLogin, group: str, partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         return {tp: (await consumer.committed(tp)) or 0 for tp in partitions}

@@ -16,6 +16,7 @@ from bench.events import Population
 from services.tracker.adapters.tables import event
 from services.tracker.app import build
 from services.tracker.consumers import TOPICS
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.tracker.support import eventually, settings_for
 
@@ -23,16 +24,16 @@ DOSSIERS = 150
 
 
 async def test_a_backlog_of_both_topics_is_applied_in_time_order_without_folding_a_dossier_again(
-    migrated_database: str, kafka_bootstrap: str
+    migrated_database: str, kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin
 ) -> None:
     # Small fetches and batches, so the backlog takes many rounds, as a large one does with the defaults.
     settings = settings_for(
-        migrated_database, kafka_bootstrap, max_batch=40, fetch_partition_bytes=16_384, consumers=1
+        migrated_database, tracker_kafka, max_batch=40, fetch_partition_bytes=16_384, consumers=1
     )
-    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
+    await start_group_at_end(kafka_admin, settings.consumer_group, TOPICS)
     # Whole journeys, published in the order they happened (no offline scanner: no event is truly late).
     population = Population(DOSSIERS, first=uuid.uuid4().int % 10**7 * 10, late_share=0.0)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     await producer.start()
     by_topic: dict[str, int] = {}
     try:

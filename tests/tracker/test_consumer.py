@@ -22,6 +22,7 @@ from services.tracker.app import Tracker, build
 from services.tracker.consumers import TOPICS
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.stages import assert_every_stage_entered_published_once, stage_changes_on_topic
@@ -67,20 +68,20 @@ async def drained(tracker: Tracker, dossiers: list[Dossier]) -> None:
 
 
 async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_stage_entered_is_published(
-    live_tracker: Tracker, kafka_bootstrap: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin
 ) -> None:
     dossiers = [new_dossier(form) for form in ServiceForm]
     journeys = {d.dossier_id: journey(d) for d in dossiers}
-    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+    start = await end_offsets(kafka_admin, STAGE_CHANGED)
 
-    await publish(kafka_bootstrap, [e for d in dossiers for e in journeys[d.dossier_id]])
+    await publish(kafka_admin, [e for d in dossiers for e in journeys[d.dossier_id]])
 
     for dossier in dossiers:
         row = await settled(live_tracker, dossier, len(journeys[dossier.dossier_id]))
         assert dict(row._mapping) == expected_row(live_tracker, dossier, journeys[dossier.dossier_id])
     await drained(live_tracker, dossiers)
     keys = {d.dossier_id.encode() for d in dossiers}
-    records = await read_to_end(kafka_bootstrap, start, lambda r: r.key in keys)
+    records = await read_to_end(kafka_admin, start, lambda r: r.key in keys)
     assert all(dict(r.headers)["ce_type"] == b"tracker.stage_changed" for r in records)
     published = stage_changes_on_topic(records)
     for dossier in dossiers:
@@ -91,21 +92,21 @@ async def test_each_service_form_is_tracked_to_the_end_of_its_journey_and_every_
 
 
 async def test_every_event_delivered_twice_is_kept_once_and_publishes_its_stage_change_once(
-    live_tracker: Tracker, kafka_bootstrap: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin
 ) -> None:
     dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
     events = journey(dossier)
-    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+    start = await end_offsets(kafka_admin, STAGE_CHANGED)
 
-    await publish(kafka_bootstrap, events)
-    await publish(kafka_bootstrap, events[::-1])
+    await publish(kafka_admin, events)
+    await publish(kafka_admin, events[::-1])
 
     row = await settled(live_tracker, dossier, len(events))
     await eventually(
         lambda: _at_least(live_tracker, len(events)), what="every redelivered event to be read as a duplicate"
     )
     await drained(live_tracker, [dossier])
-    records = await read_to_end(kafka_bootstrap, start, lambda r: r.key == dossier.dossier_id.encode())
+    records = await read_to_end(kafka_admin, start, lambda r: r.key == dossier.dossier_id.encode())
     async with live_tracker.engine.connect() as conn:
         history = await conn.scalar(
             select(func.count()).select_from(event).where(event.c.dossier_id == dossier.dossier_id)
@@ -128,14 +129,14 @@ async def _at_least(tracker: Tracker, count: int) -> bool:
 
 
 async def test_stages_learned_out_of_order_across_a_restart_are_each_announced_once_marked_late(
-    migrated_database: str, kafka_bootstrap: str
+    migrated_database: str, kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin
 ) -> None:
     """The worst order across the two topics: each dossier's acceptance and all its agency events are
     folded (and their stages announced) before the postal events that come between them, and the
     tracker is stopped and started again in between."""
-    settings = settings_for(migrated_database, kafka_bootstrap)
-    await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
-    start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+    settings = settings_for(migrated_database, tracker_kafka)
+    await start_group_at_end(kafka_admin, settings.consumer_group, TOPICS)
+    start = await end_offsets(kafka_admin, STAGE_CHANGED)
     dossiers = [new_dossier(form) for form in ServiceForm for _ in range(2)]
     journeys = {d.dossier_id: journey(d) for d in dossiers}
     starts = {"postal.dossier_accepted"}
@@ -150,7 +151,7 @@ async def test_stages_learned_out_of_order_across_a_restart_are_each_announced_o
     first = build(settings)
     try:
         async with first.consuming():
-            await publish(kafka_bootstrap, first_part)
+            await publish(kafka_admin, first_part)
             count = len(first_part)
             await eventually(lambda: _applied(first, count), within=120, what=f"{count} events applied")
     finally:
@@ -158,12 +159,12 @@ async def test_stages_learned_out_of_order_across_a_restart_are_each_announced_o
     second = build(settings)
     try:
         async with second.consuming():
-            await publish(kafka_bootstrap, rest)
+            await publish(kafka_admin, rest)
             for dossier in dossiers:
                 await settled(second, dossier, len(journeys[dossier.dossier_id]))
             await drained(second, dossiers)
         keys = {d.dossier_id.encode() for d in dossiers}
-        published = stage_changes_on_topic(await read_to_end(kafka_bootstrap, start, lambda r: r.key in keys))
+        published = stage_changes_on_topic(await read_to_end(kafka_admin, start, lambda r: r.key in keys))
         for dossier in dossiers:
             assert_every_stage_entered_published_once(
                 second, dossier, journeys[dossier.dossier_id], published[dossier.dossier_id]
@@ -183,7 +184,7 @@ async def _applied(tracker: Tracker, count: int) -> bool:
 
 
 async def test_events_from_offline_scanners_arriving_out_of_order_take_their_place_in_the_history(
-    live_tracker: Tracker, kafka_bootstrap: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin
 ) -> None:
     dossier = new_dossier(ServiceForm.SEND_AND_RECEIVE)
     events = journey(dossier)
@@ -191,7 +192,7 @@ async def test_events_from_offline_scanners_arriving_out_of_order_take_their_pla
     random.Random(5).shuffle(shuffled)
 
     for envelope in shuffled:  # one at a time, so most land in batches of their own
-        await publish(kafka_bootstrap, [envelope])
+        await publish(kafka_admin, [envelope])
 
     row = await settled(live_tracker, dossier, len(events))
     assert dict(row._mapping) == expected_row(live_tracker, dossier, events)
@@ -199,14 +200,14 @@ async def test_events_from_offline_scanners_arriving_out_of_order_take_their_pla
 
 
 async def test_an_event_that_contradicts_the_state_machine_is_kept_flagged_and_counted(
-    live_tracker: Tracker, kafka_bootstrap: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin
 ) -> None:
     dossier = new_dossier(ServiceForm.SEND_DOSSIER)
     events = journey(dossier)
     pickup = dossier.envelope("postal.result_picked_up", events[-1].time + timedelta(hours=1))
     after = new_dossier(ServiceForm.SEND_DOSSIER)
 
-    await publish(kafka_bootstrap, [*events, pickup, *journey(after)[:2]])
+    await publish(kafka_admin, [*events, pickup, *journey(after)[:2]])
 
     row = await settled(live_tracker, dossier, len(events) + 1)
     assert row.stage == Stage.RESULT_READY.value and row.anomaly_count == 1
@@ -218,11 +219,11 @@ async def test_an_event_that_contradicts_the_state_machine_is_kept_flagged_and_c
 
 
 async def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_bytes_and_the_consumer_goes_on(
-    live_tracker: Tracker, kafka_bootstrap: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin
 ) -> None:
     dlt = POSTAL_EVENTS.dead_letter
     assert dlt is not None
-    dlt_start = await end_offsets(kafka_bootstrap, dlt)
+    dlt_start = await end_offsets(kafka_admin, dlt)
     malformed = new_dossier(ServiceForm.SEND_DOSSIER)
     invalid = new_dossier(ServiceForm.SEND_DOSSIER)
     follower = new_dossier(ServiceForm.SEND_DOSSIER)
@@ -230,16 +231,16 @@ async def test_poison_goes_to_the_dead_letter_topic_with_its_reason_and_bytes_an
     bad_data["data"]["inbound_due_date"] = "not a date"
 
     await publish_raw(
-        kafka_bootstrap, POSTAL_EVENTS.name, b'{"specversion": "1.0", "id": ', malformed.dossier_id.encode()
+        kafka_admin, POSTAL_EVENTS.name, b'{"specversion": "1.0", "id": ', malformed.dossier_id.encode()
     )
     await publish_raw(
-        kafka_bootstrap, POSTAL_EVENTS.name, json.dumps(bad_data).encode(), invalid.dossier_id.encode()
+        kafka_admin, POSTAL_EVENTS.name, json.dumps(bad_data).encode(), invalid.dossier_id.encode()
     )
-    await publish(kafka_bootstrap, journey(follower)[:1])
+    await publish(kafka_admin, journey(follower)[:1])
 
     await settled(live_tracker, follower, 1)
     keys = {malformed.dossier_id.encode(), invalid.dossier_id.encode()}
-    letters = {r.key: r for r in await read_from(kafka_bootstrap, dlt_start, lambda r: r.key in keys, 2)}
+    letters = {r.key: r for r in await read_from(kafka_admin, dlt_start, lambda r: r.key in keys, 2)}
     first = dict(letters[malformed.dossier_id.encode()].headers)
     assert first[DLT_REASON] == b"malformed_json" and first[DLT_TOPIC] == POSTAL_EVENTS.name.encode()
     assert letters[malformed.dossier_id.encode()].value == b'{"specversion": "1.0", "id": '

@@ -28,6 +28,7 @@ from services.tracker.consumers import FAULT_EXIT_CODE, TOPICS
 from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
 from services.tracker.settings import TrackerSettings
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.fixtures.postgres import create_database
 from tests.tracker.journeys import Dossier, journey, new_dossier
@@ -49,14 +50,18 @@ from tests.tracker.support import (
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-async def run_cli(settings: TrackerSettings, *args: str, within: float = 120.0) -> list[str]:
+async def run_cli(
+    settings: TrackerSettings, *args: str, within: float = 120.0, login: KafkaLogin | None = None
+) -> list[str]:
+    """The tracker's CLI with these settings; `login` replaces the tracker's Kafka login (the dead-letter
+    commands are the operator's: they run as the admin, who alone reads every dead-letter topic)."""
     process = await asyncio.create_subprocess_exec(
         PYTHON,
         "-m",
         "services.tracker.cli",
         *args,
         cwd=ROOT,
-        env=environment_for(settings),
+        env={**environment_for(settings), **(login.env() if login else {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -110,15 +115,19 @@ async def reference_tracker(migrated_database: str) -> AsyncIterator[Tracker]:
 
 
 async def test_a_consumer_killed_between_its_database_commit_and_its_offset_commit_ends_in_the_same_state(
-    migrated_database: str, kafka_bootstrap: str, reference_tracker: Tracker, tmp_path: Path
+    migrated_database: str,
+    kafka_admin: KafkaLogin,
+    tracker_kafka: KafkaLogin,
+    reference_tracker: Tracker,
+    tmp_path: Path,
 ) -> None:
-    settings = settings_for(migrated_database, kafka_bootstrap)
-    starts = await start_group_at_end(kafka_bootstrap, settings.consumer_group, TOPICS)
-    changes_start = await end_offsets(kafka_bootstrap, STAGE_CHANGED)
+    settings = settings_for(migrated_database, tracker_kafka)
+    starts = await start_group_at_end(kafka_admin, settings.consumer_group, TOPICS)
+    changes_start = await end_offsets(kafka_admin, STAGE_CHANGED)
     dossiers = [new_dossier(form) for form in ServiceForm]
     journeys = {d.dossier_id: journey(d) for d in dossiers}
     total = sum(map(len, journeys.values()))
-    await publish(kafka_bootstrap, [e for events in journeys.values() for e in events])
+    await publish(kafka_admin, [e for events in journeys.values() for e in events])
     # Static membership: the restarted process takes the partitions over at once.
     instance = {"TRACKER_GROUP_INSTANCE_ID": f"tracker-{uuid.uuid4().hex[:8]}"}
 
@@ -131,7 +140,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
         async with engine.connect() as conn:
             kept = await conn.scalar(select(func.count()).select_from(event))
         assert kept and kept > 0, "the first batch was committed to the database"
-        assert await committed_offsets(kafka_bootstrap, settings.consumer_group, starts) == starts, (
+        assert await committed_offsets(kafka_admin, settings.consumer_group, starts) == starts, (
             "and its offsets never reached Kafka"
         )
 
@@ -142,10 +151,10 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
                 async with engine.connect() as conn:
                     stored = await conn.scalar(select(func.count()).select_from(event))
                     pending = await conn.scalar(select(func.count()).select_from(outbox))
-                committed = await committed_offsets(kafka_bootstrap, settings.consumer_group, starts)
+                committed = await committed_offsets(kafka_admin, settings.consumer_group, starts)
                 ends = {
-                    **await end_offsets(kafka_bootstrap, POSTAL_EVENTS),
-                    **await end_offsets(kafka_bootstrap, AGENCY_EVENTS),
+                    **await end_offsets(kafka_admin, POSTAL_EVENTS),
+                    **await end_offsets(kafka_admin, AGENCY_EVENTS),
                 }
                 return stored == total and pending == 0 and all(committed[tp] >= ends[tp] for tp in starts)
 
@@ -167,9 +176,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
     )
     keys = {d.dossier_id.encode() for d in dossiers}
     # The outbox was empty once caught up: every stage change is on the topic by now.
-    published = stage_changes_on_topic(
-        await read_to_end(kafka_bootstrap, changes_start, lambda r: r.key in keys)
-    )
+    published = stage_changes_on_topic(await read_to_end(kafka_admin, changes_start, lambda r: r.key in keys))
     for dossier in dossiers:
         assert_every_stage_entered_published_once(
             reference_tracker, dossier, journeys[dossier.dossier_id], published[dossier.dossier_id]
@@ -177,7 +184,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
 
 
 async def test_dead_letters_are_listed_without_their_bytes_and_republished_after_a_fix(
-    live_tracker: Tracker, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_tracker: Tracker, kafka_admin: KafkaLogin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dossier = new_dossier(ServiceForm.SEND_DOSSIER)
     accepted = journey(dossier)[0]
@@ -192,8 +199,8 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
             raise RuntimeError("bug")
 
     monkeypatch.setattr(live_tracker.projector, "_due", Broken())
-    await publish_raw(kafka_bootstrap, POSTAL_EVENTS.name, garbled, dossier.dossier_id.encode())
-    await publish(kafka_bootstrap, [registration])
+    await publish_raw(kafka_admin, POSTAL_EVENTS.name, garbled, dossier.dossier_id.encode())
+    await publish(kafka_admin, [registration])
 
     group = live_tracker.settings.consumer_group
 
@@ -209,6 +216,7 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
             POSTAL_EVENTS.name,
             "--topic",
             AGENCY_EVENTS.name,
+            login=kafka_admin,
         )
         found = [json.loads(line) for line in lines]
         return found if len(found) >= 2 else []
@@ -237,6 +245,7 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
         str(garbled_letter["offset"]),
         "--value-file",
         str(fixed),
+        login=kafka_admin,
     )
     await run_cli(
         live_tracker.settings,
@@ -246,6 +255,7 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
         AGENCY_EVENTS.name,
         "--offset",
         str(failed["offset"]),
+        login=kafka_admin,
     )
 
     async def applied() -> bool:
@@ -257,7 +267,7 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
 
 
 async def test_a_rebuild_from_the_kafka_log_into_an_empty_database_equals_the_live_projection(
-    live_tracker: Tracker, kafka_bootstrap: str, postgres_url: str
+    live_tracker: Tracker, kafka_admin: KafkaLogin, postgres_url: str
 ) -> None:
     dossiers: list[Dossier] = [new_dossier(form) for form in ServiceForm]
     journeys = {d.dossier_id: journey(d) for d in dossiers}
@@ -265,7 +275,7 @@ async def test_a_rebuild_from_the_kafka_log_into_an_empty_database_equals_the_li
     shuffled = journey(late)[::-1]
     journeys[late.dossier_id] = shuffled
     anomalous = dossiers[0].envelope("postal.result_delivered", journeys[dossiers[0].dossier_id][-1].time)
-    await publish(kafka_bootstrap, [e for events in journeys.values() for e in events] + [anomalous])
+    await publish(kafka_admin, [e for events in journeys.values() for e in events] + [anomalous])
 
     async def live_done() -> bool:
         rows = await stored_rows(live_tracker.settings.database_url, journeys)

@@ -29,6 +29,7 @@ from services.shared.db.schema import processed_event
 from services.tracker.adapters import repository
 from services.tracker.adapters.tables import PROJECTION_TABLES, event, outbox
 from services.tracker.settings import TrackerSettings
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.postgres import create_database
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.support import PYTHON, ROOT, environment_for, publish, publish_raw, settings_for
@@ -137,7 +138,7 @@ def gone(pid: int) -> bool:
 
 
 async def test_a_rebuild_shared_by_two_or_five_processes_equals_the_rebuild_of_one_process(
-    kafka_bootstrap: str, postgres_url: str
+    kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, postgres_url: str
 ) -> None:
     # Five shares of twelve partitions: three of three and two of two, an uneven split.
     dossiers = dossiers_on_every_partition()
@@ -145,9 +146,9 @@ async def test_a_rebuild_shared_by_two_or_five_processes_equals_the_rebuild_of_o
     # A dossier whose events arrive last-first (every one refolds it) and an event the state machine refuses.
     journeys[dossiers[1].dossier_id] = journeys[dossiers[1].dossier_id][::-1]
     anomalous = dossiers[0].envelope("postal.result_delivered", journeys[dossiers[0].dossier_id][-1].time)
-    await publish(kafka_bootstrap, [e for events in journeys.values() for e in events] + [anomalous])
-    await publish_raw(kafka_bootstrap, POSTAL_EVENTS.name, b"{not json", dossiers[2].dossier_id.encode())
-    settings = settings_for(await create_database(postgres_url, "rebuild_one"), kafka_bootstrap)
+    await publish(kafka_admin, [e for events in journeys.values() for e in events] + [anomalous])
+    await publish_raw(kafka_admin, POSTAL_EVENTS.name, b"{not json", dossiers[2].dossier_id.encode())
+    settings = settings_for(await create_database(postgres_url, "rebuild_one"), tracker_kafka)
 
     one = await rebuild(settings, settings.database_url)
     targets = {n: await create_database(postgres_url, f"rebuild_{n}") for n in (2, 5)}
@@ -169,17 +170,17 @@ async def test_a_rebuild_shared_by_two_or_five_processes_equals_the_rebuild_of_o
 
 
 async def test_a_child_that_fails_fails_the_whole_rebuild_and_the_others_are_stopped(
-    kafka_bootstrap: str, postgres_url: str
+    kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, postgres_url: str
 ) -> None:
     # Share 0 of 2 blocks on a dossier the test holds locked; share 1 exits at its first commit
     # (the tracker's fault hook), so the rebuild can only end by stopping share 0. (Should earlier tests
     # have left enough records on share 0's partitions for a batch without that dossier, share 0 exits
     # at its first commit as well: either way a child failed, and none may outlive the rebuild.)
     held, failing = dossier_on(0, 2), dossier_on(1, 2)
-    await publish(kafka_bootstrap, journey(held) + journey(failing))
+    await publish(kafka_admin, journey(held) + journey(failing))
     target = await create_database(postgres_url, "rebuild_fail")
     await migrate.upgrade_async(target)
-    settings = settings_for(target, kafka_bootstrap)
+    settings = settings_for(target, tracker_kafka)
     engine: AsyncEngine = make_engine(target)
     try:
         async with engine.connect() as conn, conn.begin():
@@ -204,12 +205,12 @@ async def test_a_child_that_fails_fails_the_whole_rebuild_and_the_others_are_sto
 
 
 async def test_a_non_empty_target_is_refused_before_any_child_starts(
-    kafka_bootstrap: str, postgres_url: str
+    kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, postgres_url: str
 ) -> None:
-    await publish(kafka_bootstrap, journey(new_dossier(ServiceForm.SEND_DOSSIER)))
+    await publish(kafka_admin, journey(new_dossier(ServiceForm.SEND_DOSSIER)))
     target = await create_database(postgres_url, "rebuild_full")
     await migrate.upgrade_async(target)
-    settings = settings_for(target, kafka_bootstrap)
+    settings = settings_for(target, tracker_kafka)
     engine = make_engine(target)
     try:
         async with engine.begin() as conn:

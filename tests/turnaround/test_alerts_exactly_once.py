@@ -25,6 +25,7 @@ from services.turnaround.domain import ClockRules, Threshold
 from services.turnaround.handlers import AlertRaiser, ClockProjector, OutboxRelay
 from services.turnaround.metrics import TurnaroundMetrics
 from services.turnaround.settings import TurnaroundSettings
+from tests.fixtures.kafka import KafkaLogin
 from tests.turnaround.journeys import ENTERPRISE, JUDICIAL_RECORD, Journey, vn
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -46,7 +47,7 @@ async def _tick_as_replicas(raisers: list[AlertRaiser], rounds: int = 3) -> int:
 
 
 async def test_alerts_are_raised_once_per_clock_generation_and_threshold_across_replicas_and_restarts(
-    migrated_database: str, kafka_bootstrap: str
+    migrated_database: str, kafka_admin: KafkaLogin, turnaround_kafka: KafkaLogin
 ) -> None:
     rules: ClockRules = load_rules(TurnaroundSettings())
     engine = make_engine(migrated_database)
@@ -100,10 +101,13 @@ async def test_alerts_are_raised_once_per_clock_generation_and_threshold_across_
 
     # Two replicas relay the outbox at once: each alert reaches Kafka once, with its deterministic id.
     partitions = [TopicPartition(CLOCK_ALERTS.name, p) for p in range(CLOCK_ALERTS.partitions)]
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(**kafka_admin.options(), enable_auto_commit=False)
     await reader.start()
     start = await reader.end_offsets(partitions)
-    broker = make_broker(kafka_bootstrap, client_id="turnaround-test-relay")
+    # The relays publish as the turnaround service, which alone may write the clock alerts.
+    broker = make_broker(
+        turnaround_kafka.bootstrap, client_id="turnaround-test-relay", security=turnaround_kafka.security
+    )
     await broker.start()
     try:
         relays = [

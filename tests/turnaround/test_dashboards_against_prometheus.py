@@ -48,6 +48,7 @@ from services.stack.prometheus import prometheus_process, write_config
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
 from services.turnaround.settings import TurnaroundSettings
+from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
 from tests.post_office.conftest import SECRET, issue_tokens
 from tests.turnaround.dashboard_expectations import (
@@ -356,11 +357,11 @@ def increased_counters() -> list[str]:
 
 
 async def test_every_dashboard_panel_answers_with_the_scenarios_values(
-    kafka_bootstrap: str, migrated_database: str
+    kafka_admin: KafkaLogin, turnaround_kafka: KafkaLogin, migrated_database: str
 ) -> None:
     group = f"turnaround-dash-{uuid.uuid4().hex[:8]}"
     settings = TurnaroundSettings(
-        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        **turnaround_kafka.settings(),
         DATABASE_URL=migrated_database,
         consumer_group=group,
         tick_interval_s=3600,  # ticked by hand once the scenario is in
@@ -372,9 +373,9 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
     operator = (await issue_tokens(migrated_database)).operator
     rules = load_rules(settings)
     scenario = Scenario(rules)
-    await start_group_at_end(kafka_bootstrap, group, (POSTAL_EVENTS, AGENCY_EVENTS))
+    await start_group_at_end(kafka_admin, group, (POSTAL_EVENTS, AGENCY_EVENTS))
     now = FixedClock(NOW)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_admin.options(), acks="all", enable_idempotence=True)
     await producer.start()
 
     async def publish(envelopes: list[Envelope[Event]]) -> None:
