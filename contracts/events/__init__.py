@@ -16,16 +16,18 @@ from contracts.events.agency import (
     DossierReceived,
     DossierRefused,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierWithdrawn,
     ResultReady,
     SupplementReceived,
     SupplementRequested,
 )
 from contracts.events.base import PERSONAL_DATA, Event, EventKey, EventT
-from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked
+from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked, PhoneCheck
 from contracts.events.postal import (
     DeliveryFailed,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierHandedToAgency,
     DossierInTransit,
     ItemDamaged,
@@ -42,6 +44,7 @@ from contracts.topics import Topic
 
 POSTAL: tuple[type[Event], ...] = (
     DossierAccepted,
+    DossierAcceptedV2,
     DossierInTransit,
     DossierHandedToAgency,
     ResultPickedUp,
@@ -62,6 +65,7 @@ AGENCY: tuple[type[Event], ...] = (
     DossierWithdrawn,
     ResultReady,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierClosed,
 )
 TRACKER: tuple[type[Event], ...] = (StageChanged,)
@@ -132,6 +136,7 @@ __all__ = [
     "DeliveryFailed",
     "DocumentChecked",
     "DossierAccepted",
+    "DossierAcceptedV2",
     "DossierClosed",
     "DossierHandedToAgency",
     "DossierInTransit",
@@ -139,12 +144,14 @@ __all__ = [
     "DossierReceived",
     "DossierRefused",
     "DossierRegisteredForReturn",
+    "DossierRegisteredForReturnV2",
     "DossierWithdrawn",
     "Event",
     "EventKey",
     "EventT",
     "ItemDamaged",
     "ItemLost",
+    "PhoneCheck",
     "PostalEvent",
     "ResultDelivered",
     "ResultOutForDelivery",

@@ -45,6 +45,7 @@ from contracts.events import (
     AgencyEvent,
     DelayNotified,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierClosed,
     DossierHandedToAgency,
     DossierProcessing,
@@ -205,7 +206,7 @@ def learn(dossier: Dossier | None, dossier_id: str, event: Event, policy: Policy
     supplements). The handover names the agency that signed for the dossier: it is the one that holds
     it and may report on it, even where the acceptance named another.
     """
-    if isinstance(event, DossierAccepted):
+    if isinstance(event, DossierAccepted | DossierAcceptedV2):
         if dossier is None:
             return Dossier(
                 dossier_id=dossier_id,

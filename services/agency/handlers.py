@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope
-from contracts.events import AgencyEvent, DossierAccepted, DossierHandedToAgency, Event
+from contracts.events import AgencyEvent, DossierAccepted, DossierAcceptedV2, DossierHandedToAgency, Event
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code
 from services.agency import commands as cmd
@@ -241,7 +241,8 @@ class AgencyDesk:
 
     async def learn_from_postal(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
         """Applier of postal.events.v1: which agency each dossier is addressed to, and its filing time."""
-        relevant = [e for e in events if isinstance(e.data, DossierAccepted | DossierHandedToAgency)]
+        learned = DossierAccepted | DossierAcceptedV2 | DossierHandedToAgency
+        relevant = [e for e in events if isinstance(e.data, learned)]
         if not relevant:
             return
         dossiers = Dossiers(conn)

@@ -1,0 +1,51 @@
+"""Version 1 events that carried the applicant's contact, turned into their version 2 form.
+
+A v1 ``postal.dossier_accepted`` or ``agency.dossier_registered_for_return`` stays on its topic until the
+topic's retention ends (contracts/README.md, "Personal data"): a consumer that replays it passes it
+through ``upcast`` and handles version 2 only. The phone's digest is made from the plain phone, as the
+producers make it from the vaulted one; ``held_by`` says only the old event itself holds the contact.
+Every other event comes back unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.enums import PersonalDataHolder
+from contracts.envelope import Envelope, dataschema_uri
+from contracts.events import (
+    DossierAccepted,
+    DossierAcceptedV2,
+    DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
+    Event,
+)
+from services.shared.personal_data.phone_check import PhoneDigest
+
+
+def upcast(envelope: Envelope[Any], digest: PhoneDigest) -> Envelope[Event]:
+    data = envelope.data
+    upcasted: Event
+    if isinstance(data, DossierAccepted):
+        upcasted = DossierAcceptedV2(
+            **data.model_dump(exclude={"type", "version", "applicant"}),
+            held_by=PersonalDataHolder.EVENT_V1,
+            phone_check=digest.of_phone(envelope.subject, data.applicant.phone),
+        )
+    elif isinstance(data, DossierRegisteredForReturn):
+        upcasted = DossierRegisteredForReturnV2(
+            **data.model_dump(exclude={"type", "version", "applicant", "delivery_address"}),
+            held_by=PersonalDataHolder.EVENT_V1,
+            phone_check=digest.of_phone(envelope.subject, data.applicant.phone),
+        )
+    else:
+        return envelope
+    # model_copy keeps the envelope as decoded (id, time, source, subject): the upcast event is the same
+    # fact, only its data is read in the newer shape.
+    return envelope.model_copy(
+        update={
+            "dataschema": dataschema_uri(upcasted.type, upcasted.version),
+            "schemaversion": upcasted.version,
+            "data": upcasted,
+        }
+    )
