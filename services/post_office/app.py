@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from contracts.values import S10_ERROR_CODES
 from services.post_office import api
+from services.post_office.adapters.tables import personal_data_tables
 from services.post_office.domain import Reason
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
@@ -38,6 +39,7 @@ from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
+from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import load_route_limits
 
 TITLE = "Post office API"
@@ -101,6 +103,8 @@ def create_app(
                     rules,
                     metrics,
                     clock,
+                    Vault(personal_data_tables, settings.keyring(), settings.blind_index()),
+                    settings.phone_check(),
                 ),
                 authenticator=Authenticator(
                     signer, CredentialRegistry(engine, cache_seconds=settings.credential_cache_s), clock
@@ -175,7 +179,7 @@ def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
 def _configured_settings() -> PostOfficeSettings:
     settings = PostOfficeSettings()
     configure(settings.log_level)
-    # aiokafka logs whole message values at DEBUG, and DossierAccepted carries the applicant's contact:
+    # aiokafka logs whole message values at DEBUG, and a delivery attempt's note may hold personal data:
     # keep it at INFO even when the service itself runs at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
     return settings

@@ -46,6 +46,8 @@ from services.shared.calendar import WorkingCalendar
 from services.shared.catalog import Catalog
 from services.shared.logs import log_event
 from services.shared.naive_times import naive_time_detail
+from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import RouteLimits
 
 log = logging.getLogger("services.post_office")
@@ -89,6 +91,10 @@ class ScanResult:
         )
 
 
+APPLICANT = "applicant"
+"""The vault's kind of an applicant's contact."""
+
+
 class PostOfficeHandlers:
     def __init__(
         self,
@@ -97,8 +103,12 @@ class PostOfficeHandlers:
         rules: Rules,
         metrics: PostOfficeMetrics,
         clock: Callable[[], datetime],
+        vault: Vault,
+        phone_check: PhoneDigest,
     ) -> None:
         self._engine = engine
+        self._vault = vault
+        self._phone_check = phone_check
         self._publisher = publisher
         self._rules = rules
         self._metrics = metrics
@@ -125,9 +135,22 @@ class PostOfficeHandlers:
                 catalog=self._rules.catalog,
                 calendar=self._rules.calendar,
                 limits=self._rules.limits,
+                phone_check=self._phone_check,
             )
             if isinstance(outcome, Recorded):
                 await repo.add_item(outcome.item)
+                # In the transaction that records the item: the contact is vaulted exactly when the
+                # acceptance is recorded, and a failed publication rolls both back.
+                await self._vault.store(
+                    repo.connection,
+                    dossier_id=outcome.item.dossier_id,
+                    kind=APPLICANT,
+                    purposes=domain.contact_purposes(cmd.service_form),
+                    data=cmd.applicant.model_dump(mode="json", exclude_none=True),
+                    collected_at=cmd.accepted_at,
+                    phone=cmd.applicant.phone,
+                    id_number=cmd.applicant.id_number,
+                )
                 await self._publish([outcome.envelope])
         item = outcome.item
         log_event(
