@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.agency import api, consumers
+from services.agency.adapters.tables import personal_data_tables
 from services.agency.closure_job import ClosureJob
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
@@ -32,6 +33,7 @@ from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
+from services.shared.personal_data.vault import Vault
 from services.shared.settings import legal_rules_of
 
 TITLE = "Agency service"
@@ -75,6 +77,8 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             publisher=EventPublisher(broker, timeout_s=settings.publish_timeout_s),
             policy=policy,
             metrics=metrics,
+            vault=Vault(personal_data_tables, settings.keyring(), settings.blind_index()),
+            phone_check=settings.phone_check(),
             clock=clock,
         )
         consumers.subscribe(

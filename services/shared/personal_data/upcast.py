@@ -23,19 +23,23 @@ from contracts.events import (
 from services.shared.personal_data.phone_check import PhoneDigest
 
 
-def upcast(envelope: Envelope[Any], digest: PhoneDigest) -> Envelope[Event]:
+def upcast(
+    envelope: Envelope[Any], digest: PhoneDigest, held_by: PersonalDataHolder = PersonalDataHolder.EVENT_V1
+) -> Envelope[Event]:
+    """``held_by``: EVENT_V1 for a consumer reading an old event; the agency, which vaults a v1
+    registration from an agency system before republishing it, says it holds the data itself."""
     data = envelope.data
     upcasted: Event
     if isinstance(data, DossierAccepted):
         upcasted = DossierAcceptedV2(
             **data.model_dump(exclude={"type", "version", "applicant"}),
-            held_by=PersonalDataHolder.EVENT_V1,
+            held_by=held_by,
             phone_check=digest.of_phone(envelope.subject, data.applicant.phone),
         )
     elif isinstance(data, DossierRegisteredForReturn):
         upcasted = DossierRegisteredForReturnV2(
             **data.model_dump(exclude={"type", "version", "applicant", "delivery_address"}),
-            held_by=PersonalDataHolder.EVENT_V1,
+            held_by=held_by,
             phone_check=digest.of_phone(envelope.subject, data.applicant.phone),
         )
     else:

@@ -22,6 +22,17 @@ from services.shared.personal_data.tables import VaultTables
 
 
 @dataclass(frozen=True)
+class Sealing:
+    """A record to seal: its kind, why it is kept, the data, and what indexes it."""
+
+    kind: str
+    purposes: tuple[str, ...]
+    data: Mapping[str, Any]
+    phone: str | None = None
+    id_number: str | None = None
+
+
+@dataclass(frozen=True)
 class Held:
     """A record as collected."""
 
@@ -93,6 +104,21 @@ class Vault:
                 collected_at=collected_at,
             )
         )
+
+    async def store_all(
+        self, conn: AsyncConnection, dossier_id: str, records: Collection[Sealing], collected_at: datetime
+    ) -> None:
+        for r in records:
+            await self.store(
+                conn,
+                dossier_id=dossier_id,
+                kind=r.kind,
+                purposes=r.purposes,
+                data=r.data,
+                collected_at=collected_at,
+                phone=r.phone,
+                id_number=r.id_number,
+            )
 
     async def read(self, conn: AsyncConnection, dossier_id: str, kind: str) -> Held | Erased | None:
         """The record, ``Erased`` for a tombstone, None if none was collected.
