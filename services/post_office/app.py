@@ -22,6 +22,7 @@ from sqlalchemy import text
 from contracts.values import S10_ERROR_CODES
 from services.post_office import api
 from services.post_office.adapters.tables import personal_data_tables
+from services.post_office.contact_reads import ContactReads
 from services.post_office.domain import Reason
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
@@ -96,14 +97,16 @@ def create_app(
         try:
             await broker.connect()
             resources.update(engine=engine, broker=broker)
+            vault = Vault(personal_data_tables, settings.keyring(), settings.blind_index())
             app.state.post_office = api.PostOffice(
+                contact_reads=ContactReads(engine, vault, clock),
                 handlers=PostOfficeHandlers(
                     engine,
                     EventPublisher(broker, timeout_s=settings.publish_timeout_s),
                     rules,
                     metrics,
                     clock,
-                    Vault(personal_data_tables, settings.keyring(), settings.blind_index()),
+                    vault,
                     settings.phone_check(),
                 ),
                 authenticator=Authenticator(

@@ -3,16 +3,23 @@ find a person's records by phone or ID number, rotate the KEK while readers use 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.agency.adapters.tables import personal_data_tables
+from services.shared.db import migrate
+from services.shared.db.engine import make_engine
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import Keyring, UnknownKeyIdError
 from services.shared.personal_data.tables import VaultTables, vault_tables
@@ -122,3 +129,52 @@ async def test_rotation_rewraps_every_data_key_while_readers_use_either_key(
         # A reader still on the old ring alone cannot open them: that is what dropping the old key means.
         with pytest.raises(UnknownKeyIdError):
             await Vault(tables, old, index).read(conn, dossiers[0], "applicant")
+
+
+def test_the_operator_command_rotates_a_services_vault(tmp_path: Path) -> None:
+    """python -m services.agency.personal_data rotate, on a migrated SQLite database, beside records under
+    the old key: every one is re-wrapped and still opens with the new key alone."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'agency.db'}"
+    asyncio.run(migrate.upgrade_async(database))
+    old = ring("k2026a")
+    new_first = Keyring((("k2026b", os.urandom(32)), *old.keys))
+    index = BlindIndex(os.urandom(32))
+    dossier = str(uuid.uuid4())
+
+    async def store() -> None:
+        engine = make_engine(database)
+        try:
+            await _store(engine, Vault(personal_data_tables, old, index), dossier)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(store())
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "PERSONAL_DATA_KEYS": new_first.render(),
+        "PERSONAL_DATA_INDEX_KEY": "vault-tests-index-key-0123456789",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.agency.personal_data", "rotate", "--batch", "2"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "re-wrapped 1 data key(s) under k2026b" in done.stdout
+
+    async def read() -> object:
+        engine = make_engine(database)
+        try:
+            async with engine.connect() as conn:
+                return await Vault(personal_data_tables, Keyring(new_first.keys[:1]), index).read(
+                    conn, dossier, "applicant"
+                )
+        finally:
+            await engine.dispose()
+
+    held = asyncio.run(read())
+    assert isinstance(held, Held) and held.data == CONTACT
