@@ -39,6 +39,7 @@ from contracts.events import (
     CustodyHolder,
     DelayNotified,
     DeliveryFailed,
+    DeliveryFailedV2,
     DocumentChecked,
     DossierAccepted,
     DossierAcceptedV2,
@@ -327,6 +328,11 @@ def _registered_for_return_v2() -> DossierRegisteredForReturnV2:
     )
 
 
+def _delivery_failed_v2() -> DeliveryFailedV2:
+    v1 = _delivery_failed().model_dump(exclude={"type", "version", "note"})
+    return DeliveryFailedV2(**v1, note_held=_delivery_failed().note is not None)
+
+
 def _stage_changed() -> StageChanged:
     return StageChanged(
         from_stage=Stage.ACCEPTED,
@@ -355,6 +361,7 @@ _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     ResultPickedUp: _picked_up,
     ResultOutForDelivery: _out_for_delivery,
     DeliveryFailed: _delivery_failed,
+    DeliveryFailedV2: _delivery_failed_v2,
     ResultDelivered: _delivered,
     ResultReturnedToAgency: _returned,
     ItemLost: _lost,

@@ -26,6 +26,7 @@ from contracts.events.base import PERSONAL_DATA, Event, EventKey, EventT
 from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked, PhoneCheck
 from contracts.events.postal import (
     DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
     DossierAcceptedV2,
     DossierHandedToAgency,
@@ -50,6 +51,7 @@ POSTAL: tuple[type[Event], ...] = (
     ResultPickedUp,
     ResultOutForDelivery,
     DeliveryFailed,
+    DeliveryFailedV2,
     ResultDelivered,
     ResultReturnedToAgency,
     ItemLost,
@@ -134,6 +136,7 @@ __all__ = [
     "CustodyHolder",
     "DelayNotified",
     "DeliveryFailed",
+    "DeliveryFailedV2",
     "DocumentChecked",
     "DossierAccepted",
     "DossierAcceptedV2",

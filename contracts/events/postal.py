@@ -257,6 +257,31 @@ class DeliveryFailed(PostalEvent):
     """The day of the next attempt announced in the invitation, if any."""
 
 
+class DeliveryFailedV2(PostalEvent):
+    """A delivery attempt did not hand the result over; the courier left an invitation to collect
+    (version 2: the courier's free-text note, which may hold personal data, stays in the post office's
+    vault; the event says only whether there is one)."""
+
+    type: Literal["postal.delivery_failed"] = "postal.delivery_failed"
+    version: Literal[2] = 2
+    result_item_id: S10ItemId
+    """The result item."""
+    courier_id: StaffId
+    """The courier who made the attempt."""
+    post_office_code: PostOfficeCode
+    """The delivering post office, which holds the result again."""
+    attempt: int = Field(ge=1)
+    """Which attempt failed."""
+    reason: DeliveryFailureReason
+    """Why it failed."""
+    note_held: bool = False
+    """True when the courier wrote a note, kept by the post office (personal data: never in an event)."""
+    invitation_left: bool
+    """Whether a delivery invitation (giấy mời) was left; returning needs at least two."""
+    next_attempt_on: date | None = None
+    """The day of the next attempt announced in the invitation, if any."""
+
+
 class ResultDelivered(PostalEvent):
     """The courier handed the result to the applicant or to an authorised proxy, after checking an ID.
 

@@ -37,6 +37,7 @@ from contracts.envelope import Envelope
 from contracts.events import (
     DelayNotified,
     DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
     DossierAcceptedV2,
     DossierClosed,
@@ -263,7 +264,7 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
                 return_route=event.route_class,
                 agency_code=event.agency_code,
             )
-        case ResultOutForDelivery() | DeliveryFailed():
+        case ResultOutForDelivery() | DeliveryFailed() | DeliveryFailedV2():
             f = _earliest_attempt(f, at)
         case ResultDelivered():
             f = _earliest_attempt(first(delivered_at=at), at)

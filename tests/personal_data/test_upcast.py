@@ -12,6 +12,8 @@ from contracts.enums import PersonalDataHolder
 from contracts.envelope import encode
 from contracts.events import (
     ALL_EVENTS,
+    DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
     DossierAcceptedV2,
     DossierRegisteredForReturn,
@@ -41,13 +43,13 @@ def test_version_2_carries_no_personal_data_field(model: type[Event]) -> None:
     assert _personal_fields(model) == []
 
 
-def test_of_the_latest_versions_only_the_courier_note_is_still_personal_data() -> None:
+def test_the_latest_version_of_every_event_carries_no_personal_data() -> None:
     latest: dict[str, type[Event]] = {}
     for model in ALL_EVENTS:
         event_type, version = model.key()
         if event_type not in latest or latest[event_type].key()[1] < version:
             latest[event_type] = model
-    assert sorted(m.key()[0] for m in latest.values() if _personal_fields(m)) == ["postal.delivery_failed"]
+    assert sorted(m.key()[0] for m in latest.values() if _personal_fields(m)) == []
 
 
 @pytest.mark.parametrize(
@@ -80,3 +82,10 @@ def test_other_events_pass_through_unchanged() -> None:
     assert upcast(envelope, DIGEST) is envelope
     v2 = sample_envelope(DossierAcceptedV2)
     assert upcast(v2, DIGEST) is v2
+
+
+def test_a_version_1_failed_attempt_reads_as_version_2_without_its_note() -> None:
+    envelope = sample_envelope(DeliveryFailed, note="Gọi 0912 345 678, nhà Nguyễn Văn An")
+    upcast_envelope = upcast(envelope, DIGEST)
+    assert isinstance(upcast_envelope.data, DeliveryFailedV2) and upcast_envelope.data.note_held
+    assert "0912" not in encode(upcast_envelope).decode()

@@ -13,13 +13,23 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import PersonalDataHolder
-from contracts.events import DossierAcceptedV2
+from contracts.events import DeliveryFailedV2, DossierAcceptedV2
 from contracts.values import dossier_id_for_item
 from services.post_office.adapters.tables import personal_data_tables
 from services.shared.db.engine import make_engine
 from services.shared.personal_data.vault import Held, Vault
 from tests.post_office.conftest import settings_for
-from tests.post_office.helpers import PostalTopic, PostOfficeClient, acceptance, new_item_id
+from tests.post_office.helpers import (
+    OFFICE,
+    SCAN_PATHS,
+    PostalTopic,
+    PostOfficeClient,
+    acceptance,
+    at,
+    new_item_id,
+    online,
+    scan,
+)
 
 pytestmark = [pytest.mark.kafka]
 
@@ -172,3 +182,39 @@ async def test_a_contact_under_an_unknown_key_is_a_clear_problem_for_that_dossie
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_couriers_note_on_a_failed_attempt_stays_in_the_vault_online_and_in_batches(
+    api: PostOfficeClient, postal_topic: PostalTopic, database_url: str, engine: AsyncEngine
+) -> None:
+    result = await api.picked_up_result()
+    item_id, dossier_id = result["result_item_id"], result["dossier_id"]
+    note = "Gọi 0987 654 321 trước; nhà bà Lê Thị Hoa, cổng sau"
+    await api.ok(SCAN_PATHS["OUT_FOR_DELIVERY"], online(scan("OUT_FOR_DELIVERY", item_id, at(25, 8))))
+    failed = await api.ok(
+        SCAN_PATHS["DELIVERY_FAILED"],
+        online(scan("DELIVERY_FAILED", item_id, at(25, 10), reason="OTHER", note=note)),
+    )
+    await api.ok(
+        "/v1/scans/batches",
+        {
+            "post_office_code": OFFICE,
+            "device_id": "scanner-01",
+            "scans": [
+                scan("OUT_FOR_DELIVERY", item_id, at(26, 8)),
+                scan("DELIVERY_FAILED", item_id, at(26, 10), reason="OTHER", note=note + " (2)"),
+            ],
+        },
+    )
+
+    events = await postal_topic.wait_for(dossier_id, 5)
+    notes = [e for e in events if e.type == "postal.delivery_failed"]
+    assert [type(e.data) for e in notes] == [DeliveryFailedV2, DeliveryFailedV2]
+    assert all(isinstance(e.data, DeliveryFailedV2) and e.data.note_held for e in notes)
+    raw = postal_topic.record_of(failed["event_id"]).value.decode()
+    assert "0987" not in raw and "Lê Thị Hoa" not in raw
+    vault = vault_of(database_url)
+    async with engine.connect() as conn:
+        held = await vault.read_all(conn, dossier_id)
+    kept = sorted(r.data["note"] for r in held if isinstance(r, Held) and r.kind.startswith("delivery_note:"))
+    assert kept == [note, note + " (2)"]

@@ -1,6 +1,7 @@
 """Version 1 events that carried the applicant's contact, turned into their version 2 form.
 
-A v1 ``postal.dossier_accepted`` or ``agency.dossier_registered_for_return`` stays on its topic until the
+A v1 ``postal.dossier_accepted``, ``agency.dossier_registered_for_return`` or ``postal.delivery_failed``
+(its courier's note) stays on its topic until the
 topic's retention ends (contracts/README.md, "Personal data"): a consumer that replays it passes it
 through ``upcast`` and handles version 2 only. The phone's digest is made from the plain phone, as the
 producers make it from the vaulted one; ``held_by`` says only the old event itself holds the contact.
@@ -14,6 +15,8 @@ from typing import Any
 from contracts.enums import PersonalDataHolder
 from contracts.envelope import Envelope, dataschema_uri
 from contracts.events import (
+    DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
     DossierAcceptedV2,
     DossierRegisteredForReturn,
@@ -41,6 +44,11 @@ def upcast(
             **data.model_dump(exclude={"type", "version", "applicant", "delivery_address"}),
             held_by=held_by,
             phone_check=digest.of_phone(envelope.subject, data.applicant.phone),
+        )
+    elif isinstance(data, DeliveryFailed):
+        # The note of an old event has no holder but the event: its presence is all version 2 says.
+        upcasted = DeliveryFailedV2(
+            **data.model_dump(exclude={"type", "version", "note"}), note_held=data.note is not None
         )
     else:
         return envelope
