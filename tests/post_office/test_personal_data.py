@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import PersonalDataHolder
@@ -218,3 +219,22 @@ async def test_a_couriers_note_on_a_failed_attempt_stays_in_the_vault_online_and
         held = await vault.read_all(conn, dossier_id)
     kept = sorted(r.data["note"] for r in held if isinstance(r, Held) and r.kind.startswith("delivery_note:"))
     assert kept == [note, note + " (2)"]
+
+
+async def test_the_read_audit_is_append_only_in_the_database(
+    api: PostOfficeClient, engine: AsyncEngine
+) -> None:
+    item_id = new_item_id()
+    await api.ok("/v1/dossiers", acceptance(item_id))
+    read = await api.http.get(
+        f"/v1/dossiers/{item_id}/contact",
+        params={"purpose": "notifications"},
+        headers=_bearer(api.tokens.clerk),
+    )
+    assert read.status_code == 200
+    reads = personal_data_tables.reads
+    mine = reads.c.dossier_id == dossier_id_for_item(item_id)
+    for statement in (update(reads).where(mine).values(reader="someone-else"), delete(reads).where(mine)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as conn:
+                await conn.execute(statement)
