@@ -38,7 +38,6 @@ from services.post_office.contact_reads import (
     ContactAnswer,
     ContactReads,
     NotAllowedError,
-    PersonalDataReads,
     dossier_id_of,
 )
 from services.post_office.domain import RefusedError, Verdict
@@ -58,6 +57,7 @@ from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, problem, validation_reason
 from services.shared.kafka import BrokerUnavailableError
+from services.shared.personal_data.answers import PersonalDataReads
 from services.shared.personal_data.keys import UnknownKeyIdError
 from services.shared.personal_data.purposes import Purpose
 from services.shared.personal_data.sealing import SealBrokenError

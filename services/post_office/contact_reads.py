@@ -23,10 +23,9 @@ from services.post_office.domain import Reason, RefusedError, Verdict
 from services.post_office.handlers import APPLICANT
 from services.shared.auth import Principal, Role
 from services.shared.personal_data import audit
+from services.shared.personal_data.answers import MAX_LISTED_READS, PersonalDataReads
 from services.shared.personal_data.purposes import Purpose
 from services.shared.personal_data.vault import Erased, Vault
-
-MAX_LISTED_READS = 1000
 
 
 class ContactAnswer(BaseModel):
@@ -44,27 +43,6 @@ class ContactAnswer(BaseModel):
     """Why it was erased (the person's request, the end of its retention)."""
     contact: ApplicantContact | None = None
     """The contact (personal data); none once erased."""
-
-
-class PersonalDataRead(BaseModel):
-    """One read of a dossier's contact on a staff API."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    dossier_id: DossierId
-    purpose: str
-    reader: str
-    """The subject of the credential that read it."""
-    role: str
-    read_at: AwareTime
-
-
-class PersonalDataReads(BaseModel):
-    """The reads, newest first (at most 1,000)."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    reads: list[PersonalDataRead]
 
 
 class NotAllowedError(Exception):
@@ -134,18 +112,7 @@ class ContactReads:
         dossier_id = None if dossier is None else dossier_id_of(dossier)
         async with self._engine.connect() as conn:
             rows = await audit.reads(conn, personal_data_tables, dossier_id, MAX_LISTED_READS)
-        return PersonalDataReads(
-            reads=[
-                PersonalDataRead(
-                    dossier_id=r.dossier_id,
-                    purpose=r.purpose,
-                    reader=r.reader,
-                    role=r.role,
-                    read_at=r.read_at,
-                )
-                for r in rows
-            ]
-        )
+        return PersonalDataReads.of(rows)
 
 
 def dossier_id_of(reference: str) -> str:

@@ -128,3 +128,62 @@ async def test_a_version_1_registration_from_an_agency_system_is_vaulted_and_rep
     held = await _vaulted(agency_settings, dossier_id)
     assert held["applicant"].data["phone"] == "0912345678"
     assert held["delivery_address"].data["line"] == SAMPLE_ADDRESS.line
+
+
+async def test_officers_of_the_agency_and_operators_read_the_contact_back_and_each_read_is_audited(
+    client: httpx.AsyncClient, tokens: Tokens, agency_settings: AgencySettings
+) -> None:
+    code = new_agency_dossier_code()
+    dossier_id = dossier_id_for_agency_code(code)
+    registration = {
+        "agency_dossier_code": code,
+        "procedure_code": THREE_DAYS,
+        "filing_channel": "ONLINE",
+        "filed_at": "2026-03-02T09:00:00+07:00",
+        "applicant": SAMPLE_APPLICANT.model_dump(),
+        "delivery_address": SAMPLE_ADDRESS.model_dump(),
+    }
+    registered = await client.post("/dossiers", json=registration, headers=bearer(tokens.officer))
+    assert registered.status_code == 201, registered.text
+    path = f"/dossiers/{code}/contact"
+
+    officer = await client.get(path, params={"purpose": "result_delivery"}, headers=bearer(tokens.officer))
+    operator = await client.get(path, params={"purpose": "notifications"}, headers=bearer(tokens.operator))
+    other = await client.get(
+        path, params={"purpose": "result_delivery"}, headers=bearer(tokens.other_officer)
+    )
+    clerk = await client.get(path, params={"purpose": "result_delivery"}, headers=bearer(tokens.clerk))
+    no_purpose = await client.get(path, headers=bearer(tokens.officer))
+
+    assert officer.status_code == 200, officer.text
+    assert officer.json()["erased"] is False
+    assert officer.json()["contact"]["name"] == SAMPLE_APPLICANT.name
+    assert officer.json()["delivery_address"]["line"] == SAMPLE_ADDRESS.line
+    # For notifications the delivery address is not needed, and not given.
+    assert operator.status_code == 200 and operator.json()["delivery_address"] is None
+    assert (other.status_code, other.json()["reason"]) == (403, "another_agency")
+    assert (clerk.status_code, clerk.json()["reason"]) == (403, "not_an_agency")
+    assert (no_purpose.status_code, no_purpose.json()["reason"]) == (422, "invalid_request")
+
+    audit = await client.get(
+        "/audit/personal-data-reads", params={"dossier": code}, headers=bearer(tokens.operator)
+    )
+    refused = await client.get("/audit/personal-data-reads", headers=bearer(tokens.officer))
+    assert audit.status_code == 200, audit.text
+    assert [(r["purpose"], r["reader"], r["dossier_id"]) for r in audit.json()["reads"]] == [
+        ("notifications", "ops-1", dossier_id),
+        ("result_delivery", "officer-0003", dossier_id),
+    ]
+    assert (refused.status_code, refused.json()["reason"]) == (403, "role_not_allowed")
+
+    vault = Vault(personal_data_tables, agency_settings.keyring(), agency_settings.blind_index())
+    engine = make_engine(agency_settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await vault.erase(conn, dossier_id, "the applicant's request", datetime.now(VN_TZ))
+    finally:
+        await engine.dispose()
+    erased = await client.get(path, params={"purpose": "result_delivery"}, headers=bearer(tokens.officer))
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["erased"] is True and erased.json()["reason"] == "the applicant's request"
+    assert erased.json()["contact"] is None and erased.json()["delivery_address"] is None

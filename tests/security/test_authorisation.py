@@ -173,6 +173,23 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_y=forbidden("another_agency"),
         operator=OK,
     ),
+    # A registration's contact: an officer of its agency, or an operator (audited).
+    ("agency", "GET", "/dossiers/{ref}/contact"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("not_an_agency"),
+        post_office_b=forbidden("not_an_agency"),
+        agency_x=OK,
+        agency_y=forbidden("another_agency"),
+        operator=OK,
+    ),
+    ("agency", "GET", "/audit/personal-data-reads"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("role_not_allowed"),
+        post_office_b=forbidden("role_not_allowed"),
+        agency_x=forbidden("role_not_allowed"),
+        agency_y=forbidden("role_not_allowed"),
+        operator=OK,
+    ),
     **{
         ("agency", "POST", f"/dossiers/{{ref}}/{report}"): AGENCY_REPORT
         for report in (
@@ -377,6 +394,10 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
                 "delivery_address": applicant["address"],
             }
             return path, {}, body
+        if path == "/dossiers/{ref}/contact":
+            return path.replace("{ref}", journey.registered_code), {"purpose": "result_delivery"}, None
+        if path == "/audit/personal-data-reads":
+            return path, {"dossier": journey.registered_code}, None
         url = path.replace("{ref}", journey.filed_item_id)
         return url, {}, None if method == "GET" else _report(path.rsplit("/", 1)[-1])
     if service == "tracker":
@@ -434,8 +455,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 29)
-    assert len(CELLS) == 29 * 15 == 435
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 31)
+    assert len(CELLS) == 31 * 15 == 465
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
