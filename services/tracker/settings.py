@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
@@ -14,8 +14,15 @@ MIN_LOOKUP_KEY_BYTES = 16
 
 
 class TrackerSettings(PhoneCheckSettings):
-    # lookup_key (DOSSIER_LOOKUP_KEY, or TRACKER_LOOKUP_KEY as before) and lookup_key_file are shared with
-    # the producers, which make the phone checks the tracker matches.
+    # The key of the phone checks is shared with the producers, which make the checks the tracker matches
+    # (PhoneCheckSettings). The tracker keeps documenting it under its earlier name, which deployments set.
+    lookup_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("TRACKER_LOOKUP_KEY", "DOSSIER_LOOKUP_KEY", "lookup_key"),
+        description="The key of the public lookup's phone checks (DOSSIER_LOOKUP_KEY of the post office and "
+        "the agency, which make the checks; the same value), at least 16 bytes, never the signing secret. "
+        "Required in production. Empty: the key kept in DOSSIER_LOOKUP_KEY_FILE, generated there once.",
+    )
 
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
 
