@@ -23,7 +23,7 @@ from services.shared.db.engine import make_engine
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import Keyring, UnknownKeyIdError
 from services.shared.personal_data.tables import VaultTables, vault_tables
-from services.shared.personal_data.vault import Erased, Held, Vault
+from services.shared.personal_data.vault import Erased, Held, Rotation, Vault
 
 AT = datetime(2026, 3, 14, 2, 30, tzinfo=UTC)
 CONTACT = {"name": "Trần Thị Bình", "phone": "0912345678", "address": {"line": "12 Phố Huế"}}
@@ -118,7 +118,7 @@ async def test_rotation_rewraps_every_data_key_while_readers_use_either_key(
     both = Keyring((("k2026b", os.urandom(32)), *old.keys))
     rotating = Vault(tables, both, index)
     await _store(engine, rotating, str(uuid.uuid4()))  # a new record is wrapped by the new key at once
-    assert (await rotating.rotate(engine, batch=3)).rewrapped == 7
+    assert (await rotating.rotate(engine, batch=3)) == Rotation(rewrapped=7, unknown=0, remaining=0)
     async with engine.connect() as conn:
         kids = set((await conn.execute(select(tables.records.c.kid))).scalars())
         assert kids == {"k2026b"}

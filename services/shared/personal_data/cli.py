@@ -34,6 +34,8 @@ def main(prog: str, settings: PersonalDataSettings, tables: VaultTables, argv: S
     args = parser.parse_args(argv)
     done = asyncio.run(rotate(settings, tables, args.batch))
     print(f"re-wrapped {done.rewrapped} data key(s) under {settings.keyring().current_id}")
+    if done.remaining:
+        print(f"{done.remaining} record(s) were busy and are still under an older key: run it again")
     if done.unknown:
         print(f"{done.unknown} record(s) name a KEK that PERSONAL_DATA_KEYS does not list", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.shared.personal_data.index import BlindIndex
@@ -67,7 +67,9 @@ class Rotation:
     rewrapped: int
     """Data keys wrapped again under the current KEK."""
     unknown: int
-    """Records still under a KEK that is not listed (they cannot be re-wrapped; see the log)."""
+    """Records under a KEK that is not listed: they cannot be re-wrapped until it is listed again."""
+    remaining: int = 0
+    """Records still under an older listed KEK (locked by a live request meanwhile): run it again."""
 
 
 class Vault:
@@ -212,10 +214,13 @@ class Vault:
                 break
         async with engine.connect() as conn:
             listed = [kid for kid, _ in self._keyring.keys]
-            unknown = (
-                await conn.execute(select(t.c.dossier_id).where(t.c.kid.is_not(None), t.c.kid.not_in(listed)))
-            ).all()
-        return Rotation(rewrapped, len(unknown))
+            unknown = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.kid.is_not(None), t.c.kid.not_in(listed))
+            )
+            remaining: int | None = 0
+            if older:
+                remaining = await conn.scalar(select(func.count()).select_from(t).where(t.c.kid.in_(older)))
+        return Rotation(rewrapped, int(unknown or 0), int(remaining or 0))
 
 
 def _purposes(text: str) -> tuple[str, ...]:
