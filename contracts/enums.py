@@ -161,3 +161,14 @@ class ClosureReason(StrEnum):
     """The applicant told the desk they will not complete the dossier (an officer's closure)."""
     OTHER = "other"
     """Any other reason an officer gives, written in the event's ``note`` (no personal data)."""
+
+
+class PersonalDataHolder(StrEnum):
+    """Who holds a dossier's personal data, which events of version 2 no longer carry."""
+
+    POST_OFFICE = "POST_OFFICE"
+    """The post office that accepted the dossier keeps the applicant's contact in its vault."""
+    AGENCY = "AGENCY"
+    """The agency that registered the dossier keeps the contact and delivery address in its vault."""
+    EVENT_V1 = "EVENT_V1"
+    """Only the version 1 event itself carries it (an upcast old event; never published)."""

@@ -22,6 +22,7 @@ from contracts.enums import (
     ItemKind,
     Leg,
     Outcome,
+    PersonalDataHolder,
     RecipientKind,
     RouteClass,
     ServiceForm,
@@ -38,8 +39,10 @@ from contracts.events import (
     CustodyHolder,
     DelayNotified,
     DeliveryFailed,
+    DeliveryFailedV2,
     DocumentChecked,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierClosed,
     DossierHandedToAgency,
     DossierInTransit,
@@ -47,6 +50,7 @@ from contracts.events import (
     DossierReceived,
     DossierRefused,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierWithdrawn,
     Event,
     EventKey,
@@ -102,6 +106,15 @@ def _accepted() -> DossierAccepted:
         route_class=RouteClass.INTRA_PROVINCIAL,
         inbound_due_date=date(2025, 3, 18),
     )
+
+
+SAMPLE_PHONE_CHECK = "5f0e7c4d1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+"""A phone check of the samples (a digest under no real key)."""
+
+
+def _accepted_v2() -> DossierAcceptedV2:
+    v1 = _accepted().model_dump(exclude={"type", "version", "applicant"})
+    return DossierAcceptedV2(**v1, held_by=PersonalDataHolder.POST_OFFICE, phone_check=SAMPLE_PHONE_CHECK)
 
 
 def _in_transit() -> DossierInTransit:
@@ -308,6 +321,18 @@ def _registered_for_return() -> DossierRegisteredForReturn:
     )
 
 
+def _registered_for_return_v2() -> DossierRegisteredForReturnV2:
+    v1 = _registered_for_return().model_dump(exclude={"type", "version", "applicant", "delivery_address"})
+    return DossierRegisteredForReturnV2(
+        **v1, held_by=PersonalDataHolder.AGENCY, phone_check=SAMPLE_PHONE_CHECK
+    )
+
+
+def _delivery_failed_v2() -> DeliveryFailedV2:
+    v1 = _delivery_failed().model_dump(exclude={"type", "version", "note"})
+    return DeliveryFailedV2(**v1, note_held=_delivery_failed().note is not None)
+
+
 def _stage_changed() -> StageChanged:
     return StageChanged(
         from_stage=Stage.ACCEPTED,
@@ -330,11 +355,13 @@ def _overdue() -> ClockOverdue:
 
 _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     DossierAccepted: _accepted,
+    DossierAcceptedV2: _accepted_v2,
     DossierInTransit: _in_transit,
     DossierHandedToAgency: _handed_to_agency,
     ResultPickedUp: _picked_up,
     ResultOutForDelivery: _out_for_delivery,
     DeliveryFailed: _delivery_failed,
+    DeliveryFailedV2: _delivery_failed_v2,
     ResultDelivered: _delivered,
     ResultReturnedToAgency: _returned,
     ItemLost: _lost,
@@ -349,6 +376,7 @@ _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     DossierClosed: _closed,
     ResultReady: _result_ready,
     DossierRegisteredForReturn: _registered_for_return,
+    DossierRegisteredForReturnV2: _registered_for_return_v2,
     StageChanged: _stage_changed,
     ClockDueSoon: _due_soon,
     ClockOverdue: _overdue,

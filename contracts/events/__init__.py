@@ -16,16 +16,19 @@ from contracts.events.agency import (
     DossierReceived,
     DossierRefused,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierWithdrawn,
     ResultReady,
     SupplementReceived,
     SupplementRequested,
 )
 from contracts.events.base import PERSONAL_DATA, Event, EventKey, EventT
-from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked
+from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked, PhoneCheck
 from contracts.events.postal import (
     DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierHandedToAgency,
     DossierInTransit,
     ItemDamaged,
@@ -42,11 +45,13 @@ from contracts.topics import Topic
 
 POSTAL: tuple[type[Event], ...] = (
     DossierAccepted,
+    DossierAcceptedV2,
     DossierInTransit,
     DossierHandedToAgency,
     ResultPickedUp,
     ResultOutForDelivery,
     DeliveryFailed,
+    DeliveryFailedV2,
     ResultDelivered,
     ResultReturnedToAgency,
     ItemLost,
@@ -62,6 +67,7 @@ AGENCY: tuple[type[Event], ...] = (
     DossierWithdrawn,
     ResultReady,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierClosed,
 )
 TRACKER: tuple[type[Event], ...] = (StageChanged,)
@@ -130,8 +136,10 @@ __all__ = [
     "CustodyHolder",
     "DelayNotified",
     "DeliveryFailed",
+    "DeliveryFailedV2",
     "DocumentChecked",
     "DossierAccepted",
+    "DossierAcceptedV2",
     "DossierClosed",
     "DossierHandedToAgency",
     "DossierInTransit",
@@ -139,12 +147,14 @@ __all__ = [
     "DossierReceived",
     "DossierRefused",
     "DossierRegisteredForReturn",
+    "DossierRegisteredForReturnV2",
     "DossierWithdrawn",
     "Event",
     "EventKey",
     "EventT",
     "ItemDamaged",
     "ItemLost",
+    "PhoneCheck",
     "PostalEvent",
     "ResultDelivered",
     "ResultOutForDelivery",

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contracts.enums import ClosureReason, FilingChannel, Outcome, SupplementBreach
+from contracts.enums import ClosureReason, FilingChannel, Outcome, PersonalDataHolder, SupplementBreach
 from contracts.events.base import PERSONAL_DATA, Event
-from contracts.events.parts import Address, ApplicantContact
+from contracts.events.parts import Address, ApplicantContact, PhoneCheck
 from contracts.values import (
     AgencyCode,
     AgencyDossierCode,
@@ -248,3 +248,24 @@ class DossierRegisteredForReturn(AgencyEvent):
     """The applicant's contact (personal data)."""
     delivery_address: Address = Field(json_schema_extra=PERSONAL_DATA)
     """Where the result is to be delivered (personal data)."""
+
+
+class DossierRegisteredForReturnV2(AgencyEvent):
+    """The agency registered a dossier filed in person or online for return of its result by post
+    (form RECEIVE_RESULT), version 2: the citizen's contact and delivery address stay in the agency's
+    vault; the event says who holds them and carries the public lookup's phone digest."""
+
+    type: Literal["agency.dossier_registered_for_return"] = "agency.dossier_registered_for_return"
+    version: Literal[2] = 2
+    agency_dossier_code: AgencyDossierCode
+    """The agency's code of the dossier."""
+    procedure_code: ProcedureCode
+    """The procedure."""
+    filing_channel: FilingChannel
+    """How the dossier was filed."""
+    filed_at: AwareTime
+    """The filing time."""
+    held_by: PersonalDataHolder
+    """Who holds the contact and delivery address: AGENCY (its vault); EVENT_V1 only for an upcast v1."""
+    phone_check: PhoneCheck
+    """Digest of the applicant's phone's last four digits for the public lookup (see PhoneCheck)."""

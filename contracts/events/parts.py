@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.enums import CustodyHolderKind, DocumentForm
 from contracts.events.base import PERSONAL_DATA
 from contracts.values import ProvinceCode, Text, VnPhoneNumber
+
+PhoneCheck = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+"""HMAC-SHA256(lookup key, "<dossier id>:<last four digits of the applicant's phone>"), lower-case hex: what
+the tracker's public lookup checks a citizen's four digits against. Not personal data without the key,
+which never leaves the services (DOSSIER_LOOKUP_KEY)."""
 
 
 class Part(BaseModel):

@@ -16,6 +16,7 @@ from contracts.enums import (
     DeliveryFailureReason,
     IdDocumentType,
     ItemKind,
+    PersonalDataHolder,
     RecipientKind,
     RouteClass,
     ServiceForm,
@@ -23,7 +24,7 @@ from contracts.enums import (
     TransitDirection,
 )
 from contracts.events.base import PERSONAL_DATA, Event, one_of, one_of_schema
-from contracts.events.parts import ApplicantContact, DocumentChecked
+from contracts.events.parts import ApplicantContact, DocumentChecked, PhoneCheck
 from contracts.values import (
     AgencyCode,
     AgencyDossierCode,
@@ -79,6 +80,50 @@ class DossierAccepted(PostalEvent):
     """At the counter or at the citizen's address."""
     applicant: ApplicantContact = Field(json_schema_extra=PERSONAL_DATA)
     """The applicant's contact (personal data)."""
+    documents: tuple[DocumentChecked, ...] = Field(min_length=1)
+    """The documents checked into the package."""
+    fee_vnd: Vnd
+    """Fee (phí) collected for the agency."""
+    charge_vnd: Vnd
+    """Charge (lệ phí) collected for the agency."""
+    postage_vnd: Vnd
+    """Postage (cước) for the postal service; for SEND_AND_RECEIVE it covers the return leg too."""
+    clerk_id: StaffId
+    """The clerk (or courier, at the address) who accepted the dossier."""
+    post_office_code: PostOfficeCode
+    """The post office that accepted the dossier."""
+    route_class: RouteClass
+    """The route to the agency, which selects the J+n limit."""
+    carries_appointment_slip_back: bool = False
+    """True when the appointment slip must also be carried back to the citizen (the limit doubles)."""
+    inbound_due_date: date
+    """The last day for handing the dossier to the agency (J+n working days)."""
+
+
+class DossierAcceptedV2(PostalEvent):
+    """The post office accepted a dossier, at its counter or at the citizen's address (version 2).
+
+    As version 1, without the applicant's contact: the post office keeps it in its vault (erasable on
+    the person's request), and the event says who holds it and carries the digest the tracker's public
+    lookup checks the phone's last four digits against.
+    """
+
+    type: Literal["postal.dossier_accepted"] = "postal.dossier_accepted"
+    version: Literal[2] = 2
+    item_id: S10ItemId
+    """The postal item id of the sealed dossier (the inbound leg)."""
+    procedure_code: ProcedureCode
+    """The administrative procedure the dossier is for."""
+    agency_code: AgencyCode
+    """The destination agency."""
+    service_form: InboundServiceForm
+    """SEND_DOSSIER: the citizen collects the result in person; SEND_AND_RECEIVE: it comes back by post."""
+    channel: AcceptanceChannel
+    """At the counter or at the citizen's address."""
+    held_by: PersonalDataHolder
+    """Who holds the applicant's contact: POST_OFFICE (its vault); EVENT_V1 only for an upcast v1 event."""
+    phone_check: PhoneCheck
+    """Digest of the applicant's phone's last four digits for the public lookup (see PhoneCheck)."""
     documents: tuple[DocumentChecked, ...] = Field(min_length=1)
     """The documents checked into the package."""
     fee_vnd: Vnd
@@ -206,6 +251,31 @@ class DeliveryFailed(PostalEvent):
     """Why it failed."""
     note: str | None = Field(default=None, max_length=500, json_schema_extra=PERSONAL_DATA)
     """The courier's note, for OTHER (free text: may hold personal data)."""
+    invitation_left: bool
+    """Whether a delivery invitation (giấy mời) was left; returning needs at least two."""
+    next_attempt_on: date | None = None
+    """The day of the next attempt announced in the invitation, if any."""
+
+
+class DeliveryFailedV2(PostalEvent):
+    """A delivery attempt did not hand the result over; the courier left an invitation to collect
+    (version 2: the courier's free-text note, which may hold personal data, stays in the post office's
+    vault; the event says only whether there is one)."""
+
+    type: Literal["postal.delivery_failed"] = "postal.delivery_failed"
+    version: Literal[2] = 2
+    result_item_id: S10ItemId
+    """The result item."""
+    courier_id: StaffId
+    """The courier who made the attempt."""
+    post_office_code: PostOfficeCode
+    """The delivering post office, which holds the result again."""
+    attempt: int = Field(ge=1)
+    """Which attempt failed."""
+    reason: DeliveryFailureReason
+    """Why it failed."""
+    note_held: bool = False
+    """True when the courier wrote a note, kept by the post office (personal data: never in an event)."""
     invitation_left: bool
     """Whether a delivery invitation (giấy mời) was left; returning needs at least two."""
     next_attempt_on: date | None = None

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from contracts.enums import Outcome, ServiceForm
 from contracts.values import AwareTime, parse_agency_code
 from services.agency import commands as cmd
+from services.agency.contact_reads import ContactReads, NotHeldError, RegistrationContact
 from services.agency.domain import Actor, Dossier, DossierRef, Status, parse_reference
 from services.agency.handlers import AgencyDesk, Recorded
 from services.agency.rejections import ReportRejectedError, Verdict
@@ -36,6 +37,10 @@ from services.shared.http import (
     problem,
 )
 from services.shared.kafka import BrokerUnavailableError
+from services.shared.personal_data.answers import PersonalDataReads
+from services.shared.personal_data.keys import UnknownKeyIdError
+from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.sealing import SealBrokenError
 
 router = APIRouter()
 
@@ -312,7 +317,8 @@ async def register_for_return(
     body: cmd.RegisterForReturn, actor: Officer, desk: Desk, response: Response
 ) -> ReportRecorded:
     """Form RECEIVE_RESULT: the citizen filed at the desk or online and wants the result by post. The
-    dossier id derives from the agency dossier code; the delivery address travels in the event only."""
+    dossier id derives from the agency dossier code; the contact and the delivery address are sealed in
+    the agency's vault (never in the event): staff read them back with `GET /dossiers/{ref}/contact`."""
     recorded = await desk.register(actor, body)
     response.headers["Location"] = f"/dossiers/{body.agency_dossier_code}"
     return ReportRecorded.of(recorded)
@@ -433,6 +439,88 @@ async def report_result_ready(ref: Ref, body: cmd.ReadyResult, actor: Officer, d
 
 
 # --------------------------------------------------------------------------- wiring
+
+
+# --------------------------------------------------------------------------- personal data, audited
+
+
+async def _contact_reads(request: Request) -> ContactReads:
+    reads: ContactReads = request.app.state.contact_reads
+    return reads
+
+
+Reads = Annotated[ContactReads, Depends(_contact_reads)]
+
+
+@router.get(
+    "/dossiers/{ref}/contact",
+    response_model=RegistrationContact,
+    responses={
+        **_responses(401, 403, 404, 422, 503),
+        409: {
+            "model": Problem,
+            "description": "`personal_data_key_unavailable`: the record is sealed under a key-encryption key "
+            "this service does not hold (or a wrong one under its id), named in `detail`; an operator "
+            "restores it in PERSONAL_DATA_KEYS. Only this dossier is concerned: the service is healthy.",
+        },
+    },
+    operation_id="read_contact",
+    summary="Read a registration's contact (and delivery address), for a purpose (audited)",
+    tags=["personal data"],
+)
+async def read_contact(
+    ref: Ref,
+    caller: Caller,
+    reads: Reads,
+    purpose: Annotated[Purpose, Query(description="Why it is read: `result_delivery` or `notifications`.")],
+) -> RegistrationContact:
+    """The contact the agency collected when it registered the dossier for return by post, and for
+    `result_delivery` the delivery address. Every read is recorded in the audit (who, when, which dossier,
+    which purpose): `GET /audit/personal-data-reads`. An erased record answers 200 with `erased: true`.
+    An officer of the dossier's agency (`another_agency` otherwise), or an operator (`not_an_agency` for
+    others); 404 `personal_data_not_held` for a dossier that came by post; 403 `purpose_not_allowed`."""
+    if caller.role not in (Role.AGENCY, Role.OPERATOR):
+        raise ProblemError(403, "not_an_agency", "only agency officers and operators read a contact")
+    try:
+        return await reads.contact(caller, ref, purpose)
+    except NotHeldError as refused:
+        status = 404 if refused.reason == "personal_data_not_held" else 403
+        raise ProblemError(status, refused.reason, refused.detail) from None
+    except (UnknownKeyIdError, SealBrokenError) as broken:
+        raise ProblemError(409, "personal_data_key_unavailable", str(broken)) from None
+
+
+@router.get(
+    "/audit/personal-data-reads",
+    response_model=PersonalDataReads,
+    responses=_responses(401, 403, 404, 422, 503),
+    operation_id="list_personal_data_reads",
+    summary="List the reads of registrations' contacts (operators)",
+    tags=["personal data"],
+)
+async def personal_data_reads(
+    caller: Caller,
+    reads: Reads,
+    desk: Desk,
+    dossier: Annotated[
+        str | None,
+        Query(
+            max_length=40, description="A dossier's item id or agency dossier code; every dossier if none."
+        ),
+    ] = None,
+) -> PersonalDataReads:
+    """The append-only audit of every read on this API, newest first (at most 1,000). Operators only
+    (`role_not_allowed`)."""
+    if caller.role is not Role.OPERATOR:
+        raise ProblemError(403, "role_not_allowed", "only operators list the audit")
+    dossier_id = None
+    if dossier is not None:
+        try:
+            ref = parse_reference(dossier)
+        except ValueError as exc:
+            raise ProblemError(422, "invalid_request", str(exc)) from None
+        dossier_id = (await desk.view(ref, None)).dossier_id
+    return await reads.reads(dossier_id)
 
 
 def install(app: FastAPI, *, retry_after_s: int) -> None:

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.agency import api, consumers
+from services.agency.adapters.tables import personal_data_tables
 from services.agency.closure_job import ClosureJob
+from services.agency.contact_reads import ContactReads
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
 from services.agency.policy import Policy, Rules
@@ -33,6 +35,7 @@ from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
+from services.shared.personal_data.vault import Vault
 from services.shared.settings import legal_rules_of
 
 TITLE = "Agency service"
@@ -71,11 +74,14 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             metrics_registry=registry,
             security=kafka_security_of(settings),
         )
+        vault = Vault(personal_data_tables, settings.keyring(), settings.blind_index())
         desk = AgencyDesk(
             engine=engine,
             publisher=EventPublisher(broker, timeout_s=settings.publish_timeout_s),
             policy=policy,
             metrics=metrics,
+            vault=vault,
+            phone_check=settings.phone_check(),
             clock=clock,
         )
         consumers.subscribe(
@@ -89,6 +95,7 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             max_records=settings.consumer_max_records,
         )
         app.state.desk = desk
+        app.state.contact_reads = ContactReads(engine, desk, vault, clock)
         app.state.engine = engine
         app.state.broker = broker
         app.state.authenticator = Authenticator(

@@ -140,9 +140,9 @@ class RegisterForReturn(Command):
     filed_at: AwareTime
     """The filing time: when the dossier was filed at the desk or submitted online."""
     applicant: ApplicantContact
-    """The applicant's contact (personal data: forwarded in the event, not stored by this service)."""
+    """The applicant's contact (personal data: sealed in the agency's vault, never in events or logs)."""
     delivery_address: Address
-    """Where the result is to be delivered (personal data: forwarded in the event, not stored here)."""
+    """Where the result is to be delivered (personal data: sealed in the agency's vault, like the contact)."""
 
 
 Report = (

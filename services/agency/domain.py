@@ -40,17 +40,19 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from contracts.enums import ClosureReason, ItemKind, Outcome, ServiceForm
+from contracts.enums import ClosureReason, ItemKind, Outcome, PersonalDataHolder, ServiceForm
 from contracts.events import (
     AgencyEvent,
     DelayNotified,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierClosed,
     DossierHandedToAgency,
     DossierProcessing,
     DossierReceived,
     DossierRefused,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierWithdrawn,
     Event,
     ResultReady,
@@ -69,6 +71,7 @@ from services.agency.policy import Policy
 from services.agency.rejections import Reason, ReportRejectedError
 from services.shared.calendar import to_vietnam_time
 from services.shared.catalog import UnknownProcedureError
+from services.shared.personal_data.phone_check import PhoneDigest
 
 AGENCY_SOURCE_PREFIX = "/agencies/"
 AUTOMATIC_OFFICER = "system:closure"
@@ -205,7 +208,7 @@ def learn(dossier: Dossier | None, dossier_id: str, event: Event, policy: Policy
     supplements). The handover names the agency that signed for the dossier: it is the one that holds
     it and may report on it, even where the acceptance named another.
     """
-    if isinstance(event, DossierAccepted):
+    if isinstance(event, DossierAccepted | DossierAcceptedV2):
         if dossier is None:
             return Dossier(
                 dossier_id=dossier_id,
@@ -406,16 +409,20 @@ def occurrence_time(report: cmd.Report, event: AgencyEvent, now: datetime) -> da
     return report.occurred_at or now
 
 
-def compose_registration(report: cmd.RegisterForReturn, actor: Actor) -> DossierRegisteredForReturn:
-    return DossierRegisteredForReturn(
+def compose_registration(
+    report: cmd.RegisterForReturn, actor: Actor, phone_check: PhoneDigest
+) -> DossierRegisteredForReturnV2:
+    """Version 2: the contact and the delivery address go to the agency's vault, never into the event."""
+    dossier_id = dossier_id_for_agency_code(report.agency_dossier_code)
+    return DossierRegisteredForReturnV2(
         agency_code=actor.agency_code,
         officer_id=actor.officer_id,
         agency_dossier_code=report.agency_dossier_code,
         procedure_code=report.procedure_code,
         filing_channel=report.filing_channel,
         filed_at=report.filed_at,
-        applicant=report.applicant,
-        delivery_address=report.delivery_address,
+        held_by=PersonalDataHolder.AGENCY,
+        phone_check=phone_check.of_phone(dossier_id, report.applicant.phone),
     )
 
 
@@ -468,7 +475,7 @@ def accept(
     if event.recorded_at is not None:  # an agency system's own recording time: not after now, either
         _not_in_future(event.recorded_at, now, policy, "recorded_at")
         _not_in_future(occurred_at, event.recorded_at, policy, "the report's time (after recorded_at)")
-    if isinstance(event, DossierRegisteredForReturn):
+    if isinstance(event, DossierRegisteredForReturn | DossierRegisteredForReturnV2):
         return _register(dossier, event, subject, now, policy, code_holder)
     if dossier is None:
         raise ReportRejectedError(
@@ -517,7 +524,7 @@ def accept(
 
 def _register(
     dossier: Dossier | None,
-    event: DossierRegisteredForReturn,
+    event: DossierRegisteredForReturn | DossierRegisteredForReturnV2,
     subject: str,
     now: datetime,
     policy: Policy,

@@ -16,8 +16,16 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.enums import PersonalDataHolder
 from contracts.envelope import Envelope
-from contracts.events import AgencyEvent, DossierAccepted, DossierHandedToAgency, Event
+from contracts.events import (
+    AgencyEvent,
+    DossierAccepted,
+    DossierAcceptedV2,
+    DossierHandedToAgency,
+    DossierRegisteredForReturn,
+    Event,
+)
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code
 from services.agency import commands as cmd
@@ -25,10 +33,14 @@ from services.agency import domain
 from services.agency.adapters.repository import Dossiers
 from services.agency.domain import Actor, Dossier, DossierRef
 from services.agency.metrics import AgencyMetrics
+from services.agency.personal_data import registration_records
 from services.agency.policy import Policy
 from services.agency.rejections import Reason, ReportRejectedError
 from services.shared.kafka import EventPublisher
 from services.shared.logs import log_event
+from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.upcast import upcast
+from services.shared.personal_data.vault import Sealing, Vault
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +69,13 @@ class AgencyDesk:
         publisher: EventPublisher,
         policy: Policy,
         metrics: AgencyMetrics,
+        vault: Vault,
+        phone_check: PhoneDigest,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
+        self._vault = vault
+        self._phone_check = phone_check
         self._publisher = publisher
         self._policy = policy
         self._metrics = metrics
@@ -91,12 +107,15 @@ class AgencyDesk:
         """Register a dossier filed in person or online for return of its result by post."""
         now = self._clock()
         dossier_id = dossier_id_for_agency_code(registration.agency_dossier_code)
-        event = domain.compose_registration(registration, actor)
+        event = domain.compose_registration(registration, actor, self._phone_check)
+        sealed = registration_records(registration.applicant, registration.delivery_address)
         try:
             async with self._engine.begin() as conn:
                 dossiers = Dossiers(conn)
                 existing = await dossiers.get(dossier_id, lock=True)
-                return await self._record(dossiers, existing, dossier_id, event, actor, now, now)
+                return await self._record(
+                    dossiers, existing, dossier_id, event, actor, now, now, sealed=(conn, sealed)
+                )
         except ReportRejectedError as rejected:
             self._rejected(rejected, HTTP, ref_kind="registration")
             raise
@@ -196,8 +215,11 @@ class AgencyDesk:
         at: datetime,
         now: datetime,
         channel: str = HTTP,
+        sealed: tuple[AsyncConnection, Sequence[Sealing]] | None = None,
     ) -> Recorded:
-        """Accept, publish and store an event that happened `at`, recorded `now`."""
+        """Accept, publish and store an event that happened `at`, recorded `now`; with `sealed`, the
+        personal data the event no longer carries is vaulted in the same transaction, once the rules
+        accepted the event and before it is published."""
         source = agency_source(actor.agency_code)
         code = getattr(event, "agency_dossier_code", None)
         holder = (await dossiers.code_holders([code])).get(code) if code else None
@@ -211,6 +233,9 @@ class AgencyDesk:
             policy=self._policy,
             code_holder=holder,
         )
+        if sealed is not None:
+            conn, records = sealed
+            await self._vault.store_all(conn, dossier_id, records, collected_at=now)
         envelope = Envelope.new(
             event,
             subject=dossier_id,
@@ -241,7 +266,8 @@ class AgencyDesk:
 
     async def learn_from_postal(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
         """Applier of postal.events.v1: which agency each dossier is addressed to, and its filing time."""
-        relevant = [e for e in events if isinstance(e.data, DossierAccepted | DossierHandedToAgency)]
+        learned = DossierAccepted | DossierAcceptedV2 | DossierHandedToAgency
+        relevant = [e for e in events if isinstance(e.data, learned)]
         if not relevant:
             return
         dossiers = Dossiers(conn)
@@ -255,6 +281,18 @@ class AgencyDesk:
             new=[d for key, d in state.items() if key not in known],
             changed=[d for key, d in state.items() if key in known and d != known[key]],
         )
+
+    async def _vault_registration(
+        self, conn: AsyncConnection, envelope: Envelope[Event], now: datetime
+    ) -> Envelope[Event]:
+        """A version 1 registration from an agency system: its contact and delivery address go to the
+        vault, and it is republished as version 2 (same event id), so agency.events.v1 carries no personal
+        data; the plain copy stays only on agency.intake.v1 until that topic's retention ends."""
+        data = envelope.data
+        assert isinstance(data, DossierRegisteredForReturn)
+        records = registration_records(data.applicant, data.delivery_address)
+        await self._vault.store_all(conn, envelope.subject, records, collected_at=now)
+        return upcast(envelope, self._phone_check, held_by=PersonalDataHolder.AGENCY)
 
     async def take_in(
         self, conn: AsyncConnection, envelopes: Sequence[Envelope[Event]]
@@ -302,6 +340,8 @@ class AgencyDesk:
             state[envelope.subject] = after
             if after.agency_dossier_code:
                 holders[after.agency_dossier_code] = after.dossier_id
+            if isinstance(envelope.data, DossierRegisteredForReturn):
+                envelope = await self._vault_registration(conn, envelope, now)
             accepted.append(envelope)
         await self._publisher.publish_many(accepted)
         for envelope in accepted:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from services.shared.http_settings import HttpServiceSettings
+from services.shared.personal_data.settings import PersonalDataSettings
 
 
-class AgencySettings(HttpServiceSettings):
+class AgencySettings(PersonalDataSettings):
     model_config = SettingsConfigDict(env_prefix="AGENCY_", extra="ignore", frozen=True)
 
     http_host: str = Field("127.0.0.1", description="Interface the HTTP API listens on.")

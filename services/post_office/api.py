@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from contracts.errors import ContractError
+from contracts.values import parse_s10
 from services.post_office.commands import (
     MAX_BATCH_SCANS,
     MAX_MANIFEST_ITEMS,
@@ -32,6 +33,12 @@ from services.post_office.commands import (
     Receipt,
     ReportIncident,
     ReturnToAgency,
+)
+from services.post_office.contact_reads import (
+    ContactAnswer,
+    ContactReads,
+    NotAllowedError,
+    dossier_id_of,
 )
 from services.post_office.domain import RefusedError, Verdict
 from services.post_office.handlers import PostOfficeHandlers
@@ -50,6 +57,10 @@ from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, problem, validation_reason
 from services.shared.kafka import BrokerUnavailableError
+from services.shared.personal_data.answers import PersonalDataReads
+from services.shared.personal_data.keys import UnknownKeyIdError
+from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.sealing import SealBrokenError
 
 T = TypeVar("T")
 
@@ -69,6 +80,9 @@ class RequestReason(enum.StrEnum):
     BROKER_UNAVAILABLE = "broker_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
     EVENT_TOO_LARGE = "event_too_large"
+    PURPOSE_NOT_ALLOWED = "purpose_not_allowed"
+    PERSONAL_DATA_NOT_HELD = "personal_data_not_held"
+    PERSONAL_DATA_KEY_UNAVAILABLE = "personal_data_key_unavailable"
 
 
 STATUS_OF_VERDICT = {Verdict.INVALID: 422, Verdict.UNKNOWN: 404, Verdict.CONFLICT: 409}
@@ -79,6 +93,7 @@ class PostOffice:
     """What the entrypoints need, built by app.py's lifespan and kept on app.state.post_office."""
 
     handlers: PostOfficeHandlers
+    contact_reads: ContactReads
     authenticator: Authenticator
     metrics: PostOfficeMetrics
     retry_after_s: int
@@ -550,3 +565,89 @@ def count_schema_refusals(app: FastAPI, metrics: PostOfficeMetrics) -> None:
         return response
 
     app.add_exception_handler(RequestValidationError, on_invalid)
+
+
+# --------------------------------------------------------------------------- personal data, audited
+
+_NOT_ALLOWED_STATUS = {
+    RequestReason.WRONG_POST_OFFICE: 403,
+    RequestReason.PURPOSE_NOT_ALLOWED: 403,
+    RequestReason.PERSONAL_DATA_NOT_HELD: 404,
+}
+
+
+@router.get(
+    "/dossiers/{item_id}/contact",
+    tags=["personal data"],
+    summary="Read the applicant's contact, for a purpose (audited)",
+    description="The contact the post office collected at the acceptance, for one of the purposes it was "
+    "collected for (`result_delivery` for a result coming back by post, `notifications`). Every read is "
+    "recorded in the audit (who, when, which dossier, which purpose): `GET /v1/audit/personal-data-reads`. "
+    "An erased contact answers 200 with `erased: true`, when and why. A clerk of a post office holding "
+    "one of the dossier's items, or an operator.",
+    responses=problems(
+        401,
+        403,
+        404,
+        409,
+        422,
+        503,
+        s403="`role_not_allowed` (agency credentials), `wrong_post_office` (the clerk's office holds none "
+        "of the dossier's items), `purpose_not_allowed` (the contact was not collected for it).",
+        s404="`unknown_item`: no dossier with this item id; `personal_data_not_held`: none was collected "
+        "(a dossier accepted before the vault has its contact only in its version 1 event).",
+        s409="`personal_data_key_unavailable`: the contact is sealed under a key-encryption key this "
+        "service does not hold (or a wrong one under its id), named in `detail`; an operator restores it in "
+        "PERSONAL_DATA_KEYS. Only this dossier is concerned: not a 5xx, the service is healthy.",
+        s422="`invalid_request`: no or an unknown `purpose`, or a malformed item id.",
+    ),
+)
+async def read_contact(item_id: str, purpose: Purpose, caller: Caller, wired: Wired) -> ContactAnswer:
+    try:
+        parsed = parse_s10(item_id)
+    except ValueError as exc:
+        wired.metrics.rejected(RequestReason.INVALID_REQUEST)
+        raise ProblemError(422, RequestReason.INVALID_REQUEST, str(exc)) from None
+    try:
+        return await _guarded(wired, wired.contact_reads.contact(caller, parsed, purpose))
+    except NotAllowedError as refused:
+        reason = RequestReason(refused.reason)
+        wired.metrics.rejected(reason)
+        raise ProblemError(_NOT_ALLOWED_STATUS[reason], reason, refused.detail) from None
+    except (UnknownKeyIdError, SealBrokenError) as broken:
+        wired.metrics.rejected(RequestReason.PERSONAL_DATA_KEY_UNAVAILABLE)
+        raise ProblemError(409, RequestReason.PERSONAL_DATA_KEY_UNAVAILABLE, str(broken)) from None
+
+
+@router.get(
+    "/audit/personal-data-reads",
+    tags=["personal data"],
+    summary="List the reads of applicants' contacts (operators)",
+    description="The append-only audit of every read of a contact on this API, newest first (at most "
+    "1,000): who read it, when, which dossier, for which purpose. Operators only.",
+    responses=problems(
+        401,
+        403,
+        422,
+        503,
+        s403="`role_not_allowed`: only operators list the audit.",
+        s422="`invalid_request`: `dossier` is neither a dossier id nor an item id.",
+    ),
+)
+async def personal_data_reads(
+    caller: Caller,
+    wired: Wired,
+    dossier: Annotated[
+        str | None, Query(max_length=36, description="A dossier id or its inbound item id.")
+    ] = None,
+) -> PersonalDataReads:
+    if caller.role is not Role.OPERATOR:
+        wired.metrics.rejected(RequestReason.ROLE_NOT_ALLOWED)
+        raise ProblemError(403, RequestReason.ROLE_NOT_ALLOWED, "only operators list the audit")
+    if dossier is not None:
+        try:
+            dossier_id_of(dossier)
+        except ValueError as exc:
+            wired.metrics.rejected(RequestReason.INVALID_REQUEST)
+            raise ProblemError(422, RequestReason.INVALID_REQUEST, str(exc)) from None
+    return await _guarded(wired, wired.contact_reads.reads(dossier))

@@ -21,6 +21,8 @@ from sqlalchemy import text
 
 from contracts.values import S10_ERROR_CODES
 from services.post_office import api
+from services.post_office.adapters.tables import personal_data_tables
+from services.post_office.contact_reads import ContactReads
 from services.post_office.domain import Reason
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
@@ -39,6 +41,7 @@ from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
+from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import load_route_limits
 
 TITLE = "Post office API"
@@ -95,13 +98,17 @@ def create_app(
         try:
             await broker.connect()
             resources.update(engine=engine, broker=broker)
+            vault = Vault(personal_data_tables, settings.keyring(), settings.blind_index())
             app.state.post_office = api.PostOffice(
+                contact_reads=ContactReads(engine, vault, clock),
                 handlers=PostOfficeHandlers(
                     engine,
                     EventPublisher(broker, timeout_s=settings.publish_timeout_s),
                     rules,
                     metrics,
                     clock,
+                    vault,
+                    settings.phone_check(),
                 ),
                 authenticator=Authenticator(
                     signer, CredentialRegistry(engine, cache_seconds=settings.credential_cache_s), clock
@@ -178,7 +185,7 @@ def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
 def _configured_settings() -> PostOfficeSettings:
     settings = PostOfficeSettings()
     configure(settings.log_level)
-    # aiokafka logs whole message values at DEBUG, and DossierAccepted carries the applicant's contact:
+    # aiokafka logs whole message values at DEBUG, and a delivery attempt's note may hold personal data:
     # keep it at INFO even when the service itself runs at DEBUG.
     logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
     return settings

@@ -114,7 +114,7 @@ class AcceptDossier(Command):
     channel: AcceptanceChannel
     """At the counter, or at the citizen's address."""
     applicant: ApplicantContact
-    """The applicant's contact (personal data: carried in the event, never logged, not kept here)."""
+    """The applicant's contact (personal data: sealed in the post office's vault, never in events or logs)."""
     documents: tuple[DocumentChecked, ...] = Field(min_length=1, max_length=100)
     """The documents checked into the package; checked against the procedure's published list."""
     fee_vnd: Amount

@@ -17,7 +17,7 @@ from contracts.enums import (
     Stage,
 )
 from contracts.events.postal import (
-    DeliveryFailed,
+    DeliveryFailedV2,
     DossierInTransit,
     ResultDelivered,
     ResultOutForDelivery,
@@ -141,13 +141,14 @@ def _delivery_failed(item: Item, scan: DeliveryFailedScan, office: str) -> Recor
     ended = replace(
         current, outcome=AttemptOutcome.FAILED, ended_at=scan.scanned_at, failure_reason=scan.reason
     )
-    event = DeliveryFailed(
+    # Version 2: the courier's note (free text, may name people) goes to the vault (handlers), not the log.
+    event = DeliveryFailedV2(
         result_item_id=item.item_id,
         courier_id=scan.courier_id,
         post_office_code=office,
         attempt=current.number,
         reason=scan.reason,
-        note=scan.note,
+        note_held=scan.note is not None,
         invitation_left=scan.invitation_left,
         next_attempt_on=scan.next_attempt_on,
     )

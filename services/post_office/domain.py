@@ -21,13 +21,14 @@ from contracts.enums import (
     DeliveryFailureReason,
     DocumentForm,
     ItemKind,
+    PersonalDataHolder,
     ServiceForm,
     Stage,
 )
 from contracts.enums import RouteClass as ContractRouteClass
 from contracts.envelope import Envelope
 from contracts.events.postal import (
-    DossierAccepted,
+    DossierAcceptedV2,
     DossierHandedToAgency,
     ItemDamaged,
     ItemLost,
@@ -45,6 +46,8 @@ from services.post_office.commands import (
 )
 from services.shared.calendar import WorkingCalendar, to_vietnam_time
 from services.shared.catalog import Catalog, SubmittedDocument, UnknownProcedureError
+from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.purposes import Purpose
 from services.shared.postal_limits import RouteClass, RouteLimits, postal_leg_due
 
 # Fixed for ever: every event id this service derives depends on it.
@@ -286,6 +289,14 @@ def postal_due_date(
 # --------------------------------------------------------------------------- intake
 
 
+def contact_purposes(form: ServiceForm) -> tuple[Purpose, ...]:
+    """Why the post office keeps an applicant's contact: to tell them where the dossier stands, and to
+    carry the result to them when it comes back by post."""
+    if form is ServiceForm.SEND_AND_RECEIVE:
+        return (Purpose.NOTIFICATIONS, Purpose.RESULT_DELIVERY)
+    return (Purpose.NOTIFICATIONS,)
+
+
 def accept_dossier(
     cmd: AcceptDossier,
     *,
@@ -293,6 +304,7 @@ def accept_dossier(
     catalog: Catalog,
     calendar: WorkingCalendar,
     limits: RouteLimits,
+    phone_check: PhoneDigest,
 ) -> Recorded | Replay:
     """Accept a dossier whose documents cover the procedure's published list."""
     if existing is not None:
@@ -349,13 +361,15 @@ def accept_dossier(
         procedure_code=procedure.code,
         postage_vnd=cmd.postage_vnd,
     )
-    event = DossierAccepted(
+    # Version 2: the contact goes to the post office's vault (handlers), never into the event.
+    event = DossierAcceptedV2(
         item_id=cmd.item_id,
         procedure_code=cmd.procedure_code,
         agency_code=cmd.agency_code,
         service_form=cmd.service_form,
         channel=cmd.channel,
-        applicant=cmd.applicant,
+        held_by=PersonalDataHolder.POST_OFFICE,
+        phone_check=phone_check.of_phone(dossier_id, cmd.applicant.phone),
         documents=cmd.documents,
         fee_vnd=cmd.fee_vnd,
         charge_vnd=cmd.charge_vnd,

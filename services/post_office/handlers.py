@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
+from contracts.events import DeliveryFailedV2
 from contracts.values import parse_s10
 from services.post_office import delivery, domain
 from services.post_office.adapters.repository import PostOfficeRepository, StoredScan, transaction
@@ -39,13 +40,23 @@ from services.post_office.commands import (
 )
 from services.post_office.domain import Item, Reason, Recorded, RefusedError, Replay, Verdict
 from services.post_office.metrics import PostOfficeMetrics
-from services.post_office.scan_commands import AnyScan, BatchResult, InvalidScan, ScanBatch, ScanOutcome
+from services.post_office.scan_commands import (
+    AnyScan,
+    BatchResult,
+    DeliveryFailedScan,
+    InvalidScan,
+    ScanBatch,
+    ScanOutcome,
+)
 from services.post_office.scan_identity import fingerprint as scan_fingerprint
 from services.post_office.scan_identity import same_scan
 from services.shared.calendar import WorkingCalendar
 from services.shared.catalog import Catalog
 from services.shared.logs import log_event
 from services.shared.naive_times import naive_time_detail
+from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import RouteLimits
 
 log = logging.getLogger("services.post_office")
@@ -89,6 +100,12 @@ class ScanResult:
         )
 
 
+APPLICANT = "applicant"
+"""The vault's kind of an applicant's contact."""
+DELIVERY_NOTE = "delivery_note"
+"""The vault's kind of a courier's note on a failed attempt (``delivery_note:<result item>:<attempt>``)."""
+
+
 class PostOfficeHandlers:
     def __init__(
         self,
@@ -97,8 +114,12 @@ class PostOfficeHandlers:
         rules: Rules,
         metrics: PostOfficeMetrics,
         clock: Callable[[], datetime],
+        vault: Vault,
+        phone_check: PhoneDigest,
     ) -> None:
         self._engine = engine
+        self._vault = vault
+        self._phone_check = phone_check
         self._publisher = publisher
         self._rules = rules
         self._metrics = metrics
@@ -125,9 +146,22 @@ class PostOfficeHandlers:
                 catalog=self._rules.catalog,
                 calendar=self._rules.calendar,
                 limits=self._rules.limits,
+                phone_check=self._phone_check,
             )
             if isinstance(outcome, Recorded):
                 await repo.add_item(outcome.item)
+                # In the transaction that records the item: the contact is vaulted exactly when the
+                # acceptance is recorded, and a failed publication rolls both back.
+                await self._vault.store(
+                    repo.connection,
+                    dossier_id=outcome.item.dossier_id,
+                    kind=APPLICANT,
+                    purposes=domain.contact_purposes(cmd.service_form),
+                    data=cmd.applicant.model_dump(mode="json", exclude_none=True),
+                    collected_at=cmd.accepted_at,
+                    phone=cmd.applicant.phone,
+                    id_number=cmd.applicant.id_number,
+                )
                 await self._publish([outcome.envelope])
         item = outcome.item
         log_event(
@@ -348,6 +382,8 @@ class PostOfficeHandlers:
                     continue
                 items[scan.item_id] = outcome.item
                 envelopes.append(outcome.envelope)
+                if isinstance(scan, DeliveryFailedScan) and scan.note is not None:
+                    await self._vault_note(repo, outcome, scan.note, scan.scanned_at)
                 new_scans[scan.scan_id] = StoredScan(
                     scan_id=scan.scan_id,
                     fingerprint=scan_fingerprint(post_office_code, scan),
@@ -367,6 +403,22 @@ class PostOfficeHandlers:
         for result in results.values():
             self._metrics.scans.labels(result.status).inc()
         return [results[index] for index in range(len(scans))]
+
+    async def _vault_note(
+        self, repo: PostOfficeRepository, outcome: Recorded, note: str, written_at: datetime
+    ) -> None:
+        """A courier's note on a failed attempt: kept in the vault (one record per attempt), in the
+        transaction that records the scan; the event says only that there is one."""
+        data = outcome.envelope.data
+        assert isinstance(data, DeliveryFailedV2)
+        await self._vault.store(
+            repo.connection,
+            dossier_id=outcome.item.dossier_id,
+            kind=f"{DELIVERY_NOTE}:{data.result_item_id}:{data.attempt}",
+            purposes=(Purpose.RESULT_DELIVERY,),
+            data={"note": note, "attempt": data.attempt},
+            collected_at=written_at,
+        )
 
     def _scan_rejected(
         self,

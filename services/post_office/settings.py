@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.shared.http_settings import HttpServiceSettings
+from services.shared.personal_data.settings import PersonalDataSettings
 
 
-class PostOfficeSettings(HttpServiceSettings):
+class PostOfficeSettings(PersonalDataSettings):
     model_config = SettingsConfigDict(env_prefix="POST_OFFICE_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")

@@ -10,8 +10,6 @@ anomalies and outbox rows are then written with one bulk statement per table.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,13 +21,15 @@ from sqlalchemy import Row, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, dataschema_uri
-from contracts.events import DossierAccepted, DossierRegisteredForReturn, Event, StageChanged
+from contracts.events import DossierAcceptedV2, DossierRegisteredForReturnV2, Event, StageChanged
 from contracts.sources import TRACKER_SOURCE
 from contracts.values import rfc3339
 from services.shared.auth import Principal, Role
 from services.shared.calendar import WorkingCalendar, agency_due_date
 from services.shared.catalog import Catalog, UnknownProcedureError
 from services.shared.legal_rules import LegalRules
+from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.upcast import upcast
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, Position
@@ -58,34 +58,7 @@ STAGE_CHANGED_NAMESPACE = uuid.UUID("6f1d3c8e-5b0a-4f7e-9a51-2c4d8e7f9b13")
 
 # --------------------------------------------------------------------------- inputs of the fold
 
-
-class PhoneDigest:
-    """The last four digits of the applicant's phone, kept only as HMAC-SHA256(key, dossier id + digits).
-
-    Four digits are 10,000 possibilities, so an unkeyed hash would be no protection; with the key kept
-    out of the database, a copy of the tables reveals nothing, and the dossier id in the message makes
-    equal digits of two dossiers look unrelated. New digests are made with the first key; a stored one
-    matches under any of them, so changing the key keeps the digests made before (the earlier keys stay
-    listed until a rebuild has digested every dossier again).
-    """
-
-    def __init__(self, keys: Sequence[bytes]) -> None:
-        if not keys:
-            raise ValueError("a phone digest needs a key")
-        self._keys = list(keys)
-
-    @staticmethod
-    def _with(key: bytes, dossier_id: str, last4: str) -> str:
-        return hmac.new(key, f"{dossier_id}:{last4}".encode(), hashlib.sha256).hexdigest()
-
-    def of(self, dossier_id: str, last4: str) -> str:
-        return self._with(self._keys[0], dossier_id, last4)
-
-    def of_phone(self, dossier_id: str, phone: str) -> str:
-        return self.of(dossier_id, phone[-4:])
-
-    def matches(self, dossier_id: str, last4: str, digest: str) -> bool:
-        return any(hmac.compare_digest(self._with(key, dossier_id, last4), digest) for key in self._keys)
+__all__ = ["PhoneDigest"]  # moved to services.shared.personal_data; imported from here by earlier code
 
 
 class CatalogAgencyDue:
@@ -105,11 +78,17 @@ class CatalogAgencyDue:
 
 
 def to_entry(envelope: Envelope[Event], digest: PhoneDigest) -> HistoryEntry:
-    """What the tracker keeps of an event: no personal data, the phone's last digits only as a digest."""
+    """What the tracker keeps of an event: no personal data, the phone's last digits only as a digest.
+
+    A version 1 event that carried the applicant's contact is read in its version 2 form (``upcast``):
+    one code path, and the history holds the same thing whichever version was published."""
+    envelope = upcast(envelope, digest)
     data = envelope.data
+    kept = without_personal_data(data)
     phone_digest = None
-    if isinstance(data, DossierAccepted | DossierRegisteredForReturn):
-        phone_digest = digest.of_phone(envelope.subject, data.applicant.phone)
+    if isinstance(data, DossierAcceptedV2 | DossierRegisteredForReturnV2):
+        phone_digest = data.phone_check
+        kept.pop("phone_check", None)  # stored once, in its own column
     return HistoryEntry(
         event_id=str(envelope.id),
         dossier_id=envelope.subject,
@@ -117,7 +96,7 @@ def to_entry(envelope: Envelope[Event], digest: PhoneDigest) -> HistoryEntry:
         version=envelope.schemaversion,
         occurred_at=envelope.time.astimezone(UTC),
         source=envelope.source,
-        data=without_personal_data(data),
+        data=kept,
         phone_digest=phone_digest,
     )
 

@@ -1,52 +1,7 @@
-"""The tracker's own key for the phone digests of the public lookup, when none is configured: one generated
-once into a file and kept there, as the local run keeps its signing secret (.work/auth_secret).
-
-The digests are stored, so their key must outlive restarts and must not be the signing secret of the
-credentials: that one is rotated (a leak, staff leaving), and every digest made with it would stop
-matching until a rebuild. A production deployment sets TRACKER_LOOKUP_KEY, the same for every replica;
-the file serves the local run and the tests, where one machine runs every tracker.
-"""
+"""The tracker's lookup key file: now shared with the producers (services.shared.key_files)."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import secrets
-from pathlib import Path
+from services.shared.key_files import ensure_key_file
 
-from services.shared.logs import log_event
-
-logger = logging.getLogger(__name__)
-
-MIN_KEY_BYTES = 32
-
-
-def _kept(path: Path) -> str | None:
-    key = path.read_text().strip() if path.exists() else ""
-    return key if len(key.encode()) >= MIN_KEY_BYTES else None
-
-
-def ensure_key_file(path: Path) -> str:
-    """The key kept in ``path``; generated (mode 600) when the file is missing or holds too short a key."""
-    key = _kept(path)
-    if key is not None:
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(secrets.token_urlsafe(48) + "\n")
-    try:
-        if path.exists():
-            os.replace(draft, path)  # too short to be a key: nothing could have used it
-        else:
-            # A link is created whole or not at all: of two trackers starting at once on one machine,
-            # the second keeps the first one's key instead of overwriting it.
-            with contextlib.suppress(FileExistsError):
-                os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
-    # A replica that generates its own key cannot match the digests another replica stored: say so.
-    log_event(logger, "lookup_key_generated", logging.WARNING, path=str(path))
-    return path.read_text().strip()
+__all__ = ["ensure_key_file"]

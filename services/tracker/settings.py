@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
 from services.shared.cursors import derive_key
-from services.shared.http_settings import HttpServiceSettings
-from services.tracker.lookup_keys import ensure_key_file
+from services.shared.key_files import ensure_key_file
+from services.shared.personal_data.settings import PhoneCheckSettings
 
 MIN_LOOKUP_KEY_BYTES = 16
 
 
-class TrackerSettings(HttpServiceSettings):
+class TrackerSettings(PhoneCheckSettings):
+    # The key of the phone checks is shared with the producers, which make the checks the tracker matches
+    # (PhoneCheckSettings). The tracker keeps documenting it under its earlier name, which deployments set.
+    lookup_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("TRACKER_LOOKUP_KEY", "DOSSIER_LOOKUP_KEY", "lookup_key"),
+        description="The key of the public lookup's phone checks (DOSSIER_LOOKUP_KEY of the post office and "
+        "the agency, which make the checks; the same value), at least 16 bytes, never the signing secret. "
+        "Required in production. Empty: the key kept in DOSSIER_LOOKUP_KEY_FILE, generated there once.",
+    )
+
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
 
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
@@ -78,27 +86,11 @@ class TrackerSettings(HttpServiceSettings):
     )
     publish_timeout_s: float = Field(5.0, gt=0, description="How long a publication waits for Kafka's ack.")
     kafka_client_id: str = Field("tracker", description="Kafka client id.")
-    lookup_key: SecretStr = Field(
-        SecretStr(""),
-        description="Key of the HMAC that stores the last four digits of the applicant's phone for the "
-        "public lookup (at least 16 bytes; 32 random ones recommended), the same for every replica; never "
-        "the signing secret, so rotating DOSSIER_AUTH_SECRET leaves the public lookup working. Required in "
-        "production. Empty: "
-        "the key kept in lookup_key_file, generated there once (for the local run and the tests, where "
-        "one machine runs every tracker). A deployment that ran before this setting had its digests "
-        "made with DOSSIER_AUTH_SECRET: give it a key of its own and put the signing secret's current "
-        "value in lookup_previous_keys (before rotating it). New digests are made with this key.",
-    )
     lookup_previous_keys: list[SecretStr] = Field(
         default_factory=list,
         description="Earlier lookup keys, as a JSON list, tried in order after lookup_key when a phone is "
         "checked, so the digests stored under them keep matching after the key changes. A rebuild "
         "digests every dossier again with lookup_key; after one, the list can be emptied.",
-    )
-    lookup_key_file: Path = Field(
-        Path(".work/lookup_key"),
-        description="Where the generated lookup key is kept when lookup_key is empty (relative to the "
-        "working directory). Every tracker sharing a database must read the same key.",
     )
     cursor_key: SecretStr = Field(
         SecretStr(""),
@@ -150,7 +142,7 @@ class TrackerSettings(HttpServiceSettings):
         for key in keys:
             if len(key.encode()) < MIN_LOOKUP_KEY_BYTES:
                 raise ValueError(
-                    f"TRACKER_LOOKUP_KEY (and each of TRACKER_LOOKUP_PREVIOUS_KEYS) must be at least "
-                    f"{MIN_LOOKUP_KEY_BYTES} bytes"
+                    "DOSSIER_LOOKUP_KEY or TRACKER_LOOKUP_KEY (and each of TRACKER_LOOKUP_PREVIOUS_KEYS) "
+                    f"must be at least {MIN_LOOKUP_KEY_BYTES} bytes"
                 )
         return [key.encode() for key in keys]

@@ -37,12 +37,15 @@ from contracts.envelope import Envelope
 from contracts.events import (
     DelayNotified,
     DeliveryFailed,
+    DeliveryFailedV2,
     DossierAccepted,
+    DossierAcceptedV2,
     DossierClosed,
     DossierHandedToAgency,
     DossierReceived,
     DossierRefused,
     DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     DossierWithdrawn,
     Event,
     ItemLost,
@@ -210,7 +213,7 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
         return f.model_copy(update={k: v for k, v in values.items() if getattr(f, k) is None})
 
     match event:
-        case DossierAccepted():
+        case DossierAccepted() | DossierAcceptedV2():  # v2: the same facts, without the contact
             f = first(
                 procedure_code=event.procedure_code,
                 agency_code=event.agency_code,
@@ -226,7 +229,7 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
                 handover_post_office=event.post_office_code,
                 agency_code=event.agency_code,
             )
-        case DossierRegisteredForReturn():
+        case DossierRegisteredForReturn() | DossierRegisteredForReturnV2():
             f = first(
                 procedure_code=event.procedure_code, agency_code=event.agency_code, filed_at=event.filed_at
             )
@@ -261,7 +264,7 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
                 return_route=event.route_class,
                 agency_code=event.agency_code,
             )
-        case ResultOutForDelivery() | DeliveryFailed():
+        case ResultOutForDelivery() | DeliveryFailed() | DeliveryFailedV2():
             f = _earliest_attempt(f, at)
         case ResultDelivered():
             f = _earliest_attempt(first(delivered_at=at), at)

@@ -20,6 +20,7 @@ from contracts.events import (
     ClockDueSoon,
     ClockOverdue,
     DeliveryFailed,
+    DeliveryFailedV2,
     DossierClosed,
     Event,
     ResultDelivered,
@@ -133,7 +134,7 @@ class ClockProjector:
 
     def _count_event(self, envelope: Envelope[Event], tallies: Tallies) -> None:
         event = envelope.data
-        if isinstance(event, DeliveryFailed):
+        if isinstance(event, DeliveryFailed | DeliveryFailedV2):
             province = self._province(event.post_office_code)
             tallies.add(TallyKey(DELIVERY_ATTEMPT, province=province, outcome="failed"))
             tallies.add(TallyKey(DELIVERY_FAILURE, province=province, outcome=event.reason.value))

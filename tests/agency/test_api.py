@@ -18,7 +18,7 @@ from contracts.events import (
     AgencyEvent,
     DelayNotified,
     DossierReceived,
-    DossierRegisteredForReturn,
+    DossierRegisteredForReturnV2,
     SupplementReceived,
     SupplementRequested,
 )
@@ -477,8 +477,7 @@ async def test_dossier_filed_in_person_is_registered_for_return_by_post_and_then
     assert (again.status_code, again.json()["reason"]) == (409, "already_registered")
     assert (not_ours.status_code, not_ours.json()["reason"]) == (422, "code_of_another_agency")
     first = decode(published[0].value, published[0].key).data
-    assert isinstance(first, DossierRegisteredForReturn)
-    assert first.delivery_address == SAMPLE_ADDRESS
+    assert isinstance(first, DossierRegisteredForReturnV2)  # the address stays in the agency's vault
     assert [decode(r.value, r.key).type for r in published] == [
         "agency.dossier_registered_for_return",
         "agency.dossier_received",

@@ -21,14 +21,17 @@ from contracts.enums import ClosureReason
 from contracts.envelope import Envelope, decode
 from contracts.events import DossierClosed, SupplementReceived
 from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE
+from services.agency.adapters.tables import personal_data_tables
 from services.agency.handlers import AgencyDesk
 from services.agency.metrics import AgencyMetrics
 from services.agency.policy import Policy
+from services.agency.settings import AgencySettings
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.consuming import DLT_REASON
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher
+from services.shared.personal_data.vault import Vault
 from tests.agency.conftest import AGENCY, Clock, Tokens, TopicReader, new_agency_dossier_code, send
 from tests.agency.test_api import filed_by_post, key, post, vn
 from tests.agency.test_intake import DLT, envelope
@@ -92,7 +95,9 @@ class DyingPublisher(EventPublisher):
 
 
 @pytest.fixture
-async def replica(agency_app: FastAPI, agency_database: str, clock: Clock) -> AsyncIterator[Any]:
+async def replica(
+    agency_app: FastAPI, agency_database: str, agency_settings: AgencySettings, clock: Clock
+) -> AsyncIterator[Any]:
     """Make another replica's desk on the same database and broker, with its own publisher wrapper."""
     engines = []
 
@@ -105,6 +110,8 @@ async def replica(agency_app: FastAPI, agency_database: str, clock: Clock) -> As
             publisher=wrap(inner),
             policy=Policy(calendar=load_calendar(), catalog=load_catalog()),
             metrics=AgencyMetrics(CollectorRegistry()),
+            vault=Vault(personal_data_tables, agency_settings.keyring(), agency_settings.blind_index()),
+            phone_check=agency_settings.phone_check(),
             clock=clock,
         )
 

@@ -46,6 +46,7 @@ from services.agency.rejections import Reason, ReportRejectedError, Verdict
 from services.agency.settings import AgencySettings
 from services.shared.calendar import VN_TZ, load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.personal_data.phone_check import PhoneDigest
 from tests.fixtures.legal_rules import rules_with
 
 AGENCY = "000.00.01.H22"
@@ -605,7 +606,7 @@ def _register(
 ) -> Dossier:
     return accept(
         existing,
-        compose_registration(registration, OFFICER),
+        compose_registration(registration, OFFICER, PhoneDigest([b"agency-domain-tests-lookup-key"])),
         subject=subject or dossier_id_for_agency_code(registration.agency_dossier_code),
         source=agency_source(AGENCY),
         occurred_at=vn(2026, 3, 2, 10),

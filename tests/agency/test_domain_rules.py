@@ -41,6 +41,7 @@ from services.agency.domain import (
     next_event_id,
 )
 from services.agency.rejections import Reason, ReportRejectedError, Verdict
+from services.shared.personal_data.phone_check import PhoneDigest
 from tests.agency.test_domain import (
     AGENCY,
     CATALOG,
@@ -113,7 +114,7 @@ def _register(
 ) -> Dossier:
     return accept(
         existing,
-        compose_registration(registration, OFFICER),
+        compose_registration(registration, OFFICER, PhoneDigest([b"agency-domain-tests-lookup-key"])),
         subject=subject or dossier_id_for_agency_code(registration.agency_dossier_code),
         source=OUR_SOURCE,
         occurred_at=vn(2026, 3, 2, 10),

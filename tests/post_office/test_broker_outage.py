@@ -11,13 +11,30 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.post_office.adapters.tables import post_office_item, post_office_scan
+from contracts.values import dossier_id_for_item
+from services.post_office.adapters.tables import personal_data_tables, post_office_item, post_office_scan
 from services.shared.db.engine import make_engine
 from tests.fixtures.kafka import KafkaBroker
 from tests.post_office.conftest import PUBLISH_TIMEOUT_S
 from tests.post_office.helpers import OFFICE, PostalTopic, PostOfficeClient, acceptance, at, new_item_id, scan
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+async def _vaulted(database_url: str, item_id: str) -> int:
+    """The applicant contacts the vault holds for the dossier of an item."""
+    records = personal_data_tables.records
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(records)
+                .where(records.c.dossier_id == dossier_id_for_item(item_id))
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
 
 
 async def _recorded(database_url: str, item_id: str, scan_id: str) -> tuple[int, int]:
@@ -72,6 +89,7 @@ async def test_while_kafka_is_down_the_api_answers_503_records_nothing_and_a_ret
         refused_batch = await api.post("/v1/scans/batches", uploaded)
         ready = await api.http.get("/ready")
         recorded_during_outage = await _recorded(database_url, intake["item_id"], transit["scan_id"])
+        vaulted_during_outage = await _vaulted(database_url, intake["item_id"])
     finally:
         await _restart(kafka_broker)
 
@@ -82,11 +100,13 @@ async def test_while_kafka_is_down_the_api_answers_503_records_nothing_and_a_ret
     assert refused_batch.status_code == 503
     assert (ready.status_code, list(ready.json()["checks"])) == (503, ["kafka"])
     assert recorded_during_outage == (0, 0)
+    assert vaulted_during_outage == 0  # the contact is vaulted in the transaction Kafka's ack commits
 
     accepted = await _until_kafka_acknowledges(api, "/v1/dossiers", intake)
     uploaded_again = await _until_kafka_acknowledges(api, "/v1/scans/batches", uploaded)
 
     assert accepted.status_code == 201  # not a replay: nothing had been recorded
+    assert await _vaulted(database_url, intake["item_id"]) == 1
     assert uploaded_again.json()["scans"][0]["status"] == "accepted"
     receipt = accepted.json()
     await postal_topic.wait_for(receipt["dossier_id"], 1, timeout_s=30)

@@ -30,12 +30,14 @@ from services.post_office.scan_commands import (
 )
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.personal_data.phone_check import PhoneDigest
 from services.shared.postal_limits import load_route_limits
 from tests.post_office.helpers import OFFICE, VIETNAM, acceptance
 
 CALENDAR = load_calendar()
 CATALOG = load_catalog()
 LIMITS = load_route_limits()
+PHONE_CHECK = PhoneDigest([b"post-office-domain-tests-lookup-key"])
 
 
 def vn(year: int, month: int, day: int, hour: int = 10) -> datetime:
@@ -105,7 +107,9 @@ def test_the_inbound_postal_limit_counts_working_days_after_the_acceptance_day_i
         )
     )
 
-    outcome = domain.accept_dossier(cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS)
+    outcome = domain.accept_dossier(
+        cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS, phone_check=PHONE_CHECK
+    )
 
     assert isinstance(outcome, Recorded)
     assert outcome.item.due_date == due
@@ -115,8 +119,12 @@ def test_the_inbound_postal_limit_counts_working_days_after_the_acceptance_day_i
 def test_accepting_the_same_item_twice_yields_the_same_event_id() -> None:
     cmd = AcceptDossier.model_validate(acceptance("EB123456785VN"))
 
-    first = domain.accept_dossier(cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS)
-    second = domain.accept_dossier(cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS)
+    first = domain.accept_dossier(
+        cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS, phone_check=PHONE_CHECK
+    )
+    second = domain.accept_dossier(
+        cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS, phone_check=PHONE_CHECK
+    )
 
     assert isinstance(first, Recorded) and isinstance(second, Recorded)
     assert first.envelope.id == second.envelope.id
@@ -124,7 +132,9 @@ def test_accepting_the_same_item_twice_yields_the_same_event_id() -> None:
 
 def test_an_acceptance_matching_the_recorded_one_is_a_replay_and_a_different_one_a_conflict() -> None:
     cmd = AcceptDossier.model_validate(acceptance("EB123456785VN"))
-    recorded = domain.accept_dossier(cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS)
+    recorded = domain.accept_dossier(
+        cmd, existing=None, catalog=CATALOG, calendar=CALENDAR, limits=LIMITS, phone_check=PHONE_CHECK
+    )
     assert isinstance(recorded, Recorded)
 
     again = domain.accept_dossier(
@@ -133,6 +143,7 @@ def test_an_acceptance_matching_the_recorded_one_is_a_replay_and_a_different_one
         catalog=CATALOG,
         calendar=CALENDAR,
         limits=LIMITS,
+        phone_check=PHONE_CHECK,
     )
     assert again == Replay(recorded.item)
     with pytest.raises(RefusedError) as refused:
@@ -142,6 +153,7 @@ def test_an_acceptance_matching_the_recorded_one_is_a_replay_and_a_different_one
             catalog=CATALOG,
             calendar=CALENDAR,
             limits=LIMITS,
+            phone_check=PHONE_CHECK,
         )
     assert (refused.value.verdict, refused.value.reason) == (Verdict.CONFLICT, Reason.ITEM_ALREADY_USED)
 

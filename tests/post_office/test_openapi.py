@@ -30,11 +30,14 @@ def test_the_openapi_check_command_exits_zero_when_nothing_drifted() -> None:
 def test_every_operation_declares_its_refusals_as_problem_json_and_requires_a_bearer_credential() -> None:
     document = openapi.document()
 
-    operations = [op for path in document["paths"].values() for op in path.values()]
-    assert len(operations) == 11
-    for operation in operations:
+    operations = [(method, op) for path in document["paths"].values() for method, op in path.items()]
+    assert len(operations) == 13
+    assert sum(method == "get" for method, _ in operations) == 2  # the contact read and its audit
+    for method, operation in operations:
         responses = operation["responses"]
-        assert {"400", "401", "403", "413", "422", "503"} <= set(responses), operation["operationId"]
+        # A read takes no body: nothing malformed or too large to refuse.
+        refusals = {"401", "403", "422", "503"} | ({"400", "413"} if method == "post" else set())
+        assert refusals <= set(responses), operation["operationId"]
         for status, response in responses.items():
             media = set(response.get("content", {}))
             assert media == ({"application/problem+json"} if int(status) >= 400 else {"application/json"})

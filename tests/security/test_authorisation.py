@@ -143,6 +143,23 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
             "/v1/damages",
         )
     },
+    # The applicant's contact: a clerk of an office holding the dossier's item, or an operator (audited).
+    ("post_office", "GET", "/v1/dossiers/{item_id}/contact"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=forbidden("wrong_post_office"),
+        agency_x=forbidden("role_not_allowed"),
+        agency_y=forbidden("role_not_allowed"),
+        operator=OK,
+    ),
+    ("post_office", "GET", "/v1/audit/personal-data-reads"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("role_not_allowed"),
+        post_office_b=forbidden("role_not_allowed"),
+        agency_x=forbidden("role_not_allowed"),
+        agency_y=forbidden("role_not_allowed"),
+        operator=OK,
+    ),
     # Agency Y registering a code of agency X: the rules refuse it (the code names another agency).
     ("agency", "POST", "/dossiers"): {
         **AGENCY_REPORT,
@@ -154,6 +171,23 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         post_office_b=forbidden("not_an_agency"),
         agency_x=OK,
         agency_y=forbidden("another_agency"),
+        operator=OK,
+    ),
+    # A registration's contact: an officer of its agency, or an operator (audited).
+    ("agency", "GET", "/dossiers/{ref}/contact"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("not_an_agency"),
+        post_office_b=forbidden("not_an_agency"),
+        agency_x=OK,
+        agency_y=forbidden("another_agency"),
+        operator=OK,
+    ),
+    ("agency", "GET", "/audit/personal-data-reads"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("role_not_allowed"),
+        post_office_b=forbidden("role_not_allowed"),
+        agency_x=forbidden("role_not_allowed"),
+        agency_y=forbidden("role_not_allowed"),
         operator=OK,
     ),
     **{
@@ -342,6 +376,10 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
     """The concrete URL, query and body the matrix sends for an operation."""
     journey = stack.journey
     if service == "post_office":
+        if path == "/v1/dossiers/{item_id}/contact":
+            return path.replace("{item_id}", journey.item_id), {"purpose": "notifications"}, None
+        if path == "/v1/audit/personal-data-reads":
+            return path, {"dossier": journey.item_id}, None
         return path, {}, _postal(path)
     if service == "agency":
         if path == "/dossiers":
@@ -356,6 +394,10 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
                 "delivery_address": applicant["address"],
             }
             return path, {}, body
+        if path == "/dossiers/{ref}/contact":
+            return path.replace("{ref}", journey.registered_code), {"purpose": "result_delivery"}, None
+        if path == "/audit/personal-data-reads":
+            return path, {"dossier": journey.registered_code}, None
         url = path.replace("{ref}", journey.filed_item_id)
         return url, {}, None if method == "GET" else _report(path.rsplit("/", 1)[-1])
     if service == "tracker":
@@ -413,8 +455,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 27)
-    assert len(CELLS) == 27 * 15 == 405
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 31)
+    assert len(CELLS) == 31 * 15 == 465
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

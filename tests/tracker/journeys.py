@@ -27,7 +27,7 @@ class Dossier:
 
     def envelope(self, event_type: str, at: datetime, n: int = 0, **changes: Any) -> Envelope[Event]:
         """An event of this dossier at ``at``; ``n`` tells apart repeated events of one type."""
-        event = sample_event(event_type, **{**self._fields(event_type), **changes})
+        event = sample_event(_selector(event_type), **{**self._fields(event_type), **changes})
         event_id = uuid.uuid5(uuid.UUID(self.dossier_id), f"{event_type}#{n}")
         return Envelope.new(
             event, subject=self.dossier_id, source=source_for(event_type), time=at, id=event_id
@@ -62,6 +62,16 @@ class Dossier:
             "agency.dossier_registered_for_return": {"agency_dossier_code": code},
         }
         return fields.get(event_type, {})
+
+
+# The journeys start with the version 1 events that carried the applicant's contact: the tracker reads
+# them through the upcaster and digests the phone with its own lookup key, which the lookup-key tests
+# rotate. tests/tracker/test_personal_data_versions.py covers version 2, as the producers publish it.
+V1_STARTS = {"postal.dossier_accepted", "agency.dossier_registered_for_return"}
+
+
+def _selector(event_type: str) -> str | tuple[str, int]:
+    return (event_type, 1) if event_type in V1_STARTS else event_type
 
 
 def new_dossier(form: ServiceForm) -> Dossier:

@@ -75,7 +75,7 @@ def test_sample_envelopes_cover_every_registered_event_for_the_given_dossier() -
 
 
 def test_encoded_envelope_is_compact_utf8_json_with_cloudevents_attributes() -> None:
-    raw = encode(sample_envelope("postal.dossier_accepted"))
+    raw = encode(sample_envelope(("postal.dossier_accepted", 1)))
     document = json.loads(raw)
 
     assert raw == json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
@@ -92,7 +92,7 @@ def test_encoded_envelope_is_compact_utf8_json_with_cloudevents_attributes() -> 
 
 
 def test_new_envelope_takes_type_and_version_from_the_event_and_a_fresh_id() -> None:
-    event = sample_event("postal.dossier_accepted")
+    event = sample_event(("postal.dossier_accepted", 1))
     first = Envelope.new(event, subject=SAMPLE_DOSSIER_ID, source="/post-offices/100000", time=SAMPLE_TIME)
     second = Envelope.new(event, subject=SAMPLE_DOSSIER_ID, source="/post-offices/100000", time=SAMPLE_TIME)
 
@@ -105,7 +105,7 @@ def test_new_envelope_takes_type_and_version_from_the_event_and_a_fresh_id() -> 
 def test_a_retried_publication_keeps_its_event_id() -> None:
     event_id = uuid.uuid4()
     envelope = Envelope.new(
-        sample_event("postal.dossier_accepted"),
+        sample_event(("postal.dossier_accepted", 1)),
         subject=SAMPLE_DOSSIER_ID,
         source="/post-offices/100000",
         time=SAMPLE_TIME,
@@ -117,7 +117,7 @@ def test_a_retried_publication_keeps_its_event_id() -> None:
 def test_new_envelope_refuses_a_time_without_time_zone() -> None:
     with pytest.raises(ValidationError, match="timezone"):
         Envelope.new(
-            sample_event("postal.dossier_accepted"),
+            sample_event(("postal.dossier_accepted", 1)),
             subject=SAMPLE_DOSSIER_ID,
             source="/post-offices/100000",
             time=datetime(2025, 3, 14, 9, 30),
@@ -125,7 +125,7 @@ def test_new_envelope_refuses_a_time_without_time_zone() -> None:
 
 
 def test_envelope_refuses_data_of_another_type_than_its_own() -> None:
-    envelope = sample_envelope("postal.dossier_accepted")
+    envelope = sample_envelope(("postal.dossier_accepted", 1))
     with pytest.raises(ValidationError, match="envelope's type"):
         Envelope(**{**dict(envelope), "type": "postal.item_lost", "dataschema": None})
 
@@ -137,7 +137,7 @@ def test_validating_an_unparametrised_envelope_picks_the_data_model_from_the_reg
 
 
 def test_kafka_record_is_keyed_by_dossier_id_with_cloudevents_headers() -> None:
-    envelope = sample_envelope("postal.dossier_accepted")
+    envelope = sample_envelope(("postal.dossier_accepted", 1))
     record = kafka_record(envelope)
 
     assert record.key == SAMPLE_DOSSIER_ID.encode()
@@ -162,13 +162,13 @@ def test_kafka_key_and_headers_carry_no_personal_data(envelope: Envelope[Any]) -
 
 
 def test_fields_added_by_a_newer_producer_are_ignored() -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document["data"]["parcel_weight_grams"] = 350
     document["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
     decoded = decode(raw_of(document))
 
-    assert decoded.data == sample_event("postal.dossier_accepted")
+    assert decoded.data == sample_event(("postal.dossier_accepted", 1))
 
 
 # --- Rejections, one reason each -----------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_json_that_is_not_an_object_is_not_an_envelope(raw: bytes) -> None:
     "attribute", ["specversion", "id", "type", "source", "subject", "time", "schemaversion", "data"]
 )
 def test_envelope_missing_a_required_attribute_is_not_an_envelope_naming_it(attribute: str) -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     del document[attribute]
 
     error = reason_of(raw_of(document))
@@ -211,7 +211,7 @@ def test_envelope_missing_a_required_attribute_is_not_an_envelope_naming_it(attr
     ],
 )
 def test_envelope_with_an_invalid_attribute_is_not_an_envelope(attribute: str, value: str) -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document[attribute] = value
 
     error = reason_of(raw_of(document))
@@ -221,7 +221,7 @@ def test_envelope_with_an_invalid_attribute_is_not_an_envelope(attribute: str, v
 
 
 def test_envelope_of_an_unregistered_type_is_unknown_type() -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document["type"] = "postal.dossier_teleported"
     del document["dataschema"]
 
@@ -229,7 +229,7 @@ def test_envelope_of_an_unregistered_type_is_unknown_type() -> None:
 
 
 def test_envelope_of_a_known_type_with_an_unknown_schema_version_is_unknown_version() -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document["schemaversion"] = 99
     del document["dataschema"]
 
@@ -252,7 +252,7 @@ def test_envelope_of_a_known_type_with_an_unknown_schema_version_is_unknown_vers
 def test_event_data_that_breaks_its_model_is_invalid_data_naming_the_field(
     change: dict[str, Any], location: str
 ) -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document["data"].update(change)
 
     error = reason_of(raw_of(document))
@@ -272,21 +272,21 @@ def test_event_data_missing_a_field_is_invalid_data() -> None:
 
 
 def test_message_over_the_size_limit_is_oversize() -> None:
-    raw = encode(sample_envelope("postal.dossier_accepted"))
+    raw = encode(sample_envelope(("postal.dossier_accepted", 1)))
 
     assert reason_of(raw, max_bytes=len(raw) - 1).reason is Reason.OVERSIZE
     assert reason_of(b" " * (MAX_ENVELOPE_BYTES + 1) + raw).reason is Reason.OVERSIZE
 
 
 def test_producer_cannot_encode_an_envelope_over_the_size_limit() -> None:
-    envelope = sample_envelope("postal.dossier_accepted")
+    envelope = sample_envelope(("postal.dossier_accepted", 1))
     with pytest.raises(ContractError) as caught:
         encode(envelope, max_bytes=100)
     assert caught.value.reason is Reason.OVERSIZE
 
 
 def test_kafka_key_other_than_the_subject_is_key_mismatch() -> None:
-    record = kafka_record(sample_envelope("postal.dossier_accepted"))
+    record = kafka_record(sample_envelope(("postal.dossier_accepted", 1)))
 
     assert reason_of(record.value, OTHER_DOSSIER_ID.encode()).reason is Reason.KEY_MISMATCH
     assert reason_of(record.value, b"").reason is Reason.KEY_MISMATCH
@@ -319,7 +319,7 @@ def test_reasons_are_the_closed_set_dead_letter_handling_relies_on() -> None:
     ],
 )
 def test_errors_about_personal_data_do_not_repeat_it(applicant_change: dict[str, Any]) -> None:
-    document = document_of(sample_envelope("postal.dossier_accepted"))
+    document = document_of(sample_envelope(("postal.dossier_accepted", 1)))
     document["data"]["applicant"].update(applicant_change)
 
     error = reason_of(raw_of(document))
@@ -332,7 +332,7 @@ def test_errors_about_personal_data_do_not_repeat_it(applicant_change: dict[str,
 
 
 def test_errors_never_carry_the_input_values_pydantic_would_attach() -> None:
-    document = document_of(sample_envelope("agency.dossier_registered_for_return"))
+    document = document_of(sample_envelope(("agency.dossier_registered_for_return", 1)))
     document["data"]["applicant"]["phone"] = "not a phone: Nguyễn Văn An"
     document["data"]["delivery_address"] = "12 Phố Tràng Tiền"
 

@@ -69,7 +69,7 @@ def test_unknown_type_has_no_topic_and_no_versions() -> None:
     with pytest.raises(KeyError):
         topic_for("courier.teleported")
     assert versions_of("postal.dossier_teleported") == ()
-    assert versions_of("postal.dossier_accepted") == (1,)
+    assert versions_of("postal.dossier_accepted") == (1, 2)
 
 
 def test_a_dossier_accepted_by_post_cannot_have_the_receive_result_form() -> None:

@@ -1,8 +1,8 @@
 """The agency service's tables (migration branch "agency", services/shared/db/migrations/versions/ag_*).
 
 One row per dossier the agency service knows: learned from the post office's events or registered at
-a desk. No personal data: the applicant's contact and delivery address travel in the registration
-event and are not kept here.
+a desk. The applicant's contact and delivery address of a registration are kept only sealed, in the
+vault tables (``personal_data_tables``), never in the events (contracts/README.md, Personal data).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table
 
 from services.shared.db.schema import metadata
+from services.shared.personal_data.tables import vault_tables
 
 agency_dossier = Table(
     "agency_dossier",
@@ -47,3 +48,6 @@ agency_dossier = Table(
     Column("last_fact_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# The contacts and delivery addresses this agency collected, sealed, and every staff read (append-only).
+personal_data_tables = vault_tables("agency")

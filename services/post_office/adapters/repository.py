@@ -101,6 +101,11 @@ class PostOfficeRepository:
         # Items whose row this transaction updated.
         self._touched: set[str] = set()
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for the personal data vault to write in the same transaction."""
+        return self._conn
+
     # -- items
 
     async def items(self, item_ids: Collection[str]) -> dict[str, Item]:

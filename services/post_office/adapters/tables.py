@@ -1,6 +1,7 @@
 """The post office's tables, on the shared metadata; migrations/versions/po_0001_post_office.py creates them.
 
-No personal data is kept here: the applicant's contact travels in the DossierAccepted event only.
+The applicant's contact is kept only sealed, in the vault tables (``personal_data_tables``), never in the
+events (contracts/README.md, Personal data).
 Times are stored in UTC.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Date, DateTime, ForeignKey, Integer, String, Table
 
 from services.shared.db.schema import metadata
+from services.shared.personal_data.tables import vault_tables
 
 # Every postal item the post office recorded: inbound dossiers it accepted and results it picked up.
 post_office_item = Table(
@@ -71,3 +73,6 @@ post_office_scan = Table(
     Column("scanned_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+# The applicant contacts this post office collected, sealed, and every staff read of one (append-only).
+personal_data_tables = vault_tables("post_office")

@@ -1,0 +1,25 @@
+"""The agency's personal data vault and the audit of its reads.
+
+Revision ID: vault_ag_0003
+Revises: closure_0001
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from services.shared.db.migrations.vault_tables import create_vault, drop_vault
+
+revision = "vault_ag_0003"
+down_revision = "closure_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_vault(op, "agency")
+
+
+def downgrade() -> None:
+    drop_vault(op, "agency")

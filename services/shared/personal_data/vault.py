@@ -1,0 +1,227 @@
+"""The vault: store a dossier's personal data sealed, read it back, erase it, find a person's rows, rotate.
+
+One row per (dossier, kind). Erasure deletes the sealed blob, the wrapped data key and the indexes; the
+row stays as a tombstone (when, why), so a read answers ``Erased`` instead of nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.shared.personal_data.index import BlindIndex
+from services.shared.personal_data.keys import Keyring
+from services.shared.personal_data.sealing import Sealed, open_sealed, rewrap, seal
+from services.shared.personal_data.tables import VaultTables
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """A record to seal: its kind, why it is kept, the data, and what indexes it."""
+
+    kind: str
+    purposes: tuple[str, ...]
+    data: Mapping[str, Any]
+    phone: str | None = None
+    id_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A record as collected."""
+
+    kind: str
+    purposes: tuple[str, ...]
+    collected_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Erased:
+    """A record erased: only the tombstone is left."""
+
+    kind: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What an access request learns of a row without opening it."""
+
+    dossier_id: str
+    kind: str
+    purposes: tuple[str, ...]
+    collected_at: datetime
+    erased_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Rotation:
+    rewrapped: int
+    """Data keys wrapped again under the current KEK."""
+    unknown: int
+    """Records under a KEK that is not listed: they cannot be re-wrapped until it is listed again."""
+    remaining: int = 0
+    """Records still under an older listed KEK (locked by a live request meanwhile): run it again."""
+
+
+class Vault:
+    def __init__(self, tables: VaultTables, keyring: Keyring, index: BlindIndex) -> None:
+        self.tables = tables
+        self._keyring = keyring
+        self._index = index
+
+    async def store(
+        self,
+        conn: AsyncConnection,
+        *,
+        dossier_id: str,
+        kind: str,
+        purposes: Collection[str],
+        data: Mapping[str, Any],
+        collected_at: datetime,
+        phone: str | None = None,
+        id_number: str | None = None,
+    ) -> None:
+        """Seal ``data`` into the caller's transaction (the same one that records the act)."""
+        plaintext = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+        sealed = seal(plaintext, dossier_id=dossier_id, kind=kind, keyring=self._keyring)
+        await conn.execute(
+            self.tables.records.insert().values(
+                dossier_id=dossier_id,
+                kind=kind,
+                purposes=",".join(sorted(purposes)),
+                kid=sealed.kid,
+                wrapped_key=sealed.wrapped_key,
+                sealed=sealed.blob,
+                phone_index=None if phone is None else self._index.phone(phone),
+                id_number_index=None if id_number is None else self._index.id_number(id_number),
+                collected_at=collected_at,
+            )
+        )
+
+    async def store_all(
+        self, conn: AsyncConnection, dossier_id: str, records: Collection[Sealing], collected_at: datetime
+    ) -> None:
+        for r in records:
+            await self.store(
+                conn,
+                dossier_id=dossier_id,
+                kind=r.kind,
+                purposes=r.purposes,
+                data=r.data,
+                collected_at=collected_at,
+                phone=r.phone,
+                id_number=r.id_number,
+            )
+
+    async def read(self, conn: AsyncConnection, dossier_id: str, kind: str) -> Held | Erased | None:
+        """The record, ``Erased`` for a tombstone, None if none was collected.
+
+        Raises UnknownKeyIdError or SealBrokenError for this one record when it does not open."""
+        t = self.tables.records
+        row = (await conn.execute(select(t).where(t.c.dossier_id == dossier_id, t.c.kind == kind))).first()
+        if row is None:
+            return None
+        return self._opened(row)
+
+    async def read_all(self, conn: AsyncConnection, dossier_id: str) -> list[Held | Erased]:
+        t = self.tables.records
+        rows = (await conn.execute(select(t).where(t.c.dossier_id == dossier_id).order_by(t.c.kind))).all()
+        return [self._opened(row) for row in rows]
+
+    def _opened(self, row: Row[Any]) -> Held | Erased:
+        if row.erased_at is not None:
+            return Erased(row.kind, row.erased_at, row.erasure_reason or "")
+        sealed = Sealed(row.kid, row.wrapped_key, row.sealed)
+        plaintext = open_sealed(sealed, dossier_id=row.dossier_id, kind=row.kind, keyring=self._keyring)
+        return Held(row.kind, _purposes(row.purposes), row.collected_at, json.loads(plaintext))
+
+    async def erase(self, conn: AsyncConnection, dossier_id: str, reason: str, at: datetime) -> int:
+        """Erase every record of a dossier not erased yet; the rows erased (0 when already erased)."""
+        t = self.tables.records
+        result = await conn.execute(
+            update(t)
+            .where(t.c.dossier_id == dossier_id, t.c.erased_at.is_(None))
+            .values(
+                kid=None,
+                wrapped_key=None,
+                sealed=None,
+                phone_index=None,
+                id_number_index=None,
+                erased_at=at,
+                erasure_reason=reason[:200],
+            )
+        )
+        return result.rowcount
+
+    async def find_by_phone(self, conn: AsyncConnection, phone: str) -> list[Holding]:
+        return await self._find(conn, self.tables.records.c.phone_index == self._index.phone(phone))
+
+    async def find_by_id_number(self, conn: AsyncConnection, id_number: str) -> list[Holding]:
+        return await self._find(
+            conn, self.tables.records.c.id_number_index == self._index.id_number(id_number)
+        )
+
+    async def _find(self, conn: AsyncConnection, condition: Any) -> list[Holding]:
+        t = self.tables.records
+        dossiers = select(t.c.dossier_id).where(condition).scalar_subquery()
+        rows = (
+            await conn.execute(
+                select(t).where(t.c.dossier_id.in_(dossiers)).order_by(t.c.dossier_id, t.c.kind)
+            )
+        ).all()
+        return [
+            Holding(r.dossier_id, r.kind, _purposes(r.purposes), r.collected_at, r.erased_at) for r in rows
+        ]
+
+    async def rotate(self, engine: AsyncEngine, batch: int = 500) -> Rotation:
+        """Re-wrap every data key not under the current KEK, ``batch`` rows per transaction.
+
+        Runs beside the live service: readers accept every listed KEK meanwhile, a row locked by another
+        transaction is skipped this round and taken by the next one, and an update applies only if the
+        row still names the KEK it was read under."""
+        t = self.tables.records
+        current = self._keyring.current_id
+        older = [kid for kid, _ in self._keyring.keys[1:]]
+        rewrapped = 0
+        while older:
+            async with engine.begin() as conn:
+                rows = (
+                    await conn.execute(
+                        select(t.c.dossier_id, t.c.kind, t.c.kid, t.c.wrapped_key, t.c.sealed)
+                        .where(t.c.kid.in_(older), t.c.erased_at.is_(None))
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                for row in rows:
+                    fresh = rewrap(Sealed(row.kid, row.wrapped_key, row.sealed), self._keyring)
+                    await conn.execute(
+                        update(t)
+                        .where(t.c.dossier_id == row.dossier_id, t.c.kind == row.kind, t.c.kid == row.kid)
+                        .values(kid=current, wrapped_key=fresh.wrapped_key)
+                    )
+            rewrapped += len(rows)
+            if len(rows) < batch:
+                break
+        async with engine.connect() as conn:
+            listed = [kid for kid, _ in self._keyring.keys]
+            unknown = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.kid.is_not(None), t.c.kid.not_in(listed))
+            )
+            remaining: int | None = 0
+            if older:
+                remaining = await conn.scalar(select(func.count()).select_from(t).where(t.c.kid.in_(older)))
+        return Rotation(rewrapped, int(unknown or 0), int(remaining or 0))
+
+
+def _purposes(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.split(",") if p)
