@@ -35,6 +35,7 @@ from tests.agency.conftest import (
     send,
     wait_for_status,
 )
+from tests.fixtures.kafka import KafkaLogin
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -68,7 +69,7 @@ def _check_v2(record: object, settings: AgencySettings, dossier_id: str) -> None
 
 
 async def test_a_registration_publishes_no_personal_data_and_vaults_contact_and_address(
-    client: httpx.AsyncClient, tokens: Tokens, kafka_bootstrap: str, agency_settings: AgencySettings
+    client: httpx.AsyncClient, tokens: Tokens, kafka_admin: KafkaLogin, agency_settings: AgencySettings
 ) -> None:
     code = new_agency_dossier_code()
     dossier_id = dossier_id_for_agency_code(code)
@@ -80,7 +81,7 @@ async def test_a_registration_publishes_no_personal_data_and_vaults_contact_and_
         "applicant": SAMPLE_APPLICANT.model_dump(),
         "delivery_address": SAMPLE_ADDRESS.model_dump(),
     }
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         registered = await client.post("/dossiers", json=registration, headers=bearer(tokens.officer))
         (record,) = await events.read({dossier_id.encode()}, at_least=1)
 
@@ -96,7 +97,7 @@ async def test_a_version_1_registration_from_an_agency_system_is_vaulted_and_rep
     client: httpx.AsyncClient,
     producer: AIOKafkaProducer,
     tokens: Tokens,
-    kafka_bootstrap: str,
+    kafka_admin: KafkaLogin,
     agency_settings: AgencySettings,
 ) -> None:
     code = new_agency_dossier_code()
@@ -118,7 +119,7 @@ async def test_a_version_1_registration_from_an_agency_system_is_vaulted_and_rep
         time=datetime(2026, 3, 2, 9, 5, tzinfo=VN_TZ),
         id=uuid.uuid4(),
     )
-    async with TopicReader(kafka_bootstrap, AGENCY_EVENTS) as events:
+    async with TopicReader(kafka_admin, AGENCY_EVENTS) as events:
         await send(producer, AGENCY_INTAKE, [message])
         await wait_for_status(client, code, tokens.officer, "FILED")
         (record,) = await events.read({dossier_id.encode()}, at_least=1)

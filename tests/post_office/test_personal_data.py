@@ -18,7 +18,9 @@ from contracts.events import DeliveryFailedV2, DossierAcceptedV2
 from contracts.values import dossier_id_for_item
 from services.post_office.adapters.tables import personal_data_tables
 from services.shared.db.engine import make_engine
+from services.shared.kafka_security import PLAINTEXT
 from services.shared.personal_data.vault import Held, Vault
+from tests.fixtures.kafka import KafkaLogin
 from tests.post_office.conftest import settings_for
 from tests.post_office.helpers import (
     OFFICE,
@@ -45,8 +47,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+# The vault and the phone check need the settings' keys only: a login to a port where nothing listens.
+NO_KAFKA = KafkaLogin(bootstrap="127.0.0.1:9", security=PLAINTEXT, env_vars=())
+
+
 def vault_of(database_url: str) -> Vault:
-    settings = settings_for(database_url, "127.0.0.1:9")
+    settings = settings_for(database_url, NO_KAFKA)
     return Vault(personal_data_tables, settings.keyring(), settings.blind_index())
 
 
@@ -62,7 +68,7 @@ async def test_an_acceptance_publishes_no_personal_data_and_vaults_the_contact(
     assert [value for value in PERSONAL if value in raw] == []
     assert isinstance(envelope.data, DossierAcceptedV2)
     assert envelope.data.held_by is PersonalDataHolder.POST_OFFICE
-    digest = settings_for(database_url, "127.0.0.1:9").phone_check()
+    digest = settings_for(database_url, NO_KAFKA).phone_check()
     assert digest.matches(dossier_id, "5678", envelope.data.phone_check)
 
     vault = vault_of(database_url)
