@@ -39,6 +39,12 @@ GROUP_PREFIXES: dict[str, str] = {
 }
 
 
+LAG_OBSERVER = "turnaround"
+"""The service that exports every consumer group's lag for the pipeline dashboard: it may describe the
+other services' consumer groups and the topics they read. Describe reads no record and joins no group:
+it shows committed offsets and end offsets, nothing more."""
+
+
 class Acl(NamedTuple):
     principal: str
     resource: str  # topic | group | cluster
@@ -64,16 +70,24 @@ def read_table(path: Path = ACL_TABLE) -> list[Acl]:
 def implied_by(topics: Iterable[Topic]) -> set[Acl]:
     """What the registry implies: a producer writes its topic (Write also lets an idempotent producer
     get its producer id, KIP-679), a consumer reads it and writes its dead letters, and every consumer
-    reads its own groups."""
+    reads its own groups; the lag observer describes every other consumer's groups and the topics they
+    read (Read and Write imply Describe, so only topics it neither reads nor writes get a row)."""
     acls: set[Acl] = set()
+    observer = PRINCIPALS[LAG_OBSERVER]
     for topic in topics:
         for producer in topic.producers:
             acls.add(_topic(producer, topic.name, "Write"))
+        uses = {PRINCIPALS[party] for party in (*topic.producers, *topic.consumers) if party in PRINCIPALS}
         for consumer in topic.consumers:
             acls.add(_topic(consumer, topic.name, "Read"))
             principal = PRINCIPALS[consumer]
-            if principal != ADMIN_PRINCIPAL:
-                acls.add(Acl(principal, "group", "prefixed", GROUP_PREFIXES[principal], "Read"))
+            if principal == ADMIN_PRINCIPAL:
+                continue
+            acls.add(Acl(principal, "group", "prefixed", GROUP_PREFIXES[principal], "Read"))
+            if principal != observer:
+                acls.add(Acl(observer, "group", "prefixed", GROUP_PREFIXES[principal], "Describe"))
+                if observer not in uses:
+                    acls.add(Acl(observer, "topic", "literal", topic.name, "Describe"))
     return {acl for acl in acls if acl.principal != ADMIN_PRINCIPAL}
 
 
@@ -85,7 +99,10 @@ def markdown_table(acls: Iterable[Acl]) -> str:
     """The table by principal, as deploy/kafka/README.md shows it (a test keeps the two the same).
     A prefixed name ends in "…"."""
     acls = list(acls)
-    rows = ["| Principal | Writes | Reads | Consumer groups |", "|---|---|---|---|"]
+    rows = [
+        "| Principal | Writes | Reads | Consumer groups | Describes (lag only) |",
+        "|---|---|---|---|---|",
+    ]
     for principal in dict.fromkeys(acl.principal for acl in acls):
         cells = [
             ", ".join(
@@ -96,5 +113,11 @@ def markdown_table(acls: Iterable[Acl]) -> str:
             or "—"
             for wanted in (("topic", "Write"), ("topic", "Read"), ("group", "Read"))
         ]
+        described = [
+            f"{acl.resource} `{acl.name}`" + ("…" if acl.pattern == "prefixed" else "")
+            for acl in acls
+            if acl.principal == principal and acl.operation == "Describe"
+        ]
+        cells.append(", ".join(described) or "—")
         rows.append(f"| `{principal}` | " + " | ".join(cells) + " |")
     return "\n".join(rows)

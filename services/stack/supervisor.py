@@ -232,10 +232,6 @@ class Supervisor:
     def _service_env(self, secret: str) -> dict[str, str]:
         own = TurnaroundSettings.model_fields["consumer_group"].default
         others = {group: list(topics) for group, topics in CONSUMER_GROUPS.items() if group != own}
-        if self.kafka_credentials is not None:
-            # On the secured broker the turnaround's principal may describe only its own groups
-            # (deploy/kafka/acls.tsv): it exports its own lag; the local run's lag watch (admin) sees all.
-            others = {}
         return {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,

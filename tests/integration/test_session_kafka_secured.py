@@ -3,14 +3,16 @@ refused, so a test that forgets the security options fails at once instead of pa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
 
-from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
-from tests.fixtures.kafka import KafkaBroker
+from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS, by_name
+from services.shared.consumer_lag import consumer_lag
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 
 pytestmark = pytest.mark.kafka
 
@@ -40,3 +42,37 @@ async def test_a_services_login_on_the_session_broker_has_only_its_own_rights(
     await _send(post_office.bootstrap, POSTAL_EVENTS.name, **post_office.security.client_options())
     with pytest.raises(TopicAuthorizationFailedError):
         await _send(post_office.bootstrap, AGENCY_EVENTS.name, **post_office.security.client_options())
+
+
+async def test_the_turnaround_may_describe_every_services_groups_for_their_lag_but_not_join_them(
+    kafka_broker: KafkaBroker, kafka_admin: KafkaLogin
+) -> None:
+    """The pipeline dashboard shows every group's lag, which the turnaround exports: its principal may
+    describe the other services' groups and the topics they read (deploy/kafka/acls.tsv), and no more."""
+    if kafka_broker.data_dir is None:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS points at an external broker with logins of its operator")
+    run = uuid.uuid4().hex[:10]
+    groups = {f"tracker-lag-{run}": [POSTAL_EVENTS.name], f"agency.intake-lag-{run}": [AGENCY_INTAKE.name]}
+    for group, (topic,) in groups.items():
+        committer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **kafka_admin.options())
+        await committer.start()
+        try:
+            committer.assign([TopicPartition(topic, 0)])
+            await committer.commit({TopicPartition(topic, 0): 0})
+        finally:
+            await committer.stop()
+
+    turnaround = kafka_broker.for_service("turnaround")
+    lag = await consumer_lag(turnaround.bootstrap, groups, "lag-acl-test", security=turnaround.security)
+
+    for group, (topic,) in groups.items():
+        assert {tp.partition for tp in lag[group]} == set(range(by_name(topic).partitions)), group
+    joiner = AIOKafkaConsumer(
+        POSTAL_EVENTS.name, group_id=f"tracker-lag-{run}", **turnaround.options(), request_timeout_ms=10_000
+    )
+    with pytest.raises(GroupAuthorizationFailedError):
+        try:
+            await asyncio.wait_for(joiner.start(), timeout=60)
+            await asyncio.wait_for(joiner.getone(), timeout=60)
+        finally:
+            await joiner.stop()

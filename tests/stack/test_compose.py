@@ -23,8 +23,10 @@ import pytest
 import yaml
 
 from services.shared.settings import SharedSettings
+from services.stack.lag import CONSUMER_GROUPS
 from services.stack.processes import BY_NAME
 from services.stack.settings import env_var
+from services.turnaround.settings import TurnaroundSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -245,3 +247,13 @@ def test_grafana_and_prometheus_mount_the_provisioned_configuration() -> None:
 @pytest.mark.parametrize("variable", sorted(set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text()))))
 def test_every_variable_the_file_reads_is_documented_under_deploy(variable: str) -> None:
     assert f"`{variable}`" in (ROOT / "deploy" / "README.md").read_text()
+
+
+def test_the_turnaround_exports_the_lag_of_every_other_consumer_group_of_the_stack() -> None:
+    """The pipeline dashboard's lag panels need every group; the ACL table lets the turnaround describe
+    them (tests/integration/test_session_kafka_secured.py checks that on the real broker)."""
+    own = TurnaroundSettings.model_fields["consumer_group"].default
+    exported = json.loads(services()["turnaround"]["environment"][env_var(TurnaroundSettings, "lag_groups")])
+    assert {group: tuple(topics) for group, topics in exported.items()} == {
+        group: topics for group, topics in CONSUMER_GROUPS.items() if group != own
+    }

@@ -13,6 +13,7 @@ import pytest
 
 from services.shared.kafka_security import PLAINTEXT
 from services.simulator.settings import SimulatorSettings
+from services.stack.lag import CONSUMER_GROUPS
 from services.stack.processes import ADMIN, ROOT, SERVICES, SIMULATED_AGENCY_SYSTEMS, service_process
 from services.stack.settings import StackSettings, env_var
 from services.stack.supervisor import Supervisor
@@ -76,9 +77,12 @@ def test_the_simulators_agency_systems_and_the_lag_watch_log_in_on_the_secured_b
     assert supervisor.endpoints.kafka_security.username == SIMULATED_AGENCY_SYSTEMS
     assert supervisor.kafka_security(ADMIN).username == ADMIN
     assert supervisor.kafka_security(ADMIN).protocol == "SASL_SSL"
-    # The turnaround's principal may describe only its own groups: it is given no other group's lag.
+    # The turnaround's principal may describe the other services' groups (deploy/kafka/acls.tsv): it
+    # exports every group's lag for the pipeline dashboard.
     env = supervisor._service_env("x" * 48)
-    assert json.loads(env[env_var(TurnaroundSettings, "lag_groups")]) == {}
+    assert set(json.loads(env[env_var(TurnaroundSettings, "lag_groups")])) == set(CONSUMER_GROUPS) - {
+        TurnaroundSettings.model_fields["consumer_group"].default
+    }
 
 
 def test_on_plaintext_nothing_logs_in(tmp_path: Path) -> None:
