@@ -257,3 +257,15 @@ def test_the_turnaround_exports_the_lag_of_every_other_consumer_group_of_the_sta
     assert {group: tuple(topics) for group, topics in exported.items()} == {
         group: topics for group, topics in CONSUMER_GROUPS.items() if group != own
     }
+
+
+def test_the_services_that_collect_a_contact_get_their_vault_keys_and_the_trackers_lookup_key() -> None:
+    """Keys generated inside a container would die with it (every sealed contact unreadable), and a
+    phone check made with another key than the tracker's would never match a citizen's lookup."""
+    every = services()
+    tracker_key = every["tracker"]["environment"]["TRACKER_LOOKUP_KEY"]
+    for name in ("post_office", "agency"):
+        environment = every[name]["environment"]
+        assert environment["DOSSIER_LOOKUP_KEY"] == tracker_key, name
+        assert environment["PERSONAL_DATA_KEYS"].startswith("${PERSONAL_DATA_KEYS:?"), name
+        assert environment["PERSONAL_DATA_INDEX_KEY"].startswith("${PERSONAL_DATA_INDEX_KEY:?"), name
