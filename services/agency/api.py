@@ -201,7 +201,8 @@ _PROBLEMS: dict[int, str] = {
     "`item_id_country_code` (when it is the request's only problem; beside others it is listed in "
     "`errors` under that type and the reason is `invalid_request`).",
     503: "Kafka (`broker_unavailable`) or the database (`database_unavailable`) did not answer in time. "
-    "Nothing was recorded; retry after `Retry-After` seconds with the same request.",
+    "Nothing was recorded; retry after `Retry-After` seconds with the same request. "
+    "`kafka_not_authorised`: Kafka refused this service's principal (an ACL is missing, see /ready).",
 }
 
 

@@ -217,7 +217,8 @@ _PROBLEMS: dict[int, str] = {
     "(see reason); `time_in_future` when the act's time is more than the allowed clock skew ahead, "
     "`time_out_of_range` when it is before 2016. " + ITEM_ID_REASONS,
     503: "Kafka did not acknowledge in time (`broker_unavailable`) or the database did not answer "
-    "(`database_unavailable`): nothing was recorded; retry after Retry-After seconds.",
+    "(`database_unavailable`), or Kafka refused this service's principal (`kafka_not_authorised`: an ACL "
+    "is missing, see /ready): nothing was recorded; retry after Retry-After seconds.",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
