@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,7 @@ from services.shared.db.engine import make_engine
 from services.shared.kafka_admin import create_topics
 from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 from tests.fixtures.postgres import create_database
-from tests.fixtures.privacy_scan import KCAT, Person, Scanner, fold, kcat
+from tests.fixtures.privacy_scan import KCAT, Person, Scanner, kcat
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -106,12 +107,12 @@ async def test_the_scanner_finds_a_persons_strings_transformed_and_names_each_pl
     significant = person.phone[1:]
     messages = [
         # key: the name upper-cased; a header: the phone in its international spelling; the value: the
-        # address line without diacritics, and the ID number as JSON escapes it.
+        # address line without diacritics.
         ["-k", person.name.upper(), "-H", "trace=none"],
         ["-k", "k2", "-H", f"caller=+84 {significant[:2]} {significant[2:5]} {significant[5:]}"],
         ["-k", "k3"],
     ]
-    values = ["{}", "{}", json.dumps({"line": fold(person.address_line), "id": person.id_number})]
+    values = ["{}", "{}", json.dumps({"line": _plain(person.address_line)})]
     for args, value in zip(messages, values, strict=True):
         _produce(admin, topic, args, value)
 
@@ -167,3 +168,9 @@ def _produce(admin: KafkaLogin, topic: str, args: list[str], value: str) -> None
         check=False,
     )
     assert produced.returncode == 0, produced.stderr
+
+
+def _plain(text: str) -> str:
+    """As an ASCII-only system would print it (spelled here, not with the scanner's own folding)."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
