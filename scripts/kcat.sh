@@ -28,7 +28,13 @@ shopt -u nullglob
 }
 libs="$ROOT/.work/kcat-lib"
 mkdir -p "$libs"
-ln -sfn "${bundled[0]}" "$libs/librdkafka.so.1"
+# Replaced atomically (a rename), and only when it points elsewhere: several kcat.sh run at once (the
+# privacy scan reads topics in parallel), and a kcat started while the link is missing would load
+# Debian's librdkafka instead.
+if [ "$(readlink "$libs/librdkafka.so.1" 2>/dev/null || true)" != "${bundled[0]}" ]; then
+    ln -sfn "${bundled[0]}" "$libs/.librdkafka.so.1.$$"
+    mv -Tf "$libs/.librdkafka.so.1.$$" "$libs/librdkafka.so.1"
+fi
 
 login=()
 protocol=${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}
