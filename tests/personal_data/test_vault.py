@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.agency.adapters.tables import personal_data_tables
@@ -23,7 +23,7 @@ from services.shared.db.engine import make_engine
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import Keyring, UnknownKeyIdError
 from services.shared.personal_data.tables import VaultTables, vault_tables
-from services.shared.personal_data.vault import Erased, Held, Rotation, Vault
+from services.shared.personal_data.vault import Erased, Held, Rotation, Unopened, Vault
 
 AT = datetime(2026, 3, 14, 2, 30, tzinfo=UTC)
 CONTACT = {"name": "Trần Thị Bình", "phone": "0912345678", "address": {"line": "12 Phố Huế"}}
@@ -129,6 +129,38 @@ async def test_rotation_rewraps_every_data_key_while_readers_use_either_key(
         # A reader still on the old ring alone cannot open them: that is what dropping the old key means.
         with pytest.raises(UnknownKeyIdError):
             await Vault(tables, old, index).read(conn, dossiers[0], "applicant")
+
+
+@pytest.mark.timeout(30)
+async def test_rotation_names_the_records_whose_data_key_does_not_unwrap_and_rotates_the_others(
+    database: tuple[AsyncEngine, VaultTables],
+) -> None:
+    """More broken records than a batch holds: each is named once, none is read again, the others move."""
+    engine, tables = database
+    index = BlindIndex(os.urandom(32))
+    old = ring("k2026a")
+    broken = sorted(f"0-{uuid.uuid4()}" for _ in range(3))  # sorted first: the first batches are all broken
+    fine = sorted(f"1-{uuid.uuid4()}" for _ in range(2))
+    for dossier in [*broken, *fine]:
+        await _store(engine, Vault(tables, old, index), dossier)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(tables.records)
+            .where(tables.records.c.dossier_id.in_(broken))
+            .values(wrapped_key=bytes(40))
+        )
+    both = Keyring((("k2026b", os.urandom(32)), *old.keys))
+
+    done = await Vault(tables, both, index).rotate(engine, batch=2)
+
+    reason = "the data key does not unwrap under key 'k2026a'"
+    assert done == Rotation(
+        rewrapped=2, unknown=0, remaining=0, unopened=tuple(Unopened(d, "applicant", reason) for d in broken)
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(tables.records.c.dossier_id, tables.records.c.kid))
+        kids = {row.dossier_id: row.kid for row in rows}
+    assert kids == {**dict.fromkeys(broken, "k2026a"), **dict.fromkeys(fine, "k2026b")}
 
 
 def test_the_operator_command_rotates_a_services_vault(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``rotate`` re-wraps every data key not under the first KEK of PERSONAL_DATA_KEYS, in batches, beside the
 running service (its replicas read either key meanwhile); it prints how many were re-wrapped and how many
-records name a KEK that is not listed (those need the old key back in the list, then another run).
+records name a KEK that is not listed (those need the old key back in the list, then another run), and
+names each record it could not re-wrap (a KEK not listed, a data key that does not unwrap) and goes on.
 """
 
 from __future__ import annotations
@@ -38,5 +39,7 @@ def main(prog: str, settings: PersonalDataSettings, tables: VaultTables, argv: S
         print(f"{done.remaining} record(s) were busy and are still under an older key: run it again")
     if done.unknown:
         print(f"{done.unknown} record(s) name a KEK that PERSONAL_DATA_KEYS does not list", file=sys.stderr)
-        return 1
-    return 0
+    # Each record left as it was, by dossier id and kind (never its data): the operator's to fix.
+    for record in done.unopened:
+        print(f"not re-wrapped: {record.dossier_id} {record.kind}: {record.reason}", file=sys.stderr)
+    return 1 if done.unknown or done.unopened else 0

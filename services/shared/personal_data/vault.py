@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import Keyring
-from services.shared.personal_data.sealing import Sealed, open_sealed, rewrap, seal
+from services.shared.personal_data.sealing import SealBrokenError, Sealed, open_sealed, rewrap, seal
 from services.shared.personal_data.tables import VaultTables
 
 
@@ -63,6 +63,15 @@ class Holding:
 
 
 @dataclass(frozen=True)
+class Unopened:
+    """A record the rotation could not re-wrap: which one (ids only, no personal data) and why."""
+
+    dossier_id: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Rotation:
     rewrapped: int
     """Data keys wrapped again under the current KEK."""
@@ -70,6 +79,12 @@ class Rotation:
     """Records under a KEK that is not listed: they cannot be re-wrapped until it is listed again."""
     remaining: int = 0
     """Records still under an older listed KEK (locked by a live request meanwhile): run it again."""
+    unopened: tuple[Unopened, ...] = ()
+    """The records it could not re-wrap (a KEK not listed, a data key that does not unwrap), each named
+    (at most ``UNOPENED_LISTED`` under unknown KEKs): the operator's to fix; the others were re-wrapped."""
+
+
+UNOPENED_LISTED = 100
 
 
 class Vault:
@@ -186,41 +201,64 @@ class Vault:
         """Re-wrap every data key not under the current KEK, ``batch`` rows per transaction.
 
         Runs beside the live service: readers accept every listed KEK meanwhile, a row locked by another
-        transaction is skipped this round and taken by the next one, and an update applies only if the
-        row still names the KEK it was read under."""
+        transaction is skipped (counted in ``remaining``: run it again), and an update applies only if the
+        row still names the KEK it was read under. A record whose data key does not unwrap is named in
+        the result and left as it is: one broken record must not stop the rotation of the others."""
         t = self.tables.records
         current = self._keyring.current_id
         older = [kid for kid, _ in self._keyring.keys[1:]]
         rewrapped = 0
+        broken: list[Unopened] = []
+        after: tuple[str, str] | None = None  # keyset paging: a broken row is not read again
         while older:
+            query = (
+                select(t.c.dossier_id, t.c.kind, t.c.kid, t.c.wrapped_key, t.c.sealed)
+                .where(t.c.kid.in_(older), t.c.erased_at.is_(None))
+                .order_by(t.c.dossier_id, t.c.kind)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            if after is not None:
+                query = query.where(tuple_(t.c.dossier_id, t.c.kind) > tuple_(*after))
             async with engine.begin() as conn:
-                rows = (
-                    await conn.execute(
-                        select(t.c.dossier_id, t.c.kind, t.c.kid, t.c.wrapped_key, t.c.sealed)
-                        .where(t.c.kid.in_(older), t.c.erased_at.is_(None))
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
+                rows = (await conn.execute(query)).all()
                 for row in rows:
-                    fresh = rewrap(Sealed(row.kid, row.wrapped_key, row.sealed), self._keyring)
+                    try:
+                        fresh = rewrap(Sealed(row.kid, row.wrapped_key, row.sealed), self._keyring)
+                    except SealBrokenError as error:
+                        broken.append(Unopened(row.dossier_id, row.kind, str(error)))
+                        continue
                     await conn.execute(
                         update(t)
                         .where(t.c.dossier_id == row.dossier_id, t.c.kind == row.kind, t.c.kid == row.kid)
                         .values(kid=current, wrapped_key=fresh.wrapped_key)
                     )
-            rewrapped += len(rows)
+                    rewrapped += 1
             if len(rows) < batch:
                 break
+            after = (rows[-1].dossier_id, rows[-1].kind)
         async with engine.connect() as conn:
             listed = [kid for kid, _ in self._keyring.keys]
-            unknown = await conn.scalar(
-                select(func.count()).select_from(t).where(t.c.kid.is_not(None), t.c.kid.not_in(listed))
-            )
+            not_listed = t.c.kid.is_not(None) & t.c.kid.not_in(listed)
+            unknown = await conn.scalar(select(func.count()).select_from(t).where(not_listed))
+            named = (
+                await conn.execute(
+                    select(t.c.dossier_id, t.c.kind, t.c.kid)
+                    .where(not_listed)
+                    .order_by(t.c.dossier_id, t.c.kind)
+                    .limit(UNOPENED_LISTED)
+                )
+            ).all()
             remaining: int | None = 0
             if older:
                 remaining = await conn.scalar(select(func.count()).select_from(t).where(t.c.kid.in_(older)))
-        return Rotation(rewrapped, int(unknown or 0), int(remaining or 0))
+        unlisted = [Unopened(r.dossier_id, r.kind, f"key {r.kid!r} is not listed") for r in named]
+        return Rotation(
+            rewrapped,
+            int(unknown or 0),
+            int(remaining or 0) - len(broken),
+            tuple(sorted([*unlisted, *broken], key=lambda u: (u.dossier_id, u.kind))),
+        )
 
 
 def _purposes(text: str) -> tuple[str, ...]:
