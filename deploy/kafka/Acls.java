@@ -1,13 +1,19 @@
 // Applies deploy/kafka/acls.tsv to a secured broker with Kafka's own Admin client, in one JVM (the
 // broker's jars have no kafka-acls.sh tool; one JVM per ACL would add seconds to every start).
-// Every ACL the broker holds is replaced by the table's, so a row removed from the table is revoked.
+// The broker ends up holding exactly the table's ACLs, so a row removed from the table is revoked. Only the
+// difference is applied (the missing ones created first, then the extra ones deleted): ACLs that stay
+// are never absent, even for a moment, so clients that reconnect while a restarted broker is being
+// brought in line are not refused their own topics.
 //
 //   java -cp '<libs>/*' Acls.java <client.properties> <acls.tsv>
 import java.io.FileInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -47,10 +53,25 @@ public class Acls {
                     "User:" + f[0], "*", operation, AclPermissionType.ALLOW)));
             }
         }
+        int added = 0;
+        int revoked = 0;
         try (Admin admin = Admin.create(props)) {
-            admin.deleteAcls(List.of(AclBindingFilter.ANY)).all().get(60, TimeUnit.SECONDS);
-            admin.createAcls(wanted).all().get(60, TimeUnit.SECONDS);
+            Collection<AclBinding> held = admin.describeAcls(AclBindingFilter.ANY).values().get(60, TimeUnit.SECONDS);
+            Set<AclBinding> missing = new HashSet<>(wanted);
+            missing.removeAll(held);
+            if (!missing.isEmpty()) {
+                admin.createAcls(missing).all().get(60, TimeUnit.SECONDS);
+                added = missing.size();
+            }
+            List<AclBindingFilter> extra = new ArrayList<>();
+            for (AclBinding binding : held) {
+                if (!wanted.contains(binding)) extra.add(binding.toFilter());
+            }
+            if (!extra.isEmpty()) {
+                admin.deleteAcls(extra).all().get(60, TimeUnit.SECONDS);
+                revoked = extra.size();
+            }
         }
-        System.out.println(wanted.size());
+        System.out.println(wanted.size() + " ACLs (" + added + " added, " + revoked + " revoked)");
     }
 }

@@ -11,6 +11,8 @@
 #   kafka.sh stop <data-dir>          SIGTERM, wait for a clean exit, SIGKILL after 30 s
 #   kafka.sh kill <data-dir>          SIGKILL at once (fault tests)
 #   kafka.sh status <data-dir>        exit 0 when running, 3 when not
+#   kafka.sh acls <data-dir> [table]  bring a running secured broker's ACLs in line with acls.tsv (or
+#                                     table): prints "<n> ACLs (<a> added, <r> revoked)"
 #
 # Environment: KAFKA_HOME (default <repo>/.work/kafka), JAVA_HOME, KAFKA_HEAP_OPTS, KAFKA_JVM_OPTS,
 # KAFKA_START_TIMEOUT (seconds, default 60), KAFKA_CDS (0 turns the class-data archive off).
@@ -23,7 +25,8 @@
 #                         and for `controller` (the broker's own PLAIN login on the controller listener)
 #   admin.properties      Java client settings of the admin, for Kafka's tools (--command-config)
 # The SCRAM credentials are stored with `kafka-storage format --add-scram`, so they exist before the
-# first client connects; the ACLs of acls.tsv replace the broker's ACLs at every start.
+# first client connects; every start brings the broker's ACLs in line with acls.tsv (only the
+# difference: an ACL that stays is never absent, even for a moment).
 #
 # Start-up speed: the first broker that stops cleanly leaves a class-data-sharing archive of the
 # classes it loaded (libs/broker.jsa, about 50 MB); later JVMs map it instead of loading and verifying
@@ -294,11 +297,20 @@ scram_options() {
 }
 
 apply_acls() {
-    local data=$1
+    local data=$1 table=${2:-$here/acls.tsv}
     # shellcheck disable=SC2046 # cds_use prints separate options
     "$java" $(cds_use) -XX:TieredStopAtLevel=1 -Xmx128m \
         -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$data" \
-        -cp "$libs/*" "$here/Acls.java" "$data/admin.properties" "$here/acls.tsv" 2>"$data/acls.out"
+        -cp "$libs/*" "$here/Acls.java" "$data/admin.properties" "$table" 2>"$data/acls.out"
+}
+
+cmd_acls() {
+    local data=${1:?usage: kafka.sh acls <data-dir> [table]} table=${2:-$here/acls.tsv}
+    secured "$data" || die "$data is not a secured broker's data dir"
+    if ! apply_acls "$data" "$table"; then
+        cat "$data/acls.out" >&2
+        die "applying $table failed"
+    fi
 }
 
 # --- class-data sharing ----------------------------------------------------------------------------
@@ -422,7 +434,7 @@ cmd_start() {
             cat "$data/acls.out" >&2
             die "applying $here/acls.tsv failed (the broker runs, pid $pid; logs in $data)"
         fi
-        acls=", $acls ACLs, CA $data/tls/ca.pem, credentials in $data/credentials"
+        acls=", $acls, CA $data/tls/ca.pem, credentials in $data/credentials"
     fi
     say "broker up in $(since "$started") (pid $pid): $scheme://127.0.0.1:$port," \
         "controller 127.0.0.1:$((port + 1)), data $data$acls"
@@ -505,5 +517,6 @@ start-secure) SECURE=1 cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 kill) cmd_kill "$@" ;;
 status) cmd_status "$@" ;;
-*) die "usage: kafka.sh fetch | start <data-dir> [port] | start-secure <data-dir> [port] | stop <data-dir> | kill <data-dir> | status <data-dir>" ;;
+acls) cmd_acls "$@" ;;
+*) die "usage: kafka.sh fetch | start <data-dir> [port] | start-secure <data-dir> [port] | stop <data-dir> | kill <data-dir> | status <data-dir> | acls <data-dir> [table]" ;;
 esac

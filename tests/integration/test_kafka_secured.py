@@ -8,6 +8,7 @@ tests check it, and save a broker start of their own.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,10 +29,13 @@ from pydantic import SecretStr
 from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS, Topic
 from services.shared.compat.faststream_internals import replace_producer
 from services.shared.consumer_lag import consumer_lag
-from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender, make_broker
+from services.shared.kafka import OutgoingRecord, RecordSender, make_broker
+from services.shared.kafka_acls import ACL_TABLE, read_table
 from services.shared.kafka_admin import create_topics
+from services.shared.kafka_authorisation import KafkaNotAuthorisedError
 from services.shared.kafka_security import KafkaSecurity
 from services.tracker.rebuild import partition_counts
+from tests.fixtures.kafka import KAFKA_SCRIPT
 from tests.fixtures.kafka import KafkaBroker as SessionBroker
 
 pytestmark = pytest.mark.kafka
@@ -162,8 +166,9 @@ async def test_a_renewed_producer_logs_in_as_the_broker_did(
 
 async def test_the_post_office_cannot_write_the_agencys_topic(post_office_sender: RecordSender) -> None:
     record = OutgoingRecord(AGENCY_EVENTS.name, str(uuid.uuid4()).encode(), b"{}", [])
-    with pytest.raises(BrokerUnavailableError, match="TopicAuthorizationFailedError") as refused:
+    with pytest.raises(KafkaNotAuthorisedError) as refused:
         await post_office_sender.send([record], what="a forged agency event")
+    assert str(refused.value) == "not authorised to write topic agency.events.v1 (principal post-office)"
     assert isinstance(refused.value.__cause__, TopicAuthorizationFailedError)
 
 
@@ -231,3 +236,32 @@ async def test_a_restart_keeps_the_broker_secured_with_its_logins_and_acls(
     await _produce(secured_kafka.bootstrap, POSTAL_EVENTS.name, **post_office)
     with pytest.raises(TopicAuthorizationFailedError):
         await _produce(secured_kafka.bootstrap, AGENCY_EVENTS.name, **post_office)
+
+
+def _bring_acls_in_line(data_dir: Path, table: Path | None = None) -> str:
+    args = ["bash", str(KAFKA_SCRIPT), "acls", str(data_dir), *([str(table)] if table else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+def test_a_restart_leaves_every_acl_that_stays_in_place_and_revokes_only_a_removed_row(
+    kafka_broker: SessionBroker, tmp_path: Path
+) -> None:
+    """Every start brings the broker's ACLs in line with acls.tsv. Replacing them all (delete, then
+    create) left a moment without any ACL, in which services reconnecting to the restarted broker were
+    refused their own topics; only the difference is applied now, so an ACL that stays is never absent."""
+    if kafka_broker.data_dir is None:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS points at an external broker, whose ACLs are its operator's")
+    total = len(read_table())
+    assert _bring_acls_in_line(kafka_broker.data_dir) == f"{total} ACLs (0 added, 0 revoked)"
+
+    lines = ACL_TABLE.read_text(encoding="utf-8").splitlines()
+    removed = [line for line in lines if line.startswith("turnaround\tgroup\tprefixed\tnotifications\t")]
+    assert len(removed) == 1
+    smaller = tmp_path / "acls.tsv"
+    smaller.write_text("\n".join(line for line in lines if line not in removed) + "\n", encoding="utf-8")
+    try:
+        assert _bring_acls_in_line(kafka_broker.data_dir, smaller) == f"{total - 1} ACLs (0 added, 1 revoked)"
+    finally:
+        assert _bring_acls_in_line(kafka_broker.data_dir) == f"{total} ACLs (1 added, 0 revoked)"
