@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 
 from services.shared.http_settings import HttpServiceSettings
-from services.shared.key_files import ensure_key_file
+from services.shared.key_files import ensure_key_file, may_generate
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import KEK_BYTES, Keyring
 from services.shared.personal_data.phone_check import PhoneDigest
@@ -42,14 +43,27 @@ class PhoneCheckSettings(HttpServiceSettings):
             "DOSSIER_LOOKUP_KEY_FILE", "TRACKER_LOOKUP_KEY_FILE", "lookup_key_file"
         ),
         description="Where the generated lookup key is kept when DOSSIER_LOOKUP_KEY is empty (relative to "
-        "the working directory). Every service of a deployment must read the same key.",
+        "the working directory). Every service of a deployment must read the same key. Generated when "
+        "missing only at this default or under the project's .work/; a path set elsewhere that does not "
+        "exist stops the start with an error naming this setting.",
     )
 
     def current_lookup_key(self) -> bytes:
-        key = self.lookup_key.get_secret_value() or ensure_key_file(self.lookup_key_file)
+        key = self.lookup_key.get_secret_value() or self._key_file(
+            "lookup_key_file", "DOSSIER_LOOKUP_KEY_FILE"
+        )
         if len(key.encode()) < MIN_LOOKUP_KEY_BYTES:
             raise ValueError(f"DOSSIER_LOOKUP_KEY must be at least {MIN_LOOKUP_KEY_BYTES} bytes")
         return key.encode()
+
+    def _key_file(self, field: str, setting: str, generate: Callable[[], str] | None = None) -> str:
+        """The key in the file named by ``field``: generated when missing only at its default path or
+        under the project's .work/; an explicitly set path that does not exist is an error naming it."""
+        path: Path = getattr(self, field)
+        allowed = may_generate(path, explicit=field in self.model_fields_set)
+        if generate is None:
+            return ensure_key_file(path, setting=setting, generate_missing=allowed)
+        return ensure_key_file(path, generate, setting=setting, generate_missing=allowed)
 
     def phone_check(self) -> PhoneDigest:
         """The digest producers put in their events (made with the current key only)."""
@@ -73,7 +87,8 @@ class PersonalDataSettings(PhoneCheckSettings):
         Path(".work/personal_data_keys"),
         validation_alias=AliasChoices("PERSONAL_DATA_KEYS_FILE", "personal_data_keys_file"),
         description="A file holding PERSONAL_DATA_KEYS when that is empty; generated once with one key when "
-        "missing (local run and tests).",
+        "missing at this default or under the project's .work/ (local run and tests); a path set "
+        "elsewhere that does not exist stops the start with an error naming this setting.",
     )
     personal_data_index_key: SecretStr = Field(
         SecretStr(""),
@@ -85,17 +100,19 @@ class PersonalDataSettings(PhoneCheckSettings):
     personal_data_index_key_file: Path = Field(
         Path(".work/personal_data_index_key"),
         validation_alias=AliasChoices("PERSONAL_DATA_INDEX_KEY_FILE", "personal_data_index_key_file"),
-        description="A file holding PERSONAL_DATA_INDEX_KEY when that is empty; generated once when missing.",
+        description="A file holding PERSONAL_DATA_INDEX_KEY when that is empty; generated once when "
+        "missing at this default or under the project's .work/; a path set elsewhere that does not exist "
+        "stops the start with an error naming this setting.",
     )
 
     def keyring(self) -> Keyring:
-        text = self.personal_data_keys.get_secret_value() or ensure_key_file(
-            self.personal_data_keys_file, _local_keyring
+        text = self.personal_data_keys.get_secret_value() or self._key_file(
+            "personal_data_keys_file", "PERSONAL_DATA_KEYS_FILE", _local_keyring
         )
         return Keyring.parse(text)
 
     def blind_index(self) -> BlindIndex:
-        key = self.personal_data_index_key.get_secret_value() or ensure_key_file(
-            self.personal_data_index_key_file
+        key = self.personal_data_index_key.get_secret_value() or self._key_file(
+            "personal_data_index_key_file", "PERSONAL_DATA_INDEX_KEY_FILE"
         )
         return BlindIndex(key.encode())
