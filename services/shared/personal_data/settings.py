@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -22,6 +23,7 @@ from services.shared.key_files import ensure_key_file, may_generate
 from services.shared.personal_data.index import BlindIndex
 from services.shared.personal_data.keys import KEK_BYTES, Keyring
 from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.retention import Retention
 
 MIN_LOOKUP_KEY_BYTES = 16
 
@@ -104,6 +106,43 @@ class PersonalDataSettings(PhoneCheckSettings):
         "missing at this default or under the project's .work/; a path set elsewhere that does not exist "
         "stops the start with an error naming this setting.",
     )
+
+    personal_data_result_delivery_days: float = Field(
+        0,
+        ge=0,
+        description="Retention of the purpose `result_delivery` after the fact that ends it: the delivery "
+        "of the result, its return to the agency, or the end of the dossier without a result to carry "
+        "(withdrawn, closed). Default 0: once nothing is left to carry, the address serves no purpose "
+        "(Personal Data Protection Law 2025: kept no longer than its purpose needs).",
+    )
+    personal_data_notifications_days: float = Field(
+        7,
+        ge=0,
+        description="Retention of the purpose `notifications` after the dossier's last fact (delivered, "
+        "returned, withdrawn, closed): as long as the notifications service may still send or retry the "
+        "message about it. Default 7 days (a message retried over a few days, then given up).",
+    )
+    personal_data_dispute_window_days: float = Field(
+        92,
+        ge=0,
+        description="The dispute window after delivery (purpose `dispute`): the applicant may complain "
+        "about the postal item within 1 month of its delivery, and the post answers a domestic "
+        "complaint within 2 months (Law on Post 2010, Art. 39, to confirm: the complaint time limits "
+        "and the settlement time); default 92 days, so the contact is held until a complaint filed on "
+        "the last day can be settled.",
+    )
+    personal_data_erasure_interval_s: float = Field(
+        60,
+        gt=0,
+        description="How often each replica's erasure job looks for records whose every purpose ended.",
+    )
+
+    def retention(self) -> Retention:
+        return Retention(
+            result_delivery=timedelta(days=self.personal_data_result_delivery_days),
+            notifications=timedelta(days=self.personal_data_notifications_days),
+            dispute_window=timedelta(days=self.personal_data_dispute_window_days),
+        )
 
     def keyring(self) -> Keyring:
         text = self.personal_data_keys.get_secret_value() or self._key_file(
