@@ -44,6 +44,7 @@ from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
 from services.shared.personal_data.erasure import ErasureJob
+from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import load_route_limits
 
@@ -124,6 +125,7 @@ def create_app(
                 ),
                 metrics=metrics,
                 retry_after_s=settings.retry_after_s,
+                rights=RightsDesk(engine, vault, announce, clock, service="post_office"),
             )
             heap.settle(full_collection_every=FULL_COLLECTION_EVERY)
             # Every replica (and worker) runs it: the vault's row locks make each erasure happen once.

@@ -58,6 +58,9 @@ class PostalErasureAnnouncer:
         self._publisher = publisher
         self._fallback = fallback_office
 
-    async def __call__(self, conn: AsyncConnection, erasures: Sequence[Erasure]) -> None:
+    async def __call__(
+        self, conn: AsyncConnection, erasures: Sequence[Erasure], officer_id: str = ""
+    ) -> None:
+        """``officer_id`` is the agency's field; a postal event names only the post office."""
         offices = await _post_offices(conn, [e.dossier_id for e in erasures])
         await self._publisher.publish_many(erasure_envelopes(erasures, offices, self._fallback))

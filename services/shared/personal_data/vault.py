@@ -94,6 +94,11 @@ class Vault:
         self._keyring = keyring
         self._index = index
 
+    @property
+    def index(self) -> BlindIndex:
+        """The keyed HMAC indexes: how the audit of a request names a person without their number."""
+        return self._index
+
     async def store(
         self,
         conn: AsyncConnection,
