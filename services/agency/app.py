@@ -37,6 +37,7 @@ from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.personal_data.erasure import ErasureJob
+from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
 from services.shared.settings import legal_rules_of
 
@@ -87,14 +88,11 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             clock=clock,
             retention=settings.retention(),
         )
-        publisher = EventPublisher(broker, timeout_s=settings.publish_timeout_s)
+        announce = AgencyErasureAnnouncer(EventPublisher(broker, timeout_s=settings.publish_timeout_s))
         app.state.erasure_job = ErasureJob(
-            engine,
-            vault,
-            AgencyErasureAnnouncer(publisher),
-            clock,
-            interval_s=settings.personal_data_erasure_interval_s,
+            engine, vault, announce, clock, interval_s=settings.personal_data_erasure_interval_s
         )
+        app.state.rights = RightsDesk(engine, vault, announce, clock, service="agency")
         consumers.subscribe(
             broker,
             engine=engine,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.enums import ErasureReason
+from contracts.events.base import PERSONAL_DATA
 from contracts.values import AwareTime, DossierId, VnPhoneNumber
 from services.shared.personal_data.vault import Erasure, Holding, Vault
 
@@ -38,9 +39,11 @@ class AccessRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    phone: VnPhoneNumber | None = None
+    phone: VnPhoneNumber | None = Field(default=None, json_schema_extra=PERSONAL_DATA)
     """A Vietnamese phone number (any usual spelling: +84, spaces, dots)."""
-    id_number: str | None = Field(default=None, min_length=6, max_length=20, pattern=r"^[0-9A-Za-z]+$")
+    id_number: str | None = Field(
+        default=None, min_length=6, max_length=20, pattern=r"^[0-9A-Za-z]+$", json_schema_extra=PERSONAL_DATA
+    )
     """The number of an identity document (CCCD, passport)."""
 
     @model_validator(mode="after")
