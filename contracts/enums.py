@@ -172,3 +172,12 @@ class PersonalDataHolder(StrEnum):
     """The agency that registered the dossier keeps the contact and delivery address in its vault."""
     EVENT_V1 = "EVENT_V1"
     """Only the version 1 event itself carries it (an upcast old event; never published)."""
+
+
+class ErasureReason(StrEnum):
+    """Why personal data was erased from a vault."""
+
+    RETENTION = "retention"
+    """Every purpose it was kept for has ended (its retention, in the owner's settings)."""
+    REQUEST = "request"
+    """The person asked for its erasure (an operator recorded the request)."""

@@ -17,6 +17,7 @@ from contracts.enums import (
     CustodyHolderKind,
     DeliveryFailureReason,
     DocumentForm,
+    ErasureReason,
     FilingChannel,
     IdDocumentType,
     ItemKind,
@@ -33,6 +34,7 @@ from contracts.envelope import Envelope
 from contracts.events import (
     EVENT_TYPES,
     Address,
+    AgencyPersonalDataErased,
     ApplicantContact,
     ClockDueSoon,
     ClockOverdue,
@@ -56,6 +58,7 @@ from contracts.events import (
     EventKey,
     ItemDamaged,
     ItemLost,
+    PersonalDataErased,
     ResultDelivered,
     ResultOutForDelivery,
     ResultPickedUp,
@@ -353,6 +356,23 @@ def _overdue() -> ClockOverdue:
     )
 
 
+def _postal_erased() -> PersonalDataErased:
+    return PersonalDataErased(
+        reason=ErasureReason.RETENTION,
+        erased_at=datetime(2025, 7, 30, 0, 0, tzinfo=VIETNAM),
+        kinds=["applicant"],
+    )
+
+
+def _agency_erased() -> AgencyPersonalDataErased:
+    return AgencyPersonalDataErased(
+        **{**_DESK, "officer_id": "system:retention"},
+        reason=ErasureReason.REQUEST,
+        erased_at=datetime(2025, 7, 30, 9, 0, tzinfo=VIETNAM),
+        kinds=["applicant", "delivery_address"],
+    )
+
+
 _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     DossierAccepted: _accepted,
     DossierAcceptedV2: _accepted_v2,
@@ -366,6 +386,7 @@ _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     ResultReturnedToAgency: _returned,
     ItemLost: _lost,
     ItemDamaged: _damaged,
+    PersonalDataErased: _postal_erased,
     DossierReceived: _received,
     DossierRefused: _refused,
     SupplementRequested: _supplement_requested,
@@ -377,6 +398,7 @@ _FACTORIES: dict[type[Event], Callable[[], Event]] = {
     ResultReady: _result_ready,
     DossierRegisteredForReturn: _registered_for_return,
     DossierRegisteredForReturnV2: _registered_for_return_v2,
+    AgencyPersonalDataErased: _agency_erased,
     StageChanged: _stage_changed,
     ClockDueSoon: _due_soon,
     ClockOverdue: _overdue,

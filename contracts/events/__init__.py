@@ -22,6 +22,9 @@ from contracts.events.agency import (
     SupplementReceived,
     SupplementRequested,
 )
+from contracts.events.agency import (
+    PersonalDataErased as AgencyPersonalDataErased,
+)
 from contracts.events.base import PERSONAL_DATA, Event, EventKey, EventT
 from contracts.events.parts import Address, ApplicantContact, CustodyHolder, DocumentChecked, PhoneCheck
 from contracts.events.postal import (
@@ -33,6 +36,7 @@ from contracts.events.postal import (
     DossierInTransit,
     ItemDamaged,
     ItemLost,
+    PersonalDataErased,
     PostalEvent,
     ResultDelivered,
     ResultOutForDelivery,
@@ -56,6 +60,7 @@ POSTAL: tuple[type[Event], ...] = (
     ResultReturnedToAgency,
     ItemLost,
     ItemDamaged,
+    PersonalDataErased,
 )
 AGENCY: tuple[type[Event], ...] = (
     DossierReceived,
@@ -69,6 +74,7 @@ AGENCY: tuple[type[Event], ...] = (
     DossierRegisteredForReturn,
     DossierRegisteredForReturnV2,
     DossierClosed,
+    AgencyPersonalDataErased,
 )
 TRACKER: tuple[type[Event], ...] = (StageChanged,)
 TURNAROUND: tuple[type[Event], ...] = (ClockDueSoon, ClockOverdue)
@@ -129,6 +135,7 @@ __all__ = [
     "TURNAROUND",
     "Address",
     "AgencyEvent",
+    "AgencyPersonalDataErased",
     "ApplicantContact",
     "ClockAlert",
     "ClockDueSoon",
@@ -154,6 +161,7 @@ __all__ = [
     "EventT",
     "ItemDamaged",
     "ItemLost",
+    "PersonalDataErased",
     "PhoneCheck",
     "PostalEvent",
     "ResultDelivered",

@@ -10,11 +10,18 @@ recorded later (a morning's work entered in the afternoon, or after an outage) s
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from contracts.enums import ClosureReason, FilingChannel, Outcome, PersonalDataHolder, SupplementBreach
+from contracts.enums import (
+    ClosureReason,
+    ErasureReason,
+    FilingChannel,
+    Outcome,
+    PersonalDataHolder,
+    SupplementBreach,
+)
 from contracts.events.base import PERSONAL_DATA, Event
 from contracts.events.parts import Address, ApplicantContact, PhoneCheck
 from contracts.values import (
@@ -269,3 +276,20 @@ class DossierRegisteredForReturnV2(AgencyEvent):
     """Who holds the contact and delivery address: AGENCY (its vault); EVENT_V1 only for an upcast v1."""
     phone_check: PhoneCheck
     """Digest of the applicant's phone's last four digits for the public lookup (see PhoneCheck)."""
+
+
+class PersonalDataErased(AgencyEvent):
+    """The agency's vault erased personal data of the dossier: sealed blob and wrapped data key deleted, a
+    tombstone kept. Carries no personal data. Consumers drop what they derived from it (the tracker
+    clears the dossier's phone check when the applicant's contact is erased); the staff APIs of the
+    owner answer the record as erased from then on."""
+
+    type: Literal["agency.personal_data_erased"] = "agency.personal_data_erased"
+    version: Literal[1] = 1
+    reason: ErasureReason
+    """``retention``: every purpose it was kept for has ended; ``request``: the person asked for it."""
+    erased_at: AwareTime
+    """When it was erased."""
+    kinds: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    """The records erased: ``applicant`` (the contact), ``delivery_address``,
+    ``delivery_note:<item>:<n>``."""

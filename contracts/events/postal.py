@@ -14,6 +14,7 @@ from pydantic import Field
 from contracts.enums import (
     AcceptanceChannel,
     DeliveryFailureReason,
+    ErasureReason,
     IdDocumentType,
     ItemKind,
     PersonalDataHolder,
@@ -374,3 +375,20 @@ class ItemDamaged(PostalEvent):
     """Whether the post is at fault."""
     compensation_vnd: Vnd | None = None
     """Compensation paid or agreed, when known."""
+
+
+class PersonalDataErased(PostalEvent):
+    """The post office's vault erased personal data of the dossier: sealed blob and wrapped data key
+    deleted, a tombstone kept. Carries no personal data. Consumers drop what they derived from it (the tracker
+    clears the dossier's phone check when the applicant's contact is erased); the staff APIs of the
+    owner answer the record as erased from then on."""
+
+    type: Literal["postal.personal_data_erased"] = "postal.personal_data_erased"
+    version: Literal[1] = 1
+    reason: ErasureReason
+    """``retention``: every purpose it was kept for has ended; ``request``: the person asked for it."""
+    erased_at: AwareTime
+    """When it was erased."""
+    kinds: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100)
+    """The records erased: ``applicant`` (the contact), ``delivery_address``,
+    ``delivery_note:<item>:<n>``."""

@@ -40,6 +40,14 @@ from services.shared.kafka import BrokerUnavailableError
 from services.shared.personal_data.answers import PersonalDataReads
 from services.shared.personal_data.keys import UnknownKeyIdError
 from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.rights import (
+    AccessAnswer,
+    AccessRequest,
+    ErasureAnswer,
+    ErasureRequest,
+    Requester,
+    RightsDesk,
+)
 from services.shared.personal_data.sealing import SealBrokenError
 
 router = APIRouter()
@@ -522,6 +530,63 @@ async def personal_data_reads(
             raise ProblemError(422, "invalid_request", str(exc)) from None
         dossier_id = (await desk.view(ref, None)).dossier_id
     return await reads.reads(dossier_id)
+
+
+# --------------------------------------------------------------------------- a person's rights
+
+_RIGHTS_DOC = (
+    " Operators only (`role_not_allowed`), on the person's behalf; every request is appended to the audit "
+    "table `agency_personal_data_request` (who, when, the phone or ID number only as its keyed HMAC, what "
+    "was found or erased)."
+)
+
+
+async def _rights(request: Request) -> RightsDesk:
+    rights: RightsDesk = request.app.state.rights
+    return rights
+
+
+Rights = Annotated[RightsDesk, Depends(_rights)]
+
+
+def _operator_only(caller: Principal) -> Requester:
+    if caller.role is not Role.OPERATOR:
+        raise ProblemError(
+            403, "role_not_allowed", "only operators answer a person's access or erasure request"
+        )
+    return Requester(subject=caller.subject, role=caller.role.value)
+
+
+@router.post(
+    "/personal-data/access-requests",
+    response_model=AccessAnswer,
+    responses=_responses(400, 401, 403, 422, 503),
+    operation_id="personal_data_access_request",
+    summary="What the agency holds about a person (by phone or ID number)",
+    description="Every record the agency's vault holds (or held: erased ones) about the person named by a "
+    "phone number or an ID number: dossier, kind, purposes, when each ends and until when it is held, when "
+    "it was collected; never the data itself. 422 `invalid_request`: not exactly one of `phone`, "
+    "`id_number`, or one malformed." + _RIGHTS_DOC,
+    tags=["personal data"],
+)
+async def personal_data_access(caller: Caller, rights: Rights, request: AccessRequest) -> AccessAnswer:
+    return await rights.access(request, _operator_only(caller))
+
+
+@router.post(
+    "/personal-data/erasure-requests",
+    response_model=ErasureAnswer,
+    responses=_responses(400, 401, 403, 422, 503),
+    operation_id="personal_data_erasure_request",
+    summary="Erase what the agency holds about a person (by phone, ID number or dossier)",
+    description="Erases every record found (the sealed data and its key; a tombstone stays) and publishes "
+    "`agency.personal_data_erased` (reason `request`) for each dossier, acknowledged by Kafka before the "
+    "erasure commits: a 503 erased nothing. 422 `invalid_request`: not exactly one of `phone`, "
+    "`id_number`, `dossier`, or one malformed." + _RIGHTS_DOC,
+    tags=["personal data"],
+)
+async def personal_data_erasure(caller: Caller, rights: Rights, request: ErasureRequest) -> ErasureAnswer:
+    return await rights.erase(request, _operator_only(caller))
 
 
 def install(app: FastAPI, *, retry_after_s: int) -> None:

@@ -17,6 +17,7 @@ from services.agency import api, consumers
 from services.agency.adapters.tables import personal_data_tables
 from services.agency.closure_job import ClosureJob
 from services.agency.contact_reads import ContactReads
+from services.agency.erasure import AgencyErasureAnnouncer
 from services.agency.handlers import AgencyDesk, utc_now
 from services.agency.metrics import AgencyMetrics
 from services.agency.policy import Policy, Rules
@@ -35,6 +36,8 @@ from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
+from services.shared.personal_data.erasure import ErasureJob
+from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
 from services.shared.settings import legal_rules_of
 
@@ -83,7 +86,13 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
             vault=vault,
             phone_check=settings.phone_check(),
             clock=clock,
+            retention=settings.retention(),
         )
+        announce = AgencyErasureAnnouncer(EventPublisher(broker, timeout_s=settings.publish_timeout_s))
+        app.state.erasure_job = ErasureJob(
+            engine, vault, announce, clock, interval_s=settings.personal_data_erasure_interval_s
+        )
+        app.state.rights = RightsDesk(engine, vault, announce, clock, service="agency")
         consumers.subscribe(
             broker,
             engine=engine,
@@ -106,12 +115,15 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
         closure = asyncio.create_task(
             ClosureJob(desk, metrics, interval_s=settings.closure_interval_s).run(), name="closure-job"
         )
+        # Every replica runs it: the vault's row locks make each erasure happen once.
+        erasing = asyncio.create_task(app.state.erasure_job.run(), name="personal-data-erasure")
         try:
             yield
         finally:
-            closure.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await closure
+            for job in (closure, erasing):
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             await broker.stop()
             await engine.dispose()
 

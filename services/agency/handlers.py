@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,9 +23,13 @@ from contracts.events import (
     AgencyEvent,
     DossierAccepted,
     DossierAcceptedV2,
+    DossierClosed,
     DossierHandedToAgency,
     DossierRegisteredForReturn,
+    DossierWithdrawn,
     Event,
+    ResultDelivered,
+    ResultReturnedToAgency,
 )
 from contracts.sources import agency_source
 from contracts.values import dossier_id_for_agency_code
@@ -39,6 +44,7 @@ from services.agency.rejections import Reason, ReportRejectedError
 from services.shared.kafka import EventPublisher
 from services.shared.logs import log_event
 from services.shared.personal_data.phone_check import PhoneDigest
+from services.shared.personal_data.retention import DEFAULT_RETENTION, Retention
 from services.shared.personal_data.upcast import upcast
 from services.shared.personal_data.vault import Sealing, Vault
 
@@ -72,9 +78,11 @@ class AgencyDesk:
         vault: Vault,
         phone_check: PhoneDigest,
         clock: Callable[[], datetime] = utc_now,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._engine = engine
         self._vault = vault
+        self._retention = retention
         self._phone_check = phone_check
         self._publisher = publisher
         self._policy = policy
@@ -243,6 +251,7 @@ class AgencyDesk:
             time=at,
             id=domain.next_event_id(dossier, dossier_id, event.type),
         )
+        await self._end_purposes(dossiers.connection, envelope)
         await self._publisher.publish(envelope)
         if dossier is None:
             await dossiers.save(new=[after], changed=[])
@@ -264,8 +273,25 @@ class AgencyDesk:
 
     # ----------------------------------------------------------------------- the consumers
 
+    async def _end_purposes(self, conn: AsyncConnection, envelope: Envelope[Any]) -> None:
+        """When a fact ends the purposes of a dossier's personal data in the agency's vault: its result
+        delivered or returned (learned from the post), or the dossier ended without a result to carry
+        (withdrawn, closed). Stored in the transaction that records the fact; no-op for a dossier whose
+        data the agency does not hold (one that came by post)."""
+        data = envelope.data
+        if isinstance(data, ResultDelivered):
+            ends = self._retention.delivered(envelope.time)
+        elif isinstance(data, ResultReturnedToAgency | DossierWithdrawn | DossierClosed):
+            ends = self._retention.finished_without_delivery(envelope.time)
+        else:
+            return
+        await self._vault.end_purposes(conn, envelope.subject, ends.ends, adding=ends.adding)
+
     async def learn_from_postal(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
-        """Applier of postal.events.v1: which agency each dossier is addressed to, and its filing time."""
+        """Applier of postal.events.v1: which agency each dossier is addressed to, and its filing time;
+        and when the result of a dossier whose personal data the agency holds was delivered or returned."""
+        for envelope in events:
+            await self._end_purposes(conn, envelope)
         learned = DossierAccepted | DossierAcceptedV2 | DossierHandedToAgency
         relevant = [e for e in events if isinstance(e.data, learned)]
         if not relevant:
@@ -342,6 +368,7 @@ class AgencyDesk:
                 holders[after.agency_dossier_code] = after.dossier_id
             if isinstance(envelope.data, DossierRegisteredForReturn):
                 envelope = await self._vault_registration(conn, envelope, now)
+            await self._end_purposes(conn, envelope)
             accepted.append(envelope)
         await self._publisher.publish_many(accepted)
         for envelope in accepted:

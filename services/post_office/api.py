@@ -60,6 +60,14 @@ from services.shared.kafka import BrokerUnavailableError
 from services.shared.personal_data.answers import PersonalDataReads
 from services.shared.personal_data.keys import UnknownKeyIdError
 from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.rights import (
+    AccessAnswer,
+    AccessRequest,
+    ErasureAnswer,
+    ErasureRequest,
+    Requester,
+    RightsDesk,
+)
 from services.shared.personal_data.sealing import SealBrokenError
 
 T = TypeVar("T")
@@ -97,6 +105,7 @@ class PostOffice:
     authenticator: Authenticator
     metrics: PostOfficeMetrics
     retry_after_s: int
+    rights: RightsDesk
 
 
 async def _post_office(request: Request) -> PostOffice:
@@ -652,3 +661,61 @@ async def personal_data_reads(
             wired.metrics.rejected(RequestReason.INVALID_REQUEST)
             raise ProblemError(422, RequestReason.INVALID_REQUEST, str(exc)) from None
     return await _guarded(wired, wired.contact_reads.reads(dossier))
+
+
+# --------------------------------------------------------------------------- a person's rights
+
+RIGHTS_DOC = (
+    " Operators only, on the person's behalf; every request is appended to the audit table "
+    "`post_office_personal_data_request` (who, when, the phone or ID number only as its keyed HMAC, what "
+    "was found or erased)."
+)
+
+
+def _operator_only(caller: Principal, wired: PostOffice) -> Requester:
+    if caller.role is not Role.OPERATOR:
+        wired.metrics.rejected(RequestReason.ROLE_NOT_ALLOWED)
+        raise ProblemError(
+            403, RequestReason.ROLE_NOT_ALLOWED, "only operators answer a person's access or erasure request"
+        )
+    return Requester(subject=caller.subject, role=caller.role.value)
+
+
+@router.post(
+    "/personal-data/access-requests",
+    response_model=AccessAnswer,
+    tags=["personal data"],
+    summary="What the post office holds about a person (by phone or ID number)",
+    description="Lists every record the post office's vault holds (or held: erased ones) about the person "
+    "named by a phone number or an ID number: dossier, kind, purposes, when each purpose ends and until "
+    "when the record is held, when it was collected; never the data itself." + RIGHTS_DOC,
+    responses=problems(
+        *COMMON,
+        422,
+        s403="`role_not_allowed`: only operators.",
+        s422="`invalid_request`: not exactly one of `phone`, `id_number`, or one of them malformed.",
+    ),
+)
+async def personal_data_access(caller: Caller, wired: Wired, request: AccessRequest) -> AccessAnswer:
+    requester = _operator_only(caller, wired)
+    return await _guarded(wired, wired.rights.access(request, requester))
+
+
+@router.post(
+    "/personal-data/erasure-requests",
+    response_model=ErasureAnswer,
+    tags=["personal data"],
+    summary="Erase what the post office holds about a person (by phone, ID number or dossier)",
+    description="Erases every record found (the sealed data and its key; a tombstone stays) and publishes "
+    "`postal.personal_data_erased` (reason `request`) for each dossier, acknowledged by Kafka before the "
+    "erasure commits: a 503 erased nothing." + RIGHTS_DOC,
+    responses=problems(
+        *COMMON,
+        422,
+        s403="`role_not_allowed`: only operators.",
+        s422="`invalid_request`: not exactly one of `phone`, `id_number`, `dossier`, or one malformed.",
+    ),
+)
+async def personal_data_erasure(caller: Caller, wired: Wired, request: ErasureRequest) -> ErasureAnswer:
+    requester = _operator_only(caller, wired)
+    return await _guarded(wired, wired.rights.erase(request, requester))

@@ -8,6 +8,7 @@ The schema is created by `python -m services.shared.db.migrate upgrade` before t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from services.post_office import api
 from services.post_office.adapters.tables import personal_data_tables
 from services.post_office.contact_reads import ContactReads
 from services.post_office.domain import Reason
+from services.post_office.erasure import PostalErasureAnnouncer
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
 from services.post_office.settings import PostOfficeSettings
@@ -41,6 +43,8 @@ from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
+from services.shared.personal_data.erasure import ErasureJob
+from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import load_route_limits
 
@@ -99,26 +103,41 @@ def create_app(
             await broker.connect()
             resources.update(engine=engine, broker=broker)
             vault = Vault(personal_data_tables, settings.keyring(), settings.blind_index())
+            publisher = EventPublisher(broker, timeout_s=settings.publish_timeout_s)
+            announce = PostalErasureAnnouncer(publisher)
+            app.state.erasure_job = ErasureJob(
+                engine, vault, announce, clock, interval_s=settings.personal_data_erasure_interval_s
+            )
             app.state.post_office = api.PostOffice(
                 contact_reads=ContactReads(engine, vault, clock),
                 handlers=PostOfficeHandlers(
                     engine,
-                    EventPublisher(broker, timeout_s=settings.publish_timeout_s),
+                    publisher,
                     rules,
                     metrics,
                     clock,
                     vault,
                     settings.phone_check(),
+                    settings.retention(),
                 ),
                 authenticator=Authenticator(
                     signer, CredentialRegistry(engine, cache_seconds=settings.credential_cache_s), clock
                 ),
                 metrics=metrics,
                 retry_after_s=settings.retry_after_s,
+                rights=RightsDesk(engine, vault, announce, clock, service="post_office"),
             )
             heap.settle(full_collection_every=FULL_COLLECTION_EVERY)
+            # Every replica (and worker) runs it: the vault's row locks make each erasure happen once.
+            resources.update(
+                erasing=asyncio.create_task(app.state.erasure_job.run(), name="personal-data-erasure")
+            )
             yield
         finally:
+            if (job := resources.get("erasing")) is not None:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             resources.clear()
             await broker.stop()
             await engine.dispose()

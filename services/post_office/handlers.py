@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.envelope import Envelope
-from contracts.events import DeliveryFailedV2
+from contracts.events import DeliveryFailedV2, ResultDelivered, ResultReturnedToAgency
 from contracts.values import parse_s10
 from services.post_office import delivery, domain
 from services.post_office.adapters.repository import PostOfficeRepository, StoredScan, transaction
@@ -56,6 +56,7 @@ from services.shared.logs import log_event
 from services.shared.naive_times import naive_time_detail
 from services.shared.personal_data.phone_check import PhoneDigest
 from services.shared.personal_data.purposes import Purpose
+from services.shared.personal_data.retention import DEFAULT_RETENTION, Retention
 from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import RouteLimits
 
@@ -116,14 +117,28 @@ class PostOfficeHandlers:
         clock: Callable[[], datetime],
         vault: Vault,
         phone_check: PhoneDigest,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._engine = engine
         self._vault = vault
+        self._retention = retention
         self._phone_check = phone_check
         self._publisher = publisher
         self._rules = rules
         self._metrics = metrics
         self._clock = clock
+
+    async def _end_purposes(self, repo: PostOfficeRepository, envelopes: Sequence[Envelope[Any]]) -> None:
+        """In the transaction that records a delivery or a return: when each purpose of the dossier's
+        personal data ends (the vault stores it, and the erasure job erases once all have ended)."""
+        for envelope in envelopes:
+            if isinstance(envelope.data, ResultDelivered):
+                ends = self._retention.delivered(envelope.time)
+            elif isinstance(envelope.data, ResultReturnedToAgency):
+                ends = self._retention.finished_without_delivery(envelope.time)
+            else:
+                continue
+            await self._vault.end_purposes(repo.connection, envelope.subject, ends.ends, adding=ends.adding)
 
     async def _publish(self, envelopes: Sequence[Envelope[Any]]) -> None:
         started = time.perf_counter()
@@ -399,6 +414,7 @@ class PostOfficeHandlers:
             if envelopes:
                 changed = [(loaded[i], after) for i, after in items.items() if after is not loaded[i]]
                 await repo.save_scans(changed, list(new_scans.values()))
+                await self._end_purposes(repo, envelopes)
                 await self._publish(envelopes)
         for result in results.values():
             self._metrics.scans.labels(result.status).inc()
@@ -464,6 +480,7 @@ class PostOfficeHandlers:
     ) -> None:
         assert before is not None  # the rules refuse an unknown item
         await repo.save_items([(before, outcome.item)])
+        await self._end_purposes(repo, [outcome.envelope])
         await self._publish([outcome.envelope])
 
     def _recorded(self, event_key: str, outcome: Recorded, post_office_code: str) -> EventRecorded:

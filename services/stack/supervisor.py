@@ -27,6 +27,7 @@ import yaml
 
 from services.shared.auth.tokens import MIN_SECRET_BYTES
 from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
+from services.shared.key_files import ensure_key_file
 from services.shared.launcher import ManagedProcess, ProcessFailedError
 from services.simulator import geography
 from services.simulator.clients import Endpoints
@@ -91,6 +92,11 @@ class Supervisor:
     prometheus: bool
     out: TextIO = field(default_factory=lambda: sys.stdout)
     children: list[ManagedProcess] = field(default_factory=list)
+
+    def _local_key_file(self, name: str) -> Path:
+        path = self.work / name
+        ensure_key_file(path)
+        return path
 
     @property
     def work(self) -> Path:
@@ -243,7 +249,9 @@ class Supervisor:
             # The tracker keeps its own phone-digest key beside the signing secret (unless
             # TRACKER_LOOKUP_KEY is set); a run from before that key existed made its digests with the
             # signing secret, so the tracker still accepts those.
-            env_var(TrackerSettings, "lookup_key_file"): str(self.work / "lookup_key"),
+            # Generated here, by the local run that owns its work directory: the tracker itself generates
+            # a missing key file only under the project's .work/ (a mistyped path must not make a key).
+            env_var(TrackerSettings, "lookup_key_file"): str(self._local_key_file("lookup_key")),
             env_var(TrackerSettings, "lookup_previous_keys"): os.environ.get(
                 env_var(TrackerSettings, "lookup_previous_keys"), json.dumps([secret])
             ),

@@ -172,6 +172,9 @@ class DossierDetailOut(DossierSummary):
     first_attempt_at: AwareTime | None = None
     delivered_at: AwareTime | None = None
     closed_at: AwareTime | None = None
+    contact_erased_at: AwareTime | None = None
+    """When the owner of the applicant's contact (the post office or the agency) erased it; from then
+    on the public lookup answers for this dossier as for an unknown one."""
     inbound_due_date: date | None = None
     agency_due_date: date | None = None
     appointment_date: date | None = None
@@ -339,6 +342,7 @@ def detail_of(detail: handlers.DossierDetail, today: date, legal: LegalRules) ->
         first_attempt_at=_local(row.first_attempt_at),
         delivered_at=_local(row.delivered_at),
         closed_at=_local(row.closed_at),
+        contact_erased_at=_local(row.contact_erased_at),
         inbound_due_date=row.inbound_due_date,
         agency_due_date=row.agency_due_date,
         appointment_date=row.appointment_date,

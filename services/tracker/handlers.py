@@ -21,7 +21,14 @@ from sqlalchemy import Row, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, dataschema_uri
-from contracts.events import DossierAcceptedV2, DossierRegisteredForReturnV2, Event, StageChanged
+from contracts.events import (
+    AgencyPersonalDataErased,
+    DossierAcceptedV2,
+    DossierRegisteredForReturnV2,
+    Event,
+    StageChanged,
+)
+from contracts.events import PersonalDataErased as PostalPersonalDataErased
 from contracts.sources import TRACKER_SOURCE
 from contracts.values import rfc3339
 from services.shared.auth import Principal, Role
@@ -99,6 +106,25 @@ def to_entry(envelope: Envelope[Event], digest: PhoneDigest) -> HistoryEntry:
         data=kept,
         phone_digest=phone_digest,
     )
+
+
+ERASURES = (PostalPersonalDataErased, AgencyPersonalDataErased)
+"""The owners' erasure events: no step of the journey (kept out of the history), they drop what the
+tracker derived from the erased personal data."""
+
+APPLICANT = "applicant"
+
+
+def erased_contacts(erasures: Sequence[Envelope[Event]]) -> dict[str, datetime]:
+    """The dossiers whose applicant contact was erased, and when (the first erasure of each)."""
+    erased: dict[str, datetime] = {}
+    for envelope in erasures:
+        data = envelope.data
+        assert isinstance(data, ERASURES)
+        if APPLICANT in data.kinds:
+            at = data.erased_at.astimezone(UTC)
+            erased[envelope.subject] = min(at, erased.get(envelope.subject, at))
+    return erased
 
 
 STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION = StageChanged.key()
@@ -185,6 +211,19 @@ class Projector:
         self._clock = clock
 
     async def __call__(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
+        erasures = [e for e in events if isinstance(e.data, ERASURES)]
+        if erasures:
+            events = [e for e in events if not isinstance(e.data, ERASURES)]
+        await self._project(conn, events)
+        # After the batch's own events: an acceptance and its erasure read in one batch (a rebuild)
+        # leave no phone check.
+        erased = erased_contacts(erasures)
+        if erased:
+            await repository.erase_contacts(conn, erased)
+
+    async def _project(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
+        if not events:
+            return
         entries = [to_entry(envelope, self._digest) for envelope in events]
         batch: dict[str, list[HistoryEntry]] = {}
         for entry in entries:

@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.topics import POSTAL_EVENTS
 from services.shared.cursors import derive_key
-from services.shared.key_files import ensure_key_file
+from services.shared.key_files import ensure_key_file, may_generate
 from services.shared.personal_data.settings import PhoneCheckSettings
 
 MIN_LOOKUP_KEY_BYTES = 16
@@ -137,7 +137,13 @@ class TrackerSettings(PhoneCheckSettings):
     def phone_digest_keys(self) -> list[bytes]:
         """The key new digests are made with, then the earlier ones a stored digest may have been made
         with, in the order they are tried."""
-        current = self.lookup_key.get_secret_value() or ensure_key_file(self.lookup_key_file)
+        current = self.lookup_key.get_secret_value() or ensure_key_file(
+            self.lookup_key_file,
+            setting="TRACKER_LOOKUP_KEY_FILE",
+            generate_missing=may_generate(
+                self.lookup_key_file, explicit="lookup_key_file" in self.model_fields_set
+            ),
+        )
         keys = [current, *(key.get_secret_value() for key in self.lookup_previous_keys)]
         for key in keys:
             if len(key.encode()) < MIN_LOOKUP_KEY_BYTES:

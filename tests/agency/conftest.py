@@ -71,6 +71,8 @@ def agency_settings(agency_kafka: KafkaLogin, agency_database: str) -> AgencySet
         retry_after_s=1,
         # The closure job runs once at start (an empty database); tests drive it with a chosen clock.
         closure_interval_s=3600.0,
+        # The erasure job runs when a test asks it to (with the day it chooses), never by itself.
+        personal_data_erasure_interval_s=10.0**6,
     )
 
 

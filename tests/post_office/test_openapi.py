@@ -31,7 +31,7 @@ def test_every_operation_declares_its_refusals_as_problem_json_and_requires_a_be
     document = openapi.document()
 
     operations = [(method, op) for path in document["paths"].values() for method, op in path.items()]
-    assert len(operations) == 13
+    assert len(operations) == 15  # with the access and erasure requests
     assert sum(method == "get" for method, _ in operations) == 2  # the contact read and its audit
     for method, operation in operations:
         responses = operation["responses"]

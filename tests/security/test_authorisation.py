@@ -126,6 +126,14 @@ AGENCY_REPORT = by_role(
     agency_y=forbidden("another_agency"),
     operator=forbidden("not_an_agency"),
 )
+OPERATOR_ONLY = by_role(
+    anonymous=UNAUTHENTICATED,
+    post_office_a=forbidden("role_not_allowed"),
+    post_office_b=forbidden("role_not_allowed"),
+    agency_x=forbidden("role_not_allowed"),
+    agency_y=forbidden("role_not_allowed"),
+    operator=OK,
+)
 MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
     **{
         ("post_office", "POST", path): POSTAL_ACT
@@ -160,6 +168,12 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_y=forbidden("role_not_allowed"),
         operator=OK,
     ),
+    # A person's access and erasure requests: operators only, on each service that holds personal data.
+    **{
+        (service, "POST", path): OPERATOR_ONLY
+        for service, prefix in (("post_office", "/v1"), ("agency", ""))
+        for path in (f"{prefix}/personal-data/access-requests", f"{prefix}/personal-data/erasure-requests")
+    },
     # Agency Y registering a code of agency X: the rules refuse it (the code names another agency).
     ("agency", "POST", "/dossiers"): {
         **AGENCY_REPORT,
@@ -375,6 +389,10 @@ Request = tuple[str, dict[str, str], dict[str, Any] | None]
 def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
     """The concrete URL, query and body the matrix sends for an operation."""
     journey = stack.journey
+    if path.endswith(("/personal-data/access-requests", "/personal-data/erasure-requests")):
+        # A phone nobody gave (uuid-based): the operator's request finds and erases nothing the other
+        # cells read.
+        return path, {}, {"phone": f"09{uuid.uuid4().int % 10**8:08d}"}
     if service == "post_office":
         if path == "/v1/dossiers/{item_id}/contact":
             return path.replace("{item_id}", journey.item_id), {"purpose": "notifications"}, None
@@ -455,8 +473,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 31)
-    assert len(CELLS) == 31 * 15 == 465
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 35)
+    assert len(CELLS) == 35 * 15 == 525
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

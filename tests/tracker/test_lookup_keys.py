@@ -88,7 +88,9 @@ async def test_a_lookup_key_that_changed_without_keeping_the_old_one_no_longer_m
 
 
 def test_the_signing_secret_is_never_the_lookup_key(tmp_path: Path) -> None:
-    settings = settings_for("sqlite://", lookup_key_file=tmp_path / "lookup_key")
+    key_file = tmp_path / "lookup_key"
+    key_file.write_text("k" * 48 + "\n")  # an explicit path outside .work/ is never generated
+    settings = settings_for("sqlite://", lookup_key_file=key_file)
 
     assert SECRET.encode() not in settings.phone_digest_keys()
 

@@ -26,6 +26,11 @@ class Dossiers:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction the records are written in (the vault writes in it too)."""
+        return self._conn
+
     async def get(self, dossier_id: str, *, lock: bool = False) -> Dossier | None:
         return (await self.get_many([dossier_id], lock=lock)).get(dossier_id)
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from services.shared.db.schema import metadata
 
@@ -18,6 +29,7 @@ from services.shared.db.schema import metadata
 class VaultTables:
     records: Table
     reads: Table
+    requests: Table
 
 
 def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
@@ -35,6 +47,11 @@ def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
         Column("collected_at", DateTime(timezone=True), nullable=False),
         Column("erased_at", DateTime(timezone=True), nullable=True),
         Column("erasure_reason", String(200), nullable=True),
+        # {purpose: ISO end or null}: each end is stored when the fact that ends it happens (a delivery
+        # scan), so a later change of the retention settings does not move a date already promised.
+        Column("purpose_ends", Text, nullable=True),
+        Column("held_until", DateTime(timezone=True), nullable=True),  # the last end, once all are known
+        Index(f"ix_{prefix}_personal_data_held_until", "held_until"),
         Index(f"ix_{prefix}_personal_data_phone_index", "phone_index"),
         Index(f"ix_{prefix}_personal_data_id_number_index", "id_number_index"),
         Index(f"ix_{prefix}_personal_data_kid", "kid"),
@@ -50,4 +67,18 @@ def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
         Column("read_at", DateTime(timezone=True), nullable=False),
         Index(f"ix_{prefix}_personal_data_read_dossier_id", "dossier_id"),
     )
-    return VaultTables(records, reads)
+    requests = Table(
+        f"{prefix}_personal_data_request",
+        on,
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("kind", String(16), nullable=False),  # access, erasure
+        Column("by", String(16), nullable=False),  # phone, id_number, dossier
+        Column("subject", String(64), nullable=False),  # the keyed HMAC index, or the dossier id
+        Column("requester", String(64), nullable=False),
+        Column("role", String(32), nullable=False),
+        Column("requested_at", DateTime(timezone=True), nullable=False),
+        Column("found", Text, nullable=False),  # JSON: [{dossier_id, kind}] held when asked
+        Column("erased", Text, nullable=False),  # JSON: [{dossier_id, kind}] erased by the request
+        Index(f"ix_{prefix}_personal_data_request_subject", "subject"),
+    )
+    return VaultTables(records, reads, requests)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Row, func, select, tuple_, update
@@ -60,6 +61,21 @@ class Holding:
     purposes: tuple[str, ...]
     collected_at: datetime
     erased_at: datetime | None
+    held_until: datetime | None = None
+    """The end of its last purpose; None while one of them has not ended yet."""
+    purpose_ends: Mapping[str, datetime | None] = field(default_factory=dict)
+    """Each purpose's end, None while the fact that ends it has not happened."""
+    erasure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """Records of one dossier erased together: what an erasure event reports."""
+
+    dossier_id: str
+    kinds: tuple[str, ...]
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,11 @@ class Vault:
         self._keyring = keyring
         self._index = index
 
+    @property
+    def index(self) -> BlindIndex:
+        """The keyed HMAC indexes: how the audit of a request names a person without their number."""
+        return self._index
+
     async def store(
         self,
         conn: AsyncConnection,
@@ -113,6 +134,7 @@ class Vault:
                 dossier_id=dossier_id,
                 kind=kind,
                 purposes=",".join(sorted(purposes)),
+                purpose_ends=json.dumps(dict.fromkeys(sorted(purposes))),
                 kid=sealed.kid,
                 wrapped_key=sealed.wrapped_key,
                 sealed=sealed.blob,
@@ -193,9 +215,130 @@ class Vault:
                 select(t).where(t.c.dossier_id.in_(dossiers)).order_by(t.c.dossier_id, t.c.kind)
             )
         ).all()
-        return [
-            Holding(r.dossier_id, r.kind, _purposes(r.purposes), r.collected_at, r.erased_at) for r in rows
+        return [_holding(r) for r in rows]
+
+    async def holding(self, conn: AsyncConnection, dossier_id: str) -> list[Holding]:
+        """What is held about one dossier, without opening it (tombstones included)."""
+        t = self.tables.records
+        rows = (await conn.execute(select(t).where(t.c.dossier_id == dossier_id).order_by(t.c.kind))).all()
+        return [_holding(r) for r in rows]
+
+    async def end_purposes(
+        self,
+        conn: AsyncConnection,
+        dossier_id: str,
+        ends: Mapping[str, datetime],
+        *,
+        adding: Collection[str] = (),
+    ) -> int:
+        """Record when purposes of a dossier's records end (in the transaction of the fact that ends
+        them), and store each record's ``held_until``: the last end once every purpose has one.
+
+        ``ends`` applies to the purposes a record has; a purpose in ``adding`` is added to every record
+        (the dispute window that a delivery opens). A purpose already ended keeps its first end, so a
+        replayed fact does not extend the retention. How many records changed."""
+        t = self.tables.records
+        rows = (
+            await conn.execute(
+                select(t.c.kind, t.c.purposes, t.c.purpose_ends)
+                .where(t.c.dossier_id == dossier_id, t.c.erased_at.is_(None))
+                .with_for_update()
+            )
+        ).all()
+        changed = 0
+        for row in rows:
+            known = _ends(row.purposes, row.purpose_ends)
+            updated = dict(known)
+            for purpose, end in ends.items():
+                if (purpose in known or purpose in adding) and updated.get(purpose) is None:
+                    updated[purpose] = end
+            if updated == known:
+                continue
+            dates = [e for e in updated.values() if e is not None]
+            held_until = max(dates) if len(dates) == len(updated) else None
+            await conn.execute(
+                update(t)
+                .where(t.c.dossier_id == dossier_id, t.c.kind == row.kind)
+                .values(
+                    purposes=",".join(sorted(updated)),
+                    purpose_ends=json.dumps(
+                        {p: None if e is None else e.isoformat() for p, e in sorted(updated.items())}
+                    ),
+                    held_until=held_until,
+                )
+            )
+            changed += 1
+        return changed
+
+    async def erase_expired(
+        self, conn: AsyncConnection, now: datetime, *, reason: str, batch: int = 100
+    ) -> list[Erasure]:
+        """Erase, in the caller's transaction, up to ``batch`` records whose every purpose ended by
+        ``now``; the erasures by dossier, for the caller to publish in the same transaction.
+
+        Exactly once across replicas: the rows are claimed ``FOR UPDATE SKIP LOCKED`` (a replica skips
+        what another holds) and erased only if still not erased, so a record claimed by two runs one
+        after the other is erased by the first only."""
+        t = self.tables.records
+        claimed = (
+            await conn.execute(
+                select(t.c.dossier_id, t.c.kind)
+                .where(t.c.held_until <= now, t.c.erased_at.is_(None))
+                .order_by(t.c.held_until, t.c.dossier_id, t.c.kind)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        erased: list[tuple[str, str]] = []
+        for dossier_id, kind in claimed:
+            if await self._erase_where(
+                conn, t.c.dossier_id == dossier_id, t.c.kind == kind, reason=reason, at=now
+            ):
+                erased.append((dossier_id, kind))
+        return _by_dossier(erased, now, reason)
+
+    async def erase_dossier(
+        self, conn: AsyncConnection, dossier_id: str, *, reason: str, at: datetime
+    ) -> Erasure | None:
+        """Erase every record of a dossier not erased yet (a person's request); None when none was left."""
+        t = self.tables.records
+        kinds = (
+            (
+                await conn.execute(
+                    select(t.c.kind)
+                    .where(t.c.dossier_id == dossier_id, t.c.erased_at.is_(None))
+                    .order_by(t.c.kind)
+                    .with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        done = [
+            k
+            for k in kinds
+            if await self._erase_where(
+                conn, t.c.dossier_id == dossier_id, t.c.kind == k, reason=reason, at=at
+            )
         ]
+        return Erasure(dossier_id, tuple(done), at, reason) if done else None
+
+    async def _erase_where(self, conn: AsyncConnection, *conditions: Any, reason: str, at: datetime) -> int:
+        t = self.tables.records
+        result = await conn.execute(
+            update(t)
+            .where(*conditions, t.c.erased_at.is_(None))
+            .values(
+                kid=None,
+                wrapped_key=None,
+                sealed=None,
+                phone_index=None,
+                id_number_index=None,
+                erased_at=at,
+                erasure_reason=reason[:200],
+            )
+        )
+        return result.rowcount
 
     async def rotate(self, engine: AsyncEngine, batch: int = 500) -> Rotation:
         """Re-wrap every data key not under the current KEK, ``batch`` rows per transaction.
@@ -263,3 +406,32 @@ class Vault:
 
 def _purposes(text: str) -> tuple[str, ...]:
     return tuple(p for p in text.split(",") if p)
+
+
+def _ends(purposes: str, stored: str | None) -> dict[str, datetime | None]:
+    """Each purpose's end; a record from before retention was stored has every end still open."""
+    ends: dict[str, str | None] = json.loads(stored) if stored else {}
+    return {
+        p: None if ends.get(p) is None else datetime.fromisoformat(str(ends[p]))
+        for p in sorted({*_purposes(purposes), *ends})
+    }
+
+
+def _holding(r: Row[Any]) -> Holding:
+    return Holding(
+        r.dossier_id,
+        r.kind,
+        _purposes(r.purposes),
+        r.collected_at,
+        r.erased_at,
+        r.held_until,
+        _ends(r.purposes, r.purpose_ends),
+        r.erasure_reason,
+    )
+
+
+def _by_dossier(erased: list[tuple[str, str]], at: datetime, reason: str) -> list[Erasure]:
+    return [
+        Erasure(dossier_id, tuple(kind for _, kind in group), at, reason)
+        for dossier_id, group in groupby(sorted(erased), key=lambda pair: pair[0])
+    ]

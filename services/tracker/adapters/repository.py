@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy import (
     event as sa_event,
@@ -401,6 +402,26 @@ async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -
 
 
 # --------------------------------------------------------------------------- queries
+
+
+async def erase_contacts(conn: AsyncConnection, erased: dict[str, datetime]) -> None:
+    """The owner erased these dossiers' contacts: drop every phone check kept of them (the row's and the
+    history's, so a later fold cannot bring one back) and note when. A repeated erasure keeps the first
+    time."""
+    for dossier_id, at in sorted(erased.items()):
+        await conn.execute(
+            update(dossier)
+            .where(dossier.c.dossier_id == dossier_id)
+            .values(
+                phone_digest=None,
+                contact_erased_at=func.coalesce(dossier.c.contact_erased_at, at),
+            )
+        )
+        await conn.execute(
+            update(event)
+            .where(event.c.dossier_id == dossier_id, event.c.phone_digest.is_not(None))
+            .values(phone_digest=None)
+        )
 
 
 async def get_dossier(conn: AsyncConnection, dossier_id: str) -> Row[Any] | None:

@@ -64,6 +64,8 @@ dossier = Table(
     Column("outcome", String(16), nullable=True),
     Column("failed_attempts", Integer, nullable=False),
     Column("phone_digest", String(64), nullable=True),
+    # Set by an erasure event of the contact's owner; never by the fold (the erasure is no journey step).
+    Column("contact_erased_at", DateTime(timezone=True), nullable=True),
     Column("start_event_id", ID, nullable=True),
     Column("event_count", Integer, nullable=False),
     Column("anomaly_count", Integer, nullable=False),
