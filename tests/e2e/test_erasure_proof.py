@@ -5,16 +5,16 @@ delivery address. Then every topic of the broker (read end to end by kcat), ever
 database (pg_dump), every service's log and /metrics are scanned for the person's strings.
 
 Before erasure they are nowhere in readable form: only sealed in the two vaults that collected them.
-After erasure (the vault's `erase`) they are still nowhere, and the vault rows keep no sealed blob and no
-wrapped key: a tombstone only.
+After the person's erasure request (the post office's and the agency's API, by phone) they are still
+nowhere, the vault rows keep no sealed blob and no wrapped key (a tombstone only), and the tracker's
+public lookup no longer knows the phone's last digits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,10 +25,7 @@ from contracts.values import dossier_id_for_agency_code, dossier_id_for_item
 from services.agency.adapters.tables import personal_data_tables as agency_vault
 from services.post_office.adapters.tables import personal_data_tables as post_office_vault
 from services.shared.db.engine import make_engine
-from services.shared.personal_data.index import BlindIndex
-from services.shared.personal_data.keys import Keyring
 from services.shared.personal_data.tables import VaultTables
-from services.shared.personal_data.vault import Vault
 from services.stack.lag import wait_caught_up
 from tests.e2e.support import Api, Stack, eventually
 from tests.e2e.test_journeys import (
@@ -133,11 +130,6 @@ async def carry(api: Api, person: Person) -> tuple[Journey, str]:
     return j, dossier_id_for_agency_code(code)
 
 
-def vault(tables: VaultTables) -> Vault:
-    """Erasure deletes: it needs no key, so this vault holds throwaway ones."""
-    return Vault(tables, Keyring((("erase-only", os.urandom(32)),)), BlindIndex(os.urandom(32)))
-
-
 async def vault_rows(database_url: str, tables: VaultTables, dossier_id: str) -> list[Any]:
     t = tables.records
     engine = make_engine(database_url)
@@ -204,18 +196,32 @@ async def test_a_persons_data_is_nowhere_readable_and_after_erasure_its_key_is_g
         assert [r.kind for r in held["agency"]] == ["applicant", "delivery_address"]
         assert all(r.sealed and r.wrapped_key and r.kid for rows in held.values() for r in rows)
 
-        # The person's erasure request, in both services that hold their data.
-        engine = make_engine(stack.database_url)
-        try:
-            async with engine.begin() as conn:
-                at = datetime.now(UTC)
-                erased = await vault(post_office_vault).erase(
-                    conn, journey.dossier_id, "the person's request", at
-                )
-                erased += await vault(agency_vault).erase(conn, registered, "the person's request", at)
-        finally:
-            await engine.dispose()
+        # Before: the citizen's lookup with the phone's last four digits finds the dossier.
+        lookup = f"/public/dossiers/{journey.item_id}"
+        assert (await api.tracker(lookup, params={"phone_last4": person.phone[-4:]})).status_code == 200
+
+        # The person's erasure request, by phone, to both services that hold their data (what
+        # `dossier-privacy erase --phone` sends): every record of each dossier found is erased, and an
+        # erasure event tells the tracker to drop the phone check it kept.
+        erased = 0
+        for service, path in ((stack.endpoints.post_office, "/v1"), (stack.endpoints.agency, "")):
+            answer = await api.client.post(
+                f"{service}{path}/personal-data/erasure-requests",
+                json={"phone": person.phone},
+                headers=operator,
+            )
+            assert answer.status_code == 200, answer.text
+            erased += sum(len(dossier["kinds"]) for dossier in answer.json()["erased"])
         assert erased == sum(len(rows) for rows in held.values())
+
+        async def tracker_knows() -> bool | None:
+            detail = (await api.tracker(f"/dossiers/{journey.dossier_id}")).json()
+            return True if detail.get("contact_erased_at") else None
+
+        # Polled on the staff detail: failed public lookups are rate-limited per client.
+        await eventually(tracker_knows, "the tracker learns of the erasure", 60)
+        forgotten = await api.tracker(lookup, params={"phone_last4": person.phone[-4:]})
+        assert forgotten.status_code == 404, forgotten.text
 
         after = await scan_everything(stack, scanner)
         assert after.places() == [], "\n".join(after.places())
