@@ -21,8 +21,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from contracts.values import S10_ERROR_CODES
-from services.post_office import api
+from services.post_office import api, consumers
 from services.post_office.adapters.tables import personal_data_tables
+from services.post_office.agency_facts import AgencyFacts
 from services.post_office.contact_reads import ContactReads
 from services.post_office.domain import Reason
 from services.post_office.erasure import PostalErasureAnnouncer
@@ -36,11 +37,13 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.body_limit import limit_bodies
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
+from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
+from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.logs import configure
 from services.shared.personal_data.erasure import ErasureJob
@@ -77,6 +80,7 @@ def create_app(
     metrics = PostOfficeMetrics(
         registry, [*(r.value for r in Reason), *(r.value for r in api.RequestReason), *S10_ERROR_CODES]
     )
+    consumer_metrics = ConsumerMetrics(registry)
     resources: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -100,9 +104,18 @@ def create_app(
             security=kafka_security_of(settings),
         )
         try:
-            await broker.connect()
-            resources.update(engine=engine, broker=broker)
             vault = Vault(personal_data_tables, settings.keyring(), settings.blind_index())
+            # One member of the group in every worker process: Kafka spreads agency.events.v1's
+            # partitions over them, and a worker that dies hands its partitions to the others.
+            consumers.subscribe(
+                broker,
+                engine=engine,
+                facts=AgencyFacts(vault, settings.retention()),
+                metrics=consumer_metrics,
+                group_id=settings.agency_events_group_id,
+            )
+            await broker.start()
+            resources.update(engine=engine, broker=broker)
             publisher = EventPublisher(broker, timeout_s=settings.publish_timeout_s)
             announce = PostalErasureAnnouncer(publisher)
             app.state.erasure_job = ErasureJob(
@@ -161,6 +174,12 @@ def create_app(
             return refused  # the broker answers, but refuses this service's principal
         return None if await broker.ping(timeout=2.0) else "Kafka unreachable"
 
+    async def consumer_groups_ready() -> str | None:
+        broker = resources.get("broker")
+        if broker is None:
+            return "not started"
+        return group_membership(broker).not_ready()
+
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     # Not include_router: FastAPI 0.165 keeps an included router as one opaque entry of app.router.routes,
     # and services.shared.http's MetricsMiddleware, which matches those entries, would label every request
@@ -175,7 +194,7 @@ def create_app(
     instrument(
         app,
         registry,
-        {"database": database_ready, "kafka": kafka_ready},
+        {"database": database_ready, "kafka": kafka_ready, "consumer_groups": consumer_groups_ready},
         retry_after_s=settings.retry_after_s,
     )
     api.count_schema_refusals(app, metrics)

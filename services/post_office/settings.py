@@ -32,3 +32,10 @@ class PostOfficeSettings(PersonalDataSettings):
         "over the workers.",
     )
     kafka_client_id: str = Field("post-office", description="Kafka client id of the producer.")
+    agency_events_group_id: str = Field(
+        "post-office.agency-events",
+        pattern=r"^post-office",
+        description="Consumer group reading agency.events.v1 (when a dossier ends at the agency, so its "
+        "contact's purposes end). Within the `post-office` prefix the service's Kafka principal may use; "
+        "every worker process is one member of it.",
+    )

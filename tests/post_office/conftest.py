@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,10 @@ from tests.post_office.helpers import OFFICE, OTHER_OFFICE, PostalTopic, PostOff
 
 SECRET = "post-office-tests-signing-secret-0123456789"
 PUBLISH_TIMEOUT_S = 3.0
+# A group of this session's own: another package's post office (its own database) must not take
+# partitions of agency.events.v1 from this one. Within the `post-office` prefix its principal may use.
+# Named by the process, not a random id: pytest and the tests' imports load this module twice.
+AGENCY_EVENTS_GROUP = f"post-office.agency-events.tests-{os.getpid()}"
 
 
 async def fresh_postgres_database(admin_url: str, prefix: str) -> str:
@@ -47,6 +53,7 @@ def settings_for(database_url: str, kafka: KafkaLogin) -> PostOfficeSettings:
             # The erasure job runs when a test asks it to (with the day it chooses), never by itself:
             # the tests' dossiers are dated 2025 and would all be due.
             "personal_data_erasure_interval_s": 10**6,
+            "agency_events_group_id": AGENCY_EVENTS_GROUP,
         }
     )
 
@@ -91,7 +98,17 @@ async def tokens(database_url: str) -> Tokens:
 async def post_office_app(database_url: str, post_office_kafka: KafkaLogin) -> AsyncIterator[FastAPI]:
     app = create_app(settings_for(database_url, post_office_kafka))
     async with app.router.lifespan_context(app):
+        await until_ready(app)
         yield app
+
+
+async def until_ready(app: FastAPI, timeout_s: float = 60.0) -> None:
+    """Wait until /ready answers 200: the consumer of agency.events.v1 has joined its group."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://post-office.test") as http:
+        async with asyncio.timeout(timeout_s):
+            while (await http.get("/ready")).status_code != 200:
+                await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="package")
