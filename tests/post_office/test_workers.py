@@ -29,7 +29,7 @@ from services.post_office.app import create_app
 from services.post_office.settings import PostOfficeSettings
 from services.shared.launcher import ROOT, ManagedProcess
 from tests.fixtures.kafka import KafkaLogin
-from tests.post_office.conftest import SECRET, settings_for
+from tests.post_office.conftest import AGENCY_EVENTS_GROUP, SECRET, settings_for
 from tests.post_office.helpers import (
     SCAN_PATHS,
     PostOfficeClient,
@@ -169,6 +169,8 @@ async def post_office_workers(
             "POST_OFFICE_HOST": HOST,
             "POST_OFFICE_PORT": str(port),
             "POST_OFFICE_WORKERS": str(WORKERS),
+            # The package's group (its database is this one): the series match one_process_metrics'.
+            "POST_OFFICE_AGENCY_EVENTS_GROUP_ID": AGENCY_EVENTS_GROUP,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         },

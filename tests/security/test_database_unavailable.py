@@ -51,7 +51,10 @@ def _shared(kafka: KafkaLogin) -> dict[str, Any]:
 
 
 def _post_office(kafka: KafkaLogin) -> tuple[Any, HttpServiceSettings]:
-    settings = PostOfficeSettings.model_validate(_shared(kafka))
+    run = uuid.uuid4().hex[:8]
+    settings = PostOfficeSettings.model_validate(
+        {**_shared(kafka), "agency_events_group_id": f"post-office.agency-events.down-{run}"}
+    )
     return post_office_app(settings), settings
 
 
