@@ -134,6 +134,9 @@ NO_CLOCK_EFFECT: frozenset[str] = frozenset(
         "postal.item_damaged",
         "postal.result_returned_to_agency",  # counted, the return clock ended at the first attempt
         "agency.dossier_processing",
+        # The contact's owner erased it: no fact of the dossier's journey.
+        "postal.personal_data_erased",
+        "agency.personal_data_erased",
     }
 )
 """Postal and agency events that move no clock (some are counted by metrics)."""

@@ -26,7 +26,6 @@ from contracts.events import Event
 from services.shared.calendar import load_calendar
 from services.shared.catalog import load_catalog
 from services.shared.legal_rules import default_legal_rules
-from services.tracker.adapters import repository as tracker_repository
 from services.tracker.adapters.tables import dossier as tracker_dossier
 from services.tracker.adapters.tables import event as tracker_event
 from services.tracker.domain import fold, stage_entries
@@ -38,7 +37,7 @@ from services.turnaround.app import load_rules
 from services.turnaround.domain import Clock, ClockState, Facts, Threshold
 from services.turnaround.handlers import ClockProjector, Tallies
 from services.turnaround.settings import TurnaroundSettings
-from tests.tracker.support import settings_for
+from tests.tracker.support import settings_for, stored_row
 
 
 def events_of(records: Iterable[ConsumerRecord[bytes, bytes]]) -> dict[str, list[Envelope[Event]]]:
@@ -88,9 +87,7 @@ async def compare_tracker(engine: AsyncEngine, log: Mapping[str, Sequence[Envelo
     report.missing = sorted(logged - set(stored_ids))
     report.unexpected = sorted(set(stored_ids) - logged)
     for dossier_id, events in log.items():
-        expected = tracker_repository.dossier_row(
-            fold(dossier_id, [to_entry(e, digest) for e in events], due)
-        )
+        expected = stored_row(fold(dossier_id, [to_entry(e, digest) for e in events], due))
         if rows.get(dossier_id) != expected:
             report.wrong_rows.append(dossier_id)
             stored = rows.get(dossier_id) or {}

@@ -22,7 +22,9 @@ from contracts.topics import Topic
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.consuming import RawRecord
+from services.tracker.adapters import repository
 from services.tracker.adapters.tables import PROJECTION_TABLES
+from services.tracker.domain import DossierView
 from services.tracker.settings import TrackerSettings
 from tests.fixtures.kafka import KafkaLogin, kafka_env_of
 
@@ -224,3 +226,9 @@ async def committed_offsets(
         return {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
     finally:
         await consumer.stop()
+
+
+def stored_row(view: DossierView) -> dict[str, Any]:
+    """The dossier row the tracker stores for `view`: the projection's columns, and no erasure of the
+    applicant's contact (`contact_erased_at` is set only by an erasure event, never by the fold)."""
+    return {**repository.dossier_row(view), "contact_erased_at": None}

@@ -34,6 +34,7 @@ from tests.tracker.support import (
     read_from,
     read_to_end,
     settings_for,
+    stored_row,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -50,7 +51,7 @@ async def settled(tracker: Tracker, dossier: Dossier, events: int) -> Any:
 
 def expected_row(tracker: Tracker, dossier: Dossier, events: list[Envelope[Event]]) -> dict[str, Any]:
     view = fold(dossier.dossier_id, [to_entry(e, tracker.digest) for e in events], tracker.due)
-    return repository.dossier_row(view)
+    return stored_row(view)
 
 
 async def drained(tracker: Tracker, dossiers: list[Dossier]) -> None:

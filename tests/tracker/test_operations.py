@@ -45,6 +45,7 @@ from tests.tracker.support import (
     read_to_end,
     settings_for,
     snapshot,
+    stored_row,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -87,9 +88,7 @@ def expected_rows(
     settings_digest: Any, due: Any, journeys: dict[str, list[Envelope[Event]]]
 ) -> dict[str, Any]:
     return {
-        dossier_id: repository.dossier_row(
-            fold(dossier_id, [to_entry(e, settings_digest) for e in events], due)
-        )
+        dossier_id: stored_row(fold(dossier_id, [to_entry(e, settings_digest) for e in events], due))
         for dossier_id, events in journeys.items()
     }
 

@@ -24,7 +24,7 @@ from services.tracker.domain import fold
 from services.tracker.handlers import to_entry
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.stages import assert_every_stage_entered_published_once, published
-from tests.tracker.support import records_of, snapshot
+from tests.tracker.support import records_of, snapshot, stored_row
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +58,7 @@ async def expected_row(
     tracker: Tracker, dossier: Dossier, envelopes: list[Envelope[Event]]
 ) -> dict[str, Any]:
     view = fold(dossier.dossier_id, [to_entry(e, tracker.digest) for e in envelopes], tracker.due)
-    return repository.dossier_row(view)
+    return stored_row(view)
 
 
 @pytest.mark.parametrize("form", list(ServiceForm))
