@@ -47,6 +47,7 @@ from services.shared.personal_data.rights import (
     ErasureRequest,
     Requester,
     RightsDesk,
+    RightsRequests,
 )
 from services.shared.personal_data.sealing import SealBrokenError
 
@@ -587,6 +588,22 @@ async def personal_data_access(caller: Caller, rights: Rights, request: AccessRe
 )
 async def personal_data_erasure(caller: Caller, rights: Rights, request: ErasureRequest) -> ErasureAnswer:
     return await rights.erase(request, _operator_only(caller))
+
+
+@router.get(
+    "/audit/personal-data-requests",
+    response_model=RightsRequests,
+    responses=_responses(401, 403, 503),
+    operation_id="list_personal_data_requests",
+    summary="List the access and erasure requests (operators)",
+    description="The append-only audit of every access and erasure request this service answered, newest "
+    "first (at most 1,000): who asked, when, how the person was named (never the number itself), what was "
+    "found and what was erased. Operators only (`role_not_allowed`).",
+    tags=["personal data"],
+)
+async def personal_data_requests(caller: Caller, rights: Rights) -> RightsRequests:
+    _operator_only(caller)
+    return await rights.requests()
 
 
 def install(app: FastAPI, *, retry_after_s: int) -> None:

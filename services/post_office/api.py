@@ -67,6 +67,7 @@ from services.shared.personal_data.rights import (
     ErasureRequest,
     Requester,
     RightsDesk,
+    RightsRequests,
 )
 from services.shared.personal_data.sealing import SealBrokenError
 
@@ -719,3 +720,18 @@ async def personal_data_access(caller: Caller, wired: Wired, request: AccessRequ
 async def personal_data_erasure(caller: Caller, wired: Wired, request: ErasureRequest) -> ErasureAnswer:
     requester = _operator_only(caller, wired)
     return await _guarded(wired, wired.rights.erase(request, requester))
+
+
+@router.get(
+    "/audit/personal-data-requests",
+    response_model=RightsRequests,
+    tags=["personal data"],
+    summary="List the access and erasure requests (operators)",
+    description="The append-only audit of every access and erasure request this service answered, newest "
+    "first (at most 1,000): who asked, when, how the person was named (never the number itself), what was "
+    "found and what was erased. Operators only.",
+    responses=problems(401, 403, 503, s403="`role_not_allowed`: only operators list the audit."),
+)
+async def personal_data_requests(caller: Caller, wired: Wired) -> RightsRequests:
+    _operator_only(caller, wired)
+    return await _guarded(wired, wired.rights.requests())

@@ -112,3 +112,24 @@ async def test_bad_input_is_refused_with_a_reason(
 
     assert answer.status_code == 422, answer.text
     assert answer.json()["reason"] == "invalid_request"
+
+
+async def test_operators_list_the_requests_without_the_numbers_that_named_the_person(
+    client: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    person = a_person()
+    _, dossier_id = await _registered(client, tokens, person)
+    operator = bearer(tokens.operator)
+    access = await client.post(ACCESS, json={"id_number": person["id_number"]}, headers=operator)
+    assert access.status_code == 200, access.text
+
+    listed = await client.get("/audit/personal-data-requests", headers=operator)
+
+    assert listed.status_code == 200, listed.text
+    (entry,) = [e for e in listed.json()["requests"] if e["request_id"] == access.json()["request_id"]]
+    assert (entry["kind"], entry["by"], entry["erased"]) == ("access", "id_number", [])
+    assert {f["kind"] for f in entry["found"]} == {"applicant", "delivery_address"}
+    assert {f["dossier_id"] for f in entry["found"]} == {dossier_id}
+    assert person["phone"] not in listed.text and person["id_number"] not in listed.text
+    officer = await client.get("/audit/personal-data-requests", headers=bearer(tokens.officer))
+    assert (officer.status_code, officer.json()["reason"]) == (403, "role_not_allowed")

@@ -183,3 +183,37 @@ async def test_the_request_audit_is_append_only(database_url: str, api: PostOffi
                 )
     finally:
         await engine.dispose()
+
+
+async def test_operators_list_the_requests_newest_first_without_the_numbers_that_named_the_person(
+    api: PostOfficeClient,
+) -> None:
+    person = a_person()
+    receipt = await _accepted(api, person)
+    access = await api.http.post(ACCESS, json={"phone": person["phone"]}, headers=_operator(api))
+    erasure = await api.http.post(ERASURE, json={"id_number": person["id_number"]}, headers=_operator(api))
+    assert (access.status_code, erasure.status_code) == (200, 200), erasure.text
+
+    listed = await api.http.get("/v1/audit/personal-data-requests", headers=_operator(api))
+
+    assert listed.status_code == 200, listed.text
+    entries = {e["request_id"]: e for e in listed.json()["requests"]}
+    asked, erased = entries[access.json()["request_id"]], entries[erasure.json()["request_id"]]
+    ids = [e["request_id"] for e in listed.json()["requests"]]
+    assert ids.index(erasure.json()["request_id"]) < ids.index(access.json()["request_id"])  # newest first
+    assert (asked["kind"], asked["by"], asked["requester"], asked["role"]) == (
+        "access",
+        "phone",
+        "operator-1",
+        "operator",
+    )
+    assert asked["found"] == [{"dossier_id": receipt["dossier_id"], "kind": "applicant"}]
+    assert (erased["kind"], erased["by"]) == ("erasure", "id_number")
+    assert erased["erased"] == [{"dossier_id": receipt["dossier_id"], "kind": "applicant"}]
+    assert erased["requested_at"].endswith("+07:00")
+    assert person["phone"] not in listed.text and person["id_number"] not in listed.text
+
+    clerk = await api.http.get(
+        "/v1/audit/personal-data-requests", headers={"Authorization": f"Bearer {api.tokens.clerk}"}
+    )
+    assert (clerk.status_code, clerk.json()["reason"]) == (403, "role_not_allowed")

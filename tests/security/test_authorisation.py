@@ -174,6 +174,11 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         for service, prefix in (("post_office", "/v1"), ("agency", ""))
         for path in (f"{prefix}/personal-data/access-requests", f"{prefix}/personal-data/erasure-requests")
     },
+    # Their audit: operators only.
+    **{
+        (service, "GET", f"{prefix}/audit/personal-data-requests"): OPERATOR_ONLY
+        for service, prefix in (("post_office", "/v1"), ("agency", ""))
+    },
     # Agency Y registering a code of agency X: the rules refuse it (the code names another agency).
     ("agency", "POST", "/dossiers"): {
         **AGENCY_REPORT,
@@ -393,6 +398,8 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
         # A phone nobody gave (uuid-based): the operator's request finds and erases nothing the other
         # cells read.
         return path, {}, {"phone": f"09{uuid.uuid4().int % 10**8:08d}"}
+    if path.endswith("/audit/personal-data-requests"):
+        return path, {}, None
     if service == "post_office":
         if path == "/v1/dossiers/{item_id}/contact":
             return path.replace("{item_id}", journey.item_id), {"purpose": "notifications"}, None
@@ -473,8 +480,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 35)
-    assert len(CELLS) == 35 * 15 == 525
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 37)
+    assert len(CELLS) == 37 * 15 == 555
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.enums import ErasureReason
@@ -130,6 +131,40 @@ class ErasureAnswer(BaseModel):
     """Records found already erased (by retention or an earlier request)."""
 
 
+class RecordRef(BaseModel):
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    dossier_id: DossierId
+    kind: str
+
+
+class RightsRequestEntry(BaseModel):
+    """One access or erasure request as the audit keeps it: never the phone or ID number it named."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    request_id: int
+    kind: Literal["access", "erasure"]
+    by: By
+    """How the person was named: by phone, ID number or dossier (the number itself is not shown)."""
+    requester: str
+    """The operator's credential subject."""
+    role: str
+    requested_at: AwareTime
+    found: list[RecordRef]
+    """The records held when the request was answered."""
+    erased: list[RecordRef]
+    """The records the request erased (an erasure only)."""
+
+
+class RightsRequests(BaseModel):
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    service: str
+    requests: list[RightsRequestEntry]
+    """Newest first."""
+
+
 @dataclass(frozen=True)
 class Requester:
     subject: str
@@ -231,6 +266,28 @@ class RightsDesk:
                 self._held(h)
                 for h in found
                 if h.erased_at is not None and (h.dossier_id, h.kind) not in erased_now
+            ],
+        )
+
+    async def requests(self, limit: int = 1000) -> RightsRequests:
+        """The audit of the access and erasure requests, newest first (at most `limit`)."""
+        t = self._vault.tables.requests
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(t).order_by(t.c.id.desc()).limit(limit))).all()
+        return RightsRequests(
+            service=self._service,
+            requests=[
+                RightsRequestEntry(
+                    request_id=r.id,
+                    kind=r.kind,
+                    by=r.by,
+                    requester=r.requester,
+                    role=r.role,
+                    requested_at=r.requested_at,
+                    found=[RecordRef.model_validate(x) for x in json.loads(r.found)],
+                    erased=[RecordRef.model_validate(x) for x in json.loads(r.erased)],
+                )
+                for r in rows
             ],
         )
 

@@ -8,6 +8,8 @@ collected it, and the services may share one database without sharing a table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -21,8 +23,33 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 from services.shared.db.schema import metadata
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A time with its zone, written in UTC and read back with it. PostgreSQL keeps the instant of any
+    offset, but SQLite (the local run) keeps only the wall time it is given, without the offset, and
+    reads it back without a zone: a +07:00 time would come back seven hours off, and unreadable as an
+    aware time by the answers that carry it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a time without its zone names no instant")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)
@@ -44,13 +71,13 @@ def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
         Column("sealed", LargeBinary, nullable=True),
         Column("phone_index", String(64), nullable=True),
         Column("id_number_index", String(64), nullable=True),
-        Column("collected_at", DateTime(timezone=True), nullable=False),
-        Column("erased_at", DateTime(timezone=True), nullable=True),
+        Column("collected_at", UtcDateTime(), nullable=False),
+        Column("erased_at", UtcDateTime(), nullable=True),
         Column("erasure_reason", String(200), nullable=True),
         # {purpose: ISO end or null}: each end is stored when the fact that ends it happens (a delivery
         # scan), so a later change of the retention settings does not move a date already promised.
         Column("purpose_ends", Text, nullable=True),
-        Column("held_until", DateTime(timezone=True), nullable=True),  # the last end, once all are known
+        Column("held_until", UtcDateTime(), nullable=True),  # the last end, once all are known
         Index(f"ix_{prefix}_personal_data_held_until", "held_until"),
         Index(f"ix_{prefix}_personal_data_phone_index", "phone_index"),
         Index(f"ix_{prefix}_personal_data_id_number_index", "id_number_index"),
@@ -64,7 +91,7 @@ def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
         Column("purpose", String(64), nullable=False),
         Column("reader", String(64), nullable=False),  # the credential's subject (staff id)
         Column("role", String(32), nullable=False),
-        Column("read_at", DateTime(timezone=True), nullable=False),
+        Column("read_at", UtcDateTime(), nullable=False),
         Index(f"ix_{prefix}_personal_data_read_dossier_id", "dossier_id"),
     )
     requests = Table(
@@ -76,7 +103,7 @@ def vault_tables(prefix: str, on: MetaData = metadata) -> VaultTables:
         Column("subject", String(64), nullable=False),  # the keyed HMAC index, or the dossier id
         Column("requester", String(64), nullable=False),
         Column("role", String(32), nullable=False),
-        Column("requested_at", DateTime(timezone=True), nullable=False),
+        Column("requested_at", UtcDateTime(), nullable=False),
         Column("found", Text, nullable=False),  # JSON: [{dossier_id, kind}] held when asked
         Column("erased", Text, nullable=False),  # JSON: [{dossier_id, kind}] erased by the request
         Index(f"ix_{prefix}_personal_data_request_subject", "subject"),
