@@ -22,9 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 from services.shared.db.schema import metadata
 
