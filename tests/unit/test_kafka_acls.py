@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.topics import all_topics
+from contracts.topics import Topic, all_topics
 from services.agency.settings import AgencySettings
 from services.shared.kafka_acls import ACL_TABLE, GROUP_PREFIXES, Acl, implied_by, markdown_table, read_table
 from services.tracker.settings import TrackerSettings
@@ -61,3 +61,14 @@ def test_the_readme_shows_the_table_as_it_is() -> None:
     assert markdown_table(read_table()) in readme.read_text(encoding="utf-8"), (
         "deploy/kafka/README.md's ACL table is out of date: paste services.shared.kafka_acls.markdown_table()"
     )
+
+
+def test_a_topic_the_operator_also_reads_still_grants_its_other_consumers() -> None:
+    """The admin needs no row, but skipping it must not skip the consumers listed after it."""
+    shared = Topic(name="t", partitions=1, description="", consumers=("operator CLI", "tracker"))
+
+    implied = implied_by([shared])
+
+    assert Acl("tracker", "topic", "literal", "t", "Read") in implied
+    assert Acl("tracker", "group", "prefixed", GROUP_PREFIXES["tracker"], "Read") in implied
+    assert not [acl for acl in implied if acl.principal == "admin"]
