@@ -78,8 +78,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pg-pid-file", type=Path, help="postmaster.pid (to tell PostgreSQL's CPU apart)")
     parser.add_argument(
         "--tracker-replicas",
-        default="1,2",
-        help="consumer processes sharing the group, one throughput run for each count (default 1,2)",
+        default="1,2,4",
+        help="consumer processes sharing the group, one throughput run for each count (default 1,2,4)",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the tracker consumer (work dir)")
     parser.add_argument(

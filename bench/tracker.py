@@ -47,6 +47,21 @@ from services.tracker.adapters.tables import dossier, event, outbox
 from services.tracker.settings import TrackerSettings
 
 TOPICS = (POSTAL_EVENTS, AGENCY_EVENTS)
+
+
+def members_per_process(replicas: int) -> int:
+    """Group members in each of ``replicas`` tracker processes: the default two where the whole group
+    still divides the topics' partitions, else the nearest count that does (3 for 4 processes: 12
+    members). The round-robin assignor gives partition p of both topics (the same dossiers) to one
+    member only then; otherwise most dossiers would be folded by two members in turn, and the scaling
+    curve would measure that rather than the processes."""
+    default = TrackerSettings.model_fields["consumers"].default
+    for members in (default, default + 1, default - 1):
+        if members >= 1 and POSTAL_EVENTS.partitions % (replicas * members) == 0:
+            return int(members)
+    return 1
+
+
 Say = Callable[[str], None]
 
 
@@ -207,11 +222,14 @@ async def tracker_throughput(
     await commit_group_at(env.bootstrap, group, starts, env.security)
     ends = await end_offsets(env.bootstrap, TOPICS, env.security)
     total = sum(end - starts.get(tp, 0) for tp, end in ends.items())
+    members = {"TRACKER_CONSUMERS": str(members_per_process(replicas))} if replicas > 1 else {}
     services = [
         start_service(
             f"tracker-consume-{n}" if replicas > 1 else "tracker-consume",
             ["-m", "services.tracker", "consume"],
-            service_env(env, database, "tracker", TRACKER_CONSUMER_GROUP=group, **(extra_env or {})),
+            service_env(
+                env, database, "tracker", TRACKER_CONSUMER_GROUP=group, **members, **(extra_env or {})
+            ),
             env.work_dir / "logs",
         )
         for n in range(1, replicas + 1)
