@@ -29,7 +29,7 @@ from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
 from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
-from services.tracker.adapters import repository
+from services.tracker.adapters import deferred_indexes, repository
 from services.tracker.adapters.tables import dossier as dossier_table
 from services.tracker.adapters.tables import event as event_table
 from services.tracker.app import agency_due_policy
@@ -134,7 +134,8 @@ class RebuildSummary:
 
 
 async def prepare(settings: TrackerSettings, database_url: str) -> None:
-    """Migrate the target and refuse it if it already holds tracker events or inbox rows."""
+    """Migrate the target and refuse it if it already holds tracker events or inbox rows; then drop the
+    indexes that only the lookups use, built once at the end (``finish``)."""
     await migrate.upgrade_async(database_url)
     engine = make_engine(database_url)
     try:
@@ -145,13 +146,23 @@ async def prepare(settings: TrackerSettings, database_url: str) -> None:
                 .select_from(processed_event)
                 .where(processed_event.c.consumer == settings.consumer_group)
             )
+        if events or inbox:
+            raise RebuildRefusedError(
+                f"the database already holds {events} tracker events and {inbox} inbox rows of "
+                f"{settings.consumer_group}; rebuild into an empty database"
+            )
+        await deferred_indexes.drop(engine)
     finally:
         await engine.dispose()
-    if events or inbox:
-        raise RebuildRefusedError(
-            f"the database already holds {events} tracker events and {inbox} inbox rows of "
-            f"{settings.consumer_group}; rebuild into an empty database"
-        )
+
+
+async def finish(database_url: str) -> None:
+    """Build the indexes the replay went without (services.tracker.adapters.deferred_indexes)."""
+    engine = make_engine(database_url)
+    try:
+        await deferred_indexes.build(engine)
+    finally:
+        await engine.dispose()
 
 
 async def count_projection(database_url: str, summary: RebuildSummary) -> None:
@@ -193,6 +204,7 @@ async def rebuild(
     finally:
         await engine.dispose()
     if share is None:
+        await finish(database_url)
         await count_projection(database_url, summary)
     summary.seconds = time.monotonic() - started
     return summary

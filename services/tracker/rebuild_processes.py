@@ -32,6 +32,7 @@ from services.tracker.rebuild import (
     Share,
     common_partition_count,
     count_projection,
+    finish,
     partition_counts,
     prepare,
 )
@@ -70,6 +71,7 @@ async def rebuild_in_processes(
         for child in children:
             say(f"rebuild: share {child.share} started (pid {child.process.pid})")
         await _supervise(children, say)
+    await finish(database_url)
     summary = RebuildSummary(processes=processes)
     for child in children:
         summary.records += int(child.summary["records"])

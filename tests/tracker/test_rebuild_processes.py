@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import ServiceForm
@@ -26,8 +26,9 @@ from contracts.topics import POSTAL_EVENTS
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
-from services.tracker.adapters import repository
+from services.tracker.adapters import deferred_indexes, repository
 from services.tracker.adapters.tables import PROJECTION_TABLES, event, outbox
+from services.tracker.rebuild import finish, prepare
 from services.tracker.settings import TrackerSettings
 from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.postgres import create_database
@@ -120,6 +121,19 @@ async def table_contents(url: str) -> dict[str, list[tuple[str, ...]]]:
     return contents
 
 
+async def index_definitions(url: str) -> dict[str, str]:
+    """Every index of the database's public schema, by name: its definition as PostgreSQL prints it."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+            )
+            return {name: definition for name, definition in rows}
+    finally:
+        await engine.dispose()
+
+
 async def count_events(url: str) -> int:
     engine = make_engine(url)
     try:
@@ -167,6 +181,38 @@ async def test_a_rebuild_shared_by_two_or_five_processes_equals_the_rebuild_of_o
         for key in ("records", "events", "dossiers", "refused"):
             assert run.summary[key] == one.summary[key], (n, key)
         assert run.summary["rebuild"] == "done" and run.summary["processes"] == n
+
+    # The indexes the replay went without are built at the end, as the migrations define them.
+    migrated = await create_database(postgres_url, "rebuild_migrated")
+    await migrate.upgrade_async(migrated)
+    indexes = await index_definitions(migrated)
+    assert {i.name for i in deferred_indexes.deferred()} < set(indexes)
+    for url in (settings.database_url, *targets.values()):
+        assert await index_definitions(url) == indexes
+
+
+async def test_the_replay_goes_without_the_listing_indexes_but_keeps_those_the_fold_reads(
+    tracker_kafka: KafkaLogin, postgres_url: str
+) -> None:
+    target = await create_database(postgres_url, "rebuild_prepared")
+    settings = settings_for(target, tracker_kafka)
+    migrated = await create_database(postgres_url, "rebuild_compared")
+    await migrate.upgrade_async(migrated)
+
+    await prepare(settings, target)
+    during = await index_definitions(target)
+    await finish(target)
+    await finish(target)  # building what exists already is harmless
+
+    everything = await index_definitions(migrated)
+    left_out = set(everything) - set(during)
+    assert left_out == {i.name for i in deferred_indexes.deferred()}
+    assert {"ix_tracker_dossier_recent", "ix_tracker_dossier_agency_due", "ix_tracker_party_dossier"} <= (
+        left_out
+    )
+    assert {"ix_tracker_event_dossier", "ix_tracker_anomaly_dossier", "pk_tracker_dossier"} <= set(during)
+    assert not any(name.startswith(("ix_post", "ix_agency", "ix_turnaround")) for name in left_out)
+    assert await index_definitions(target) == everything
 
 
 async def test_a_child_that_fails_fails_the_whole_rebuild_and_the_others_are_stopped(
