@@ -30,8 +30,8 @@ from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
 from services.post_office.serving import main as serving_main
 from services.post_office.settings import PostOfficeSettings
+from services.post_office.verified_tokens import RememberingSigner
 from services.shared import heap
-from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.body_limit import limit_bodies
@@ -90,7 +90,7 @@ def create_app(
             limits=load_route_limits(),
             clock_skew=timedelta(seconds=settings.clock_skew_s),
         )
-        signer = TokenSigner(settings.auth_secret.get_secret_value())
+        signer = RememberingSigner(settings.auth_secret.get_secret_value())
         # No pre-ping: every request already answers a lost database connection with 503 and Retry-After
         # (api._guarded, and shared.http for the authentication), and a ping was one of the seven round
         # trips of every scan (issue 19).
