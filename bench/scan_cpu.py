@@ -150,7 +150,9 @@ async def measure(
     rng = random.Random(0)
     base = random.SystemRandom().randrange(10**7, 9 * 10**7)
     item_ids = [make_s10("EB", base + n) for n in range(items)]
+    _memory("imports and migration")
     async with serving(database_url) as app:
+        _memory("started (catalog, calendar, pool, routes)")
         for item_id in item_ids:
             status = await post(app, "/v1/dossiers", token, acceptance(item_id, OFFICE, rng))
             if status != 201:
@@ -167,6 +169,7 @@ async def measure(
                 sent += 1
 
         await scan_round(warmup)
+        _memory(f"{items} dossiers accepted, {warmup} scans")
         per_scan: list[tuple[float, float]] = []
         for _ in range(rounds):
             started = os.times()
@@ -175,6 +178,7 @@ async def measure(
             per_scan.append(
                 ((ended.user - started.user) / scans * 1e6, (ended.system - started.system) / scans * 1e6)
             )
+        _memory(f"{sent} scans")
         return per_scan
 
 
@@ -206,6 +210,20 @@ async def _run(args: argparse.Namespace, server_url: str | None) -> list[tuple[f
     return await measure(url, args.items, args.scans, args.warmup, args.rounds)
 
 
+_REPORT_MEMORY = False
+
+
+def _memory(stage: str) -> None:
+    """With --memory: this process's resident memory and its peak (what a worker of the service holds,
+    with this benchmark's own modules and the migration's alembic besides)."""
+    if _REPORT_MEMORY:
+        status = dict(
+            line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+        )
+        rss, peak = (int(status[key].split()[0]) // 1024 for key in ("VmRSS", "VmHWM"))
+        print(f"memory after {stage}: VmRSS {rss} MiB, VmHWM {peak} MiB")
+
+
 def _log_as_the_service() -> None:
     """Logging as the service configures it at its default level (its JSON lines cost CPU too), into
     /dev/null."""
@@ -224,7 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scans", type=int, default=2000, help="scans per measured round")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="print this process's memory by stage")
     args = parser.parse_args(argv)
+    global _REPORT_MEMORY
+    _REPORT_MEMORY = args.memory
     _log_as_the_service()
     if args.sqlite or args.database_url:
         rounds = asyncio.run(_run(args, args.database_url))
