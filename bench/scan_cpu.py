@@ -27,13 +27,14 @@ import statistics
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from bench.infra import SECRET, free_port, issue_token, new_migrated_database
 from bench.load import acceptance, transit_scan
@@ -44,6 +45,7 @@ from services.post_office import consumers as post_office_consumers
 from services.post_office.settings import PostOfficeSettings
 from services.shared.auth import Role
 from services.shared.db import migrate
+from services.shared.db.engine import make_engine
 from services.shared.logs import configure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,14 +172,17 @@ async def measure(
 
         await scan_round(warmup)
         _memory(f"{items} dossiers accepted, {warmup} scans")
+        server = await _server_processes(database_url)
         per_scan: list[tuple[float, float]] = []
         for _ in range(rounds):
-            started = os.times()
+            started, server_started = os.times(), server()
             await scan_round(scans)
-            ended = os.times()
+            ended, server_ended = os.times(), server()
             per_scan.append(
                 ((ended.user - started.user) / scans * 1e6, (ended.system - started.system) / scans * 1e6)
             )
+            if server_ended is not None and server_started is not None:
+                _SERVER_CPU.append((server_ended - server_started) / scans * 1e6)
         _memory(f"{sent} scans")
         return per_scan
 
@@ -211,6 +216,46 @@ async def _run(args: argparse.Namespace, server_url: str | None) -> list[tuple[f
 
 
 _REPORT_MEMORY = False
+_SERVER_CPU: list[float] = []
+"""PostgreSQL's CPU µs per scan of each round (all of the server's processes), when it runs on this host."""
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # another host's server, or not ours to read
+
+
+async def _server_processes(database_url: str) -> Callable[[], float | None]:
+    """A reader of the CPU seconds the PostgreSQL server's processes have used, when it runs on this
+    host and its processes are readable (None otherwise): the postmaster's children, found as the
+    parent of a connection's backend. The server shares the machine's cores with the post office."""
+    if not database_url.startswith("postgresql"):
+        return lambda: None
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    finally:
+        await engine.dispose()
+    postmaster = _parent_of(backend)
+    if postmaster is None:
+        return lambda: None
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float | None:
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that ended meanwhile
+            if int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
+    return used
 
 
 def _memory(stage: str) -> None:
@@ -259,6 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{user + system:.0f} = {user:.0f} user + {system:.0f} system" for user, system in rounds)
         + f"; {args.scans} scans each)"
     )
+    if _SERVER_CPU:
+        print(
+            f"PostgreSQL's processes: {statistics.median(_SERVER_CPU):.0f} µs per scan (rounds: "
+            + ", ".join(f"{c:.0f}" for c in _SERVER_CPU)
+            + ")"
+        )
     return 0
 
 
