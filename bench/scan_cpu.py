@@ -237,9 +237,10 @@ async def _server_processes(database_url: str) -> Callable[[], float | None]:
     try:
         async with engine.connect() as conn:
             backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            # While the connection is open: its backend ends with it.
+            postmaster = _parent_of(backend)
     finally:
         await engine.dispose()
-    postmaster = _parent_of(backend)
     if postmaster is None:
         return lambda: None
     ticks = os.sysconf("SC_CLK_TCK")
