@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,9 +28,10 @@ from services.post_office.domain import Reason
 from services.post_office.erasure import PostalErasureAnnouncer
 from services.post_office.handlers import PostOfficeHandlers, Rules
 from services.post_office.metrics import PostOfficeMetrics
+from services.post_office.serving import main as serving_main
 from services.post_office.settings import PostOfficeSettings
+from services.post_office.verified_tokens import RememberingSigner
 from services.shared import heap
-from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.body_limit import limit_bodies
@@ -40,12 +40,10 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
-from services.shared.http_server import serve_workers
 from services.shared.kafka import EventPublisher, make_broker
 from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
-from services.shared.logs import configure
 from services.shared.personal_data.erasure import ErasureJob
 from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
@@ -92,7 +90,7 @@ def create_app(
             limits=load_route_limits(),
             clock_skew=timedelta(seconds=settings.clock_skew_s),
         )
-        signer = TokenSigner(settings.auth_secret.get_secret_value())
+        signer = RememberingSigner(settings.auth_secret.get_secret_value())
         # No pre-ping: every request already answers a lost database connection with 503 and Retry-After
         # (api._guarded, and shared.http for the authentication), and a ping was one of the seven round
         # trips of every scan (issue 19).
@@ -220,32 +218,5 @@ def _problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _configured_settings() -> PostOfficeSettings:
-    settings = PostOfficeSettings()
-    configure(settings.log_level)
-    # aiokafka logs whole message values at DEBUG, and a delivery attempt's note may hold personal data:
-    # keep it at INFO even when the service itself runs at DEBUG.
-    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLogger().level))
-    return settings
-
-
-def app_from_environment() -> FastAPI:
-    """The app each worker process serves, from the settings in its environment (with one worker,
-    the only process)."""
-    return create_app(_configured_settings())
-
-
-def main() -> None:
-    settings = _configured_settings()
-    serve_workers(
-        app_from_environment,
-        settings,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        name="post_office",
-    )
-
-
-if __name__ == "__main__":
-    main()
+# The entrypoint lives in serving.py, which imports nothing of the app; kept here for its callers.
+main = serving_main
