@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.shared.auth.tokens import CLOCK_SKEW_SECONDS, CredentialError, SignedClaims, TokenSigner
+from services.shared.auth.tokens import SignedClaims, TokenSigner, check_times
 
 REMEMBERED = 4096
 """Tokens remembered per process: far more than the devices one post office worker serves at once."""
@@ -33,8 +33,5 @@ class RememberingSigner(TokenSigner):
             self._verified[token] = signed
             return signed
         # The checks of TokenSigner.verify_claims that depend on the time of the request.
-        if signed.expires_at <= now:
-            raise CredentialError("the credential has expired")
-        if signed.issued_at.timestamp() > now.timestamp() + CLOCK_SKEW_SECONDS:
-            raise CredentialError("the credential is not valid yet")
+        check_times(signed.issued_at.timestamp(), signed.expires_at.timestamp(), now)
         return signed

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.shared.db.engine import DEFAULT_URL
+from services.shared.db.default_url import DEFAULT_URL
 from services.shared.legal_rules import LegalRules, load_legal_rules
 
 

@@ -21,7 +21,7 @@ import services.shared.http_server as http_server
 def serve_workers(make_app, settings, **options):
     print(json.dumps({
         "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("fastapi", "asyncpg", "aiokafka",
-            "faststream", "starlette") or m == "services.post_office.app"),
+            "faststream", "starlette", "sqlalchemy") or m == "services.post_office.app"),
         "workers": options["workers"],
         "factory": f"{make_app.__module__}:{make_app.__qualname__}",
     }))

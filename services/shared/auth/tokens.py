@@ -80,6 +80,16 @@ class SignedClaims:
     expires_at: datetime
 
 
+def check_times(issued: float, expires: float, now: datetime) -> None:
+    """A token's times (seconds since the epoch, as signed) against the time of the request."""
+    # Expiry is checked against the injected clock, not the machine's, so tests can move time.
+    if expires <= now.timestamp():
+        raise CredentialError("the credential has expired")
+    # A token issued in the future (beyond clock skew between hosts) was not issued by us.
+    if issued > now.timestamp() + CLOCK_SKEW_SECONDS:
+        raise CredentialError("the credential is not valid yet")
+
+
 def _claim(claims: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = claims.get(name)
     # bool is an int to isinstance; a claim of true is not a time.
@@ -153,12 +163,7 @@ class TokenSigner:
         credential_id = _claim(claims, "jti", str)
         subject = _claim(claims, "sub", str)
         scope = None if claims.get("scope") is None else _claim(claims, "scope", str)
-        # Expiry is checked against the injected clock, not the machine's, so tests can move time.
-        if expires <= now.timestamp():
-            raise CredentialError("the credential has expired")
-        # A token issued in the future (beyond clock skew between hosts) was not issued by us.
-        if issued > now.timestamp() + CLOCK_SKEW_SECONDS:
-            raise CredentialError("the credential is not valid yet")
+        check_times(issued, expires, now)
         try:
             role = Role(_claim(claims, "role", str))
         except ValueError as exc:

@@ -9,9 +9,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.shared.compat.sqlalchemy_internals import raise_as_dbapi_error, replace_ping
+from services.shared.db.default_url import DEFAULT_URL
 
-# The embedded default for the local run: a file next to the other local-run state.
-DEFAULT_URL = "sqlite+aiosqlite:///.work/dossier.db"
+__all__ = ["DEFAULT_URL", "async_url", "is_sqlite", "make_engine"]
 
 
 def async_url(url: str | URL) -> URL:
