@@ -9,6 +9,7 @@ requires ``subject``, ``time`` and ``schemaversion``. Unknown extension attribut
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Generic, Literal, NamedTuple
 from uuid import UUID, uuid4
@@ -20,14 +21,20 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator, from_json
 
 from contracts.errors import ContractError, Reason, describe
-from contracts.events import EVENT_TYPES, Event, EventT, versions_of
-from contracts.pydantic_internals import construct_validated, field_values, generic_arguments
+from contracts.events import EVENT_TYPES, Event, EventKey, EventT, versions_of
+from contracts.pydantic_internals import (
+    construct_validated,
+    field_values,
+    generic_arguments,
+    validator_building,
+)
 from contracts.values import AwareTime, DossierId
 
 SPECVERSION = "1.0"
@@ -42,8 +49,8 @@ def dataschema_uri(event_type: str, version: int) -> str:
     return f"{SCHEMA_URI_PREFIX}{event_type}.v{version}"
 
 
-class EnvelopeAttributes(BaseModel):
-    """The CloudEvents context attributes, validated before the data so errors get the right reason."""
+class _AttributeFields(BaseModel):
+    """The context attributes' fields, without the check across them (decode does that one itself)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
 
@@ -66,6 +73,10 @@ class EnvelopeAttributes(BaseModel):
     """The URI of the JSON Schema of this type and version, ``urn:dossier-post:schemas:<type>.v<n>``."""
     schemaversion: int = Field(ge=1, strict=True)
     """Extension attribute: the version of the event type's schema."""
+
+
+class EnvelopeAttributes(_AttributeFields):
+    """The CloudEvents context attributes, validated before the data so errors get the right reason."""
 
     @model_validator(mode="after")
     def _dataschema_names_type_and_version(self) -> EnvelopeAttributes:
@@ -179,7 +190,28 @@ def kafka_record(
 
 
 def decode(raw: bytes, key: bytes | None = None, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Envelope[Event]:
-    """Parse and validate a message; ``key``, when given, must be the subject. Raises ContractError."""
+    """Parse and validate a message; ``key``, when given, must be the subject. Raises ContractError.
+
+    A message its model accepts is validated in one call; any other goes through
+    ``decode_step_by_step``, which names what is wrong. Both give the same envelope or the same error.
+    """
+    if len(raw) > max_bytes:
+        raise ContractError(
+            Reason.OVERSIZE, f"the message is {len(raw)} bytes, over the limit of {max_bytes}"
+        )
+    envelope = _decode_in_one_call(raw)
+    if envelope is None:
+        return decode_step_by_step(raw, key, max_bytes=max_bytes)
+    if key is not None and key != envelope.subject.encode():
+        raise ContractError(Reason.KEY_MISMATCH, "the Kafka key is not the envelope's subject")
+    return envelope
+
+
+def decode_step_by_step(
+    raw: bytes, key: bytes | None = None, *, max_bytes: int = MAX_ENVELOPE_BYTES
+) -> Envelope[Event]:
+    """What ``decode`` answers, found one step at a time: JSON, the attributes, the key, the model of
+    the type and version, the data. Slower, but a failure says which step it is (its Reason)."""
     if len(raw) > max_bytes:
         raise ContractError(
             Reason.OVERSIZE, f"the message is {len(raw)} bytes, over the limit of {max_bytes}"
@@ -226,3 +258,67 @@ def _assemble(attributes: EnvelopeAttributes, event: Event) -> Envelope[Event]:
     values = field_values(attributes)
     values["data"] = event
     return construct_validated(Envelope, values, attributes.model_fields_set | {"data"})
+
+
+# --- One validation per message -------------------------------------------------------------------
+#
+# Consumers decode thousands of messages a second. Step by step, that is a JSON parse into Python
+# objects and two validations; in one call, pydantic-core parses the bytes and validates the attributes
+# and the data of the model picked by a glance at the bytes. The glance may be wrong (it is a regular
+# expression, not a parser): what it picks is checked against what was validated, and a message the
+# one call does not take goes the step-by-step way, so the glance decides only how fast, never what.
+
+_TYPE_GLANCE = re.compile(rb'"type"\s*:\s*"([a-z_.]{1,200})"')
+_VERSION_GLANCE = re.compile(rb'"schemaversion"\s*:\s*([0-9]{1,9})\b')
+# pydantic-core's JSON validation reads NaN and ±Infinity, which from_json(allow_inf_nan=False)
+# refuses as malformed: any message holding these words goes the step-by-step way.
+_NON_FINITE = (b"NaN", b"Infinity")
+
+_VERSIONS_BY_TYPE: dict[bytes, tuple[int, ...]] = {
+    event_type.encode(): versions_of(event_type) for event_type, _ in EVENT_TYPES
+}
+_ONE_CALL_VALIDATORS: dict[EventKey, SchemaValidator] = {}
+
+
+def _one_call_validator(key: EventKey) -> SchemaValidator:
+    """The attributes' fields (the very definitions of EnvelopeAttributes) and the data of one model,
+    validated into an Envelope."""
+    validator = _ONE_CALL_VALIDATORS.get(key)
+    if validator is None:
+        event_model = EVENT_TYPES[key]
+        fields = create_model(
+            f"OneCall{event_model.__name__}", __base__=_AttributeFields, data=(event_model, ...)
+        )
+        validator = _ONE_CALL_VALIDATORS[key] = validator_building(Envelope, fields)
+    return validator
+
+
+def _decode_in_one_call(raw: bytes) -> Envelope[Event] | None:
+    """The envelope, if the model picked by a glance accepts the message as it is; else None."""
+    if _NON_FINITE[0] in raw or _NON_FINITE[1] in raw:
+        return None
+    glance = _TYPE_GLANCE.search(raw)
+    if glance is None:
+        return None
+    versions = _VERSIONS_BY_TYPE.get(glance[1])
+    if not versions:
+        return None
+    if len(versions) == 1:
+        version = versions[0]
+    else:
+        version_glance = _VERSION_GLANCE.search(raw)
+        if version_glance is None or int(version_glance[1]) not in versions:
+            return None
+        version = int(version_glance[1])
+    event_type = glance[1].decode()
+    try:
+        envelope: Envelope[Event] = _one_call_validator((event_type, version)).validate_json(raw)
+    except ValidationError:
+        return None
+    # What the step-by-step way checks beyond the fields: the model is the one of the message's type
+    # and version, and dataschema names it.
+    if envelope.type != event_type or envelope.schemaversion != version:
+        return None
+    if envelope.dataschema is not None and envelope.dataschema != dataschema_uri(event_type, version):
+        return None
+    return envelope

@@ -11,6 +11,7 @@ from importlib.metadata import version
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import SchemaValidator
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -55,6 +56,24 @@ def construct_validated(model_class: type[ModelT], values: dict[str, Any], field
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model
+
+
+def validator_building(model_class: type[BaseModel], fields_of: type[BaseModel]) -> SchemaValidator:
+    """A validator of exactly what `fields_of` validates, whose result is a `model_class` instance.
+
+    pydantic-core builds the instance as it builds any it validated (the fields' dict, the fields set, no
+    extra, no private attributes), with `fields_of`'s fields and validators and none of `model_class`'s:
+    for a class whose own validation does more than a caller needs (Envelope picks its data model from
+    the registry; its decoder has picked it already), without building a `fields_of` instance first and
+    copying it (construct_validated), which costs a consumer as much again per message.
+    """
+    schema = dict(fields_of.__pydantic_core_schema__)
+    if schema.get("type") != "model" or schema.get("cls") is not fields_of:
+        raise PydanticInternalsChangedError(
+            f"a model core schema as {fields_of.__name__}.__pydantic_core_schema__"
+        )
+    schema["cls"] = model_class
+    return SchemaValidator(schema)
 
 
 def generic_arguments(model_class: type[BaseModel]) -> tuple[Any, ...]:
