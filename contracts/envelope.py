@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import SchemaValidator, from_json
 
 from contracts.errors import ContractError, Reason, describe
-from contracts.events import EVENT_TYPES, Event, EventKey, EventT, versions_of
+from contracts.events import EVENT_TYPES, Event, EventT, versions_of
 from contracts.pydantic_internals import (
     construct_validated,
     field_values,
@@ -269,56 +269,77 @@ def _assemble(attributes: EnvelopeAttributes, event: Event) -> Envelope[Event]:
 # one call does not take goes the step-by-step way, so the glance decides only how fast, never what.
 
 _TYPE_GLANCE = re.compile(rb'"type"\s*:\s*"([a-z_.]{1,200})"')
+_COMPACT_TYPE = b'"type":"'
 _VERSION_GLANCE = re.compile(rb'"schemaversion"\s*:\s*([0-9]{1,9})\b')
-# pydantic-core's JSON validation reads NaN and ±Infinity, which from_json(allow_inf_nan=False)
-# refuses as malformed: any message holding these words goes the step-by-step way.
-_NON_FINITE = (b"NaN", b"Infinity")
 
-_VERSIONS_BY_TYPE: dict[bytes, tuple[int, ...]] = {
-    event_type.encode(): versions_of(event_type) for event_type, _ in EVENT_TYPES
+_REGISTERED_TYPES: dict[bytes, str] = {event_type.encode(): event_type for event_type, _ in EVENT_TYPES}
+# The version of each type that has only one: no need to glance for it.
+_ONLY_VERSION: dict[bytes, int] = {
+    event_type.encode(): version
+    for event_type, version in EVENT_TYPES
+    if versions_of(event_type) == (version,)
 }
-_ONE_CALL_VALIDATORS: dict[EventKey, SchemaValidator] = {}
 
 
-def _one_call_validator(key: EventKey) -> SchemaValidator:
-    """The attributes' fields (the very definitions of EnvelopeAttributes) and the data of one model,
-    validated into an Envelope."""
-    validator = _ONE_CALL_VALIDATORS.get(key)
-    if validator is None:
-        event_model = EVENT_TYPES[key]
-        fields = create_model(
-            f"OneCall{event_model.__name__}", __base__=_AttributeFields, data=(event_model, ...)
-        )
-        validator = _ONE_CALL_VALIDATORS[key] = validator_building(Envelope, fields)
-    return validator
+class _OneCall(NamedTuple):
+    """How to decode an envelope of one type and version in one call."""
+
+    validator: SchemaValidator
+    event_type: str
+    version: int
+    dataschema: str
+
+
+_ONE_CALLS: dict[tuple[bytes, int], _OneCall] = {}
+
+
+def _one_call(event_type: bytes, version: int) -> _OneCall | None:
+    """The attributes' fields (the very definitions of EnvelopeAttributes) and the data of the model of
+    this type and version, validated into an Envelope; None when no model is registered for them."""
+    key = (_REGISTERED_TYPES.get(event_type, ""), version)
+    event_model = EVENT_TYPES.get(key)
+    if event_model is None:
+        return None
+    fields = create_model(
+        f"OneCall{event_model.__name__}", __base__=_AttributeFields, data=(event_model, ...)
+    )
+    one_call = _OneCall(validator_building(Envelope, fields), *key, dataschema_uri(*key))
+    _ONE_CALLS[event_type, version] = one_call
+    return one_call
 
 
 def _decode_in_one_call(raw: bytes) -> Envelope[Event] | None:
     """The envelope, if the model picked by a glance accepts the message as it is; else None."""
-    if _NON_FINITE[0] in raw or _NON_FINITE[1] in raw:
+    # pydantic-core's JSON validation reads NaN and ±Infinity, which from_json(allow_inf_nan=False)
+    # refuses as malformed: a message holding these words goes the step-by-step way.
+    if b"NaN" in raw or b"Infinity" in raw:
         return None
-    glance = _TYPE_GLANCE.search(raw)
-    if glance is None:
-        return None
-    versions = _VERSIONS_BY_TYPE.get(glance[1])
-    if not versions:
-        return None
-    if len(versions) == 1:
-        version = versions[0]
+    # Producers write compact JSON, where a find is enough and twice as fast as the expression.
+    start = raw.find(_COMPACT_TYPE) + len(_COMPACT_TYPE)
+    if start >= len(_COMPACT_TYPE):
+        event_type = raw[start : raw.find(b'"', start)]
     else:
+        glance = _TYPE_GLANCE.search(raw)
+        if glance is None:
+            return None
+        event_type = glance[1]
+    version = _ONLY_VERSION.get(event_type)
+    if version is None:
         version_glance = _VERSION_GLANCE.search(raw)
-        if version_glance is None or int(version_glance[1]) not in versions:
+        if version_glance is None:
             return None
         version = int(version_glance[1])
-    event_type = glance[1].decode()
+    one_call = _ONE_CALLS.get((event_type, version)) or _one_call(event_type, version)
+    if one_call is None:
+        return None
     try:
-        envelope: Envelope[Event] = _one_call_validator((event_type, version)).validate_json(raw)
+        envelope: Envelope[Event] = one_call.validator.validate_json(raw)
     except ValidationError:
         return None
     # What the step-by-step way checks beyond the fields: the model is the one of the message's type
     # and version, and dataschema names it.
-    if envelope.type != event_type or envelope.schemaversion != version:
+    if envelope.type != one_call.event_type or envelope.schemaversion != one_call.version:
         return None
-    if envelope.dataschema is not None and envelope.dataschema != dataschema_uri(event_type, version):
+    if envelope.dataschema is not None and envelope.dataschema != one_call.dataschema:
         return None
     return envelope

@@ -166,6 +166,8 @@ def _mutations() -> dict[str, Callable[[dict[str, Any]], bytes]]:
         "source with a space": set_attr("source", "/post offices/1"),
         "invalid UTF-8 in an extension": lambda d: _dumps(d).replace(b"{", b'{"x":"\xff",', 1),
         "trailing text": lambda d: _dumps(d) + b" x",
+        "invalid UTF-8 in the type": lambda d: _dumps(d).replace(b'"type":"', b'"type":"\xc3', 1),
+        "cut in the type": lambda d: _dumps(d)[: _dumps(d).find(b'"type":"') + 12],
         "not an object": lambda d: _dumps(d["data"]).join([b"[", b"]"]),
         "duplicate type, last one wrong": lambda d: _dumps(d).replace(
             b'"type":"%s"' % d["type"].encode(),
