@@ -21,13 +21,13 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # --- UPU S10 postal item id -------------------------------------------------------------------------
 
@@ -155,6 +155,21 @@ def _uuid_to_text(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
+class _UuidAsTextInPython:
+    """Before the str check, a ``uuid.UUID`` given in Python becomes its text.
+
+    JSON has no UUID values, only text: JSON input skips the call into Python that would hand it back
+    unchanged (consumers validate the dossier id of every event they decode from JSON).
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        text = handler(source)
+        return core_schema.json_or_python_schema(
+            json_schema=text,
+            python_schema=core_schema.no_info_before_validator_function(_uuid_to_text, text),
+        )
+
+
 def parse_dossier_id(text: str) -> str:
     """Check a dossier id: a UUID in canonical form (lower case, hyphenated).
 
@@ -178,7 +193,7 @@ def _parse_dossier_id(text: str) -> str:
 
 DossierId = Annotated[
     str,
-    BeforeValidator(_uuid_to_text),
+    _UuidAsTextInPython(),
     AfterValidator(_parse_dossier_id),
     WithJsonSchema(
         {
