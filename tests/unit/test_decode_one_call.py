@@ -88,6 +88,8 @@ def _assert_same(raw: bytes, key: bytes | None) -> None:
     assert repr(decoded) == repr(expected)
     assert list(decoded.__dict__) == list(expected.__dict__)
     assert decoded.model_fields_set == expected.model_fields_set
+    # Everything pydantic keeps on an instance (its dict, fields set, extra and private attributes).
+    assert decoded.__getstate__() == expected.__getstate__()
     assert decoded.data.model_fields_set == expected.data.model_fields_set
     assert decoded.model_dump_json() == expected.model_dump_json()
 
