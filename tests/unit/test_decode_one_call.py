@@ -130,6 +130,8 @@ def _mutations() -> dict[str, Callable[[dict[str, Any]], bytes]]:
     return {
         "NaN in an extension attribute": lambda d: _dumps(d).replace(b"{", b'{"x":NaN,', 1),
         "Infinity in the data": lambda d: _dumps(d).replace(b'"data":{', b'"data":{"x":-Infinity,', 1),
+        "NaN at the end, after other capitals": lambda d: _dumps(d)[:-1] + b',"z":[NaN]}',
+        "Infinity at the end, after other capitals": lambda d: _dumps(d)[:-1] + b',"z":[1,Infinity]}',
         "NaN as schemaversion": lambda d: _dumps(d).replace(
             b'"schemaversion":%d' % d["schemaversion"], b'"schemaversion":NaN'
         ),
