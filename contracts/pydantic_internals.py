@@ -11,6 +11,7 @@ from importlib.metadata import version
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import SchemaValidator
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -55,6 +56,35 @@ def construct_validated(model_class: type[ModelT], values: dict[str, Any], field
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model
+
+
+def validator_building(model_class: type[BaseModel], fields_of: type[BaseModel]) -> SchemaValidator:
+    """A validator of exactly what `fields_of` validates, whose result is a `model_class` instance.
+
+    pydantic-core builds the instance as it builds any it validated (the fields' dict, the fields set, no
+    extra, no private attributes), with `fields_of`'s fields and validators and none of `model_class`'s:
+    for a class whose own validation does more than a caller needs (Envelope picks its data model from
+    the registry; its decoder has picked it already), without building a `fields_of` instance first and
+    copying it (construct_validated), which costs a consumer as much again per message.
+
+    pydantic-core reuses a complete class's own validator for a model schema of that class when that
+    validator is the model's alone (a class without model validators): `model_class` must have some,
+    as Envelope has, or its own validation would run instead.
+    """
+    schema = dict(fields_of.__pydantic_core_schema__)
+    if schema.get("type") != "model" or schema.get("cls") is not fields_of:
+        raise PydanticInternalsChangedError(
+            f"a model core schema as {fields_of.__name__}.__pydantic_core_schema__"
+        )
+    schema["cls"] = model_class
+    validator = SchemaValidator(schema)
+    # The validator's repr names its kind first: "Prebuilt" when pydantic-core took the class's own.
+    if "validator=Prebuilt(" in repr(validator)[:200] or "validator=Model(" not in repr(validator)[:200]:
+        raise PydanticInternalsChangedError(
+            f"a validator of {fields_of.__name__}'s fields building {model_class.__name__} instances "
+            f"(pydantic-core took {model_class.__name__}'s own)"
+        )
+    return validator
 
 
 def generic_arguments(model_class: type[BaseModel]) -> tuple[Any, ...]:

@@ -21,13 +21,13 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # --- UPU S10 postal item id -------------------------------------------------------------------------
 
@@ -129,9 +129,11 @@ def make_s10(prefix: str, serial: str | int, country: str = "VN") -> str:
     return parse_s10(f"{prefix}{digits}{s10_check_digit(digits)}{country}")
 
 
+# The validators below call the lru caches themselves, not the documented wrappers: a cache hit is then a
+# call into C, without a Python frame, for each identifier of each event a consumer decodes.
 S10ItemId = Annotated[
     str,
-    AfterValidator(parse_s10),
+    AfterValidator(_parse_s10),
     WithJsonSchema(
         {
             "type": "string",
@@ -151,6 +153,21 @@ DOSSIER_NAMESPACE = uuid.UUID("c3be7fc2-1611-47d5-afc0-8a2c9318feca")
 
 def _uuid_to_text(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
+
+
+class _UuidAsTextInPython:
+    """Before the str check, a ``uuid.UUID`` given in Python becomes its text.
+
+    JSON has no UUID values, only text: JSON input skips the call into Python that would hand it back
+    unchanged (consumers validate the dossier id of every event they decode from JSON).
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        text = handler(source)
+        return core_schema.json_or_python_schema(
+            json_schema=text,
+            python_schema=core_schema.no_info_before_validator_function(_uuid_to_text, text),
+        )
 
 
 def parse_dossier_id(text: str) -> str:
@@ -176,8 +193,8 @@ def _parse_dossier_id(text: str) -> str:
 
 DossierId = Annotated[
     str,
-    BeforeValidator(_uuid_to_text),
-    AfterValidator(parse_dossier_id),
+    _UuidAsTextInPython(),
+    AfterValidator(_parse_dossier_id),
     WithJsonSchema(
         {
             "type": "string",
@@ -212,6 +229,12 @@ _AGENCY_DOSSIER_CODE_RE = re.compile(rf"(?P<agency>{_AGENCY_CODE})-(?P<day>[0-9]
 
 def parse_agency_code(text: str) -> str:
     """Check an agency id of Circular 10/2016/TT-BTTTT, e.g. ``000.00.01.H22``."""
+    return _parse_agency_code(text)
+
+
+# Agencies are few and every agency event names one: the codes checked lately are remembered.
+@functools.lru_cache(maxsize=4096)
+def _parse_agency_code(text: str) -> str:
     value = text.strip().upper()
     if not _AGENCY_CODE_RE.fullmatch(value):
         raise ValueError(
@@ -223,6 +246,12 @@ def parse_agency_code(text: str) -> str:
 
 def parse_agency_dossier_code(text: str) -> str:
     """Check an agency dossier code ``<agency id>-<YYMMDD>-<daily sequence 0001–9999>``."""
+    return _parse_agency_dossier_code(text)
+
+
+# Each event of a dossier at its agency names its code, and a dossier's events come close together.
+@functools.lru_cache(maxsize=16_384)
+def _parse_agency_dossier_code(text: str) -> str:
     value = text.strip().upper()
     match = _AGENCY_DOSSIER_CODE_RE.fullmatch(value)
     if match is None:
@@ -247,7 +276,7 @@ def make_agency_dossier_code(agency_code: str, day: date, sequence: int) -> str:
 
 AgencyCode = Annotated[
     str,
-    AfterValidator(parse_agency_code),
+    AfterValidator(_parse_agency_code),
     WithJsonSchema(
         {
             "type": "string",
@@ -260,7 +289,7 @@ AgencyCode = Annotated[
 
 AgencyDossierCode = Annotated[
     str,
-    AfterValidator(parse_agency_dossier_code),
+    AfterValidator(_parse_agency_dossier_code),
     WithJsonSchema(
         {
             "type": "string",
@@ -276,7 +305,10 @@ AgencyDossierCode = Annotated[
 
 
 def _code(pattern: str, message: str) -> AfterValidator:
-    return AfterValidator(partial(_check_code, re.compile(pattern), message))
+    # Post office, facility and procedure codes are few and recur in every event: remembered per type.
+    return AfterValidator(
+        functools.lru_cache(maxsize=4096)(partial(_check_code, re.compile(pattern), message))
+    )
 
 
 def _check_code(pattern: re.Pattern[str], message: str, text: str) -> str:
@@ -416,6 +448,10 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _has_a_vietnam_date(moment: datetime) -> datetime:
+    if 1 < moment.year < 9999:
+        # A UTC offset is less than a day: the date in Vietnam is in a year from 1 to 9999. Converting
+        # costs a call into the tzinfo, for every time of every event a consumer decodes.
+        return moment
     try:
         moment.astimezone(VIETNAM_OFFSET)
     except OverflowError:

@@ -7,12 +7,17 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from contracts import pydantic_internals
 from contracts.envelope import Envelope, decode, encode
 from contracts.events import EVENT_TYPES
-from contracts.pydantic_internals import PydanticInternalsChangedError, construct_validated, generic_arguments
+from contracts.pydantic_internals import (
+    PydanticInternalsChangedError,
+    construct_validated,
+    generic_arguments,
+    validator_building,
+)
 from contracts.samples import sample_envelope, sample_envelopes
 
 
@@ -86,3 +91,48 @@ def test_construct_validated_keeps_the_values_it_is_given() -> None:
     values: dict[str, Any] = dict(envelope)
     built = construct_validated(Envelope, values, {"id"})
     assert built == envelope and built.model_fields_set == {"id"}
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    count: int
+    label: str = "none"
+
+
+class _Built(_Fields):
+    # A model validator, as Envelope has: pydantic-core then does not take this class's own validator.
+    @model_validator(mode="after")
+    def _never(self) -> _Built:
+        raise ValueError("the built class's own validation does not run")
+
+
+class _Plain(_Fields):
+    @field_validator("count")
+    @classmethod
+    def _never(cls, value: int) -> int:
+        raise ValueError("the built class's own validation does not run")
+
+
+def test_a_validator_building_another_class_makes_what_pydantic_makes_of_the_fields() -> None:
+    validator = validator_building(_Built, _Fields)
+
+    built = validator.validate_json(b'{"count": 3, "extension": true}')
+
+    assert type(built) is _Built
+    expected = _Fields.model_validate_json(b'{"count": 3, "extension": true}')
+    assert built.__getstate__() == expected.__getstate__()
+    with pytest.raises(ValidationError):
+        validator.validate_json(b'{"count": "three"}')
+
+
+def test_a_validator_building_a_class_whose_own_validator_pydantic_core_would_take_is_refused() -> None:
+    with pytest.raises(PydanticInternalsChangedError, match=re.escape("pydantic-core took _Plain's own")):
+        validator_building(_Plain, _Fields)
+
+
+def test_a_validator_building_from_a_schema_that_is_not_a_plain_model_is_refused() -> None:
+    class Node(BaseModel):
+        children: list[Node] = []
+
+    with pytest.raises(PydanticInternalsChangedError, match=re.escape("a model core schema")):
+        validator_building(_Built, Node)
