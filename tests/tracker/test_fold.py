@@ -27,7 +27,14 @@ from services.tracker.domain import (
     stage_entries,
     without_personal_data,
 )
-from services.tracker.handlers import PhoneDigest, stage_changed_id, stage_changed_payload, to_entry
+from services.tracker.handlers import (
+    STAGE_CHANGED_NAMESPACE,
+    PhoneDigest,
+    stage_changed_id,
+    stage_changed_payload,
+    stage_changed_record,
+    to_entry,
+)
 from tests.tracker.journeys import START, Dossier, journey, new_dossier
 
 DIGEST = PhoneDigest([b"k" * 32])
@@ -493,3 +500,22 @@ def test_every_stage_change_published_is_a_valid_contract_event(form: ServiceFor
         )
         decoded = decode(payload.encode(), dossier.dossier_id.encode())
         assert decoded == Envelope[StageChanged].model_validate_json(encode(expected))
+
+
+@pytest.mark.parametrize("form", list(ServiceForm))
+def test_the_outbox_record_of_a_stage_change_is_its_payload_under_the_uuid5_of_dossier_cause_and_stage(
+    form: ServiceForm,
+) -> None:
+    # The projector writes stage_changed_record; subscribers deduplicate by the id every earlier
+    # version published: uuid5 of the namespace and "dossier/cause/stage".
+    dossier = new_dossier(form)
+    view = fold(dossier.dossier_id, entries(journey(dossier)), FixedDue())
+    changes = stage_changes([], stage_entries(view), view.stage)
+    assert changes
+    for change in changes:
+        entry = change.entry
+        expected = uuid.uuid5(
+            STAGE_CHANGED_NAMESPACE, f"{entry.dossier_id}/{entry.cause.event_id}/{entry.to_stage.value}"
+        )
+        assert stage_changed_record(change) == (str(expected), stage_changed_payload(change)[1])
+        assert stage_changed_id(entry) == expected
