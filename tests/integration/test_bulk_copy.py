@@ -146,7 +146,8 @@ async def test_a_connection_lost_during_a_copy_reads_as_the_database_unavailable
             async with engine.begin() as conn:
                 pid = await conn.scalar(text("SELECT pg_backend_pid()"))
                 async with admin.connect() as killer:
-                    await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                    # Waits until the backend is gone (up to 10 s), so the COPY meets a dead connection.
+                    await killer.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
                 await bulk.copy_merge(
                     conn, processed_event, INBOX, _rows(consumer, [str(uuid.uuid4())]), "nothing"
                 )
