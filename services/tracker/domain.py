@@ -299,7 +299,8 @@ class _HeldBy:
         code = _text(data, self.code_field)
         if code is None:
             return None
-        return Custody(self.kind, code, _text(data, self.office_field) if self.office_field else code)
+        office = _text(data, self.office_field) if self.office_field else code
+        return _made(Custody, {"kind": self.kind, "code": code, "office": office})  # one per event
 
 
 def _citizen(_: Mapping[str, Any]) -> Custody:

@@ -34,7 +34,7 @@ from contracts.events import (
 )
 from contracts.events import PersonalDataErased as PostalPersonalDataErased
 from contracts.sources import TRACKER_SOURCE
-from contracts.values import rfc3339
+from contracts.values import VIETNAM_OFFSET
 from services.shared.auth import Principal, Role
 from services.shared.calendar import WorkingCalendar, agency_due_date
 from services.shared.catalog import Catalog, UnknownProcedureError
@@ -192,7 +192,8 @@ def stage_changed_record(change: StageChange) -> tuple[str, str]:
         "type": STAGE_CHANGED_TYPE,
         "source": TRACKER_SOURCE,
         "subject": entry.dossier_id,
-        "time": rfc3339(entry.cause.occurred_at),
+        # rfc3339 without its check for a naive time: the fold's times are aware (UTC).
+        "time": entry.cause.occurred_at.astimezone(VIETNAM_OFFSET).isoformat(),
         "datacontenttype": "application/json",
         "dataschema": _DATASCHEMA,
         "schemaversion": STAGE_CHANGED_VERSION,
