@@ -829,7 +829,14 @@ def stage_changes(
     done = {entry.key for entry in announced}
     last = max((entry.cause.sort_key for entry in announced), default=None)
     return [
-        StageChange(entry, last is not None and entry.cause.sort_key < last, current)
+        _made(
+            StageChange,
+            {
+                "entry": entry,
+                "late": last is not None and entry.cause.sort_key < last,
+                "current_stage": current,
+            },
+        )
         for entry in entries
         if entry.key not in done
     ]
