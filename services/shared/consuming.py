@@ -29,13 +29,14 @@ from typing import Any, Protocol
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import String, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.envelope import Envelope, decode
 from contracts.errors import ContractError, Reason
 from contracts.events import Event
 from contracts.topics import Topic, by_name
+from services.shared.db import bulk
 from services.shared.db.availability import is_database_unavailable
 from services.shared.db.schema import processed_event
 from services.shared.kafka import BrokerUnavailableError, OutgoingRecord, RecordSender
@@ -253,15 +254,19 @@ async def _record_in_inbox(
     """Add the events' ids to the consumer's inbox; returns the events that were not in it yet, in order."""
     now = datetime.now(UTC)
     if conn.dialect.name == "postgresql":
-        # One round trip: the ids the insert did not skip are the new events. An id another replica
-        # inserted and has not committed yet makes this wait for its commit (then it is skipped) or its
-        # rollback (then it is ours).
+        # The ids the insert did not skip are the new events. An id another replica inserted and has
+        # not committed yet makes this wait for its commit (then it is skipped) or its rollback (then it
+        # is ours). By COPY through a staging table: an array of ids cost asyncpg an abstract-class
+        # check per id.
         added = set(
-            (
-                await conn.execute(
-                    _INBOX_INSERT, {"consumer": consumer, "event_ids": list(unique), "processed_at": now}
-                )
-            ).scalars()
+            await bulk.copy_merge(
+                conn,
+                processed_event,
+                _INBOX_COLUMNS,
+                [(consumer, event_id, now) for event_id in unique],
+                "nothing",
+                returning="event_id",
+            )
         )
         return [envelope for event_id, envelope in unique.items() if event_id in added]
     seen = set(
@@ -283,12 +288,7 @@ async def _record_in_inbox(
     return fresh
 
 
-_INBOX_INSERT = text(
-    "INSERT INTO processed_event (consumer, event_id, processed_at) "
-    "SELECT CAST(:consumer AS VARCHAR(64)), event_id, CAST(:processed_at AS TIMESTAMP WITH TIME ZONE) "
-    "FROM unnest(CAST(:event_ids AS VARCHAR(36)[])) AS event_id "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-).columns(event_id=String(36))
+_INBOX_COLUMNS = ("consumer", "event_id", "processed_at")
 
 
 class _HandlerFailedError(Exception):

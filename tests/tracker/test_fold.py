@@ -6,7 +6,7 @@ import json
 import random
 import uuid
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -22,12 +22,20 @@ from services.tracker.domain import (
     DossierView,
     HistoryEntry,
     fold,
+    history_entry,
     resume,
     stage_changes,
     stage_entries,
     without_personal_data,
 )
-from services.tracker.handlers import PhoneDigest, stage_changed_id, stage_changed_payload, to_entry
+from services.tracker.handlers import (
+    STAGE_CHANGED_NAMESPACE,
+    PhoneDigest,
+    stage_changed_id,
+    stage_changed_payload,
+    stage_changed_record,
+    to_entry,
+)
 from tests.tracker.journeys import START, Dossier, journey, new_dossier
 
 DIGEST = PhoneDigest([b"k" * 32])
@@ -493,3 +501,42 @@ def test_every_stage_change_published_is_a_valid_contract_event(form: ServiceFor
         )
         decoded = decode(payload.encode(), dossier.dossier_id.encode())
         assert decoded == Envelope[StageChanged].model_validate_json(encode(expected))
+
+
+@pytest.mark.parametrize("form", list(ServiceForm))
+def test_the_outbox_record_of_a_stage_change_is_its_payload_under_the_uuid5_of_dossier_cause_and_stage(
+    form: ServiceForm,
+) -> None:
+    # The projector writes stage_changed_record; subscribers deduplicate by the id every earlier
+    # version published: uuid5 of the namespace and "dossier/cause/stage".
+    dossier = new_dossier(form)
+    view = fold(dossier.dossier_id, entries(journey(dossier)), FixedDue())
+    changes = stage_changes([], stage_entries(view), view.stage)
+    assert changes
+    for change in changes:
+        entry = change.entry
+        expected = uuid.uuid5(
+            STAGE_CHANGED_NAMESPACE, f"{entry.dossier_id}/{entry.cause.event_id}/{entry.to_stage.value}"
+        )
+        assert stage_changed_record(change) == (str(expected), stage_changed_payload(change)[1])
+        assert stage_changed_id(entry) == expected
+
+
+def test_a_history_entry_made_for_the_projection_equals_hashes_and_replaces_as_a_constructed_one() -> None:
+    values = {
+        "event_id": str(uuid.uuid4()),
+        "dossier_id": str(uuid.uuid4()),
+        "event_type": "postal.dossier_accepted",
+        "version": 2,
+        "occurred_at": datetime(2025, 3, 14, 2, 30, tzinfo=UTC),
+        "source": "/post-offices/100000",
+        "data": {"item_id": "EB000000001VN"},
+    }
+    made, constructed = history_entry(**values), HistoryEntry(**values)  # type: ignore[arg-type]
+
+    assert made == constructed
+    assert hash((made.event_id, made.sort_key)) == hash((constructed.event_id, constructed.sort_key))
+    assert made.phone_digest is None
+    assert replace(made, version=3) == replace(constructed, version=3)
+    with pytest.raises(AttributeError):
+        made.version = 3  # type: ignore[misc]  # still frozen
