@@ -64,6 +64,9 @@ PUBLIC_MODULES = frozenset(
         "sqlalchemy.exc",
         "sqlalchemy.ext.asyncio",
         "sqlalchemy.pool",
+        # CreateIndex, DropIndex and the other DDL constructs: the "Customizing DDL" pages of the docs
+        # import them from here.
+        "sqlalchemy.schema",
         "sqlalchemy.sql",
         "pydantic",
         "pydantic.json_schema",

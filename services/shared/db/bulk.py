@@ -25,6 +25,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.shared.compat.sqlalchemy_internals import raise_as_dbapi_error
 from services.shared.db.schema import metadata
 
 Conflict = Literal["nothing", "update"]
@@ -42,11 +43,12 @@ async def driver(conn: AsyncConnection) -> Any:
     before any statement would run in a transaction of its own and commit alone, so one statement is
     sent first when none has been."""
     raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    # The adapter's open transaction; without that attribute (another SQLAlchemy), always begin.
-    if getattr(adapted, "_transaction", None) is None:
+    connection = raw.driver_connection
+    assert connection is not None, "a checked-out connection has its driver's connection"
+    # asyncpg knows from the server's last answer whether a transaction is open on its connection.
+    if not connection.is_in_transaction():
         await conn.execute(text(_STARTED))
-    return raw.driver_connection
+    return connection
 
 
 async def copy_rows(
@@ -148,13 +150,9 @@ def _as_sqlalchemy(conn: AsyncConnection, error: Exception) -> BaseException:
         try:
             # The adapter's own translation of asyncpg's exceptions into its DB-API ones (what its
             # cursor does), which also notes a closed connection.
-            conn.sync_connection.connection.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
+            raise_as_dbapi_error(conn.sync_connection.connection.dbapi_connection, error)  # type: ignore[union-attr]
         except dbapi.Error as adapted:
             translated = adapted
-        except Exception:
-            return error
-        else:
-            return error
     invalidated = conn.dialect.is_disconnect(translated, None, None)  # type: ignore[arg-type]
     return DBAPIError.instance(
         None,
