@@ -45,9 +45,10 @@ def to_stage_of(payload: str) -> str:
 
     Found in the compact JSON the projection writes rather than by parsing every payload (parsing was
     a tenth of the relay's CPU, issue 19). In JSON text a quote inside a string is escaped, so the
-    pattern can only be the key itself; any other layout falls back to parsing.
+    pattern can only be the key itself (the envelope has no other "to_stage"); any other layout falls
+    back to parsing.
     """
-    start = payload.find(_TO_STAGE)
+    start = payload.rfind(_TO_STAGE)  # the data come last, and the stage near their end
     if start < 0:
         return str(from_json(payload)["data"]["to_stage"])
     start += len(_TO_STAGE)
