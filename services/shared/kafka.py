@@ -13,8 +13,8 @@ import collections
 import functools
 import logging
 import weakref
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, UnknownProducerId
@@ -23,7 +23,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from contracts.envelope import EncodedEnvelope, Envelope, kafka_record
+from contracts.envelope import (
+    MAX_ENVELOPE_BYTES,
+    STRUCTURED_CONTENT_TYPE,
+    EncodedEnvelope,
+    Envelope,
+    kafka_record,
+)
+from contracts.errors import ContractError, Reason
 from contracts.events import topic_for
 from services.shared.compat.aiokafka_internals import sender_stopped
 from services.shared.compat.faststream_internals import current_producer, replace_producer
@@ -171,6 +178,14 @@ class OutgoingRecord(NamedTuple):
     headers: list[tuple[str, bytes]]
 
 
+class KeyedRecord(NamedTuple):
+    """A record of `RecordSender.send_batched`: its topic is the batch's."""
+
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
 class RecordSender:
     """Sends records with the broker's idempotent acks=all producer and waits for every acknowledgement.
 
@@ -190,14 +205,72 @@ class RecordSender:
         if not records:
             return
         producer = self._recovery.producer()
+
+        async def deliver(producer: AIOKafkaProducer) -> None:
+            futures = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+            await asyncio.gather(*futures)
+
+        await self._guarded(producer, deliver, what, {r.topic for r in records})
+        self._count(collections.Counter(r.topic for r in records))
+
+    async def send_batched(
+        self, topic: str, records: Sequence[KeyedRecord], what: str = "the publication"
+    ) -> None:
+        """The same guarantee as `send` for many keyed records of one topic, at a fraction of its CPU.
+
+        The records are appended to one record batch per partition (aiokafka's create_batch and
+        send_batch) instead of one `send` and one future each: at thousands of records a second the
+        per-record path was a twentieth of the tracker's CPU (issue 19). Each record goes to the
+        partition `keyed_partitioner` gives its key, as `send` would place it, and keeps its order
+        among that partition's records; the batches of a partition are submitted in order, and the
+        idempotent producer keeps them so.
+        """
+        if not records:
+            return
+        producer = self._recovery.producer()
+
+        async def deliver(producer: AIOKafkaProducer) -> None:
+            partitions = list(await producer.partitions_for(topic))
+            count = len(partitions)
+            # Partition -> its batches in order; only the last one is still open.
+            batches: dict[int, list[Any]] = {}
+            for key, value, headers in records:
+                partition = partitions[_key_hash(key) % count]
+                queue = batches.get(partition)
+                if queue is None:
+                    queue = batches[partition] = [producer.create_batch()]
+                if queue[-1].append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    # Full: a new batch takes it (an empty batch takes any record that fits a request).
+                    queue.append(producer.create_batch())
+                    queue[-1].append(timestamp=None, key=key, value=value, headers=headers)
+            futures = []
+            # Round by round, every partition's next batch: the producer queues one batch per partition
+            # at a time, so submitting one partition's batches all in a row would wait on each send.
+            for round_ in range(max(len(queue) for queue in batches.values())):
+                for partition, queue in batches.items():
+                    if round_ < len(queue):
+                        batch = queue[round_]
+                        batch.close()
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+            await asyncio.gather(*futures)
+
+        await self._guarded(producer, deliver, what, {topic})
+        self._count({topic: len(records)})
+
+    async def _guarded(
+        self,
+        producer: AIOKafkaProducer | None,
+        deliver: Callable[[AIOKafkaProducer], Awaitable[None]],
+        what: str,
+        topics: set[str],
+    ) -> None:
+        """Run `deliver` within the timeout, turning failures into BrokerUnavailableError or
+        KafkaNotAuthorisedError and renewing a producer that can never deliver again."""
         try:
             if producer is None:
                 raise BrokerUnavailableError(f"no producer is connected to Kafka for {what}")
             async with asyncio.timeout(self._timeout_s):
-                futures = [
-                    await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records
-                ]
-                await asyncio.gather(*futures)
+                await deliver(producer)
         except BrokerUnavailableError as exc:
             await self._recovery.after_failure(producer, exc)
             raise
@@ -209,16 +282,22 @@ class RecordSender:
                 # Not an outage: the principal lacks the ACL, and a retry will not help until an
                 # operator adds it. Said once in the log, shown by /ready, answered 503 by the APIs.
                 refusals = kafka_refusals(self._broker)
-                raise KafkaNotAuthorisedError(
-                    refusals.refused(exc, "write", {r.topic for r in records})
-                ) from exc
+                raise KafkaNotAuthorisedError(refusals.refused(exc, "write", topics)) from exc
             await self._recovery.after_failure(producer, exc)
             raise BrokerUnavailableError(f"Kafka refused {what}: {type(exc).__name__}") from exc
-        kafka_refusals(self._broker).lifted("write", "topic", {r.topic for r in records})
+        kafka_refusals(self._broker).lifted("write", "topic", topics)
+
+    def _count(self, by_topic: Mapping[str, int]) -> None:
         published = _PUBLISHED.get(self._broker)
         if published is not None:
-            for topic, count in collections.Counter(r.topic for r in records).items():
+            for topic, count in by_topic.items():
                 published.labels(topic).inc(count)
+
+
+# The headers kafka_record gives an envelope (contracts.envelope): the content type, then its id, type
+# and schema version; by (type, version) its topic and the last two.
+CONTENT_TYPE_HEADER = ("content-type", STRUCTURED_CONTENT_TYPE.encode())
+_FIXED_HEADERS: dict[tuple[str, int], tuple[str, tuple[str, bytes], tuple[str, bytes]]] = {}
 
 
 class EventPublisher:
@@ -231,7 +310,14 @@ class EventPublisher:
         await self.publish_many([envelope])
 
     async def publish_many(self, envelopes: Sequence[Envelope[Any] | EncodedEnvelope]) -> None:
-        """Publish all, then wait for every acknowledgement; all or BrokerUnavailableError."""
+        """Publish all, then wait for every acknowledgement; all or BrokerUnavailableError.
+
+        Envelopes encoded earlier (all EncodedEnvelope: what a relay takes from its outbox, by the
+        thousand) go in record batches per partition (RecordSender.send_batched), with the key and
+        headers kafka_record gives them."""
+        if envelopes and all(type(envelope) is EncodedEnvelope for envelope in envelopes):
+            await self._publish_encoded(cast("Sequence[EncodedEnvelope]", envelopes))
+            return
         # Encoding errors (an oversize envelope) are the caller's bug, not an outage: raise them as they are.
         records = []
         for envelope in envelopes:
@@ -240,3 +326,33 @@ class EventPublisher:
                 OutgoingRecord(topic_for(envelope.type).name, record.key, record.value, record.headers)
             )
         await self._sender.send(records)
+
+    async def _publish_encoded(self, envelopes: Sequence[EncodedEnvelope]) -> None:
+        by_topic: dict[str, list[KeyedRecord]] = {}
+        for event_id, event_type, schemaversion, subject, value in envelopes:
+            if len(value) > MAX_ENVELOPE_BYTES:
+                # As kafka_record refuses it, before anything is sent.
+                raise ContractError(
+                    Reason.OVERSIZE,
+                    f"the envelope is {len(value)} bytes, over the limit of {MAX_ENVELOPE_BYTES}",
+                )
+            fixed = _FIXED_HEADERS.get((event_type, schemaversion))
+            if fixed is None:
+                fixed = _FIXED_HEADERS[(event_type, schemaversion)] = (
+                    topic_for(event_type).name,
+                    ("ce_type", event_type.encode()),
+                    ("ce_schemaversion", str(schemaversion).encode()),
+                )
+            topic, type_header, version_header = fixed
+            record = KeyedRecord(
+                subject.encode(),
+                value,
+                [CONTENT_TYPE_HEADER, ("ce_id", str(event_id).encode()), type_header, version_header],
+            )
+            records = by_topic.get(topic)
+            if records is None:
+                by_topic[topic] = [record]
+            else:
+                records.append(record)
+        for topic, records in by_topic.items():
+            await self._sender.send_batched(topic, records)
