@@ -8,12 +8,17 @@ that does not match the schema is 422 with each error under ``body``.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 from unittest import mock
 
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.shared.db.engine import make_engine
 from tests.post_office.helpers import SCAN_PATHS, PostOfficeClient, at, new_item_id, online, scan
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -99,3 +104,32 @@ async def test_an_unknown_item_scanned_online_is_404_unknown_item(api: PostOffic
     response = await api.post(SCAN_PATHS["IN_TRANSIT"], body)
 
     assert (response.status_code, response.json()["reason"]) == (404, "unknown_item")
+
+
+async def test_a_scan_on_a_connection_the_server_dropped_is_503_and_the_scan_sent_again_is_recorded(
+    api: PostOfficeClient, post_office_app: FastAPI, database_url: str
+) -> None:
+    engine: AsyncEngine = post_office_app.state.post_office.handlers._engine
+    body = await _scan_in_transit(api)
+    # One pooled connection, which the server then drops (no pre-ping: the scan finds out).
+    await engine.dispose()
+    async with engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    admin = make_engine(database_url, pool_size=1)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            listed = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            deadline = time.monotonic() + 30
+            while (await conn.execute(listed, {"pid": pid})).scalar_one():
+                assert time.monotonic() < deadline, f"backend {pid} still listed after 30 s"
+                await conn.rollback()
+    finally:
+        await admin.dispose()
+
+    lost = await api.post(SCAN_PATHS["IN_TRANSIT"], body)
+    again = await api.post(SCAN_PATHS["IN_TRANSIT"], body)
+
+    assert (lost.status_code, lost.json()["reason"]) == (503, "database_unavailable"), lost.text
+    assert "Retry-After" in lost.headers
+    assert (again.status_code, again.json()["status"]) == (201, "accepted"), again.text

@@ -214,7 +214,10 @@ _BUILT: dict[str, Statements] = {dialect: build(dialect) for dialect in ("postgr
 
 def statements_for(conn: AsyncConnection) -> Statements:
     """The statements for the connection's database (any other dialect gets the portable IN form)."""
-    dialect = conn.dialect.name
+    return statements_of(conn.dialect.name)
+
+
+def statements_of(dialect: str) -> Statements:
     built = _BUILT.get(dialect)
     if built is None:
         built = _BUILT[dialect] = build(dialect)
