@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from typing import Any
@@ -12,10 +13,11 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.compat import InternalsChangedError, sqlalchemy_internals
-from services.shared.compat.sqlalchemy_internals import raise_as_dbapi_error, replace_ping
+from services.shared.compat.sqlalchemy_internals import on_driver, raise_as_dbapi_error, replace_ping
 from services.shared.db.engine import make_engine
 
 pytestmark = [pytest.mark.postgres]
@@ -101,3 +103,53 @@ async def _terminate(postgres_url: str, pid: int) -> None:
                 await conn.rollback()
     finally:
         await admin.dispose()
+
+
+async def test_a_statement_on_the_driver_runs_inside_the_sqlalchemy_transaction(engine: AsyncEngine) -> None:
+    table = f"driver_{uuid.uuid4().hex}"
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE TABLE {table} (id text PRIMARY KEY)"))
+    try:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            await on_driver(
+                conn, "INSERT", lambda driver: driver.execute(f"INSERT INTO {table} VALUES ($1)", "a")
+            )
+            # Rolled back with SQLAlchemy's transaction: the insert was part of it, not one of its own.
+            await transaction.rollback()
+            assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TABLE {table}"))
+
+
+RAISE_UNIQUE_VIOLATION = "DO $$ BEGIN RAISE unique_violation USING MESSAGE = 'taken'; END $$"
+
+
+async def test_a_driver_error_on_the_driver_is_raised_as_sqlalchemys_own_error(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        with pytest.raises(IntegrityError) as raised:
+            await on_driver(
+                conn,
+                "SELECT",
+                lambda driver: driver.execute(
+                    "DO $$ BEGIN RAISE unique_violation USING MESSAGE = 'taken'; END $$"
+                ),
+            )
+        await conn.rollback()
+    assert raised.value.orig is not None
+    assert isinstance(raised.value.orig.__cause__, asyncpg.exceptions.UniqueViolationError)
+
+
+async def test_a_connection_lost_under_a_driver_statement_is_invalidated_as_sqlalchemy_does(
+    engine: AsyncEngine, postgres_url: str
+) -> None:
+    async with engine.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await conn.rollback()
+        await _terminate(postgres_url, pid)
+        with pytest.raises(DBAPIError) as raised:
+            await on_driver(conn, "SELECT", lambda driver: driver.fetch("SELECT 1"))
+    assert raised.value.connection_invalidated
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid

@@ -91,3 +91,37 @@ async def test_a_transit_scan_costs_four_round_trips_to_postgresql_whether_or_no
     # (retried by the scanner) instead of costing every scan a round trip.
     assert {name: len(sent) for name, sent in counted.items()} == {"departed": 4, "arrived": 4}, counted
     assert not any("SELECT 1" in sent for sent in counted.values()), counted
+
+
+async def test_a_transit_scans_statements_go_to_asyncpg_directly_not_through_sqlalchemy_execution(
+    api: PostOfficeClient, post_office_app: FastAPI
+) -> None:
+    # SQLAlchemy's execution of a statement (its cache lookup, parameter and row processing, a greenlet
+    # hop each way) cost more CPU than asyncpg's own (issue 19): the scan's two statements are sent as
+    # prepared statements on the driver's connection of the same transaction. Still four round trips.
+    handlers = post_office_app.state.post_office.handlers
+    engine: AsyncEngine = handlers._engine
+    item_id = (await api.accepted_dossier())["item_id"]
+    other_item_id = (await api.accepted_dossier())["item_id"]
+    departed = TransitScan.model_validate(scan("IN_TRANSIT", item_id, at(14, 17)))
+    # A fresh connection learns the statements' types once (asyncpg's introspection), then never again.
+    warm_up = TransitScan.model_validate(scan("IN_TRANSIT", other_item_id, at(14, 17)))
+    executed: list[str] = []
+
+    def through_sqlalchemy(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        executed.append(" ".join(sql.split()[:4]))
+
+    await engine.dispose()
+    event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
+    try:
+        with round_trips(engine) as sent:
+            await handlers.record_scan(OFFICE, warm_up)
+            sent.clear()
+            executed.clear()
+            await handlers.record_scan(OFFICE, departed)
+            await asyncio.sleep(0)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
+
+    assert executed == [], executed
+    assert len(sent) == 4, sent

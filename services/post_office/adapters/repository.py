@@ -10,7 +10,7 @@ item's lock knows to read them again (items_and_scans). Times are written in UTC
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +20,15 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.enums import DeliveryFailureReason, ItemKind, ServiceForm, Stage
+from services.post_office.adapters.driver_statements import (
+    INSERT_SCAN_TOUCHING,
+    LOCKED_ITEMS_WITH_HISTORY,
+    DriverRecord,
+    DriverStatement,
+)
 from services.post_office.adapters.statements import statements_for
 from services.post_office.domain import Attempt, AttemptOutcome, HandoverRecord, Item
+from services.shared.compat.sqlalchemy_internals import on_driver
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ class PostOfficeRepository:
         self._conn = conn
         self._now = _utc(now)
         self._sql = statements_for(conn)
+        # An online scan's two statements go to asyncpg directly (driver_statements says why).
+        self._on_driver = conn.dialect.name == "postgresql" and conn.dialect.driver == "asyncpg"
         # Items whose row this transaction updated.
         self._touched: set[str] = set()
 
@@ -135,7 +144,11 @@ class PostOfficeRepository:
         ids = {"item_ids": sorted(set(item_ids)), "scan_ids": sorted(map(str, scan_ids))}
         rows: Sequence[Row[Any]]
         if self._sql.locked_items_with_history is not None:
-            read = (await self._conn.execute(self._sql.locked_items_with_history, ids)).all()
+            read: Sequence[Any]
+            if self._on_driver:
+                read = await self._fetch(LOCKED_ITEMS_WITH_HISTORY, ids)
+            else:
+                read = (await self._conn.execute(self._sql.locked_items_with_history, ids)).all()
             rows = [r for r in read if r.row_kind == "item"]
             history: Sequence[Row[Any]] = [r for r in read if r.row_kind != "item"]
             if any(r.version != r.seen_version for r in rows):
@@ -288,15 +301,28 @@ class PostOfficeRepository:
             if after.item_id == scan.item_id:
                 await self._save_attempts(before.attempts, after)
                 values = {f"new_{name}": value for name, value in self._scan_row(scan).items()}
-                await self._conn.execute(
-                    self._sql.insert_scan_touching,
-                    values
-                    | {"new_stage": after.stage.value, "new_handover_record_id": after.handover_record_id},
-                )
+                values |= {"new_stage": after.stage.value, "new_handover_record_id": after.handover_record_id}
+                if self._on_driver:
+                    await self._execute(INSERT_SCAN_TOUCHING, values)
+                else:
+                    await self._conn.execute(self._sql.insert_scan_touching, values)
                 self._touched.add(after.item_id)
                 return
         await self.save_items(changes)
         await self.add_scans(scans)
+
+    async def _fetch(self, statement: DriverStatement, values: Mapping[str, Any]) -> Sequence[Any]:
+        arguments = statement.arguments(values)
+
+        async def fetch(driver: Any) -> Sequence[Any]:
+            rows: Sequence[Any] = await driver.fetch(statement.sql, *arguments, record_class=DriverRecord)
+            return rows
+
+        return await on_driver(self._conn, statement.sql, fetch)
+
+    async def _execute(self, statement: DriverStatement, values: Mapping[str, Any]) -> None:
+        arguments = statement.arguments(values)
+        await on_driver(self._conn, statement.sql, lambda driver: driver.execute(statement.sql, *arguments))
 
     def _scan_row(self, s: StoredScan) -> dict[str, Any]:
         return {

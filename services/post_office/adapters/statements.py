@@ -11,7 +11,8 @@ is the same for one item or a thousand (prepared once by asyncpg), and an expand
 
 PostgreSQL has three statements more, which save a scan a round trip each way: the items locked with
 their attempts and the scans in one statement, and a scan's insert that also gives its item's row a new
-version (repository.items_and_scans says why the two go together).
+version (repository.items_and_scans says why the two go together). With asyncpg, an online scan sends
+those two on the driver's connection, compiled once from these objects (driver_statements.py).
 """
 
 from __future__ import annotations
@@ -214,7 +215,10 @@ _BUILT: dict[str, Statements] = {dialect: build(dialect) for dialect in ("postgr
 
 def statements_for(conn: AsyncConnection) -> Statements:
     """The statements for the connection's database (any other dialect gets the portable IN form)."""
-    dialect = conn.dialect.name
+    return statements_of(conn.dialect.name)
+
+
+def statements_of(dialect: str) -> Statements:
     built = _BUILT.get(dialect)
     if built is None:
         built = _BUILT[dialect] = build(dialect)
