@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.shared import heap
 from services.shared.auth import TokenSigner
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.registry import CredentialRegistry
@@ -47,6 +48,14 @@ from services.tracker.settings import TrackerSettings
 T = TypeVar("T")
 
 
+# A full garbage collection every 100 middle ones instead of CPython's 10 (see heap.settle). Measured
+# with gc.callbacks on 200,000 events (bench/): 70 full collections took 9.5 s of the consumer's 36.5 s
+# of CPU, a quarter of it, walking the batches in flight; with the start-up heap frozen and full
+# collections ten times rarer, 13 took 0.9 s and the whole run 26.6 s. A larger young generation
+# (10,000) cost more CPU and 50 MiB more memory: left at CPython's 700.
+FULL_COLLECTION_EVERY = 100
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -69,6 +78,7 @@ class Tracker:
     async def consuming(self) -> AsyncIterator[None]:
         """Run the consumer group and the outbox relay for as long as the context lasts."""
         await self.broker.start()
+        heap.settle(full_collection_every=FULL_COLLECTION_EVERY)
         relay = asyncio.create_task(self.relay.run(), name="tracker-outbox-relay")
         try:
             yield

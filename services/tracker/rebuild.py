@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topics import Topic
+from services.shared import heap
 from services.shared.alignment import TimeAlignment
 from services.shared.consuming import BatchProcessor, DeadLetter, RawRecord
 from services.shared.db import migrate
@@ -32,7 +33,7 @@ from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_secur
 from services.tracker.adapters import deferred_indexes, repository
 from services.tracker.adapters.tables import dossier as dossier_table
 from services.tracker.adapters.tables import event as event_table
-from services.tracker.app import agency_due_policy
+from services.tracker.app import FULL_COLLECTION_EVERY, agency_due_policy
 from services.tracker.consumers import TOPICS, TrackerBatchProcessor
 from services.tracker.handlers import PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
@@ -199,6 +200,7 @@ async def rebuild(
     engine = repository.tune(make_engine(database_url))
     try:
         processor = _processor(settings, engine, summary)
+        heap.settle(full_collection_every=FULL_COLLECTION_EVERY)  # as the live consumer (app.py)
         mine = (share or WHOLE).partitions(count)
         await _replay(settings, topics, mine, processor, summary, progress)
     finally:
