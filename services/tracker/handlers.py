@@ -15,12 +15,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import Row, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.enums import Stage
 from contracts.envelope import Envelope, dataschema_uri
 from contracts.events import (
     AgencyPersonalDataErased,
@@ -47,6 +49,7 @@ from services.tracker.adapters.repository import DossierFilter, Position
 from services.tracker.domain import (
     AgencyDuePolicy,
     AnomalyReason,
+    Custody,
     DossierView,
     HistoryEntry,
     PartyKind,
@@ -54,7 +57,6 @@ from services.tracker.domain import (
     StageEntry,
     fold,
     history_entry,
-    ordered,
     parties,
     references,
     resume,
@@ -63,6 +65,7 @@ from services.tracker.domain import (
     without_personal_data,
 )
 from services.tracker.metrics import TrackerMetrics
+from services.tracker.write_back import WriteBackViews
 
 # Fixed for ever: the ids of published stage changes derive from it.
 STAGE_CHANGED_NAMESPACE = uuid.UUID("6f1d3c8e-5b0a-4f7e-9a51-2c4d8e7f9b13")
@@ -149,16 +152,16 @@ STAGE_CHANGED_TYPE, STAGE_CHANGED_VERSION = StageChanged.key()
 def stage_changed_id(entry: StageEntry) -> uuid.UUID:
     """One id per stage entry (dossier, cause, stage entered), whatever the order in which the tracker
     learned the events: a re-publication carries the same id, and subscribers deduplicate it."""
-    return uuid.UUID(_stage_changed_id_text(entry))
+    return uuid.UUID(_stage_changed_id_text(entry.dossier_id, entry.cause.event_id, entry.to_stage))
 
 
 _NAMESPACE_BYTES = STAGE_CHANGED_NAMESPACE.bytes
 
 
-def _stage_changed_id_text(entry: StageEntry) -> str:
+def _stage_changed_id_text(dossier_id: str, cause_event_id: str, to_stage: Stage) -> str:
     """``str(uuid.uuid5(STAGE_CHANGED_NAMESPACE, name))`` without the two UUID objects and their
     formatting, which cost more than the SHA-1 itself (a test compares with uuid.uuid5)."""
-    name = f"{entry.dossier_id}/{entry.cause.event_id}/{entry.to_stage._value_}"
+    name = f"{dossier_id}/{cause_event_id}/{to_stage._value_}"
     digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
@@ -183,17 +186,37 @@ def stage_changed_payload(change: StageChange) -> tuple[uuid.UUID, str]:
 def stage_changed_record(change: StageChange) -> tuple[str, str]:
     """``stage_changed_payload`` with the id as text, as the outbox stores it."""
     entry = change.entry
-    event_id = _stage_changed_id_text(entry)
-    from_stage = entry.from_stage
-    current = change.current_stage
+    return _stage_changed_document(
+        entry.dossier_id,
+        entry.from_stage,
+        entry.to_stage,
+        entry.custody,
+        entry.cause,
+        change.late,
+        change.current_stage,
+    )
+
+
+def _stage_changed_document(
+    dossier_id: str,
+    from_stage: Stage | None,
+    to_stage: Stage,
+    custody: Custody,
+    cause: HistoryEntry,
+    late: bool,
+    current: Stage | None,
+) -> tuple[str, str]:
+    """The id and JSON of a stage change from its parts: a resumed fold's steps give them without a
+    stage entry and a stage change object per step (``Projector._project``)."""
+    event_id = _stage_changed_id_text(dossier_id, cause.event_id, to_stage)
     document = {
         "specversion": "1.0",
         "id": event_id,
         "type": STAGE_CHANGED_TYPE,
         "source": TRACKER_SOURCE,
-        "subject": entry.dossier_id,
+        "subject": dossier_id,
         # rfc3339 without its check for a naive time: the fold's times are aware (UTC).
-        "time": entry.cause.occurred_at.astimezone(VIETNAM_OFFSET).isoformat(),
+        "time": cause.occurred_at.astimezone(VIETNAM_OFFSET).isoformat(),
         "datacontenttype": "application/json",
         "dataschema": _DATASCHEMA,
         "schemaversion": STAGE_CHANGED_VERSION,
@@ -202,11 +225,11 @@ def stage_changed_record(change: StageChange) -> tuple[str, str]:
             "version": STAGE_CHANGED_VERSION,
             # ``_value_``: an enum's ``value`` is a descriptor, several times slower to read.
             "from_stage": from_stage._value_ if from_stage else None,
-            "to_stage": entry.to_stage._value_,
-            "custody": {"kind": entry.custody.kind._value_, "code": entry.custody.code},
-            "cause_event_id": entry.cause.event_id,
-            "cause_event_type": entry.cause.event_type,
-            "late": change.late,
+            "to_stage": to_stage._value_,
+            "custody": {"kind": custody.kind._value_, "code": custody.code},
+            "cause_event_id": cause.event_id,
+            "cause_event_type": cause.event_type,
+            "late": late,
             "current_stage": current._value_ if current else None,
         },
     }
@@ -214,6 +237,9 @@ def stage_changed_record(change: StageChange) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------- projecting a batch
+
+_KEY = itemgetter(0)
+"""The sort key of a (sort key, entry) pair."""
 
 
 @dataclass
@@ -225,6 +251,10 @@ class _Pending:
     cleared: dict[str, int] = field(default_factory=dict)
     stage_changes: int = 0
     refolds: int = 0
+    views: list[DossierView] = field(default_factory=list)
+    """The batch's new views and the ones it evicted and wrote (rebuild mode's cache)."""
+    evicted: list[str] = field(default_factory=list)
+    written: list[DossierView] = field(default_factory=list)
 
     @staticmethod
     def bump(counts: dict[str, int], key: str) -> None:
@@ -243,51 +273,100 @@ class Projector:
         publish_stage_changes: bool = True,
         on_commit: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        views: WriteBackViews | None = None,
     ) -> None:
+        """``views``: rebuild mode (services.tracker.rebuild only): no other writer, so no dossier lock,
+        and the dossier rows written back from this cache (services.tracker.write_back)."""
         self._due = due
         self._digest = digest
         self._metrics = metrics
         self._publish = publish_stage_changes
         self._on_commit = on_commit
         self._clock = clock
+        self._views = views
 
     async def __call__(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
         erasures = [e for e in events if type(e.data) in _ERASURE_TYPES]  # see UPCAST
         if erasures:
             events = [e for e in events if type(e.data) not in _ERASURE_TYPES]
-        await self._project(conn, events)
+        pending = _Pending()
+        await self._project(conn, events, pending)
         # After the batch's own events: an acceptance and its erasure read in one batch (a rebuild)
         # leave no phone check.
         erased = erased_contacts(erasures)
         if erased:
+            if self._views is not None:
+                await self._write_before_erasure(conn, sorted(erased), pending)
             await repository.erase_contacts(conn, erased)
+        self._after_commit(conn, pending)
 
-    async def _project(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
+    async def _write_before_erasure(
+        self, conn: AsyncConnection, ids: Sequence[str], pending: _Pending
+    ) -> None:
+        """Rebuild mode: the erasure updates the row, so the erased dossiers' rows are written first
+        (their views may live only in the cache), and kept as written, without the phone check."""
+        assert self._views is not None
+        batch = {view.dossier_id: view for view in pending.views}
+        cached = {view.dossier_id: view for view in self._views.dirty(ids)}
+        current = [view for dossier_id in ids if (view := batch.get(dossier_id) or cached.get(dossier_id))]
+        await repository.upsert_dossiers(conn, current)
+        pending.written = [replace(view, phone_digest=None, steps=()) for view in current]
+
+    async def _stored_views(self, conn: AsyncConnection, ids: Sequence[str]) -> dict[str, DossierView]:
+        cache = self._views
+        if cache is None:
+            await repository.lock_dossiers(conn, ids)
+            return await repository.load_views(conn, ids)
+        # Rebuild mode: this lane is the dossiers' only writer (no lock), and the rows of the dossiers it
+        # holds in memory are older than their views.
+        stored, missing = cache.split(ids)
+        if missing:
+            stored.update(await repository.load_views(conn, missing))
+        return stored
+
+    async def _write_views(
+        self, conn: AsyncConnection, views: list[DossierView], touched: Sequence[str], pending: _Pending
+    ) -> None:
+        cache = self._views
+        if cache is None:
+            await repository.upsert_dossiers(conn, views)
+            return
+        evicted = cache.evictions(set(touched))
+        await repository.upsert_dossiers(conn, cache.dirty(evicted))
+        pending.views, pending.evicted = views, evicted
+
+    async def _project(
+        self, conn: AsyncConnection, events: Sequence[Envelope[Event]], pending: _Pending
+    ) -> None:
         if not events:
             return
-        entries = [to_entry(envelope, self._digest) for envelope in events]
-        batch: dict[str, list[HistoryEntry]] = {}
-        for entry in entries:
-            batch.setdefault(entry.dossier_id, []).append(entry)
+        digest = self._digest
+        # Each entry's sort key computed once: the late check and the ordering both read it.
+        batch: dict[str, list[tuple[tuple[datetime, int, str], HistoryEntry]]] = {}
+        for envelope in events:
+            entry = to_entry(envelope, digest)
+            batch.setdefault(entry.dossier_id, []).append((entry.sort_key, entry))
+        for keyed in batch.values():
+            if len(keyed) > 1:
+                keyed.sort(key=_KEY)
         ids = sorted(batch)
-        await repository.lock_dossiers(conn, ids)
-        stored = await repository.load_views(conn, ids)
+        stored = await self._stored_views(conn, ids)
 
         # The common case appends to a dossier's history: the fold resumes from the stored row. Only a
         # dossier that receives a late event (one sorting before its last known event) is folded again
         # from its whole history.
         late = sorted(
             dossier_id
-            for dossier_id, new in batch.items()
+            for dossier_id, keyed in batch.items()
             if (view := stored.get(dossier_id)) is not None
             and (last := view.last_key) is not None
-            and min(entry.sort_key for entry in new) <= last
+            and keyed[0][0] <= last
         )
         histories = await repository.load_histories(conn, late) if late else {}
         flagged = [dossier_id for dossier_id in late if stored[dossier_id].anomaly_count]
         stored_anomalies = await repository.load_anomalies(conn, flagged) if flagged else {}
 
-        pending = _Pending(refolds=len(late))
+        pending.refolds = len(late)
         views: list[DossierView] = []
         fresh: list[HistoryEntry] = []
         party_rows: set[tuple[PartyKind, str, str]] = set()
@@ -296,46 +375,59 @@ class Projector:
         added: list[dict[str, Any]] = []
         outbox_rows: list[dict[str, Any]] = []
         now = self._clock()
-        for dossier_id, arrived in batch.items():
-            old = histories.get(dossier_id, [])
-            known = {entry.event_id for entry in old}
-            new = [entry for entry in ordered(arrived) if entry.event_id not in known]
-            if not new:
-                continue
-            before = stored.get(dossier_id)
-            announced: list[StageEntry] = []
+        publish = self._publish
+        for dossier_id, keyed in batch.items():
             if dossier_id in histories:
+                old = histories[dossier_id]
+                known = {entry.event_id for entry in old}
+                new = [entry for _, entry in keyed if entry.event_id not in known]
+                if not new:
+                    continue
                 view = fold(dossier_id, [*old, *new], self._due)
                 self._compare_anomalies(view, stored_anomalies.get(dossier_id, {}), removed, added, pending)
-                if self._publish:
+                if publish:
                     # What subscribers already heard of: the entries of the history known before.
                     announced = stage_entries(fold(dossier_id, old, self._due))
+                    for change in stage_changes(announced, stage_entries(view), view.stage):
+                        event_id, payload = stage_changed_record(change)
+                        outbox_rows.append(repository.new_outbox_row(event_id, dossier_id, payload, now))
+                        pending.stage_changes += 1
             else:
-                view = resume(before or DossierView(dossier_id), new, self._due)
+                new = [entry for _, entry in keyed]
+                view = resume(stored.get(dossier_id) or DossierView(dossier_id), new, self._due)
+                current = view.stage
                 for step in view.steps:
                     if step.anomaly is not None:
                         added.append(repository.anomaly_row(step.entry, step.anomaly))
                         pending.bump(pending.flagged, step.anomaly.reason.value)
+                    # A resumed fold's steps are only the new events, all after the announced entries:
+                    # each stage entered is a change to publish, not late (``stage_changes`` with no
+                    # announced entry), made straight from the step.
+                    to_stage = step.stage
+                    if (
+                        publish
+                        and to_stage is not None
+                        and to_stage is not step.stage_before
+                        and step.custody is not None
+                    ):
+                        event_id, payload = _stage_changed_document(
+                            dossier_id, step.stage_before, to_stage, step.custody, step.entry, False, current
+                        )
+                        outbox_rows.append(repository.new_outbox_row(event_id, dossier_id, payload, now))
+                        pending.stage_changes += 1
             views.append(view)
             fresh.extend(new)
             for entry in new:
                 pending.bump(pending.applied, entry.event_type)
                 party_rows.update((kind, code, dossier_id) for kind, code in parties(entry))
                 reference_rows.update((ref, dossier_id, kind) for ref, kind in references(entry))
-            if self._publish:
-                # A resumed fold's steps are only the new events, all after the announced entries.
-                for change in stage_changes(announced, stage_entries(view), view.stage):
-                    event_id, payload = stage_changed_record(change)
-                    outbox_rows.append(repository.new_outbox_row(event_id, dossier_id, payload, now))
-                    pending.stage_changes += 1
 
         await repository.insert_events(conn, fresh)
-        await repository.upsert_dossiers(conn, views)
+        await self._write_views(conn, views, ids, pending)
         await repository.insert_parties(conn, party_rows)
         await repository.insert_references(conn, reference_rows)
         await repository.replace_anomalies(conn, removed, added)
         await repository.insert_outbox(conn, outbox_rows)
-        self._after_commit(conn, pending)
 
     @staticmethod
     def _compare_anomalies(
@@ -365,8 +457,11 @@ class Projector:
     def _after_commit(self, conn: AsyncConnection, pending: _Pending) -> None:
         metrics = self._metrics
         wake = self._on_commit if pending.stage_changes else None
+        cache = self._views
 
         def committed(_: Any) -> None:
+            if cache is not None:
+                cache.committed(pending.views, pending.evicted, pending.written)
             for kind, count in pending.applied.items():
                 metrics.events_applied.labels(kind).inc(count)
             for reason, count in pending.flagged.items():

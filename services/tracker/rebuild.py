@@ -10,6 +10,7 @@ replayed, in order, by one process (and inside it, by one lane).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from services.tracker.consumers import TOPICS, TrackerBatchProcessor
 from services.tracker.handlers import PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
 from services.tracker.settings import TrackerSettings
+from services.tracker.write_back import CAPACITY, WriteBackViews
 
 Out = Callable[[str], None]
 
@@ -183,13 +185,15 @@ async def rebuild(
     topics: Sequence[Topic] = TOPICS,
     progress: Out | None = None,
     share: Share | None = None,
+    capacity: int = CAPACITY,
 ) -> RebuildSummary:
     """Replay the topics from their beginning into an empty database, up to the end offsets seen at start.
 
     Records the live consumer dead-lettered are refused again here and only counted (they are on the
     dead-letter topics already); no stage change is published. With ``share``, only that share of the
     partitions, into a database the parent process migrated and found empty (the other shares are
-    writing into it meanwhile, so it is neither migrated nor checked here).
+    writing into it meanwhile, so it is neither migrated nor checked here). ``capacity``: the dossier
+    views each lane keeps in memory (services.tracker.write_back).
     """
     started = time.monotonic()
     counts = await partition_counts(settings.kafka_bootstrap_servers, topics, kafka_security_of(settings))
@@ -199,10 +203,10 @@ async def rebuild(
     summary = RebuildSummary()
     engine = repository.tune(make_engine(database_url))
     try:
-        processor = _processor(settings, engine, summary)
         heap.settle(full_collection_every=FULL_COLLECTION_EVERY)  # as the live consumer (app.py)
         mine = (share or WHOLE).partitions(count)
-        await _replay(settings, topics, mine, processor, summary, progress)
+        lane = functools.partial(_lane_processor, settings, engine, summary, capacity)
+        await _replay(settings, topics, mine, lane, summary, progress)
     finally:
         await engine.dispose()
     if share is None:
@@ -212,7 +216,29 @@ async def rebuild(
     return summary
 
 
-def _processor(settings: TrackerSettings, engine: AsyncEngine, summary: RebuildSummary) -> BatchProcessor:
+@dataclass(frozen=True)
+class Lane:
+    """One lane's processor and the dossier views it keeps between batches."""
+
+    processor: BatchProcessor
+    views: WriteBackViews
+    engine: AsyncEngine
+
+    async def write_back(self) -> None:
+        """The end of the lane's replay: the rows of the views still in memory, in one transaction."""
+        dirty = self.views.everything_dirty()
+        if dirty:
+            async with self.engine.begin() as conn:
+                await repository.upsert_dossiers(conn, dirty)
+            self.views.all_written()
+
+
+def _lane_processor(
+    settings: TrackerSettings, engine: AsyncEngine, summary: RebuildSummary, capacity: int
+) -> Lane:
+    """A processor of its own per lane: its cache of views belongs to the lane's dossiers only, so
+    lanes never evict or write each other's. (The fault hook counts one lane's commits.)"""
+
     async def count_refused(letters: Sequence[DeadLetter], _: str) -> None:
         summary.refused.update(letter.reason for letter in letters)
 
@@ -222,10 +248,11 @@ def _processor(settings: TrackerSettings, engine: AsyncEngine, summary: RebuildS
         digest=PhoneDigest(settings.phone_digest_keys()),
         metrics=metrics,
         publish_stage_changes=False,
+        views=(views := WriteBackViews(capacity)),
     )
     # The tracker's processor, for its fault hook (TESTS ONLY, off by default): a test makes one
     # process of a shared rebuild die after a commit, as a crash would.
-    return TrackerBatchProcessor(
+    processor = TrackerBatchProcessor(
         exit_after_commits=settings.fault_exit_after_commit,
         consumer=settings.consumer_group,
         engine=engine,
@@ -233,13 +260,14 @@ def _processor(settings: TrackerSettings, engine: AsyncEngine, summary: RebuildS
         dead_letters=count_refused,
         metrics=metrics.consumer,
     )
+    return Lane(processor, views, engine)
 
 
 async def _replay(
     settings: TrackerSettings,
     topics: Sequence[Topic],
     partitions: Sequence[int],
-    processor: BatchProcessor,
+    lane_of: Callable[[], Lane],
     summary: RebuildSummary,
     progress: Out | None,
 ) -> None:
@@ -258,7 +286,7 @@ async def _replay(
         async with asyncio.TaskGroup() as lanes_running:
             for lane in lanes_of(partitions, settings.consumers):
                 mine = [TopicPartition(topic.name, p) for topic in topics for p in lane]
-                lanes_running.create_task(_replay_lane(settings, mine, processor, summary, report))
+                lanes_running.create_task(_replay_lane(settings, mine, lane_of(), summary, report))
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
 
@@ -266,7 +294,7 @@ async def _replay(
 async def _replay_lane(
     settings: TrackerSettings,
     partitions: Sequence[TopicPartition],
-    processor: BatchProcessor,
+    lane: Lane,
     summary: RebuildSummary,
     report: Callable[[int], None],
 ) -> None:
@@ -299,7 +327,7 @@ async def _replay_lane(
             # Replay the topics merged by time, as they were written (services.shared.alignment).
             batch = [RawRecord.of(record) for record in await alignment.release(consumer, read, ends)]
             if batch:
-                await processor.process(batch)
+                await lane.processor.process(batch)
                 summary.records += len(batch)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
@@ -307,3 +335,5 @@ async def _replay_lane(
             report(len(remaining))
     finally:
         await consumer.stop()
+    # Before the summary and the index build (``rebuild``), after every batch of the lane committed.
+    await lane.write_back()

@@ -111,6 +111,8 @@ async def test_the_inbox_waits_for_another_replicas_uncommitted_insert_and_then_
                 {"pid": other_pid},
             ):
                 assert not mine.done(), mine.result()
+                # pg_stat_activity is read once per transaction: a new one sees the lock wait begin.
+                await watcher.rollback()
                 await asyncio.sleep(0.02)
         assert not mine.done()
         await other.commit()
@@ -163,3 +165,32 @@ async def test_a_connection_lost_during_a_copy_reads_as_the_database_unavailable
             )
             == 0
         )
+
+
+async def test_a_connection_creates_its_staging_table_once_again_after_a_rollback_and_anew_when_new(
+    engine: AsyncEngine,
+) -> None:
+    consumer = f"bulk-{uuid.uuid4().hex[:8]}"
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    notices: list[str] = []
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        # PostgreSQL says so when a CREATE … IF NOT EXISTS finds the table: one round trip spent.
+        raw.add_log_listener(lambda _, message: notices.append(str(message)))
+        with pytest.raises(RuntimeError):
+            async with conn.begin():
+                await bulk.copy_merge(conn, processed_event, INBOX, _rows(consumer, ids[:1]), "nothing")
+                raise RuntimeError("rolled back: the staging table it created goes with it")
+        async with conn.begin():  # a transaction that commits without a merge: still no table
+            await conn.execute(select(1))
+        for event_id in ids[1:3]:
+            async with conn.begin():
+                await bulk.copy_merge(conn, processed_event, INBOX, _rows(consumer, [event_id]), "nothing")
+        await conn.execute(select(1))  # the notices of the last statements are delivered by now
+    assert not [notice for notice in notices if "already exists" in notice], notices
+
+    await engine.dispose()  # the next transaction runs on a new connection, without the table
+    async with engine.begin() as conn:
+        await bulk.copy_merge(conn, processed_event, INBOX, _rows(consumer, ids[3:]), "nothing")
+    assert await _inbox(engine, consumer) == set(ids[1:])

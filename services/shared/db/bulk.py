@@ -11,6 +11,7 @@ COPY cannot skip or update a conflicting row, so a write that needs ``ON CONFLIC
 staging table (temporary, one per session and table, emptied at every commit) and moves the rows with
 one ``INSERT … SELECT`` that keeps every semantic of the plain insert: it skips or updates conflicting
 rows, waits for another transaction's uncommitted row of the same key, and returns what it inserted.
+Each connection creates its staging tables once (``_created``), not with a round trip per batch.
 
 PostgreSQL only (asyncpg); the callers keep their SQLite path for the local run.
 """
@@ -18,10 +19,11 @@ PostgreSQL only (asyncpg); the callers keep their SQLite path for the local run.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -81,7 +83,10 @@ async def copy_merge(
     connection = await driver(conn)
     staging = f"{table.name}_staging{'_ordered' if ordered else ''}"
     columns = tuple(columns)
-    await _translated(conn, connection.execute(_staging_ddl(table.name, staging, columns, ordered)))
+    created = _created.setdefault(connection, set())
+    if staging not in created:
+        await _translated(conn, connection.execute(_staging_ddl(table.name, staging, columns, ordered)))
+        _remember_on_commit(conn, created, staging)
     records: Sequence[tuple[Any, ...]] = [(*row, n) for n, row in enumerate(rows)] if ordered else rows
     names = [*columns, _ORDINAL] if ordered else list(columns)
     await _translated(conn, connection.copy_records_to_table(staging, records=records, columns=names))
@@ -90,6 +95,34 @@ async def copy_merge(
         await _translated(conn, connection.execute(statement))
         return []
     return [row[0] for row in await _translated(conn, connection.fetch(statement))]
+
+
+_created: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+"""The staging tables each asyncpg connection (one PostgreSQL session) has, known once committed. By
+the connection object: a new session (a connection replaced after a failure) starts with none."""
+
+
+def _remember_on_commit(conn: AsyncConnection, created: set[str], staging: str) -> None:
+    # Created in the caller's transaction: a rollback drops the table again, so it counts as created
+    # only once that transaction commits (until then, the next merge asks again, IF NOT EXISTS). The
+    # transaction's end settles it either way: a later transaction on the same connection object must
+    # not count a table its predecessor rolled back. (A listener cannot remove itself while SQLAlchemy
+    # runs the listeners; ``once`` makes it inert after its call.)
+    settled = False
+
+    def committed(_: Any) -> None:
+        nonlocal settled
+        if not settled:
+            created.add(staging)
+        settled = True
+
+    def rolled_back(_: Any) -> None:
+        nonlocal settled
+        settled = True
+
+    sync = conn.sync_connection
+    event.listen(sync, "commit", committed, once=True)
+    event.listen(sync, "rollback", rolled_back, once=True)
 
 
 @functools.cache
