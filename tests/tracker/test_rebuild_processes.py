@@ -26,7 +26,7 @@ from contracts.topics import POSTAL_EVENTS
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.shared.db.schema import processed_event
-from services.tracker.adapters import deferred_indexes, repository
+from services.tracker.adapters import deferred_indexes
 from services.tracker.adapters.tables import PROJECTION_TABLES, event, outbox
 from services.tracker.rebuild import finish, prepare
 from services.tracker.settings import TrackerSettings
@@ -218,19 +218,33 @@ async def test_the_replay_goes_without_the_listing_indexes_but_keeps_those_the_f
 async def test_a_child_that_fails_fails_the_whole_rebuild_and_the_others_are_stopped(
     kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, postgres_url: str
 ) -> None:
-    # Share 0 of 2 blocks on a dossier the test holds locked; share 1 exits at its first commit
-    # (the tracker's fault hook), so the rebuild can only end by stopping share 0. (Should earlier tests
-    # have left enough records on share 0's partitions for a batch without that dossier, share 0 exits
-    # at its first commit as well: either way a child failed, and none may outlive the rebuild.)
+    # Share 0 of 2 blocks on an event of a dossier the test is inserting and holds uncommitted (a
+    # rebuild takes no dossier locks: its COPY of that event's row waits on the key); share 1 exits at
+    # its first commit (the tracker's fault hook), so the rebuild can only end by stopping share 0.
+    # (Should earlier tests have left enough records on share 0's partitions for a batch without that
+    # dossier, share 0 exits at its first commit as well: either way a child failed, and none may
+    # outlive the rebuild.)
     held, failing = dossier_on(0, 2), dossier_on(1, 2)
-    await publish(kafka_admin, journey(held) + journey(failing))
+    held_events = journey(held)
+    await publish(kafka_admin, held_events + journey(failing))
     target = await create_database(postgres_url, "rebuild_fail")
     await migrate.upgrade_async(target)
     settings = settings_for(target, tracker_kafka)
     engine: AsyncEngine = make_engine(target)
     try:
         async with engine.connect() as conn, conn.begin():
-            await repository.lock_dossiers(conn, [held.dossier_id])
+            first = held_events[0]
+            await conn.execute(
+                insert(event).values(
+                    event_id=str(first.id),
+                    dossier_id=held.dossier_id,
+                    event_type=first.type,
+                    version=first.schemaversion,
+                    occurred_at=first.time,
+                    source=first.source,
+                    data={},
+                )
+            )
             run = await rebuild(
                 settings,
                 target,
