@@ -23,34 +23,16 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Table, event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.shared.compat.sqlalchemy_internals import raise_as_dbapi_error
+from services.shared.compat.sqlalchemy_internals import on_driver
 from services.shared.db.schema import metadata
 
 Conflict = Literal["nothing", "update"]
 
 _ORDINAL = "bulk_ordinal"
 """The staging column that keeps the rows' order, for a table whose key a sequence gives in order."""
-
-_STARTED = "SELECT 1"
-
-
-async def driver(conn: AsyncConnection) -> Any:
-    """asyncpg's connection under ``conn``, inside ``conn``'s transaction.
-
-    SQLAlchemy's asyncpg adapter sends its BEGIN with the transaction's first statement: a COPY sent
-    before any statement would run in a transaction of its own and commit alone, so one statement is
-    sent first when none has been."""
-    raw = await conn.get_raw_connection()
-    connection = raw.driver_connection
-    assert connection is not None, "a checked-out connection has its driver's connection"
-    # asyncpg knows from the server's last answer whether a transaction is open on its connection.
-    if not connection.is_in_transaction():
-        await conn.execute(text(_STARTED))
-    return connection
 
 
 async def copy_rows(
@@ -60,8 +42,11 @@ async def copy_rows(
     fails the transaction, as a plain INSERT would."""
     if not rows:
         return
-    connection = await driver(conn)
-    await _translated(conn, connection.copy_records_to_table(table.name, records=rows, columns=list(columns)))
+
+    async def copy(connection: Any) -> None:
+        await connection.copy_records_to_table(table.name, records=rows, columns=list(columns))
+
+    await on_driver(conn, f"COPY {table.name}", copy)
 
 
 async def copy_merge(
@@ -80,21 +65,27 @@ async def copy_merge(
     sequence numbers them)."""
     if not rows:
         return []
-    connection = await driver(conn)
     staging = f"{table.name}_staging{'_ordered' if ordered else ''}"
     columns = tuple(columns)
-    created = _created.setdefault(connection, set())
-    if staging not in created:
-        await _translated(conn, connection.execute(_staging_ddl(table.name, staging, columns, ordered)))
-        _remember_on_commit(conn, created, staging)
     records: Sequence[tuple[Any, ...]] = [(*row, n) for n, row in enumerate(rows)] if ordered else rows
     names = [*columns, _ORDINAL] if ordered else list(columns)
-    await _translated(conn, connection.copy_records_to_table(staging, records=records, columns=names))
     statement = _merge_sql(table.name, staging, columns, conflict, returning, ordered)
-    if returning is None:
-        await _translated(conn, connection.execute(statement))
-        return []
-    return [row[0] for row in await _translated(conn, connection.fetch(statement))]
+
+    async def merge(connection: Any) -> list[Any]:
+        created = _created.setdefault(connection, set())
+        if staging not in created:
+            await connection.execute(_staging_ddl(table.name, staging, columns, ordered))
+            _remember_on_commit(conn, created, staging)
+        await connection.copy_records_to_table(staging, records=records, columns=names)
+        if returning is None:
+            await connection.execute(statement)
+            return []
+        return [row[0] for row in await connection.fetch(statement)]
+
+    # In the caller's transaction, begun first if no statement has begun it; a driver error is raised
+    # as SQLAlchemy's own (a lost connection reads as the database unavailable: retried, never
+    # dead-lettered).
+    return await on_driver(conn, statement, merge)
 
 
 _created: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
@@ -164,33 +155,3 @@ def _merge_sql(
     if returning is not None:
         sql += f" RETURNING {returning}"
     return sql
-
-
-async def _translated(conn: AsyncConnection, awaitable: Any) -> Any:
-    """Await a call on asyncpg's connection; its errors reach the caller as SQLAlchemy's would, so a
-    lost connection still reads as the database being unavailable (retried, never dead-lettered)."""
-    try:
-        return await awaitable
-    except Exception as error:
-        raise _as_sqlalchemy(conn, error) from error
-
-
-def _as_sqlalchemy(conn: AsyncConnection, error: Exception) -> BaseException:
-    dbapi = conn.dialect.loaded_dbapi
-    if isinstance(error, dbapi.Error):
-        translated: BaseException = error
-    else:
-        try:
-            # The adapter's own translation of asyncpg's exceptions into its DB-API ones (what its
-            # cursor does), which also notes a closed connection.
-            raise_as_dbapi_error(conn.sync_connection.connection.dbapi_connection, error)  # type: ignore[union-attr]
-        except dbapi.Error as adapted:
-            translated = adapted
-    invalidated = conn.dialect.is_disconnect(translated, None, None)  # type: ignore[arg-type]
-    return DBAPIError.instance(
-        None,
-        None,
-        translated,
-        dbapi.Error,
-        connection_invalidated=invalidated,
-    )
