@@ -19,7 +19,7 @@ from contracts.values import AwareTime
 from services.shared.calendar import to_vietnam_time
 from services.shared.legal_rules import LegalRules
 from services.shared.timeliness import Timeliness
-from services.tracker import handlers
+from services.tracker import lookups
 from services.tracker.adapters.repository import utc
 from services.tracker.domain import AnomalyReason, Custody, HistoryEntry, Step
 from services.tracker.timeliness import agency_grade
@@ -329,7 +329,7 @@ def breaches_of(entries: Iterable[HistoryEntry]) -> list[BreachOut]:
     return out
 
 
-def detail_of(detail: handlers.DossierDetail, today: date, legal: LegalRules) -> DossierDetailOut:
+def detail_of(detail: lookups.DossierDetail, today: date, legal: LegalRules) -> DossierDetailOut:
     row = detail.row
     history = [step.entry for step in detail.view.steps]
     return DossierDetailOut(

@@ -39,7 +39,7 @@ from services.shared.http import (
     parameter_error,
 )
 from services.shared.legal_rules import LegalRules, default_legal_rules
-from services.tracker import handlers
+from services.tracker import lookups
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, utc
 from services.tracker.answers import (
@@ -230,7 +230,7 @@ async def public_lookup(
     ref = normalised_reference(reference, ("path", "reference"))
     # The peer address as Starlette gives it; which proxies may set it is the HTTP server's business.
     client = request.client.host if request.client else "unknown"
-    answer = await handlers.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
+    answer = await lookups.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
     if answer.retry_after is not None:
         ctx.metrics.public_lookups.labels("rate_limited").inc()
         raise ProblemError(
@@ -260,7 +260,7 @@ async def get_dossier(
     dossier_id: Annotated[str, PathParam(pattern=UUID_PATTERN, description="The dossier id.")],
 ) -> DossierDetailOut:
     async with ctx.engine.connect() as conn:
-        detail = await handlers.dossier_detail(conn, dossier_id, caller, ctx.due)
+        detail = await lookups.dossier_detail(conn, dossier_id, caller, ctx.due)
     if detail is None:
         raise ProblemError(404, "not_found", "no such dossier within this credential's scope")
     return detail_of(detail, ctx.today(), ctx.legal)
@@ -308,8 +308,8 @@ async def list_dossiers(
     )
     try:
         async with ctx.engine.connect() as conn:
-            rows = await handlers.list_dossiers(conn, where, caller, after, limit + 1)
-    except handlers.OutOfScopeError as exc:
+            rows = await lookups.list_dossiers(conn, where, caller, after, limit + 1)
+    except lookups.OutOfScopeError as exc:
         raise ProblemError(403, "forbidden", str(exc)) from None
     page = rows[:limit]
     next_cursor = None
@@ -341,7 +341,7 @@ async def list_anomalies(
         raise ProblemError(403, "forbidden", "only operators list anomalies")
     after = decode_cursor(ctx.cursors, cursor, "anomaly") if cursor else None
     async with ctx.engine.connect() as conn:
-        rows = await handlers.list_anomalies(conn, reason, after, limit + 1)
+        rows = await lookups.list_anomalies(conn, reason, after, limit + 1)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
