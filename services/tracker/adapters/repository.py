@@ -174,49 +174,7 @@ def dossier_row(view: DossierView) -> dict[str, Any]:
     return dict(zip(_DOSSIER_ROW_COLUMNS, dossier_record(view), strict=True))
 
 
-_DOSSIER_ROW_COLUMNS = (
-    "dossier_id",
-    "stage",
-    "stage_since",
-    "custody_kind",
-    "custody_code",
-    "custody_office",
-    "service_form",
-    "procedure_code",
-    "agency_code",
-    "origin_post_office",
-    "item_id",
-    "result_item_id",
-    "agency_dossier_code",
-    "is_open",
-    "clock",
-    "due_date",
-    "expected_date",
-    "accepted_at",
-    "filed_at",
-    "received_at",
-    "result_ready_at",
-    "refused_at",
-    "picked_up_at",
-    "first_attempt_at",
-    "delivered_at",
-    "closed_at",
-    "inbound_due_date",
-    "agency_due_date",
-    "appointment_date",
-    "return_due_date",
-    "delay_notified",
-    "outcome",
-    "failed_attempts",
-    "phone_digest",
-    "start_event_id",
-    "event_count",
-    "anomaly_count",
-    "first_event_at",
-    "last_event_at",
-    "last_event_type",
-    "last_event_id",
-)
+_DOSSIER_ROW_COLUMNS = tuple(c.name for c in dossier.columns if c.name != "contact_erased_at")
 """The dossier row's columns the fold writes (not ``contact_erased_at``: only an erasure sets it)."""
 
 
