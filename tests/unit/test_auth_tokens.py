@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.shared.auth import CredentialError, Role, TokenSigner
+from services.shared.auth.tokens import CLOCK_SKEW_SECONDS
 
 SECRET = "s" * 32
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -125,3 +126,34 @@ def test_the_verified_claims_carry_the_signed_expiry() -> None:
     )
 
     assert signer.verify_claims(token, now=NOW).expires_at == NOW + timedelta(hours=5)
+
+
+def test_a_credential_issued_within_the_clock_skew_ahead_is_accepted_and_beyond_it_refused() -> None:
+    # Hosts' clocks differ by a little: a credential another host issued up to CLOCK_SKEW_SECONDS in
+    # this host's future is ours; one issued later than that was not issued by us.
+    signer = TokenSigner(SECRET)
+    skew = timedelta(seconds=CLOCK_SKEW_SECONDS)
+    _, at_the_limit = signer.issue(
+        subject="o", role=Role.OPERATOR, scope=None, now=NOW + skew, valid_for=timedelta(hours=1)
+    )
+    _, beyond = signer.issue(
+        subject="o",
+        role=Role.OPERATOR,
+        scope=None,
+        now=NOW + skew + timedelta(seconds=1),
+        valid_for=timedelta(hours=1),
+    )
+
+    assert signer.verify(at_the_limit, now=NOW).subject == "o"
+    with pytest.raises(CredentialError, match=r"^the credential is not valid yet$"):
+        signer.verify(beyond, now=NOW)
+
+
+def test_an_expired_credential_is_refused_saying_so() -> None:
+    signer = TokenSigner(SECRET)
+    _, token = signer.issue(
+        subject="o", role=Role.OPERATOR, scope=None, now=NOW, valid_for=timedelta(hours=1)
+    )
+
+    with pytest.raises(CredentialError, match=r"^the credential has expired$"):
+        signer.verify(token, now=NOW + timedelta(hours=2))
