@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     true,
 )
 
@@ -44,6 +45,9 @@ clock = Table(
     Column("province", String(32), nullable=False),
     Column("field_key", String(40), nullable=False),
     Column("route", String(32), nullable=False),
+    # The procedure (thủ tục) of the dossier, for the reports' top late procedures (ta_0003; null on
+    # clocks finished before it and until the procedure is known).
+    Column("procedure_code", String(64), nullable=True),
     Column("agency_code", String(32), nullable=True),
     Column("post_office_code", String(16), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
@@ -95,4 +99,75 @@ tally = Table(
     Column("working_days", Integer, primary_key=True),
     Column("count", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
+)
+
+# --------------------------------------------------------------------------- quality (ta_0003)
+# The ISO 9001 loop (services/turnaround/quality): nonconformities, their audit trail, and the periodic
+# reports. A module of turnaround because it is measured on turnaround's stored clocks and opened in the
+# transaction that applies the breaching event (the inbox makes that exactly once across replays).
+
+# One row per breach the rules define. `occurrence` tells apart two breaches of the same kind on one
+# dossier (e.g. the leg, or the delay notice's number); the unique key is what opens each exactly once.
+# The row id is derived from that key (uuid5), so a replay computes the same id.
+nonconformity = Table(
+    "quality_nonconformity",
+    metadata,
+    Column("nonconformity_id", String(36), primary_key=True),
+    Column("dossier_id", String(36), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("occurrence", String(40), nullable=False),
+    Column("leg", String(24), nullable=True),
+    # The unit that must analyse it: "agency" or "post_office", and its code.
+    Column("responsible_kind", String(16), nullable=False),
+    Column("responsible_code", String(32), nullable=False),
+    Column("province", String(32), nullable=False),
+    Column("procedure_code", String(64), nullable=True),
+    # The rule broken: the rule set in force (deploy/rules) and the article it cites.
+    Column("rule_set", String(64), nullable=False),
+    Column("article", String(160), nullable=False),
+    # The facts that show the breach: dates, codes and counts only, never personal data.
+    Column("facts", JSON, nullable=False),
+    # When the breach happened (the event's time), and when it was recorded here.
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("cause", Text, nullable=True),
+    Column("correction", Text, nullable=True),
+    Column("corrective_action", Text, nullable=True),
+    Column("verification", Text, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    # Bumped by every change: a change made on a stale version is refused (no lost update between staff).
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dossier_id", "kind", "occurrence", name="uq_quality_nonconformity_breach"),
+    Index("ix_quality_nonconformity_responsible", "responsible_kind", "responsible_code", "state"),
+    Index("ix_quality_nonconformity_detected_at", "detected_at"),
+)
+
+# Who changed what and when, one row per change of a nonconformity (append-only).
+nonconformity_audit = Table(
+    "quality_nonconformity_audit",
+    metadata,
+    Column("nonconformity_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# A periodic report, generated once per period and scope (the key), kept as the JSON every format is
+# rendered from, so the CSV, XLSX and PDF of a period always hold the same numbers.
+report = Table(
+    "quality_report",
+    metadata,
+    Column("period", String(8), primary_key=True),
+    Column("scope_kind", String(16), primary_key=True),
+    Column("scope_code", String(32), primary_key=True),
+    Column("generated_at", DateTime(timezone=True), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("body", JSON, nullable=False),
 )
