@@ -303,6 +303,8 @@ class Clock:
     route: str  # route class of a postal leg, "" for the agency clock
     agency_code: str | None = None
     post_office_code: str | None = None
+    procedure_code: str | None = None
+    """The dossier's procedure (thủ tục), for the quality reports' top late procedures."""
     finished_at: datetime | None = None
     finished_day: date | None = None
     working_days: int | None = None
@@ -382,6 +384,7 @@ def _inbound_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         route=route.value,
         agency_code=f.agency_code,
         post_office_code=f.accepting_post_office,
+        procedure_code=f.procedure_code,
     )
     if f.handed_over_at is not None:
         return _finish(clock, f.handed_over_at, rules.calendar)
@@ -413,6 +416,7 @@ def _agency_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         route="",
         agency_code=f.agency_code,
         post_office_code=f.handover_post_office,
+        procedure_code=f.procedure_code,
     )
     delay_used = False
     requests = 0
@@ -487,6 +491,7 @@ def _return_clock(f: Facts, rules: ClockRules, fkey: str) -> Clock | None:
         route=route.value,
         agency_code=f.agency_code,
         post_office_code=f.pickup_post_office,
+        procedure_code=f.procedure_code,
     )
     if f.first_attempt_at is not None:
         return _finish(clock, f.first_attempt_at, rules.calendar)
@@ -521,6 +526,7 @@ def reconcile(stored: Clock | None, derived: Clock, facts: Facts) -> tuple[Clock
                 field_key=derived.field_key,
                 agency_code=derived.agency_code,
                 post_office_code=derived.post_office_code,
+                procedure_code=derived.procedure_code,
                 counted=True,
             )
             return classified, True

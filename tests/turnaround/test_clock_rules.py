@@ -421,7 +421,9 @@ def test_a_return_leg_finished_before_its_procedure_is_known_is_counted_once_it_
     complete = facts_of(*postal, registration)
     classified, count = domain.reconcile(kept, domain.clocks_of(complete, rules)[Leg.RETURN_POSTAL], complete)
     assert count and classified.counted
-    assert classified == replace(kept, field_key=rules.catalog.get(PASSPORT).field_key, counted=True)
+    assert classified == replace(
+        kept, field_key=rules.catalog.get(PASSPORT).field_key, procedure_code=PASSPORT, counted=True
+    )
     assert domain.reconcile(classified, classified, complete) == (classified, False), "counted once"
 
 
@@ -492,6 +494,7 @@ def test_inbound_clock_shows_the_agency_the_post_office_and_when_it_started(rule
         route="same_province",
         agency_code=AGENCY_H22,
         post_office_code=HANOI_PO,
+        procedure_code=PASSPORT,
     )
     done = clocks(rules, accepted(vn(2026, 3, 9, 8, 30)), handed_over(vn(2026, 3, 11, 16)))
     assert (done[Leg.INBOUND_POSTAL].finished_at, done[Leg.INBOUND_POSTAL].finished_day) == (
@@ -518,6 +521,7 @@ def test_agency_clock_shows_the_agency_and_the_post_office_that_handed_the_dossi
         route="",
         agency_code=AGENCY_H22,
         post_office_code=HANOI_PO,
+        procedure_code=PASSPORT,
     )
 
 
