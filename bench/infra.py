@@ -237,10 +237,13 @@ class Service:
         if self._sampler is not None:
             self._sampler.cancel()
         code = await self.process.stop(timeout_s)
-        if self._profiler is not None:
-            # py-spy writes its output once the process it samples is gone.
-            await asyncio.to_thread(self._profiler.wait, 30)
+        await self.profiled()
         return code
+
+    async def profiled(self) -> None:
+        """Until py-spy has written its output, which it does once the process it samples is gone."""
+        if self._profiler is not None:
+            await asyncio.to_thread(self._profiler.wait, 30)
 
     async def wait(self) -> int:
         while self.process.running():

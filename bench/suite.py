@@ -81,7 +81,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         default="1,2,4",
         help="consumer processes sharing the group, one throughput run for each count (default 1,2,4)",
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy the tracker consumer (work dir)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the tracker consumer and the one-process rebuilds (work dir)",
+    )
     parser.add_argument(
         "--secure-bootstrap-servers",
         help="a second broker, of `kafka.sh start-secure` (SASL_SSL, SCRAM, ACLs): the tracker and intake "
@@ -149,7 +153,12 @@ async def _run(options: argparse.Namespace, command: str) -> dict[str, Any]:
                 dossiers += population.count
             contention = machine.Contention(pid_files).start()
             say(f"rebuild of {published + preexisting:,} events (one process) ...")
-            rebuilt = await tracker.rebuild(env, published if not preexisting else None, say)
+            rebuilt = await tracker.rebuild(
+                env,
+                published if not preexisting else None,
+                say,
+                profile=env.work_dir / f"profile-rebuild-{size}.txt" if options.profile else None,
+            )
             sizes.append(_rebuild_result(rebuilt, contention.finish()))
         benches["rebuild"] = sizes[-1]
         benches["rebuild_sizes"] = sizes

@@ -338,9 +338,10 @@ async def rebuild(
     say: Say,
     extra_env: dict[str, str] | None = None,
     processes: int = 1,
+    profile: Path | None = None,
 ) -> Rebuild:
     """The rebuild command into an empty database (``--processes``); ``expected`` events stored, when it
-    is known."""
+    is known. ``profile``: py-spy samples the (first) rebuild process into that file."""
     database = await new_database(env.admin_url, "rebuild")
     ends = await end_offsets(env.bootstrap, TOPICS, env.security)
     total = sum(ends.values())
@@ -360,10 +361,14 @@ async def rebuild(
         service_env(env, database, "tracker", **(extra_env or {})),
         env.work_dir / "logs",
     )
+    if profile is not None:
+        service.profile(profile)
     code = await service.wait()
     seconds = time.monotonic() - started
-    # The rebuild and its children, reaped once each has exited (nothing else of the bench exits now).
+    # The rebuild and its children, reaped once each has exited (nothing else of the bench exits now);
+    # py-spy is reaped after this, so its own CPU is not counted.
     cpu = max(service.cpu_s, _children_cpu_s() - cpu_before)
+    await service.profiled()
     if code != 0:
         raise RuntimeError(f"the rebuild exited with {code}:\n{service.log_path.read_text()[-3000:]}")
     engine = make_engine(database)

@@ -51,7 +51,7 @@ from services.tracker.handlers import PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
 from services.tracker.rebuild import Lane
 from services.tracker.settings import TrackerSettings
-from services.tracker.write_back import CAPACITY, WriteBackViews
+from services.tracker.write_back import WriteBackViews
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = {topic.name: topic.partitions for topic in TOPICS}
@@ -179,7 +179,12 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="print cProfile's top frames (slower)")
     parser.add_argument("--rebuild", action="store_true", help="as a rebuild lane (write-back cache)")
     parser.add_argument("--by-time", action="store_true", help="all partitions at once, in time order")
-    parser.add_argument("--capacity", type=int, default=CAPACITY, help="views in the rebuild's cache")
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=TrackerSettings.model_fields["rebuild_cache_views"].default,
+        help="views in the rebuild's cache",
+    )
     options = parser.parse_args(argv)
 
     started = time.monotonic()

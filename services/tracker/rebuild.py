@@ -39,7 +39,7 @@ from services.tracker.consumers import TOPICS, TrackerBatchProcessor
 from services.tracker.handlers import PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
 from services.tracker.settings import TrackerSettings
-from services.tracker.write_back import CAPACITY, WriteBackViews
+from services.tracker.write_back import WriteBackViews
 
 Out = Callable[[str], None]
 
@@ -185,7 +185,7 @@ async def rebuild(
     topics: Sequence[Topic] = TOPICS,
     progress: Out | None = None,
     share: Share | None = None,
-    capacity: int = CAPACITY,
+    capacity: int | None = None,
 ) -> RebuildSummary:
     """Replay the topics from their beginning into an empty database, up to the end offsets seen at start.
 
@@ -193,7 +193,8 @@ async def rebuild(
     dead-letter topics already); no stage change is published. With ``share``, only that share of the
     partitions, into a database the parent process migrated and found empty (the other shares are
     writing into it meanwhile, so it is neither migrated nor checked here). ``capacity``: the dossier
-    views each lane keeps in memory (services.tracker.write_back).
+    views each lane keeps in memory (services.tracker.write_back), by default the setting
+    ``rebuild_cache_views``.
     """
     started = time.monotonic()
     counts = await partition_counts(settings.kafka_bootstrap_servers, topics, kafka_security_of(settings))
@@ -205,7 +206,8 @@ async def rebuild(
     try:
         heap.settle(full_collection_every=FULL_COLLECTION_EVERY)  # as the live consumer (app.py)
         mine = (share or WHOLE).partitions(count)
-        lane = functools.partial(_lane_processor, settings, engine, summary, capacity)
+        views = settings.rebuild_cache_views if capacity is None else capacity
+        lane = functools.partial(_lane_processor, settings, engine, summary, views)
         await _replay(settings, topics, mine, lane, summary, progress)
     finally:
         await engine.dispose()

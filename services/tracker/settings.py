@@ -84,6 +84,15 @@ class TrackerSettings(PhoneCheckSettings):
         ge=16_384,
         description="Most bytes fetched ahead from one partition (Kafka still returns a larger record).",
     )
+    # A rebuild keeps each lane's dossier views in memory between batches (services/tracker/write_back.py):
+    # about 2 KiB a view. Enough for the dossiers under way at any point of the log is enough; beyond
+    # it, a dossier waiting longest (after the ended ones) is written and read again when its next
+    # event comes. Size it by memory: two lanes of 20,000 hold ~80 MiB.
+    rebuild_cache_views: int = Field(
+        20_000,
+        ge=1,
+        description="Dossier views a rebuild keeps in memory per lane between batches (about 2 KiB each).",
+    )
     outbox_batch: int = Field(2000, ge=1, le=10_000, description="Most stage changes published per round.")
     outbox_idle_s: float = Field(
         0.5, gt=0, description="How often the outbox is polled when no commit woke the relay."

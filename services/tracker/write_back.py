@@ -16,24 +16,32 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
+from contracts.enums import Stage
 from services.tracker.domain import DossierView
 
-CAPACITY = 20_000
-"""Views per lane. A cached view holds about 2 KiB (measured with tracemalloc, steps dropped): ~40 MiB
-per lane, ~80 MiB for the default two lanes. A lane's working set is the dossiers whose journeys are
-under way at the point of the log it replays (days of traffic), far fewer than the log's dossiers."""
+ENDED = frozenset({Stage.DELIVERED, Stage.RETURNED_TO_AGENCY, Stage.WITHDRAWN, Stage.LOST, Stage.CLOSED})
+"""Stages after which a journey expects no more events: such a view leaves the cache before any other.
+A least-recently-touched order alone would keep a dossier delivered a moment ago and let go of one
+waiting days for the agency's answer, which comes back (a read of its row, and a second write). Only an
+order of eviction: a late event for an ended dossier reads its row like any other miss."""
 
 
 class WriteBackViews:
     """Dossier views by id, least recently touched first, and which of them the database lacks."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int) -> None:
+        """``capacity``: views kept (TrackerSettings.rebuild_cache_views). A cached view holds about
+        2 KiB (measured with tracemalloc, steps dropped). A lane's working set is the dossiers whose
+        journeys are under way at the point of the log it replays (days of traffic), far fewer than the
+        log's dossiers."""
         if capacity < 1:
             raise ValueError("a write-back cache holds at least one view")
         self._capacity = capacity
         # A dict keeps insertion order: a touched view is moved to the end, the front is the eldest.
         self._views: dict[str, DossierView] = {}
         self._dirty: set[str] = set()
+        # The cached views whose journey ended (``ENDED``), eldest first: the first to leave.
+        self._ended: dict[str, None] = {}
 
     def __len__(self) -> int:
         return len(self._views)
@@ -59,11 +67,12 @@ class WriteBackViews:
         if overflow <= 0:
             return []
         chosen: list[str] = []
-        for dossier_id in views:
-            if dossier_id not in touched:
-                chosen.append(dossier_id)
-                if len(chosen) == overflow:
-                    break
+        for candidates in (self._ended, views):
+            for dossier_id in candidates:
+                if dossier_id not in touched and (candidates is self._ended or dossier_id not in self._ended):
+                    chosen.append(dossier_id)
+                    if len(chosen) == overflow:
+                        return chosen
         return chosen
 
     def dirty(self, ids: Iterable[str]) -> list[DossierView]:
@@ -78,10 +87,11 @@ class WriteBackViews:
     ) -> None:
         """A batch committed: its ``evicted`` views were written and leave, its new ``views`` are kept
         (unwritten), and ``written`` ones are kept as the database now holds them."""
-        cache, dirty = self._views, self._dirty
+        cache, dirty, ended = self._views, self._dirty, self._ended
         for dossier_id in evicted:
             cache.pop(dossier_id, None)
             dirty.discard(dossier_id)
+            ended.pop(dossier_id, None)
         for view in views:
             dossier_id = view.dossier_id
             cache.pop(dossier_id, None)
@@ -90,11 +100,19 @@ class WriteBackViews:
             view.__dict__["steps"] = ()
             cache[dossier_id] = view
             dirty.add(dossier_id)
+            self._mark_ended(view)
         for view in written:
             dossier_id = view.dossier_id
             cache.pop(dossier_id, None)
             cache[dossier_id] = view
             dirty.discard(dossier_id)
+            self._mark_ended(view)
+
+    def _mark_ended(self, view: DossierView) -> None:
+        ended = self._ended
+        ended.pop(view.dossier_id, None)
+        if view.stage in ENDED:
+            ended[view.dossier_id] = None
 
     def all_written(self) -> None:
         """Every dirty view was written (the end of the replay) and committed."""

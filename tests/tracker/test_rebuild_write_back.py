@@ -8,6 +8,7 @@ import itertools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from contracts.enums import ErasureReason, ServiceForm
+from contracts.enums import ErasureReason, ServiceForm, Stage
 from contracts.envelope import Envelope
 from contracts.events import Event
 from services.shared.consuming import BatchProcessor, DeadLetter, RawRecord
@@ -176,3 +177,35 @@ def test_the_eldest_views_not_in_the_batch_leave_first() -> None:
     assert [v.dossier_id for v in views.dirty([second.dossier_id])] == [second.dossier_id]
     views.committed([fourth], [second.dossier_id])
     assert views.split([second.dossier_id, fourth.dossier_id])[1] == [second.dossier_id]
+
+
+def test_a_view_whose_journey_ended_leaves_before_an_elder_one_still_under_way() -> None:
+    views = WriteBackViews(capacity=3)
+    waiting, delivered, closed, newcomer = (DossierView(str(uuid.uuid4())) for _ in range(4))
+    under_way = DossierView(waiting.dossier_id, stage=Stage.PROCESSING)
+    views.committed([under_way], [])
+    views.committed([replace(delivered, stage=Stage.DELIVERED), replace(closed, stage=Stage.CLOSED)], [])
+
+    # The agency's answer for `waiting` is days away, yet the delivered dossier leaves first.
+    assert views.evictions({newcomer.dossier_id}) == [delivered.dossier_id]
+    assert views.evictions({newcomer.dossier_id, DossierView(str(uuid.uuid4())).dossier_id}) == [
+        delivered.dossier_id,
+        closed.dossier_id,
+    ]
+    # A batch holding an ended dossier keeps it; then the eldest under way goes.
+    assert views.evictions({newcomer.dossier_id, delivered.dossier_id, closed.dossier_id}) == [
+        waiting.dossier_id
+    ]
+
+
+def test_a_view_whose_journey_resumes_is_no_longer_first_to_leave() -> None:
+    views = WriteBackViews(capacity=2)
+    returned, other, newcomer = (DossierView(str(uuid.uuid4())) for _ in range(3))
+    views.committed([replace(returned, stage=Stage.DELIVERED), replace(other, stage=Stage.PROCESSING)], [])
+    # A late event moved it on again (the fold put it in its place): an ordinary view now.
+    views.committed([replace(returned, stage=Stage.DELIVERY_FAILED)], [])
+
+    assert views.evictions({newcomer.dossier_id}) == [other.dossier_id]
+    # Evicted and written, it is forgotten as ended too.
+    views.committed([replace(newcomer, stage=Stage.DELIVERED)], [other.dossier_id])
+    assert views.evictions({DossierView(str(uuid.uuid4())).dossier_id}) == [newcomer.dossier_id]
