@@ -6,8 +6,10 @@ from the clocks the scenario finished and left open, the events and poison recor
 alerts its scheduler ticks raised, and the scrapes Prometheus made. A panel query without an entry, or
 an entry without a panel query, fails. The drilldown is run for two provinces.
 
-What is covered: every panel of the four dashboards. The post office, agency and tracker services are
-not started here (they are built in parallel): their scrape jobs get no targets, so panels over
+What is covered: every panel of the five dashboards (the quality objectives' from an objectives file the
+test writes and nonconformities it registers, counted back from the clocks and the table). The post
+office, agency and tracker services are not started here (they are built in parallel): their scrape jobs
+get no targets, so panels over
 `http_requests_total`, `up`, `faststream_*` and `dossier_consumer_*` are answered by the turnaround job
 alone, which exports all of them.
 
