@@ -878,7 +878,121 @@ PIPELINE = Board(
     ),
 )
 
-BOARDS: tuple[Board, ...] = (NATIONAL, DRILLDOWN, POSTAL, PIPELINE)
+# The quality objectives (services/turnaround/quality/objective_metrics.py): gauges every replica exports
+# alike, deduplicated with max by the objective's labels (objectives) or max without instance.
+_OBJECTIVE = "objective, scope"
+_OPEN_NC = "max without (instance) (quality_nonconformities_open)"
+QUALITY = Board(
+    uid="quality-objectives",
+    title="Quality objectives",
+    description="ISO 9001 quality objectives (deploy/quality/objectives.yaml) against their measurement in "
+    "the current period, per scope; open nonconformities by responsible unit kind, province and age.",
+    rows=(
+        Row(
+            "Objectives (current period of each)",
+            (
+                Panel(
+                    "table",
+                    "Objective vs measured, per scope",
+                    (
+                        Query(f"max by ({_OBJECTIVE}) (quality_objective_target)", "target"),
+                        Query(f"max by ({_OBJECTIVE}) (quality_objective_value)", "measured"),
+                        Query(f"max by ({_OBJECTIVE}) (quality_objective_met)", "met"),
+                    ),
+                    width=12,
+                    height=8,
+                    description="Target and measured value (percent on time, or a count of "
+                    "nonconformities) of each objective in its current month, quarter, half-year or year; "
+                    "an objective without a measured value is not measurable yet (nothing finished).",
+                ),
+                Panel(
+                    "stat",
+                    "Objectives met",
+                    (Query("count(max by (objective) (quality_objective_met) == 1) or vector(0)"),),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "stat",
+                    "Objectives not met",
+                    (Query("count(max by (objective) (quality_objective_met) == 0) or vector(0)"),),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "stat",
+                    "Objectives not measurable",
+                    (
+                        Query(
+                            "count(max by (objective) (quality_objective_target) unless on (objective) "
+                            "max by (objective) (quality_objective_value)) or vector(0)"
+                        ),
+                    ),
+                    width=4,
+                    height=4,
+                    description="No dossier finished the measured leg in the period yet: neither met nor "
+                    "missed.",
+                ),
+                Panel(
+                    "timeseries",
+                    "Measured value over time, per objective and scope",
+                    (
+                        Query(
+                            f"max by ({_OBJECTIVE}) (quality_objective_value)",
+                            "{{scope}} {{objective}}",
+                            False,
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                ),
+            ),
+        ),
+        Row(
+            "Open nonconformities",
+            (
+                Panel(
+                    "bargauge",
+                    "Open nonconformities by responsible unit kind and age",
+                    (Query(f"sum by (responsible_kind, age) ({_OPEN_NC})", "{{responsible_kind}} {{age}}"),),
+                    width=8,
+                    height=8,
+                    description="Not yet closed, by how long ago the breach happened (calendar days).",
+                ),
+                Panel(
+                    "bargauge",
+                    "Open nonconformities by province",
+                    (Query(f"sum by (province) ({_OPEN_NC})", "{{province}}"),),
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "stat",
+                    "Open for 30 days or more",
+                    (
+                        Query(
+                            "sum(max without (instance) "
+                            '(quality_nonconformities_open{age=~"30d_to_90d|over_90d"})) or vector(0)'
+                        ),
+                    ),
+                    width=4,
+                    height=4,
+                ),
+                Panel(
+                    "stat",
+                    "Age of the objectives' metrics",
+                    (Query("time() - max(quality_objectives_snapshot_timestamp_seconds)"),),
+                    unit="s",
+                    width=4,
+                    height=4,
+                ),
+            ),
+        ),
+    ),
+    tags=("dossier-post", "quality"),
+)
+
+BOARDS: tuple[Board, ...] = (NATIONAL, DRILLDOWN, POSTAL, PIPELINE, QUALITY)
 
 
 def render() -> dict[str, str]:

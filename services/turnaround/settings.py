@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -24,4 +26,12 @@ class TurnaroundSettings(HttpServiceSettings):
     lag_groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Other consumer groups to export lag for, as JSON: {group: [topic, ...]}.",
+    )
+    objectives_file: Path | None = Field(
+        None,
+        description="The quality objectives file (YAML, validated at start); unset: the repository's "
+        "deploy/quality/objectives.yaml.",
+    )
+    objectives_refresh_s: float = Field(
+        60.0, gt=0, description="How often the quality objectives' metrics are re-read from the database."
     )

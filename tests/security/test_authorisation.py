@@ -261,6 +261,25 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         ),
         **dict.fromkeys(REFUSED, DENIED),
     },
+    # Quality objectives: every staff caller lists those of the scopes it may read (scopes.may_read);
+    # another unit's objective answers like an unknown one. The matrix reads the shipped objective of
+    # post office A (100000).
+    ("turnaround", "GET", "/quality/objectives"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=OK,
+        agency_x=OK,
+        agency_y=OK,
+        operator=OK,
+    ),
+    ("turnaround", "GET", "/quality/objectives/{objective_id}/measurements"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=HIDDEN,
+        agency_x=HIDDEN,
+        agency_y=HIDDEN,
+        operator=OK,
+    ),
 }
 
 # --------------------------------------------------------------------------- requests
@@ -435,6 +454,9 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
             return path, {"agency": AGENCY_X}, None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     if service == "turnaround":
+        if path == "/quality/objectives/{objective_id}/measurements":
+            objective = "inbound-postal-on-time-100000-monthly"
+            return path.replace("{objective_id}", objective), {"period": "2026-03"}, None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     raise AssertionError(f"no request for {service} {method} {path}: add it to the matrix")
 
@@ -480,8 +502,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 37)
-    assert len(CELLS) == 37 * 15 == 555
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 39)
+    assert len(CELLS) == 39 * 15 == 585
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

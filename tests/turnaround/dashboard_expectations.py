@@ -495,6 +495,152 @@ def _overdue_table(rows: Result, f: Facts) -> None:
     assert got == want, f"got {sorted(got)}, want {sorted(want)}"
 
 
+# --------------------------------------------------------------------------- quality objectives
+
+# The objectives file the dashboard test serves. Each is measurable from the facts because every clock of
+# its leg that the scenario finishes falls in its current period on the judging day (11 March 2026): the
+# agency and return legs finish in March, the inbound legs in February and March (the first quarter).
+# Passports are told by their field (xuat_nhap_canh): none of their agency clocks finishes.
+QUALITY_OBJECTIVES: list[dict[str, Any]] = [
+    {
+        "id": "agency-on-time-monthly",
+        "scope": {"kind": "national"},
+        "measure": "on_time_share",
+        "leg": AG,
+        "target": {"at_least": 95},
+        "period": "month",
+    },
+    {
+        "id": "inbound-on-time-quarterly",
+        "scope": {"kind": "national"},
+        "measure": "on_time_share",
+        "leg": IN,
+        "target": {"at_least": 80},
+        "period": "quarter",
+    },
+    {
+        "id": "return-on-time-hcmc-monthly",
+        "scope": {"kind": "province", "code": "ho_chi_minh"},
+        "measure": "on_time_share",
+        "leg": RET,
+        "target": {"at_least": 98},
+        "period": "month",
+    },
+    {
+        "id": "passport-on-time-quarterly",
+        "scope": {"kind": "national"},
+        "procedure_code": "1.001456",
+        "measure": "on_time_share",
+        "leg": AG,
+        "target": {"at_least": 95},
+        "period": "quarter",
+    },
+    {
+        "id": "late-notices-quarterly",
+        "scope": {"kind": "national"},
+        "measure": "nonconformity_count",
+        "nonconformity_kind": "late_delay_notice",
+        "target": {"at_most": 0},
+        "period": "quarter",
+    },
+]
+_PASSPORT_FIELD = "xuat_nhap_canh"
+OPEN_AGE_BANDS = ("under_7d", "7d_to_30d", "30d_to_90d", "over_90d")
+
+
+def objective_scope(objective: dict[str, Any]) -> str:
+    scope = objective["scope"]
+    return scope["kind"] if scope["kind"] == "national" else f"{scope['kind']}:{scope['code']}"
+
+
+def objective_figures(f: Facts, objective: dict[str, Any]) -> tuple[int, int | None]:
+    """(numerator, denominator) from the scenario's finished clocks, or the count of late delay notices
+    the test counted in the nonconformity table (f.extra["late_delay_notices"])."""
+    if objective["measure"] == "nonconformity_count":
+        return int(f.extra["late_delay_notices"]), None
+    scope = objective["scope"]
+    clocks = [
+        c
+        for c in f.finished
+        if c.leg == objective["leg"]
+        and (scope["kind"] != "province" or c.province == scope["code"])
+        and ("procedure_code" not in objective or c.field == _PASSPORT_FIELD)
+    ]
+    return sum(1 for c in clocks if _not_late(c)), len(clocks)
+
+
+def objective_value(f: Facts, objective: dict[str, Any]) -> float | None:
+    """A percent with two decimals rounded down, or the count; None when nothing finished."""
+    numerator, denominator = objective_figures(f, objective)
+    if denominator is None:
+        return float(numerator)
+    if denominator == 0:
+        return None
+    return (numerator * 10000 // denominator) / 100
+
+
+def objective_met(f: Facts, objective: dict[str, Any]) -> bool | None:
+    value = objective_value(f, objective)
+    if value is None:
+        return None
+    target: dict[str, float] = objective["target"]
+    return value >= target["at_least"] if "at_least" in target else value <= target["at_most"]
+
+
+def _per_objective(f: Facts, of: Callable[[dict[str, Any]], float | None]) -> dict[Key, float]:
+    values = {(o["id"], objective_scope(o)): of(o) for o in QUALITY_OBJECTIVES}
+    return {k: float(v) for k, v in values.items() if v is not None}
+
+
+def _verdicts(f: Facts, met: bool | None) -> float:
+    return float(sum(1 for o in QUALITY_OBJECTIVES if objective_met(f, o) is met))
+
+
+def _open_nc(f: Facts, *by: int, bands: tuple[str, ...] = OPEN_AGE_BANDS) -> dict[Key, float]:
+    """Open nonconformities the test counted in the table, keyed (responsible kind, province, band)."""
+    out: dict[Key, float] = {}
+    for key, n in f.extra["open_nonconformities"].items():
+        if key[2] in bands:
+            chosen = tuple(key[i] for i in by)
+            out[chosen] = out.get(chosen, 0.0) + n
+    return out
+
+
+def _quality() -> dict[tuple[str, str], Check]:
+    def target(o: dict[str, Any]) -> float:
+        return float(next(iter(o["target"].values())))
+
+    def met(f: Facts) -> Callable[[dict[str, Any]], float | None]:
+        return lambda o: None if (m := objective_met(f, o)) is None else float(m)
+
+    def measured(r: Result, f: Facts) -> None:
+        equal(by_labels(r, "objective", "scope"), _per_objective(f, lambda o: objective_value(f, o)), 1e-9)
+
+    return {
+        ("Objective vs measured, per scope", "A"): lambda r, f: equal(
+            by_labels(r, "objective", "scope"), _per_objective(f, target), 0
+        ),
+        ("Objective vs measured, per scope", "B"): measured,
+        ("Objective vs measured, per scope", "C"): lambda r, f: equal(
+            by_labels(r, "objective", "scope"), _per_objective(f, met(f)), 0
+        ),
+        ("Objectives met", "A"): lambda r, f: equal({(): single(r)}, {(): _verdicts(f, True)}, 0),
+        ("Objectives not met", "A"): lambda r, f: equal({(): single(r)}, {(): _verdicts(f, False)}, 0),
+        ("Objectives not measurable", "A"): lambda r, f: equal({(): single(r)}, {(): _verdicts(f, None)}, 0),
+        ("Measured value over time, per objective and scope", "A"): measured,
+        ("Open nonconformities by responsible unit kind and age", "A"): lambda r, f: equal(
+            by_labels(r, "responsible_kind", "age"), _open_nc(f, 0, 2), 0
+        ),
+        ("Open nonconformities by province", "A"): lambda r, f: equal(
+            by_labels(r, "province"), _open_nc(f, 1), 0
+        ),
+        ("Open for 30 days or more", "A"): lambda r, f: equal(
+            {(): single(r)}, {(): sum(_open_nc(f, bands=("30d_to_90d", "over_90d")).values())}, 0
+        ),
+        ("Age of the objectives' metrics", "A"): lambda r, f: _within({(): single(r)}, {()}, -1, 30),
+    }
+
+
 def expected() -> dict[tuple[str, str, str], Check]:
     table: dict[tuple[str, str, str], Check] = {}
     for uid, entries in (
@@ -502,6 +648,7 @@ def expected() -> dict[tuple[str, str, str], Check]:
         ("dossier-drilldown", _drilldown()),
         ("dossier-postal", _postal()),
         ("dossier-pipeline", _pipeline()),
+        ("quality-objectives", _quality()),
     ):
         table.update({(uid, title, ref): check for (title, ref), check in entries.items()})
     return table

@@ -6,8 +6,10 @@ from the clocks the scenario finished and left open, the events and poison recor
 alerts its scheduler ticks raised, and the scrapes Prometheus made. A panel query without an entry, or
 an entry without a panel query, fails. The drilldown is run for two provinces.
 
-What is covered: every panel of the four dashboards. The post office, agency and tracker services are
-not started here (they are built in parallel): their scrape jobs get no targets, so panels over
+What is covered: every panel of the five dashboards (the quality objectives' from an objectives file the
+test writes and nonconformities it registers, counted back from the clocks and the table). The post
+office, agency and tracker services are not started here (they are built in parallel): their scrape jobs
+get no targets, so panels over
 `http_requests_total`, `up`, `faststream_*` and `dossier_consumer_*` are answered by the turnaround job
 alone, which exports all of them.
 
@@ -37,14 +39,17 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+import yaml
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from contracts.envelope import Envelope, kafka_record
 from contracts.events import Event
 from contracts.topics import AGENCY_EVENTS, CLOCK_ALERTS, POSTAL_EVENTS
+from services.shared.calendar import VN_TZ
 from services.shared.db.engine import make_engine
 from services.stack.prometheus import prometheus_process, write_config
+from services.turnaround.adapters.tables import nonconformity
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
 from services.turnaround.settings import TurnaroundSettings
@@ -56,10 +61,12 @@ from tests.turnaround.dashboard_expectations import (
     EXPECTED,
     IN,
     JOURNEY_BOUNDS,
+    QUALITY_OBJECTIVES,
     RET,
     Facts,
     FinishedClock,
     OpenClock,
+    objective_figures,
     quantile,
 )
 from tests.turnaround.journeys import ENTERPRISE, JUDICIAL_RECORD, PASSPORT, Journey, vn
@@ -357,9 +364,17 @@ def increased_counters() -> list[str]:
 
 
 async def test_every_dashboard_panel_answers_with_the_scenarios_values(
-    kafka_admin: KafkaLogin, turnaround_kafka: KafkaLogin, migrated_database: str
+    kafka_admin: KafkaLogin, turnaround_kafka: KafkaLogin, migrated_database: str, tmp_path: Path
 ) -> None:
     group = f"turnaround-dash-{uuid.uuid4().hex[:8]}"
+    objectives_file = tmp_path / "objectives.yaml"
+    objectives_file.write_text(
+        yaml.safe_dump(
+            {"objectives": [{**QUALITY_COMMON, **o} for o in QUALITY_OBJECTIVES]}, allow_unicode=True
+        ),
+        encoding="utf-8",
+    )
+    await insert_nonconformities(migrated_database)
     settings = TurnaroundSettings(
         **turnaround_kafka.settings(),
         DATABASE_URL=migrated_database,
@@ -368,6 +383,8 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
         relay_interval_s=0.2,
         snapshot_interval_s=0.5,
         lag_interval_s=1,
+        objectives_file=objectives_file,
+        objectives_refresh_s=0.5,
         DOSSIER_AUTH_SECRET=SECRET,
     )
     operator = (await issue_tokens(migrated_database)).operator
@@ -426,6 +443,20 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
                 await prom.until_at_least(f"min(count_over_time({counter}[10m]))", 30)
 
             facts = scenario_facts(scenario, settings, rules, group, poisoned=2)
+            # The objectives and open nonconformities, counted by the test: the clocks from the scenario,
+            # the nonconformities from their table (whoever opened them), each band from its breach time.
+            facts.extra.update(await counted_nonconformities(migrated_database))
+            for objective in QUALITY_OBJECTIVES:
+                numerator, denominator = objective_figures(facts, objective)
+                part = "numerator" if denominator is None else "denominator"
+                await prom.until(
+                    f'max(quality_objective_{part}{{objective="{objective["id"]}"}})',
+                    denominator or numerator,
+                )
+            await prom.until(
+                "sum(max without (instance) (quality_nonconformities_open)) or vector(0)",
+                sum(facts.extra["open_nonconformities"].values()),
+            )
             assert alerts == sum(facts.alerts.values()), "one alert per clock due soon or overdue"
             scrapes = 'count_over_time(up{job="turnaround"}[10m])'
             facts.scrapes = await prom.value(scrapes) or 0
@@ -540,3 +571,78 @@ async def overdue_table(url: str, raw_sql: str) -> list[dict[str, Any]]:
             return [dict(row) for row in (await conn.execute(text(sql))).mappings().all()]
     finally:
         await engine.dispose()
+
+
+# --------------------------------------------------------------------------- quality objectives
+
+QUALITY_COMMON = {"title": "Mục tiêu chất lượng", "owner": "Đơn vị", "source": "Thử nghiệm"}
+# Nonconformities the test registers (the quality loop opens them from breaches; here only their count
+# and age matter): (kind, responsible kind, province, detected this long before the judging time, state).
+NONCONFORMITIES = (
+    ("late_delay_notice", "agency", "ha_noi", timedelta(days=2), "open"),
+    ("late_delay_notice", "agency", "hue", timedelta(days=40), "analysed"),  # 30 January: Q1
+    ("late_delay_notice", "agency", "hue", timedelta(days=80), "closed"),  # Q4 2025, closed
+    ("postal_leg_late", "post_office", "ho_chi_minh", timedelta(days=10), "action_taken"),
+    ("postal_leg_late", "post_office", "da_nang", timedelta(days=200), "verified"),
+    ("second_supplement_request", "agency", "da_nang", timedelta(days=1), "closed"),
+)
+
+
+async def insert_nonconformities(url: str) -> None:
+    engine = make_engine(url)
+    rows: list[dict[str, Any]] = []
+    for kind, responsible, province, age, state in NONCONFORMITIES:
+        detected = NOW - age
+        rows.append(
+            {
+                "nonconformity_id": str(uuid.uuid4()),
+                "dossier_id": str(uuid.uuid4()),
+                "kind": kind,
+                "occurrence": "1",
+                "leg": None,
+                "responsible_kind": responsible,
+                "responsible_code": "000.00.01.H22" if responsible == "agency" else HANOI,
+                "province": province,
+                "procedure_code": None,
+                "rule_set": "decree_118_2025",
+                "article": "Decree 118/2025/NĐ-CP",
+                "facts": {},
+                "detected_at": detected,
+                "opened_at": detected,
+                "state": state,
+                "version": 1,
+                "updated_at": detected,
+            }
+        )
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(nonconformity.insert(), rows)
+    finally:
+        await engine.dispose()
+
+
+def _band(age: timedelta) -> str:
+    days = age / timedelta(days=1)
+    return "under_7d" if days < 7 else "7d_to_30d" if days < 30 else "30d_to_90d" if days < 90 else "over_90d"
+
+
+async def counted_nonconformities(url: str) -> dict[str, Any]:
+    """Every nonconformity in the table (the test's and any the quality loop opened from the scenario's
+    breaches): the open ones by responsible kind, province and age band, and the late delay notices
+    detected in the first quarter of 2026 (Vietnam days)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(nonconformity.select())).mappings().all()
+    finally:
+        await engine.dispose()
+    still_open: Counter[tuple[str, str, str]] = Counter(
+        (r["responsible_kind"], r["province"], _band(NOW - r["detected_at"]))
+        for r in rows
+        if r["state"] != "closed"
+    )
+    q1 = (datetime(2026, 1, 1, tzinfo=VN_TZ), datetime(2026, 4, 1, tzinfo=VN_TZ))
+    late_notices = sum(
+        1 for r in rows if r["kind"] == "late_delay_notice" and q1[0] <= r["detected_at"] < q1[1]
+    )
+    return {"open_nonconformities": dict(still_open), "late_delay_notices": late_notices}

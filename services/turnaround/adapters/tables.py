@@ -58,6 +58,8 @@ clock = Table(
     Column("counted", Boolean, nullable=False, server_default=true()),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_turnaround_clock_state_due_date", "state", "due_date"),
+    # Objectives and reports count a leg's clocks finished in a period (ta_0004_q_objectives).
+    Index("ix_turnaround_clock_leg_finished_day", "leg", "finished_day"),
 )
 
 # Alerts raised, once per clock generation and threshold: the unique key is what makes them exactly once

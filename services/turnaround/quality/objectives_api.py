@@ -1,0 +1,188 @@
+"""HTTP API of the quality objectives: which objectives a caller may read, and their measurement.
+
+Staff only. A caller reads the objectives whose scope it may read (scopes.may_read: an operator every
+one, an agency its own agency's, a post office its own office's); an objective out of its scope is
+answered like an unknown one (404), so the list of objectives of other units is not revealed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.enums import Leg
+from services.shared.calendar import to_vietnam_time
+from services.shared.http import ProblemError
+from services.turnaround.api import REFUSALS, Caller, _problem
+from services.turnaround.quality.measurement import Direction, Status
+from services.turnaround.quality.objective_figures import PeriodMeasurement, measure
+from services.turnaround.quality.objectives import Comparison, Measure, Objective, Objectives
+from services.turnaround.quality.periods import Period, PeriodError, PeriodKind
+from services.turnaround.quality.scopes import ScopeKind, may_read
+
+router = APIRouter(prefix="/quality/objectives", tags=["quality"])
+
+
+class ScopeView(BaseModel):
+    kind: ScopeKind
+    code: str | None
+    """The province key, agency code or post office code; null for the national scope."""
+
+
+class TargetView(BaseModel):
+    comparison: Comparison
+    value: float
+    """A percent for a share, a count for a count."""
+
+
+class ObjectiveView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    id: str
+    title: str
+    scope: ScopeView
+    measure: Measure
+    leg: Leg | None
+    """The clock measured (on_time_share)."""
+    nonconformity_kind: str | None
+    """The nonconformities counted (nonconformity_count)."""
+    procedure_code: str | None
+    target: TargetView
+    period: PeriodKind
+    owner: str
+    source: str
+
+
+class ObjectiveList(BaseModel):
+    objectives: list[ObjectiveView]
+
+
+class PeriodFigures(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    period: str
+    first_day: date
+    last_day: date
+    numerator: int
+    """Clocks finished early or on time (a share), or the nonconformities counted (a count)."""
+    denominator: int | None
+    """Clocks finished in the period (a share); null for a count."""
+    value: float | None
+    """Percent with two decimals, rounded down (a share), or the count; null when not measurable."""
+    status: Status
+    """met, not_met, or not_measurable (a share of a period in which no clock finished)."""
+
+
+class Trend(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    direction: Direction
+    """Against the most recent earlier period that was measurable."""
+    previous: list[PeriodFigures]
+    """The earlier periods of the same kind, most recent first."""
+
+
+class MeasurementView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    objective: ObjectiveView
+    measured: PeriodFigures
+    ended: bool
+    """Whether the period is over (Vietnam day); a running period's figures still grow."""
+    trend: Trend
+
+
+def objective_view(objective: Objective) -> ObjectiveView:
+    return ObjectiveView(
+        id=objective.id,
+        title=objective.title,
+        scope=ScopeView(kind=objective.scope.kind, code=objective.scope.code or None),
+        measure=objective.measure,
+        leg=objective.leg,
+        nonconformity_kind=objective.nonconformity_kind,
+        procedure_code=objective.procedure_code,
+        target=TargetView(comparison=objective.comparison, value=float(objective.target)),
+        period=objective.period,
+        owner=objective.owner,
+        source=objective.source,
+    )
+
+
+def _figures(measured: PeriodMeasurement) -> PeriodFigures:
+    period = measured.period
+    return PeriodFigures(
+        period=period.name,
+        first_day=period.first_day,
+        last_day=period.end_day - timedelta(days=1),
+        numerator=measured.figures.numerator,
+        denominator=measured.figures.denominator,
+        value=None if measured.value is None else float(measured.value),
+        status=measured.status,
+    )
+
+
+def _objectives(request: Request) -> Objectives:
+    objectives: Objectives = request.app.state.objectives
+    return objectives
+
+
+_INVALID_PERIOD = (
+    "the period is not a month (2026-07), quarter (2026-Q3), half-year (2026-H2) or year (2026) "
+    "between 2000 and 2999"
+)
+_NOT_FOUND = "no objective with this id is known"
+_AUTH: dict[int | str, dict[str, Any]] = {k: v for k, v in REFUSALS.items() if k in (401, 503)}
+
+
+@router.get("", response_model=ObjectiveList, responses=_AUTH)
+async def list_objectives(request: Request, caller: Caller) -> ObjectiveList:
+    """The quality objectives the caller may read: an operator every one, a unit its own."""
+    return ObjectiveList(
+        objectives=[objective_view(o) for o in _objectives(request) if may_read(caller, o.scope)]
+    )
+
+
+@router.get(
+    "/{objective_id}/measurements",
+    response_model=MeasurementView,
+    responses={
+        **_AUTH,
+        400: _problem("The period is malformed or out of range: `invalid_period`."),
+        404: _problem("No such objective, or it is outside the caller's scope: `not_found`."),
+        422: _problem("A parameter is malformed: `invalid_request`."),
+    },
+)
+async def objective_measurements(
+    request: Request,
+    caller: Caller,
+    objective_id: Annotated[str, Path(max_length=64)],
+    period: Annotated[
+        str, Query(max_length=16, description="2026-07 (month), 2026-Q3, 2026-H2 or 2026 (year).")
+    ],
+    trend: Annotated[
+        int, Query(ge=0, le=12, description="How many earlier periods of the same kind to compare.")
+    ] = 4,
+) -> MeasurementView:
+    """The objective measured in a period, with the counts behind the value and the trend against the
+    earlier periods of the same kind."""
+    objective = _objectives(request).get(objective_id)
+    if objective is None or not may_read(caller, objective.scope):
+        raise ProblemError(404, "not_found", _NOT_FOUND)
+    try:
+        measured_period = Period.parse(period)
+    except PeriodError:
+        raise ProblemError(400, "invalid_period", _INVALID_PERIOD) from None
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as conn:
+        measurement = await measure(conn, objective, measured_period, trend)
+    now: datetime = request.app.state.quality_now()
+    return MeasurementView(
+        objective=objective_view(objective),
+        measured=_figures(measurement.current),
+        ended=measured_period.ended_by(to_vietnam_time(now).date()),
+        trend=Trend(direction=measurement.direction, previous=[_figures(p) for p in measurement.previous]),
+    )
