@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.shared.http_settings import HttpServiceSettings
+from services.turnaround.quality.periods import PeriodKind
 
 
 class TurnaroundSettings(HttpServiceSettings):
@@ -24,4 +25,17 @@ class TurnaroundSettings(HttpServiceSettings):
     lag_groups: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Other consumer groups to export lag for, as JSON: {group: [topic, ...]}.",
+    )
+    # The quality reports' schedule (services/turnaround/quality/report_schedule.py).
+    quality_report_interval_s: float = Field(
+        3600.0, gt=0, description="How often ended periods are checked for reports not yet generated."
+    )
+    quality_report_periods: list[PeriodKind] = Field(
+        default_factory=lambda: list(PeriodKind),
+        description="The period kinds whose reports are generated once a period ends (empty: none).",
+    )
+    quality_report_provinces: list[str] | None = Field(
+        None,
+        description="The provinces whose reports are generated beside the national one; unset: every "
+        "province of the province table.",
     )
