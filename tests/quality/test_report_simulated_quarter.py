@@ -35,6 +35,7 @@ from contracts.topics import AGENCY_EVENTS, POSTAL_EVENTS
 from services.shared.calendar import VN_TZ, agency_due_date
 from services.shared.db.engine import make_engine
 from services.turnaround.adapters.tables import clock
+from services.turnaround.adapters.tables import report as report_table
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
 from services.turnaround.settings import TurnaroundSettings
@@ -210,7 +211,10 @@ async def test_a_simulated_quarters_report_equals_the_count_of_the_events_publis
         DATABASE_URL=migrated_database,
         consumer_group=group,
         tick_interval_s=3600,
-        quality_report_periods=[],  # on demand only: the test asks for the report itself
+        # The schedule files the nation's report of the last ended quarter (2026-Q2 on 20 July); the
+        # agency's is asked for on demand.
+        quality_report_periods=["quarter"],
+        quality_report_provinces=[],
         DOSSIER_AUTH_SECRET=SECRET,
     )
     operator = (await issue_tokens(migrated_database)).operator
@@ -244,6 +248,17 @@ async def test_a_simulated_quarters_report_equals_the_count_of_the_events_publis
                     ):
                         break
                     await asyncio.sleep(0.2)
+            async with asyncio.timeout(30):
+                while True:
+                    async with engine.connect() as conn:
+                        filed = select(
+                            report_table.c.period, report_table.c.scope_kind, report_table.c.trigger
+                        )
+                        scheduled = (await conn.execute(filed)).all()
+                    if scheduled:
+                        break
+                    await asyncio.sleep(0.2)
+            assert scheduled == [("2026-Q2", "national", "schedule")], "the service's schedule filed it"
             async with httpx.AsyncClient(
                 base_url=url, headers={"Authorization": f"Bearer {operator}"}
             ) as http:
