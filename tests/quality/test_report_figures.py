@@ -15,6 +15,7 @@ from services.turnaround.quality.reports import (
     ReportCounts,
     Status,
     build,
+    heading,
     share,
     tables,
     timeliness_counts,
@@ -97,6 +98,7 @@ def test_a_share_is_rounded_to_one_decimal_and_absent_without_a_whole() -> None:
     assert share(2, 3) == 66.7
     assert share(1, 3) == 33.3
     assert share(3, 3) == 100.0
+    assert share(1, 1) == 100.0
     assert share(0, 3) == 0.0
     assert share(0, 0) is None
     none = timeliness_counts({})
@@ -170,3 +172,73 @@ def test_every_table_shows_the_reports_numbers() -> None:
     )
     assert by_key["Nonconformities"].rows[-1] == ("Total (tổng số)", 4, 3)
     assert all(len(row) == len(t.columns) for t in by_key.values() for row in t.rows)
+
+
+def test_every_table_keeps_the_titles_and_columns_a_filed_report_is_read_by() -> None:
+    report = _report()
+    assert heading(report) == "Quality report (báo cáo chất lượng) 2026-Q3 — agency 000.00.01.H22"
+    national = build(
+        Period.parse("2026"), NATIONAL, _counts(), names={}, generated_at=AT, status=Status.FINAL
+    )
+    assert heading(national) == "Quality report (báo cáo chất lượng) 2026 — National (toàn quốc)"
+    layout = [(t.key, t.title, t.columns) for t in tables(report)]
+    assert layout == [
+        ("Summary", heading(report), ("Figure", "Value")),
+        (
+            "Resolved",
+            "Dossiers resolved by the agency, by timeliness (hồ sơ đã giải quyết)",
+            ("Timeliness", "Dossiers"),
+        ),
+        (
+            "Open at period end",
+            "Pending and overdue at period end, by leg (tồn cuối kỳ)",
+            ("Leg", "Pending", "Overdue"),
+        ),
+        (
+            "Results by post",
+            "Results returned by post, first delivery attempt against J+n (trả kết quả qua bưu chính)",
+            ("Timeliness", "Results"),
+        ),
+        (
+            "Top late procedures",
+            "Procedures with the most late dossiers (thủ tục quá hạn nhiều nhất)",
+            ("Rank", "Procedure", "Name", "Late", "Resolved", "Late, %"),
+        ),
+        (
+            "Nonconformities",
+            "Nonconformities opened and closed in the period (điểm không phù hợp)",
+            ("Kind", "Opened", "Closed"),
+        ),
+    ]
+    by_key = {t.key: t for t in tables(report)}
+    assert [row[0] for row in by_key["Summary"].rows] == [
+        "Period (kỳ báo cáo)",
+        "First day (từ ngày)",
+        "Last day (đến ngày)",
+        "Status (trạng thái)",
+        "Generated at (lập lúc)",
+        "Received by post (tiếp nhận qua bưu chính)",
+        "Resolved (đã giải quyết)",
+        "Resolved on time, % (tỷ lệ đúng hạn)",
+        "Returned to the citizen (trả lại hồ sơ)",
+        "Pending at period end (đang giải quyết)",
+        "Overdue at period end (quá hạn)",
+        "Results returned by post (trả kết quả qua bưu chính)",
+        "Nonconformities opened (điểm không phù hợp mở)",
+        "Nonconformities closed (đã đóng)",
+    ]
+    assert [row[1] for row in by_key["Summary"].rows][:5] == [
+        "2026-Q3",
+        "2026-07-01",
+        "2026-09-30",
+        "final",
+        "2026-10-01T08:00:00+07:00",
+    ]
+    timeliness = ["Early (trước hạn)", "On time (đúng hạn)", "Late (quá hạn)", "Total (tổng số)"]
+    assert [row[0] for row in by_key["Resolved"].rows] == timeliness
+    assert [row[0] for row in by_key["Results by post"].rows] == timeliness
+    assert [row[0] for row in by_key["Open at period end"].rows] == [
+        "Inbound by post (chuyển hồ sơ)",
+        "Agency processing (giải quyết)",
+        "Result by post (trả kết quả)",
+    ]
