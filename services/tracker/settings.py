@@ -86,10 +86,14 @@ class TrackerSettings(PhoneCheckSettings):
     )
     # A rebuild keeps each lane's dossier views in memory between batches (services/tracker/write_back.py):
     # about 2 KiB a view. Enough for the dossiers under way at any point of the log is enough; beyond
-    # it, a dossier waiting longest (after the ended ones) is written and read again when its next
-    # event comes. Size it by memory: two lanes of 20,000 hold ~80 MiB.
+    # it, a dossier waiting longest (after the ended ones, which leave first) is written and read again
+    # when its next event comes. A bigger cache is not free: the whole heap gets slower to walk. In the
+    # bench's 1M-event log (~5,200 dossiers under way per lane at most) 20,000 views cost 110 µs of CPU
+    # per event and grew with the log (79 → 96 → 110 at 250k, 500k, 1M), 8,000 cost 81 and stayed flat
+    # (94, 95, 81), same machine and load (bench/run.sh --only rebuild, 2026-12-06). Size it by the
+    # traffic under way: national traffic has far more dossiers open at once than the bench.
     rebuild_cache_views: int = Field(
-        20_000,
+        8_000,
         ge=1,
         description="Dossier views a rebuild keeps in memory per lane between batches (about 2 KiB each).",
     )

@@ -37,6 +37,7 @@ from services.turnaround.handlers import AlertRaiser, ClockProjector, Now, Outbo
 from services.turnaround.metrics import LagCollector, StoreCollector, StoreSnapshot, TurnaroundMetrics
 from services.turnaround.provinces import load_provinces
 from services.turnaround.quality import objectives_wiring
+from services.turnaround.quality.report_api import reports_router
 from services.turnaround.scheduler import Scheduler
 from services.turnaround.settings import TurnaroundSettings
 
@@ -187,4 +188,5 @@ def create_app(
     )
     app.include_router(api.router)
     objectives_wiring.install(app, service, now)
+    app.include_router(reports_router(now))
     return app

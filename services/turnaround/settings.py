@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.shared.http_settings import HttpServiceSettings
+from services.turnaround.quality.periods import PeriodKind
 
 
 class TurnaroundSettings(HttpServiceSettings):
@@ -34,4 +35,17 @@ class TurnaroundSettings(HttpServiceSettings):
     )
     objectives_refresh_s: float = Field(
         60.0, gt=0, description="How often the quality objectives' metrics are re-read from the database."
+    )
+    # The quality reports' schedule (services/turnaround/quality/report_schedule.py).
+    quality_report_interval_s: float = Field(
+        3600.0, gt=0, description="How often ended periods are checked for reports not yet generated."
+    )
+    quality_report_periods: list[PeriodKind] = Field(
+        default_factory=lambda: list(PeriodKind),
+        description="The period kinds whose reports are generated once a period ends (empty: none).",
+    )
+    quality_report_provinces: list[str] | None = Field(
+        None,
+        description="The provinces whose reports are generated beside the national one; unset: every "
+        "province of the province table.",
     )

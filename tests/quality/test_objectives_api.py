@@ -1,5 +1,5 @@
 """The objectives' HTTP API: a caller lists the objectives of the scopes it may read and reads their
-measurement; another unit's objective answers like an unknown one (404); a malformed period is a 400
+measurement; another unit's objective answers like an unknown one (404); a malformed period is a 422
 problem with its reason. Served by the turnaround app against the real PostgreSQL (no broker: the app's
 lifespan is not run, the routes need only the database)."""
 
@@ -218,10 +218,10 @@ async def test_another_units_objective_answers_like_an_unknown_one(api: Api) -> 
 @pytest.mark.parametrize(
     "period", ["2026-Q5", "2026-13", "2026-H3", "26-Q1", "1999", "Q3-2026", "2026-q3", ""]
 )
-async def test_a_malformed_period_is_a_400_problem_with_its_reason(api: Api, period: str) -> None:
+async def test_a_malformed_period_is_a_422_problem_with_its_reason(api: Api, period: str) -> None:
     response = await api.get("operator", "/quality/objectives/national-on-time/measurements", period=period)
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["reason"] == "invalid_period"

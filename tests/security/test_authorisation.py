@@ -280,6 +280,15 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_y=HIDDEN,
         operator=OK,
     ),
+    # Asked for agency X's report: its own agency and operators; 403 (not hidden) for any other unit.
+    ("turnaround", "GET", "/quality/reports/{period}"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=forbidden("forbidden"),
+        post_office_b=forbidden("forbidden"),
+        agency_x=OK,
+        agency_y=forbidden("forbidden"),
+        operator=OK,
+    ),
 }
 
 # --------------------------------------------------------------------------- requests
@@ -457,6 +466,8 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
         if path == "/quality/objectives/{objective_id}/measurements":
             objective = "inbound-postal-on-time-100000-monthly"
             return path.replace("{objective_id}", objective), {"period": "2026-03"}, None
+        if path == "/quality/reports/{period}":
+            return path.replace("{period}", "2026-01"), {"scope": "agency", "code": AGENCY_X}, None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     raise AssertionError(f"no request for {service} {method} {path}: add it to the matrix")
 
@@ -502,8 +513,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 39)
-    assert len(CELLS) == 39 * 15 == 585
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 40)
+    assert len(CELLS) == 40 * 15 == 600
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 

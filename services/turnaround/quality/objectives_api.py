@@ -151,9 +151,11 @@ async def list_objectives(request: Request, caller: Caller) -> ObjectiveList:
     response_model=MeasurementView,
     responses={
         **_AUTH,
-        400: _problem("The period is malformed or out of range: `invalid_period`."),
         404: _problem("No such objective, or it is outside the caller's scope: `not_found`."),
-        422: _problem("A parameter is malformed: `invalid_request`."),
+        422: _problem(
+            "The period is malformed or out of range (`invalid_period`), or another parameter is "
+            "(`invalid_request`)."
+        ),
     },
 )
 async def objective_measurements(
@@ -175,7 +177,7 @@ async def objective_measurements(
     try:
         measured_period = Period.parse(period)
     except PeriodError:
-        raise ProblemError(400, "invalid_period", _INVALID_PERIOD) from None
+        raise ProblemError(422, "invalid_period", _INVALID_PERIOD) from None
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
         measurement = await measure(conn, objective, measured_period, trend)
