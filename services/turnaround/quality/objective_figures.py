@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.turnaround.adapters.tables import nonconformity
@@ -26,19 +26,8 @@ from services.turnaround.quality.measurement import (
 )
 from services.turnaround.quality.objectives import Measure, Objective
 from services.turnaround.quality.periods import Period, PeriodError
-from services.turnaround.quality.scopes import Scope, ScopeKind
-
-
-def responsible_in(scope: Scope) -> ColumnElement[bool]:
-    """A nonconformity is in a scope by its responsible unit (agency or post office) or its province."""
-    if scope.kind is ScopeKind.PROVINCE:
-        return nonconformity.c.province == scope.code
-    if scope.kind in (ScopeKind.AGENCY, ScopeKind.POST_OFFICE):
-        return and_(
-            nonconformity.c.responsible_kind == scope.kind.value,
-            nonconformity.c.responsible_code == scope.code,
-        )
-    return true()
+from services.turnaround.quality.report_counts import nonconformity_in_scope
+from services.turnaround.quality.scopes import Scope
 
 
 async def nonconformities_detected(
@@ -48,7 +37,7 @@ async def nonconformities_detected(
         nonconformity.c.kind == kind,
         nonconformity.c.detected_at >= period.starts_at,
         nonconformity.c.detected_at < period.ends_at,
-        responsible_in(scope),
+        nonconformity_in_scope(scope),
     ]
     if procedure_code is not None:
         conditions.append(nonconformity.c.procedure_code == procedure_code)
