@@ -36,6 +36,7 @@ from services.turnaround.adapters.lag import ConsumerLagMonitor
 from services.turnaround.handlers import AlertRaiser, ClockProjector, Now, OutboxRelay
 from services.turnaround.metrics import LagCollector, StoreCollector, StoreSnapshot, TurnaroundMetrics
 from services.turnaround.provinces import load_provinces
+from services.turnaround.quality import nonconformity_api
 from services.turnaround.scheduler import Scheduler
 from services.turnaround.settings import TurnaroundSettings
 
@@ -185,4 +186,5 @@ def create_app(
         },
     )
     app.include_router(api.router)
+    app.include_router(nonconformity_api.router)
     return app

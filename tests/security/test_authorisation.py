@@ -261,6 +261,31 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         ),
         **dict.fromkeys(REFUSED, DENIED),
     },
+    # The nonconformity register: every unit lists its own (operators all); one nonconformity, in scope
+    # or not, is asked for by an id no breach has, so each caller meets the 404 an out-of-scope one gets
+    # (tests/quality/test_nonconformity_register_api.py shows who sees and steps which).
+    ("turnaround", "GET", "/quality/nonconformities"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=OK,
+        agency_x=OK,
+        agency_y=OK,
+        operator=OK,
+    ),
+    **{
+        ("turnaround", method, path): by_role(
+            anonymous=UNAUTHENTICATED,
+            post_office_a=HIDDEN,
+            post_office_b=HIDDEN,
+            agency_x=HIDDEN,
+            agency_y=HIDDEN,
+            operator=HIDDEN,
+        )
+        for method, path in (
+            ("GET", "/quality/nonconformities/{nonconformity_id}"),
+            ("POST", "/quality/nonconformities/{nonconformity_id}/steps"),
+        )
+    },
 }
 
 # --------------------------------------------------------------------------- requests
@@ -435,6 +460,10 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
             return path, {"agency": AGENCY_X}, None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     if service == "turnaround":
+        if "{nonconformity_id}" in path:
+            url = path.replace("{nonconformity_id}", str(uuid.uuid4()))
+            step = {"action": "analyse", "version": 1, "cause": "Matrix"}
+            return url, {}, step if method == "POST" else None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     raise AssertionError(f"no request for {service} {method} {path}: add it to the matrix")
 
@@ -480,8 +509,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 37)
-    assert len(CELLS) == 37 * 15 == 555
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 40)
+    assert len(CELLS) == 40 * 15 == 600
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
