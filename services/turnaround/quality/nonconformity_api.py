@@ -185,6 +185,7 @@ LIST_REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 STEP_REFUSALS: dict[int | str, dict[str, Any]] = {
     **GET_REFUSALS,
+    400: _problem("The body is not valid JSON: `malformed_json`."),
     409: _problem(
         "The step is refused: `stale_version` (read it again), `transition_not_allowed` (out of order), "
         "`missing_text`, `text_not_for_this_step` or `text_too_long`."
