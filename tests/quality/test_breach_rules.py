@@ -454,3 +454,15 @@ def test_a_postal_rule_file_that_is_malformed_or_leaves_a_gap_stops_the_start(
 ) -> None:
     with pytest.raises(PostalRulesError, match=words):
         parse_postal_rules({"rule_sets": sets}, "breach_rules.yaml")
+
+
+def test_a_postal_breach_after_the_last_postal_rule_set_ended_opens_nothing(rules: BreachRules) -> None:
+    ended = parse_postal_rules({"rule_sets": [_set("old", "2017-01-01", "2025-12-31")]}, "test")
+    j = journey()
+    j.accepted(vn(MONDAY, 8))
+    j.handed_over(vn(D(2026, 3, 5), 9))  # late against J+2
+    j.agency_event("agency.result_ready", vn(D(2026, 3, 11)))  # late, no notice: the agency's rules hold
+
+    found = breaches_of(BreachRules(rules.clocks, ended), j.events)
+
+    assert kinds(found) == [(BreachKind.RESULT_LATE_WITHOUT_DELAY_NOTICE, Leg.AGENCY_PROCESSING.value)]
