@@ -164,6 +164,7 @@ def test_a_delay_notice_issued_later_than_its_lead_time_is_a_breach(rules: Breac
     [breach] = breaches_of(rules, j.events)
 
     assert (breach.kind, breach.occurrence) == (BreachKind.LATE_DELAY_NOTICE, "notice-1")
+    assert (breach.dossier_id, breach.leg, breach.province) == (j.dossier_id, Leg.AGENCY_PROCESSING, "ha_noi")
     assert (breach.responsible, breach.responsible_code) == (Responsible.AGENCY, AGENCY)
     assert (breach.citation.rule_set, breach.citation.article) == ("decree_118_2025", ART_19_6)
     assert breach.detected_at == notice.time
@@ -183,6 +184,11 @@ def test_a_second_delay_notice_is_a_breach_and_the_first_is_not(rules: BreachRul
     [breach] = breaches_of(rules, j.events)
 
     assert (breach.kind, breach.occurrence) == (BreachKind.SECOND_DELAY_NOTICE, "notice-2")
+    assert (breach.dossier_id, breach.responsible, breach.responsible_code) == (
+        j.dossier_id,
+        Responsible.AGENCY,
+        AGENCY,
+    )
     assert breach.citation.article == ART_19_6  # apology_slips_allowed
     assert breach.detected_at == second.time
     assert breach.facts["notices_allowed"] == 1
@@ -197,6 +203,23 @@ def test_a_delay_notice_reported_twice_is_one_notice(rules: BreachRules) -> None
     j.events.append(first)
 
     assert breaches_of(rules, j.events) == []
+
+
+def test_each_delay_notice_after_the_first_is_its_own_breach(rules: BreachRules) -> None:
+    j = filed(rules)
+    j.agency_event(
+        "agency.supplement_requested", vn(D(2026, 3, 3)), missing_documents=("Bản sao",), reason="Thiếu"
+    )
+    back = vn(D(2026, 3, 4))
+    j.agency_event("agency.supplement_received", back, received_at=back)  # not delay notices
+    delay(j, vn(D(2026, 3, 5)), D(2026, 3, 9), D(2026, 3, 12), breach=False)
+    delay(j, vn(D(2026, 3, 9)), D(2026, 3, 12), D(2026, 3, 16), breach=False)
+    delay(j, vn(D(2026, 3, 12)), D(2026, 3, 16), D(2026, 3, 19), breach=False)
+
+    assert kinds(breaches_of(rules, j.events)) == [
+        (BreachKind.SECOND_DELAY_NOTICE, "notice-2"),
+        (BreachKind.SECOND_DELAY_NOTICE, "notice-3"),
+    ]
 
 
 def test_a_late_second_delay_notice_is_both_breaches(rules: BreachRules) -> None:
@@ -265,7 +288,7 @@ def test_a_second_and_late_supplement_request_opens_one_breach_per_reason(rules:
     assert second.citation.article == "Decree 118/2025/NĐ-CP Art. 16(3), Art. 17(1)(c)"
     assert late.citation.article == "Decree 118/2025/NĐ-CP Art. 19(5)"
     for breach in (second, late):
-        assert breach.occurrence == "request-2"
+        assert (breach.dossier_id, breach.occurrence) == (j.dossier_id, "request-2")
         assert (breach.responsible, breach.responsible_code) == (Responsible.AGENCY, AGENCY)
         assert breach.citation.rule_set == "decree_118_2025"
         assert breach.detected_at == request.time
@@ -284,9 +307,53 @@ def test_a_supplement_request_without_its_number_is_numbered_among_the_dossiers_
     supplement(j, vn(D(2026, 3, 3)), None)
     back = vn(D(2026, 3, 4))
     j.agency_event("agency.supplement_received", back, received_at=back)
-    supplement(j, vn(D(2026, 3, 5)), None, SupplementBreach.SECOND_SUPPLEMENT_REQUEST)
+    delay(j, vn(D(2026, 3, 4), 11), D(2026, 3, 9), D(2026, 3, 12), breach=False)  # not a request
+    old = supplement(j, vn(D(2026, 3, 5)), None, SupplementBreach.SECOND_SUPPLEMENT_REQUEST)
+    j.events[-1] = old.model_copy(update={"data": old.data.model_copy(update={"window_ends_on": None})})
 
-    assert kinds(breaches_of(rules, j.events)) == [(BreachKind.SECOND_SUPPLEMENT_REQUEST, "request-2")]
+    [breach] = breaches_of(rules, j.events)
+
+    assert (breach.kind, breach.occurrence) == (BreachKind.SECOND_SUPPLEMENT_REQUEST, "request-2")
+    assert breach.facts["request_number"] == 2
+    assert breach.facts["window_ends_on"] is None
+
+
+def test_a_supplement_request_is_judged_by_the_rules_in_force_on_the_day_its_dossier_was_filed(
+    rules: BreachRules,
+) -> None:
+    j = filed(rules, D(2025, 6, 30))  # the last day of Decree 61/2018
+    supplement(j, vn(D(2025, 7, 7)), 1, SupplementBreach.LATE_SUPPLEMENT_REQUEST)
+
+    [breach] = breaches_of(rules, j.events)
+
+    assert (breach.citation.rule_set, breach.citation.article) == (
+        "decree_61_2018",
+        "Decree 61/2018/NĐ-CP (article unconfirmed)",
+    )
+
+
+def test_a_delay_notice_on_the_day_a_rule_set_takes_effect_cites_it(rules: BreachRules) -> None:
+    j = filed(rules, D(2025, 6, 26))
+    delay(j, vn(D(2025, 7, 1)), D(2025, 7, 1), D(2025, 7, 4), breach=True)
+
+    [breach] = breaches_of(rules, j.events)
+
+    assert (breach.citation.rule_set, breach.citation.article) == ("decree_118_2025", ART_19_6)
+
+
+@pytest.mark.parametrize(
+    ("agency", "province"), [("000.00.00.H29", "ho_chi_minh"), ("000.00.00.Z99", "unknown")]
+)
+def test_an_agency_breach_of_a_dossier_filed_at_the_desk_is_in_the_agencys_province(
+    rules: BreachRules, agency: str, province: str
+) -> None:
+    j = Journey(uuid.uuid4().int % 10_000_000, procedure=ENTERPRISE, agency=agency)
+    j.received(vn(MONDAY), rules.clocks.calendar, rules.clocks.catalog)  # no postal leg
+    delay(j, vn(D(2026, 3, 5)), D(2026, 3, 5), D(2026, 3, 10), breach=True)
+
+    [breach] = breaches_of(rules, j.events)
+
+    assert (breach.responsible_code, breach.province) == (agency, province)
 
 
 # --------------------------------------------------------------------------- postal legs
@@ -301,7 +368,7 @@ def test_an_inbound_leg_handed_over_after_j_plus_n_is_a_breach_of_the_accepting_
 
     [breach] = [b for b in breaches_of(rules, j.events) if b.kind is BreachKind.POSTAL_LEG_LATE]
 
-    assert breach.occurrence == Leg.INBOUND_POSTAL.value
+    assert (breach.dossier_id, breach.occurrence) == (j.dossier_id, Leg.INBOUND_POSTAL.value)
     assert (breach.responsible, breach.responsible_code) == (Responsible.POST_OFFICE, OFFICE)
     assert breach.citation.rule_set == "circular_17_2017"
     assert breach.citation.article.startswith("Circular 17/2017/TT-BTTTT")
@@ -358,6 +425,7 @@ def test_a_result_returned_to_the_agency_is_a_breach_of_the_returning_post_offic
     [breach] = breaches_of(rules, j.events)
 
     assert breach.kind is BreachKind.RESULT_RETURNED_TO_AGENCY
+    assert (breach.dossier_id, breach.province, breach.procedure_code) == (j.dossier_id, "ha_noi", ENTERPRISE)
     assert breach.occurrence == returned.data.result_item_id  # type: ignore[attr-defined]
     assert breach.leg is Leg.RETURN_POSTAL
     assert (breach.responsible, breach.responsible_code) == (Responsible.POST_OFFICE, OFFICE)

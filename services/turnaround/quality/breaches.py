@@ -125,12 +125,9 @@ def distinct_delay_notices(facts: Facts) -> list[Revision]:
 
 
 def delay_notice_number(facts: Facts, at: datetime, new_due_date: date) -> int:
-    """Which notice of the dossier this is (1 for the first)."""
-    notices = distinct_delay_notices(facts)
-    for number, revision in enumerate(notices, start=1):
-        if (revision.at, revision.new_due_date) == (at, new_due_date):
-            return number
-    return len(notices) + 1
+    """Which notice of the dossier this is (1 for the first); `facts` have recorded it."""
+    notices = [(r.at, r.new_due_date) for r in distinct_delay_notices(facts)]
+    return notices.index((at, new_due_date)) + 1
 
 
 def notice_before_result(facts: Facts) -> bool:
@@ -369,6 +366,6 @@ class BreachRules:
 
 def _request_number(facts: Facts, at: datetime) -> int:
     """A request's number when its event does not carry one (events from before it was kept): its place
-    among the dossier's distinct requests."""
+    among the dossier's distinct requests; `facts` have recorded it."""
     moments = list(dict.fromkeys(r.at for r in facts.revisions if r.kind == "suspend"))
-    return moments.index(at) + 1 if at in moments else len(moments) + 1
+    return moments.index(at) + 1
