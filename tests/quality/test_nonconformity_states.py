@@ -117,3 +117,13 @@ def test_a_text_is_kept_up_to_its_bound_and_stripped() -> None:
         step(State.OPEN, 1, Action.ANALYSE, 1, {Text.CAUSE: exactly + "x"})
     assert refused.value.reason is Refusal.TEXT_TOO_LONG
     assert refused.value.detail == f"cause: at most {MAX_TEXT} characters"
+
+
+def test_a_refusal_names_every_text_at_fault_and_reads_as_its_detail() -> None:
+    with pytest.raises(StepRefusedError) as extra:
+        step(State.VERIFIED, 1, Action.CLOSE, 1, {Text.VERIFICATION: "v", Text.CAUSE: "c"})
+    assert str(extra.value) == extra.value.detail == "close does not record cause, verification"
+    long = "x" * (MAX_TEXT + 1)
+    with pytest.raises(StepRefusedError) as too_long:
+        step(State.ANALYSED, 1, Action.TAKE_ACTION, 1, {Text.CORRECTION: long, Text.CORRECTIVE_ACTION: long})
+    assert too_long.value.detail == f"correction, corrective_action: at most {MAX_TEXT} characters"
