@@ -165,6 +165,7 @@ def test_a_delay_notice_issued_later_than_its_lead_time_is_a_breach(rules: Breac
 
     assert (breach.kind, breach.occurrence) == (BreachKind.LATE_DELAY_NOTICE, "notice-1")
     assert (breach.dossier_id, breach.leg, breach.province) == (j.dossier_id, Leg.AGENCY_PROCESSING, "ha_noi")
+    assert breach.procedure_code == ENTERPRISE
     assert (breach.responsible, breach.responsible_code) == (Responsible.AGENCY, AGENCY)
     assert (breach.citation.rule_set, breach.citation.article) == ("decree_118_2025", ART_19_6)
     assert breach.detected_at == notice.time
