@@ -28,6 +28,7 @@ from services.stack.processes import ROOT
 from services.stack.settings import StackSettings, env_var
 from services.tracker.settings import TrackerSettings
 from services.turnaround.provinces import DEFAULT_PROVINCES, PROVINCES_ENV
+from services.turnaround.quality import postal_rules
 from services.turnaround.settings import TurnaroundSettings
 
 README = ROOT / "deploy" / "README.md"
@@ -60,6 +61,11 @@ DATA_FILES: tuple[tuple[str, Path, str], ...] = (
     (ROUTE_LIMITS_ENV, DEFAULT_ROUTE_LIMITS, "Postal time limits J+n by route class; special cities."),
     (PROVINCES_ENV, DEFAULT_PROVINCES, "Province labels of the turnaround metrics (postal prefixes)."),
     (RULES_ENV, DEFAULT_RULES, "Legal parameters as dated rule sets (cut-off, supplements, apology slips)."),
+    (
+        postal_rules.RULES_ENV,
+        postal_rules.DEFAULT_RULES,
+        "Postal rules a nonconformity cites (late postal legs, results returned), as dated rule sets.",
+    ),
 )
 
 

@@ -36,7 +36,7 @@ from services.turnaround.adapters.lag import ConsumerLagMonitor
 from services.turnaround.handlers import AlertRaiser, ClockProjector, Now, OutboxRelay
 from services.turnaround.metrics import LagCollector, StoreCollector, StoreSnapshot, TurnaroundMetrics
 from services.turnaround.provinces import load_provinces
-from services.turnaround.quality import objectives_wiring
+from services.turnaround.quality import nonconformity_api, objectives_wiring
 from services.turnaround.quality.report_api import reports_router
 from services.turnaround.scheduler import Scheduler
 from services.turnaround.settings import TurnaroundSettings
@@ -189,4 +189,5 @@ def create_app(
     app.include_router(api.router)
     objectives_wiring.install(app, service, now)
     app.include_router(reports_router(now))
+    app.include_router(nonconformity_api.router)
     return app

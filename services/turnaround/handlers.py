@@ -47,6 +47,10 @@ from services.turnaround.metrics import (
     TurnaroundMetrics,
 )
 from services.turnaround.provinces import UNKNOWN
+from services.turnaround.quality import nonconformity_repository
+from services.turnaround.quality.breaches import Breach, BreachRules
+from services.turnaround.quality.nonconformity_metrics import opened_tally
+from services.turnaround.quality.postal_rules import default_postal_rules
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +80,10 @@ def _capped(value: int, bounds: tuple[int, ...]) -> int:
 class ClockProjector:
     """Applies postal and agency events to the dossiers' facts, clocks and tallies."""
 
-    def __init__(self, rules: ClockRules, now: Now) -> None:
+    def __init__(self, rules: ClockRules, now: Now, breaches: BreachRules | None = None) -> None:
         self._rules = rules
         self._now = now
+        self._breaches = breaches or BreachRules(rules, default_postal_rules())
 
     async def __call__(self, conn: AsyncConnection, events: Sequence[Envelope[Event]]) -> None:
         by_dossier: dict[str, list[Envelope[Event]]] = defaultdict(list)
@@ -93,12 +98,14 @@ class ClockProjector:
         changed_facts: dict[str, Facts] = {}
         changed_clocks: list[tuple[str, Clock]] = []
         tallies = Tallies()
+        breaches: list[Breach] = []
         for dossier_id, envelopes in by_dossier.items():
             before = stored_facts.get(dossier_id)
             facts = before or Facts()
             for envelope in envelopes:
                 journey_before = _journey_known(facts)
                 facts = domain.record(facts, envelope)
+                breaches += self._breaches.of_event(envelope, facts)
                 self._count_event(envelope, tallies)
                 self._count_supplement_breaches(envelope, facts, tallies)
                 if isinstance(envelope.data, DossierClosed):
@@ -116,6 +123,7 @@ class ClockProjector:
                     changed_clocks.append((dossier_id, kept))
                 if just_finished:
                     self._count_finished(kept, tallies)
+                    breaches += self._breaches.of_finished_clock(dossier_id, kept, facts)
                     log_event(
                         logger,
                         "clock_finished",
@@ -127,6 +135,10 @@ class ClockProjector:
         now = self._now()
         await repository.save_facts(conn, new_facts, changed_facts, now)
         await repository.upsert_clocks(conn, changed_clocks, now)
+        # Opened once per breach (the register's unique key), in this transaction with the inbox.
+        for breach in await nonconformity_repository.open_if_absent(conn, breaches, now):
+            tallies.add(opened_tally(breach))
+            log_event(logger, "nonconformity_opened", dossier_id=breach.dossier_id, kind=breach.kind.value)
         await repository.add_tallies(conn, tallies.increments)
 
     def _province(self, post_office_code: str) -> str:

@@ -40,6 +40,7 @@ from services.turnaround.adapters.lag import ConsumerLagMonitor
 from services.turnaround.adapters.repository import BacklogRow, TallyKey
 from services.turnaround.closures import closed_clock_metrics
 from services.turnaround.domain import Timeliness
+from services.turnaround.quality.nonconformity_metrics import nonconformity_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class StoreCollector(Collector):
         yield from _tally_metrics(snap.backlog, snap.tallies)
         yield supplement_breach_metrics(snap.tallies)
         yield closed_clock_metrics(snap.tallies)
+        yield nonconformity_metrics(snap.tallies)
         pending = GaugeMetricFamily(
             "turnaround_outbox_pending", "Clock alerts stored but not yet acknowledged by Kafka."
         )

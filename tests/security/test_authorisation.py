@@ -289,6 +289,31 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_y=forbidden("forbidden"),
         operator=OK,
     ),
+    # The nonconformity register: every unit lists its own (operators all); one nonconformity, in scope
+    # or not, is asked for by an id no breach has, so each caller meets the 404 an out-of-scope one gets
+    # (tests/quality/test_nonconformity_register_api.py shows who sees and steps which).
+    ("turnaround", "GET", "/quality/nonconformities"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=OK,
+        agency_x=OK,
+        agency_y=OK,
+        operator=OK,
+    ),
+    **{
+        ("turnaround", method, path): by_role(
+            anonymous=UNAUTHENTICATED,
+            post_office_a=HIDDEN,
+            post_office_b=HIDDEN,
+            agency_x=HIDDEN,
+            agency_y=HIDDEN,
+            operator=HIDDEN,
+        )
+        for method, path in (
+            ("GET", "/quality/nonconformities/{nonconformity_id}"),
+            ("POST", "/quality/nonconformities/{nonconformity_id}/steps"),
+        )
+    },
 }
 
 # --------------------------------------------------------------------------- requests
@@ -468,6 +493,10 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
             return path.replace("{objective_id}", objective), {"period": "2026-03"}, None
         if path == "/quality/reports/{period}":
             return path.replace("{period}", "2026-01"), {"scope": "agency", "code": AGENCY_X}, None
+        if "{nonconformity_id}" in path:
+            url = path.replace("{nonconformity_id}", str(uuid.uuid4()))
+            step = {"action": "analyse", "version": 1, "cause": "Matrix"}
+            return url, {}, step if method == "POST" else None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
     raise AssertionError(f"no request for {service} {method} {path}: add it to the matrix")
 
@@ -513,8 +542,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 40)
-    assert len(CELLS) == 40 * 15 == 600
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 43)
+    assert len(CELLS) == 43 * 15 == 645
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
