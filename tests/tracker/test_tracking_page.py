@@ -134,11 +134,25 @@ async def test_the_page_s_stylesheet_and_script_are_served_and_nothing_else(page
     async with client_of(page_tracker) as http:
         css = await http.get("/tra-cuu/tai-nguyen/trang.css")
         script = await http.get("/tra-cuu/tai-nguyen/trang.js")
+        icon = await http.get("/tra-cuu/tai-nguyen/bieu-tuong.svg")
         other = await http.get("/tra-cuu/tai-nguyen/..%2Fwording.yaml")
 
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     assert other.status_code == 404
+
+
+async def test_the_page_s_requests_are_counted_by_route_not_by_file(page_tracker: Tracker) -> None:
+    async with client_of(page_tracker) as http:
+        await http.get("/tra-cuu")
+        await http.get("/tra-cuu/tai-nguyen/trang.css")
+        await http.get("/tra-cuu/tai-nguyen/no-such-file.css")
+        metrics = (await http.get("/metrics")).text
+
+    assert 'route="/tra-cuu"' in metrics
+    assert 'route="/tra-cuu/tai-nguyen/{name}"' in metrics
+    assert "no-such-file" not in metrics and "trang.css" not in metrics
 
 
 async def test_the_page_is_not_part_of_the_api_document(page_tracker: Tracker) -> None:
@@ -209,6 +223,7 @@ async def test_a_wrong_phone_answers_exactly_like_an_unknown_reference(page_trac
     # The same page, but for the reference the citizen typed, which the form keeps for a correction.
     assert wrong.text.replace(dossier.item_id, "REF") == missing.text.replace(unknown, "REF")
     assert WORDS.page["not_found"] in html.unescape(wrong.text)
+    assert "aria-invalid" not in wrong.text  # nor which field was wrong
     assert "value=" not in phone_input(wrong.text)  # the digits are never sent back
 
 
@@ -282,6 +297,9 @@ async def test_a_malformed_reference_or_phone_suffix_gets_the_form_again_with_42
     assert answer.headers["content-type"].startswith("text/html")
     assert error_reason(answer.text) == reason
     assert "value=" not in phone_input(answer.text)
+    # The field at fault is marked for assistive technology, and only that one.
+    assert ('aria-invalid="true"' in phone_input(answer.text)) == (reason == "invalid_phone")
+    assert answer.text.count('aria-invalid="true"') == 1
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,12 @@ from services.tracker.page.wording import wording
 PAGE = "/tra-cuu"
 ASSETS_PATH = "/tra-cuu/tai-nguyen"
 HERE = Path(__file__).parent
-ASSETS = {"trang.css": "text/css; charset=utf-8", "trang.js": "text/javascript; charset=utf-8"}
+ASSETS = {
+    "trang.css": "text/css; charset=utf-8",
+    "trang.js": "text/javascript; charset=utf-8",
+    # Named by the page, so a browser asks for it rather than for /favicon.ico, which nothing serves.
+    "bieu-tuong.svg": "image/svg+xml",
+}
 FIELDS = ("reference", "phone_last4")
 MAX_FIELDS = 10
 ECHO_CHARS = 64
@@ -69,12 +74,23 @@ def templates() -> Environment:
 
 
 class FormRefusedError(Exception):
+    """A submission answered with the form again: status, the API's reason, the words shown, the reference
+    typed (shown back for a correction; the digits never are) and the field at fault, if one is."""
+
     def __init__(self, status: int, reason: str, message: str, reference: str = "") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.message = message
         self.reference = reference
+        # A failed lookup blames no field: which of the two was wrong is exactly what it must not tell.
+        self.field = (
+            "phone_last4"
+            if reason == "invalid_phone"
+            else "reference"
+            if status == 422 and reason != "invalid_form"
+            else None
+        )
 
 
 def render(
