@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -300,6 +301,24 @@ async def test_a_malformed_reference_or_phone_suffix_gets_the_form_again_with_42
     # The field at fault is marked for assistive technology, and only that one.
     assert ('aria-invalid="true"' in phone_input(answer.text)) == (reason == "invalid_phone")
     assert answer.text.count('aria-invalid="true"') == 1
+
+
+async def test_while_the_database_is_down_the_page_answers_503_with_a_retry_after() -> None:
+    with socket.socket() as probe:  # a port nobody listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = build(settings_for(f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none"), consume=False)
+    try:
+        async with client_of(down) as http:
+            answer = await submit(http, unknown_reference(), WRONG)
+    finally:
+        await down.dispose()
+
+    assert answer.status_code == 503
+    assert int(answer.headers["retry-after"]) > 0
+    assert answer.headers["content-type"].startswith("text/html")
+    assert error_reason(answer.text) == "database_unavailable"
+    assert WORDS.page["unavailable"] in html.unescape(answer.text)
 
 
 @pytest.mark.parametrize(

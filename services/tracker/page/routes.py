@@ -27,8 +27,10 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.exc import DBAPIError
 
-from services.shared.http import ProblemError, validation_reason
+from services.shared.db.availability import is_database_unavailable
+from services.shared.http import DATABASE_UNAVAILABLE, ProblemError, validation_reason
 from services.tracker import api, lookups
 from services.tracker.answers import public_of
 from services.tracker.page.formatting import FILTERS
@@ -46,6 +48,10 @@ ASSETS = {
 }
 FIELDS = ("reference", "phone_last4")
 MAX_FIELDS = 10
+# The errors the service's handlers answer 503 database_unavailable to (services.shared.http), answered
+# here with the page: a browser shows a page, not problem JSON.
+DATABASE_ERRORS = (DBAPIError, ConnectionError, TimeoutError)
+RETRY_AFTER_S = 5
 ECHO_CHARS = 64
 """At most this much of a refused reference is shown back in the form."""
 
@@ -175,6 +181,13 @@ async def look_up(request: Request, ctx: api.Context) -> HTMLResponse:
         if not re.fullmatch(api.PHONE_LAST4_PATTERN, last4):
             raise refusal(422, "invalid_phone", typed)
         row = await api.find_public_dossier(ctx, request, ref, last4)
+        steps = await lookups.public_history(ctx.engine, row.dossier_id, ctx.due)
+    except DATABASE_ERRORS as exc:
+        if not is_database_unavailable(exc):
+            raise  # a bug or bad data, not an outage: the server error it is
+        words = wording().page["unavailable"]
+        down = FormRefusedError(503, DATABASE_UNAVAILABLE, words, typed)
+        return render(503, reference=typed, error=down, headers={"Retry-After": str(RETRY_AFTER_S)})
     except FormRefusedError as exc:
         return render(exc.status, reference=exc.reference, error=exc)
     except ProblemError as exc:
@@ -182,7 +195,6 @@ async def look_up(request: Request, ctx: api.Context) -> HTMLResponse:
             return rate_limited(exc, typed)
         # A wrong phone and an unknown reference are one answer: the same page, status and words.
         return render(exc.status, reference=typed, error=refusal(exc.status, exc.reason, typed))
-    steps = await lookups.public_history(ctx.engine, row.dossier_id, ctx.due)
     answer = public_of(row, ref, ctx.directory, ctx.today())
     return render(200, view=tracking_view(answer, steps, ctx.directory, wording()))
 
