@@ -193,6 +193,21 @@ async def test_the_answer_shows_the_stage_timeline_expected_date_and_office_with
         assert value is not None and value not in page
 
 
+async def test_a_dossier_past_its_expected_date_says_so(migrated_database: str) -> None:
+    may_5th = datetime(2025, 5, 5, tzinfo=UTC)
+    late = build(settings_for(migrated_database), consume=False, clock=lambda: may_5th)
+    try:
+        dossier = new_dossier(ServiceForm.SEND_DOSSIER)
+        await feed(late, journey(dossier)[:5])  # processing, the appointment in March long gone
+        async with client_of(late) as http:
+            answer = await submit(http, dossier.item_id, RIGHT)
+    finally:
+        await late.dispose()
+
+    assert answer.status_code == 200
+    assert WORDS.page["overdue"] in html.unescape(answer.text)
+
+
 async def test_a_courier_s_custody_shows_the_post_office_answering_for_it(page_tracker: Tracker) -> None:
     dossier = new_dossier(ServiceForm.RECEIVE_RESULT)
     events = journey(dossier)
