@@ -114,6 +114,7 @@ async def test_a_citizen_types_the_reference_and_digits_and_reads_the_stage_and_
     await page.screenshot(path=tmp_path / "tra-cuu-ket-qua.png", full_page=True)
 
     assert status == 200
+    assert page.url == f"{served}/tra-cuu"  # POST: the digits are in no URL, access log or history
     assert await page.locator("#tinh-trang .giai-doan").inner_text() == "Bưu tá đang đi phát kết quả"
     lines = [" ".join(text.split()) for text in await page.locator("li.moc").all_inner_texts()]
     assert len(lines) == 12
