@@ -21,6 +21,8 @@ command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the secured Kafka broker's CA and certificate
+# The tracking page's browser test drives Debian's Chromium with Playwright (no browser download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != "0" ]; then
         echo "setup: missing system packages: ${missing[*]} (run as root, or install them)" >&2

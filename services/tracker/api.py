@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Stage
@@ -67,6 +68,7 @@ S10_PATTERN = r"[A-Za-z]{2}[0-9]{9}[A-Za-z]{2}"
 AGENCY_CODE_PATTERN = r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Za-z][0-9]{2}"
 AGENCY_DOSSIER_CODE_PATTERN = AGENCY_CODE_PATTERN + r"-[0-9]{6}-[0-9]{4}"
 REFERENCE_PATTERN = rf"^({S10_PATTERN}|{AGENCY_DOSSIER_CODE_PATTERN})$"
+PHONE_LAST4_PATTERN = r"^[0-9]{4}$"
 
 
 # --------------------------------------------------------------------------- collaborators
@@ -224,10 +226,18 @@ async def public_lookup(
         ),
     ],
     phone_last4: Annotated[
-        str, Query(pattern=r"^[0-9]{4}$", description="The last four digits of the applicant's phone.")
+        str, Query(pattern=PHONE_LAST4_PATTERN, description="The last four digits of the applicant's phone.")
     ],
 ) -> PublicDossier:
     ref = normalised_reference(reference, ("path", "reference"))
+    row = await find_public_dossier(ctx, request, ref, phone_last4)
+    return public_of(row, ref, ctx.directory, ctx.today())
+
+
+async def find_public_dossier(ctx: ApiContext, request: Request, ref: str, phone_last4: str) -> Row[Any]:
+    """The one public lookup, shared by this API and the tracking page (services/tracker/page): the dossier
+    a normalised reference and the phone's last four digits point to, within the budgets of failed lookups.
+    Raises 429 too_many_failed_lookups (Retry-After) or 404 not_found, counted in the lookup metric."""
     # The peer address as Starlette gives it; which proxies may set it is the HTTP server's business.
     client = request.client.host if request.client else "unknown"
     answer = await lookups.public_lookup(ctx.engine, ref, phone_last4, client, ctx.digest, ctx.budget)
@@ -244,7 +254,7 @@ async def public_lookup(
         ctx.metrics.public_lookups.labels("not_found").inc()
         raise ProblemError(404, "not_found", "no dossier matches this reference and phone number")
     ctx.metrics.public_lookups.labels("found").inc()
-    return public_of(row, ref, ctx.directory, ctx.today())
+    return row
 
 
 @router.get(

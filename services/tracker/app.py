@@ -43,6 +43,7 @@ from services.tracker.answers import OfficeDirectory
 from services.tracker.domain import AgencyDuePolicy
 from services.tracker.handlers import CatalogAgencyDue, PhoneDigest, Projector
 from services.tracker.metrics import TrackerMetrics
+from services.tracker.page import routes as page
 from services.tracker.settings import TrackerSettings
 
 T = TypeVar("T")
@@ -180,6 +181,7 @@ def build(
         lifespan=lifespan,
     )
     api.install(app, context)
+    app.include_router(page.router)  # the citizen's tracking page, over the same public lookup
 
     async def database_ready() -> str | None:
         try:

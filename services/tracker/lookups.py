@@ -16,7 +16,7 @@ from services.shared.personal_data.phone_check import PhoneDigest
 from services.tracker.adapters import repository
 from services.tracker.adapters.lookup_budget import LookupBudget
 from services.tracker.adapters.repository import DossierFilter, Position
-from services.tracker.domain import AgencyDuePolicy, AnomalyReason, DossierView, PartyKind, fold
+from services.tracker.domain import AgencyDuePolicy, AnomalyReason, DossierView, PartyKind, Step, fold
 
 
 def matching_dossier(rows: Sequence[Row[Any]], last4: str, digest: PhoneDigest) -> Row[Any] | None:
@@ -64,6 +64,14 @@ async def public_lookup(
     if row is not None:
         await budget.give_back(reservation)
     return PublicAnswer(row)
+
+
+async def public_history(engine: AsyncEngine, dossier_id: str, due: AgencyDuePolicy) -> list[Step]:
+    """The ordered steps of a dossier the public lookup found, for the tracking page's timeline (its
+    entries hold no personal data: the history is stored without it)."""
+    async with engine.connect() as conn:
+        history = await repository.history_of(conn, dossier_id)
+    return list(fold(dossier_id, history, due).steps)
 
 
 async def may_see(conn: AsyncConnection, principal: Principal, row: Row[Any]) -> bool:
