@@ -244,14 +244,13 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
                 legal_due_date=event.legal_due_date,
             )
         case SupplementRequested():
-            f = f.model_copy(update={"revisions": (*f.revisions, Revision(kind="suspend", at=at))})
+            f = _revised(f, Revision(kind="suspend", at=at))
         case SupplementReceived():
-            f = f.model_copy(
-                update={"revisions": (*f.revisions, Revision(kind="restart", at=event.received_at))}
-            )
+            f = _revised(f, Revision(kind="restart", at=event.received_at))
         case DelayNotified():
-            revision = Revision(kind="delay", at=at, new_due_date=event.new_due_date, breach=event.breach)
-            f = f.model_copy(update={"revisions": (*f.revisions, revision)})
+            f = _revised(
+                f, Revision(kind="delay", at=at, new_due_date=event.new_due_date, breach=event.breach)
+            )
         case ResultReady():
             f = first(result_ready_at=at, agency_code=event.agency_code)
         case DossierRefused():
@@ -276,6 +275,15 @@ def record(facts: Facts, envelope: Envelope[Event]) -> Facts:
         case ItemLost() if event.item_kind is ItemKind.RESULT:
             f = first(result_lost_at=at)
     return f
+
+
+def _revised(f: Facts, revision: Revision) -> Facts:
+    """The facts with one more revision of the agency clock, unless that very report is already there:
+    a fresh consumer group replaying the log onto the same database applies every event again, and a
+    second copy would count as a second supplement request or delay notice."""
+    if revision in f.revisions:
+        return f
+    return f.model_copy(update={"revisions": (*f.revisions, revision)})
 
 
 def _earliest_attempt(f: Facts, at: datetime) -> Facts:

@@ -829,3 +829,29 @@ def test_a_refusal_before_the_closure_cancels_the_clock_and_a_closure_first_clos
     assert same_moment[Leg.AGENCY_PROCESSING].state is ClockState.CANCELLED, (
         "a refusal at the same moment wins"
     )
+
+
+def test_a_supplement_round_and_a_delay_notice_replayed_are_recorded_once() -> None:
+    """A fresh consumer group replaying the log onto the same database applies every event again: the
+    revisions must not double (the index would count a second supplement request that never was)."""
+    requested = ev("agency.supplement_requested", vn(2026, 3, 11))
+    arrived = ev("agency.supplement_received", vn(2026, 3, 16), received_at=vn(2026, 3, 16, 9))
+    delayed = ev("agency.delay_notified", vn(2026, 3, 20), new_due_date=D(2026, 3, 27), breach=False)
+    once = facts_of(received(vn(2026, 3, 9), ENTERPRISE), requested, arrived, delayed)
+
+    replayed = facts_of(
+        received(vn(2026, 3, 9), ENTERPRISE), requested, arrived, delayed, requested, arrived, delayed
+    )
+
+    assert [r.kind for r in once.revisions] == ["suspend", "restart", "delay"]
+    assert replayed.revisions == once.revisions
+
+
+def test_a_second_supplement_request_at_another_time_is_a_second_revision() -> None:
+    facts = facts_of(
+        received(vn(2026, 3, 9), ENTERPRISE),
+        ev("agency.supplement_requested", vn(2026, 3, 11)),
+        ev("agency.supplement_requested", vn(2026, 3, 12)),
+    )
+
+    assert [r.kind for r in facts.revisions] == ["suspend", "suspend"]
