@@ -182,9 +182,8 @@ async def test_a_duplicate_answer_counts_as_a_duplicate(
 async def test_a_timeout_is_retried_and_the_resend_is_recognised_as_a_duplicate(
     esms: ProviderServer, client: httpx.AsyncClient
 ) -> None:
-    # The held request reached eSMS and will be answered 100 once released; the resend carries the same
-    # RequestId. Our server records the RequestId only when it answers, so the resend is the one that
-    # succeeds here: either way the citizen gets one SMS.
+    # The held request reached eSMS; the resend carries the same RequestId, so eSMS sends one SMS
+    # whichever of the two it processes first (the other answers 124).
     esms.answer_next(HANG)
     result = await EsmsSender(config(esms.url), client).send(message())
     assert result.outcome is SendOutcome.SENT

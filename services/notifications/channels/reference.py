@@ -3,8 +3,8 @@ its receipts echo back.
 
 It is the message's idempotency key when the provider can carry it as is, else a digest of it of the
 provider's length: the same key always gives the same reference, so a resend after a crash is still
-recognised. eSMS keeps a ``RequestId`` of at most 50 characters; Zalo ZNS a ``tracking_id`` of at most
-48 (its documentation's limit).
+recognised. eSMS keeps a ``RequestId`` of at most 50 characters (documented); for Zalo ZNS's
+``tracking_id`` we assumed 48, the documentation found giving no limit.
 """
 
 from __future__ import annotations
