@@ -91,3 +91,8 @@ class Receipt:
     status: ReceiptStatus
     code: str | None = None
     reported_at_ms: int | None = None
+    client_reference: str | None = None
+    """The reference the adapter sent with the message (eSMS ``RequestId``, Zalo ZNS ``tracking_id``)
+    when the provider echoes it: ``channels.reference.client_reference(idempotency_key)``. It lets a
+    receipt find its message even when the provider's message id was never recorded (a crash between
+    the provider's answer and the record, or a duplicate answer that names no id)."""

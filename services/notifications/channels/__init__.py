@@ -1,0 +1,1 @@
+"""Channel adapters: one module per provider, each implementing ``ports.Sender``."""
