@@ -236,3 +236,70 @@ async def test_a_missing_period_or_an_out_of_range_trend_is_a_422_problem(api: A
     for response in (missing, too_long):
         assert response.status_code == 422
         assert response.json()["reason"] == "invalid_request"
+
+
+async def test_an_operator_measures_a_national_objective_on_one_agency(api: Api) -> None:
+    national = await api.get(
+        "operator", "/quality/objectives/national-on-time/measurements", period="2026-Q2"
+    )
+    agency_y = await api.get(
+        "operator",
+        "/quality/objectives/national-on-time/measurements",
+        period="2026-Q2",
+        scope="agency",
+        code=AGENCY_Y,
+    )
+
+    assert national.status_code == agency_y.status_code == 200
+    assert national.json()["measured_scope"] == {"kind": "national", "code": None}
+    assert (national.json()["measured"]["numerator"], national.json()["measured"]["denominator"]) == (19, 23)
+    body = agency_y.json()
+    assert body["measured_scope"] == {"kind": "agency", "code": AGENCY_Y}
+    assert body["objective"]["id"] == "national-on-time"
+    assert (body["measured"]["numerator"], body["measured"]["denominator"]) == (0, 3)
+    assert body["measured"]["status"] == "not_met"
+
+
+async def test_a_unit_s_objective_is_measured_on_its_own_scope_only(api: Api) -> None:
+    own = await api.get(
+        "agency_x",
+        "/quality/objectives/agency-x-on-time/measurements",
+        period="2026-Q2",
+        scope="agency",
+        code=AGENCY_X,
+    )
+    wider = await api.get(
+        "operator",
+        "/quality/objectives/agency-x-on-time/measurements",
+        period="2026-Q2",
+        scope="national",
+    )
+
+    assert own.status_code == 200
+    assert (own.json()["measured"]["numerator"], own.json()["measured"]["denominator"]) == (19, 20)
+    assert wider.status_code == 422
+    assert wider.json()["reason"] == "invalid_scope"
+
+
+async def test_a_scope_the_caller_may_not_read_or_a_malformed_one_is_refused(api: Api) -> None:
+    other = await api.get(
+        "agency_x",
+        "/quality/objectives/agency-x-on-time/measurements",
+        period="2026-Q2",
+        scope="agency",
+        code=AGENCY_Y,
+    )
+    malformed = await api.get(
+        "operator",
+        "/quality/objectives/national-on-time/measurements",
+        period="2026-Q2",
+        scope="city",
+        code="x",
+    )
+    without_code = await api.get(
+        "operator", "/quality/objectives/national-on-time/measurements", period="2026-Q2", scope="province"
+    )
+
+    assert other.status_code == 422  # not the objective's own scope, and it is not national
+    assert (malformed.status_code, malformed.json()["reason"]) == (422, "invalid_scope")
+    assert (without_code.status_code, without_code.json()["reason"]) == (422, "invalid_scope")

@@ -7,6 +7,7 @@ answered like an unknown one (404), so the list of objectives of other units is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from services.turnaround.quality.measurement import Direction, Status
 from services.turnaround.quality.objective_figures import PeriodMeasurement, measure
 from services.turnaround.quality.objectives import Comparison, Measure, Objective, Objectives
 from services.turnaround.quality.periods import Period, PeriodError, PeriodKind
-from services.turnaround.quality.scopes import ScopeKind, may_read
+from services.turnaround.quality.scopes import Scope, ScopeError, ScopeKind, may_read
 
 router = APIRouter(prefix="/quality/objectives", tags=["quality"])
 
@@ -90,6 +91,8 @@ class MeasurementView(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     objective: ObjectiveView
+    measured_scope: ScopeView
+    """The scope measured: the objective's own, or the narrower one asked for (``scope`` and ``code``)."""
     measured: PeriodFigures
     ended: bool
     """Whether the period is over (Vietnam day); a running period's figures still grow."""
@@ -138,6 +141,20 @@ _NOT_FOUND = "no objective with this id is known"
 _AUTH: dict[int | str, dict[str, Any]] = {k: v for k, v in REFUSALS.items() if k in (401, 503)}
 
 
+def _measured_scope(objective: Objective, kind: str | None, code: str | None) -> Scope:
+    """The scope to measure: the objective's own, or within a national objective one the caller reads."""
+    if kind is None and code is None:
+        return objective.scope
+    try:
+        scope = Scope.parse(kind or "", code)
+    except ScopeError as exc:
+        raise ProblemError(422, "invalid_scope", str(exc)) from None
+    if scope != objective.scope and objective.scope.kind is not ScopeKind.NATIONAL:
+        raise ProblemError(422, "invalid_scope", "only a national objective is measured on a narrower scope")
+    # Whoever may read a national objective (an operator) may read every scope within it.
+    return scope
+
+
 @router.get("", response_model=ObjectiveList, responses=_AUTH)
 async def list_objectives(request: Request, caller: Caller) -> ObjectiveList:
     """The quality objectives the caller may read: an operator every one, a unit its own."""
@@ -153,8 +170,8 @@ async def list_objectives(request: Request, caller: Caller) -> ObjectiveList:
         **_AUTH,
         404: _problem("No such objective, or it is outside the caller's scope: `not_found`."),
         422: _problem(
-            "The period is malformed or out of range (`invalid_period`), or another parameter is "
-            "(`invalid_request`)."
+            "The period is malformed or out of range (`invalid_period`), the scope is malformed or not "
+            "within the objective's (`invalid_scope`), or another parameter is (`invalid_request`)."
         ),
     },
 )
@@ -168,9 +185,17 @@ async def objective_measurements(
     trend: Annotated[
         int, Query(ge=0, le=12, description="How many earlier periods of the same kind to compare.")
     ] = 4,
+    scope: Annotated[
+        str | None,
+        Query(
+            max_length=16, description="Measure a national objective on one province, agency or post office."
+        ),
+    ] = None,
+    code: Annotated[str | None, Query(max_length=32, description="The code of that scope.")] = None,
 ) -> MeasurementView:
     """The objective measured in a period, with the counts behind the value and the trend against the
-    earlier periods of the same kind."""
+    earlier periods of the same kind. A national objective can be measured on a narrower scope the
+    caller may read (an operator's drill-down: the same target, the unit's own figures)."""
     objective = _objectives(request).get(objective_id)
     if objective is None or not may_read(caller, objective.scope):
         raise ProblemError(404, "not_found", _NOT_FOUND)
@@ -178,12 +203,14 @@ async def objective_measurements(
         measured_period = Period.parse(period)
     except PeriodError:
         raise ProblemError(422, "invalid_period", _INVALID_PERIOD) from None
+    measured = _measured_scope(objective, scope, code)
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
-        measurement = await measure(conn, objective, measured_period, trend)
+        measurement = await measure(conn, replace(objective, scope=measured), measured_period, trend)
     now: datetime = request.app.state.quality_now()
     return MeasurementView(
         objective=objective_view(objective),
+        measured_scope=ScopeView(kind=measured.kind, code=measured.code or None),
         measured=_figures(measurement.current),
         ended=measured_period.ended_by(to_vietnam_time(now).date()),
         trend=Trend(direction=measurement.direction, previous=[_figures(p) for p in measurement.previous]),
