@@ -109,3 +109,74 @@ def test_a_scope_without_its_code_or_of_an_unknown_kind_is_refused(kind: str, co
 def test_scope_names() -> None:
     assert Scope.parse("national").name == "national"
     assert Scope.parse("province", "HN").name == "province:HN"
+
+
+@pytest.mark.parametrize(
+    ("year", "kind", "index"),
+    [
+        (1999, PeriodKind.YEAR, 1),
+        (3000, PeriodKind.YEAR, 1),
+        (2026, PeriodKind.MONTH, 0),
+        (2026, PeriodKind.MONTH, 13),
+        (2026, PeriodKind.QUARTER, 5),
+        (2026, PeriodKind.HALF_YEAR, 3),
+        (2026, PeriodKind.YEAR, 2),
+    ],
+)
+def test_a_period_out_of_range_cannot_be_made(year: int, kind: PeriodKind, index: int) -> None:
+    with pytest.raises(PeriodError, match=r"outside 2000–2999|does not exist"):
+        Period(year, kind, index)
+
+
+@pytest.mark.parametrize(
+    ("year", "kind", "index"),
+    [
+        (2000, PeriodKind.YEAR, 1),
+        (2999, PeriodKind.YEAR, 1),
+        (2026, PeriodKind.MONTH, 1),
+        (2026, PeriodKind.MONTH, 12),
+        (2026, PeriodKind.QUARTER, 4),
+        (2026, PeriodKind.HALF_YEAR, 2),
+    ],
+)
+def test_the_first_and_last_periods_of_the_range_exist(year: int, kind: PeriodKind, index: int) -> None:
+    assert Period(year, kind, index).index == index
+
+
+def test_the_refusal_of_a_malformed_name_shows_the_four_forms() -> None:
+    with pytest.raises(PeriodError) as refused:
+        Period.parse("2026/7")
+    assert str(refused.value) == (
+        "period '2026/7' is not a month (2026-07), quarter (2026-Q3), half-year (2026-H2) or year (2026)"
+    )
+
+
+def test_a_period_contains_its_first_day_and_the_next_starts_after_its_last() -> None:
+    q3 = Period.parse("2026-Q3")
+    assert q3.contains(date(2026, 7, 1))
+    assert Period.parse("2026-11").next() == Period.parse("2026-12")
+    assert Period.parse("2026-Q3").next() == Period.parse("2026-Q4")
+    assert Period.parse("2026-H1").next() == Period.parse("2026-H2")
+    assert Period.parse("2026").next() == Period.parse("2027")
+
+
+def test_a_scope_is_decided_by_the_caller_s_role_not_by_codes_its_credential_carries_besides() -> None:
+    office_with_agency = Principal("c4", "clerk", Role.POST_OFFICE, post_office="100000", agency="G01.001")
+    operator_with_codes = Principal("c5", "op", Role.OPERATOR, post_office="100000", agency="G01.001")
+
+    assert own_scope(office_with_agency) == Scope(ScopeKind.POST_OFFICE, "100000")
+    assert own_scope(operator_with_codes) == NATIONAL
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "reason"),
+    [
+        ("national", "HN", "the national scope has no code"),
+        ("agency", "", "the agency scope needs a code of 1–32 letters, digits, '.', '_' or '-'"),
+        ("city", "HN", "scope 'city' is not one of national, province, agency, post_office"),
+    ],
+)
+def test_a_refused_scope_says_why(kind: str, code: str, reason: str) -> None:
+    with pytest.raises(ScopeError) as refused:
+        Scope.parse(kind, code)
+    assert str(refused.value) == reason

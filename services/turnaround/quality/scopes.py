@@ -41,7 +41,7 @@ class Scope:
             if self.code:
                 raise ScopeError("the national scope has no code")
         elif not _CODE.match(self.code):
-            raise ScopeError(f"a {self.kind} scope needs a code of 1–32 letters, digits, '.', '_' or '-'")
+            raise ScopeError(f"the {self.kind} scope needs a code of 1–32 letters, digits, '.', '_' or '-'")
 
     @classmethod
     def parse(cls, kind: str, code: str | None = None) -> Scope:
