@@ -142,7 +142,7 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ),
         (
             {"objectives": [_with(VALID, scope={"kind": "province"})]},
-            "objective 'passport-on-time-quarterly': scope: a province scope needs a code",
+            "objective 'passport-on-time-quarterly': scope: the province scope needs a code",
         ),
         (
             {"objectives": [_with(VALID, scope={"kind": "national", "code": "HN"})]},
