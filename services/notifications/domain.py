@@ -3,12 +3,13 @@ late one still helps, who consented to what, when an SMS may go. Pure: no I/O, n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from contracts.enums import NotificationChannel
 from services.notifications.ports import Channel
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -110,6 +111,11 @@ class Consent:
 
     def allows(self, channel: Channel) -> bool:
         return channel in self.channels
+
+
+def consent_of(notify_by: Iterable[NotificationChannel] | None) -> Consent:
+    """The consent an intake event records; absent (an event of before the choice was asked) is none."""
+    return Consent(frozenset(Channel(c.value.lower()) for c in notify_by or ()))
 
 
 def idempotency_key(dossier_id: str, kind: Kind, channel: Channel) -> str:
