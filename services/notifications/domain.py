@@ -118,6 +118,8 @@ def consent_of(notify_by: Iterable[NotificationChannel] | None) -> Consent:
     return Consent(frozenset(Channel(c.value.lower()) for c in notify_by or ()))
 
 
-def idempotency_key(dossier_id: str, kind: Kind, channel: Channel) -> str:
-    """The one key of a message: (dossier, stage's message, channel). Names no person."""
-    return f"{dossier_id}:{kind.value}:{channel.value}"
+def message_key(dossier_id: str, kind: Kind, occurrence: int, channel: Channel | None) -> str:
+    """The one idempotency key of a message: (dossier, the stage's message and which one of its kind —
+    the delivery attempt, the supplement request —, channel). Names no person; ``none`` is the record of
+    a message nobody consented to."""
+    return f"{dossier_id}:{kind.value}#{occurrence}:{'none' if channel is None else channel.value}"

@@ -1,0 +1,1 @@
+"""One adapter per provider, each implementing services.notifications.ports.Sender."""

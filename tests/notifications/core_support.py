@@ -1,0 +1,256 @@
+"""The notifications core's test rig: the real post office (its contact API, its audit, its events on the
+session's Kafka), the notifications service on the same PostgreSQL database (as in the stack), a real SMTP
+server (aiosmtpd) that keeps what it receives, and a clock the test sets."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.enums import CustodyHolderKind, Stage
+from contracts.envelope import Envelope
+from contracts.events import Event, StageChanged
+from contracts.events.parts import CustodyHolder
+from contracts.sources import TRACKER_SOURCE, agency_source, post_office_source
+from services.notifications.adapters.tables import message
+from services.notifications.app import Notifications, create_app
+from services.notifications.channels.email import SmtpConfig, SmtpSender
+from services.notifications.ports import Channel, Message, Sender, SendOutcome, SendResult
+from services.notifications.settings import NotificationsSettings
+from services.post_office.app import create_app as create_post_office
+from services.shared.auth import Role, TokenSigner
+from services.shared.auth.registry import CredentialRegistry
+from services.shared.db import migrate
+from services.shared.db.engine import make_engine
+from tests.fixtures.kafka import KafkaBroker, KafkaLogin
+from tests.fixtures.postgres import create_database
+from tests.post_office.conftest import SECRET, issue_tokens, settings_for, until_ready
+from tests.post_office.helpers import AGENCY, OFFICE, Tokens
+
+VIETNAM_OFFSET = timedelta(hours=7)
+SUBJECT = "notifications"
+
+
+class Clock:
+    """The service's clock: set by the test, never today's date."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+class Mailbox:
+    """What the SMTP server accepted, by recipient; recipients in ``deferring`` get 451 (try later)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, EmailMessage]] = []
+        self.deferring: set[str] = set()
+
+    async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.deferring:
+            return "451 4.3.0 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:  # noqa: N802
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        for rcpt in envelope.rcpt_tos:
+            self.received.append((rcpt, parsed))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [mail for rcpt, mail in self.received if rcpt == address]
+
+
+class RecordingSms:
+    """Stands in for an SMS provider's adapter (built in the providers' branch): it accepts every
+    message and records when it was asked to send it."""
+
+    channel = Channel.SMS
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[datetime, Message]] = []
+
+    async def send(self, msg: Message) -> SendResult:
+        self.sent.append((self.clock(), msg))
+        return SendResult(SendOutcome.SENT, provider_message_id=f"sms-{len(self.sent)}")
+
+
+@dataclass
+class Rig:
+    database_url: str
+    engine: AsyncEngine
+    post_office: httpx.AsyncClient
+    tokens: Tokens
+    notifications: Notifications
+    mailbox: Mailbox
+    clock: Clock
+    sms: RecordingSms
+    admin: KafkaLogin
+    consumer: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def dispatch(self) -> int:
+        return await self.notifications.dispatcher.dispatch_once()
+
+    async def messages(self, dossier_id: str) -> list[Any]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(message).where(message.c.dossier_id == dossier_id).order_by(message.c.created_at)
+            )
+            return list(rows.all())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+async def _register_service_credential(database_url: str) -> str:
+    """The credential issued for the service: an operator's, subject ``notifications`` (README)."""
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    principal, token = TokenSigner(SECRET).issue(
+        subject=SUBJECT, role=Role.OPERATOR, scope=None, now=now, valid_for=timedelta(days=1)
+    )
+    await CredentialRegistry(engine, cache_seconds=0).register(
+        principal, issued_at=now, expires_at=now + timedelta(days=1)
+    )
+    await engine.dispose()
+    return token
+
+
+@pytest.fixture(scope="module")
+async def rig(
+    postgres_url: str, kafka_broker: KafkaBroker, mailbox: tuple[Mailbox, int]
+) -> AsyncIterator[Rig]:
+    database_url = await create_database(postgres_url, "notify")
+    await migrate.upgrade_async(database_url)
+    tokens = await issue_tokens(database_url)
+    service_token = await _register_service_credential(database_url)
+    post_office_app: FastAPI = create_post_office(
+        settings_for(database_url, kafka_broker.for_service("post_office"))
+    )
+    box, smtp_port = mailbox
+    clock = Clock(datetime(2026, 3, 10, 3, 0, tzinfo=UTC))  # 10:00 in Vietnam, a Tuesday
+    sms = RecordingSms(clock)
+    consumer = f"notifications.tests-{uuid.uuid4().hex[:8]}"
+    settings = NotificationsSettings.model_validate(
+        {
+            **kafka_broker.for_service("notifications").env(),
+            "DATABASE_URL": database_url,
+            "consumer_group": consumer,
+            "post_office_url": "http://post-office.test",
+            "contact_token": service_token,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "max_attempts": 3,
+            "backoff_base_s": 60,
+        }
+    )
+    async with post_office_app.router.lifespan_context(post_office_app):
+        await until_ready(post_office_app)
+        post_office = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=post_office_app), base_url="http://post-office.test"
+        )
+        senders: dict[Channel, Sender] = {
+            Channel.EMAIL: SmtpSender(SmtpConfig("127.0.0.1", smtp_port, settings.smtp_sender)),
+            Channel.SMS: sms,
+        }
+        app = create_app(settings, now=clock, senders=senders, http=post_office, dispatching=False)
+        async with app.router.lifespan_context(app):
+            await until_ready(app)
+            engine = make_engine(database_url)
+            yield Rig(
+                database_url,
+                engine,
+                post_office,
+                tokens,
+                app.state.notifications,
+                box,
+                clock,
+                sms,
+                kafka_broker.admin,
+                consumer,
+            )
+            await engine.dispose()
+
+
+# --------------------------------------------------------------------------- events as their producers
+
+
+class Cause(Protocol):
+    """What a StageChanged names of its causing event (an envelope, or the post office's receipt)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+
+
+def stage(
+    dossier_id: str,
+    cause: Cause,
+    to: Stage,
+    *,
+    late: bool = False,
+    current: Stage | None = None,
+    holder: CustodyHolder | None = None,
+) -> Envelope[Event]:
+    """The tracker's StageChanged for ``cause``, with the id the tracker derives (dossier, cause, stage)."""
+    event = StageChanged(
+        to_stage=to,
+        custody=holder or CustodyHolder(kind=CustodyHolderKind.POST_OFFICE, code=OFFICE),
+        cause_event_id=cause.id,
+        cause_event_type=cause.type,
+        late=late,
+        current_stage=current or to,
+    )
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{dossier_id}/{cause.id}/{to.value}")
+    return Envelope.new(event, subject=dossier_id, source=TRACKER_SOURCE, time=cause.time, id=event_id)
+
+
+def postal(dossier_id: str, event: Event, at: datetime) -> Envelope[Event]:
+    return Envelope.new(event, subject=dossier_id, source=post_office_source(OFFICE), time=at)
+
+
+def agency(dossier_id: str, event: Event, at: datetime) -> Envelope[Event]:
+    return Envelope.new(event, subject=dossier_id, source=agency_source(AGENCY), time=at)
