@@ -8,9 +8,9 @@ import email
 import email.policy
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.enums import CustodyHolderKind, Stage
+from contracts.enums import CustodyHolderKind, ItemKind, Stage, TransitDirection
 from contracts.envelope import Envelope
-from contracts.events import Event, StageChanged
+from contracts.events import DossierInTransit, Event, StageChanged
 from contracts.events.parts import CustodyHolder
 from contracts.sources import TRACKER_SOURCE, agency_source, post_office_source
 from services.notifications.adapters.tables import message
@@ -38,13 +38,17 @@ from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
+from services.shared.db.schema import processed_event
 from tests.fixtures.kafka import KafkaBroker, KafkaLogin
 from tests.fixtures.postgres import create_database
 from tests.post_office.conftest import SECRET, issue_tokens, settings_for, until_ready
-from tests.post_office.helpers import AGENCY, OFFICE, Tokens
+from tests.post_office.helpers import ACCEPTED_AT, AGENCY, OFFICE, Tokens, acceptance, new_item_id
+from tests.tracker.support import eventually
 
 VIETNAM_OFFSET = timedelta(hours=7)
 SUBJECT = "notifications"
+DESK = f"mot-cua.{uuid.uuid4().hex[:8]}@example.gov.vn"
+"""The one-stop desk of the tests' agency (not personal data: an office's address)."""
 
 
 class Clock:
@@ -111,7 +115,7 @@ class Rig:
     sms: RecordingSms
     admin: KafkaLogin
     consumer: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    app: FastAPI
 
     async def dispatch(self) -> int:
         return await self.notifications.dispatcher.dispatch_once()
@@ -182,6 +186,7 @@ async def rig(
             "smtp_port": smtp_port,
             "max_attempts": 3,
             "backoff_base_s": 60,
+            "desk_emails": {AGENCY: DESK},
         }
     )
     async with post_office_app.router.lifespan_context(post_office_app):
@@ -208,6 +213,7 @@ async def rig(
                 sms,
                 kafka_broker.admin,
                 consumer,
+                app,
             )
             await engine.dispose()
 
@@ -254,3 +260,83 @@ def postal(dossier_id: str, event: Event, at: datetime) -> Envelope[Event]:
 
 def agency(dossier_id: str, event: Event, at: datetime) -> Envelope[Event]:
     return Envelope.new(event, subject=dossier_id, source=agency_source(AGENCY), time=at)
+
+
+# --------------------------------------------------------------------------- steps of a journey
+
+VN = ACCEPTED_AT.tzinfo
+
+
+def new_email() -> str:
+    return f"an.{uuid.uuid4().hex[:12]}@example.vn"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The acceptance as the post office published it (what a StageChanged names as its cause)."""
+
+    item_id: str
+    dossier_id: str
+    id: uuid.UUID
+    due: date
+    type: str = "postal.dossier_accepted"
+    time: datetime = ACCEPTED_AT
+
+
+async def accept(rig: Rig, *, notify_by: list[str], email: str | None = None) -> Accepted:
+    """A dossier accepted at the counter of the real post office."""
+    item_id = new_item_id()
+    body = acceptance(item_id, notify_by=notify_by)
+    if email is not None:
+        body["applicant"] = body["applicant"] | {"email": email}
+    answer = await rig.post_office.post(
+        "/v1/dossiers", json=body, headers={"Authorization": f"Bearer {rig.tokens.clerk}"}
+    )
+    assert answer.is_success, answer.text
+    receipt = answer.json()
+    return Accepted(
+        item_id,
+        receipt["dossier_id"],
+        uuid.UUID(receipt["event_id"]),
+        date.fromisoformat(receipt["inbound_due_date"]),
+    )
+
+
+async def consumed(rig: Rig, envelopes: Sequence[Envelope[Event]]) -> None:
+    """Wait until the service's consumer recorded every one of these events in its inbox."""
+    wanted = {str(e.id) for e in envelopes}
+
+    async def done() -> bool:
+        async with rig.engine.connect() as conn:
+            rows = await conn.execute(
+                select(processed_event.c.event_id).where(
+                    processed_event.c.consumer == rig.consumer, processed_event.c.event_id.in_(wanted)
+                )
+            )
+            return set(rows.scalars()) == wanted
+
+    await eventually(done, within=60, what="the notifications consumer to take the events")
+
+
+async def dispatched_until(rig: Rig, address: str, count: int) -> None:
+    async def enough() -> bool:
+        await rig.dispatch()
+        return len(rig.mailbox.to(address)) >= count
+
+    await eventually(enough, within=60, what=f"{count} e-mails", every=0.2)
+
+
+def sentinels(item_id: str, dossier_id: str) -> list[Envelope[Event]]:
+    """Events that make no message, published last: once the consumer took them, it took what came before
+    on their partitions (one dossier, one key, one partition per topic)."""
+    scan = postal(
+        dossier_id,
+        DossierInTransit(
+            item_id=item_id,
+            item_kind=ItemKind.DOSSIER,
+            facility_code=OFFICE,
+            direction=TransitDirection.DEPARTED,
+        ),
+        datetime(2025, 3, 26, 9, 0, tzinfo=VN),
+    )
+    return [scan, stage(dossier_id, scan, Stage.IN_TRANSIT)]

@@ -5,23 +5,18 @@ from the post office once, audited under the service's own credential, and kept 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, text
 
 from contracts.enums import (
     IdDocumentType,
-    ItemKind,
     Outcome,
     RecipientKind,
     Stage,
-    TransitDirection,
 )
 from contracts.envelope import Envelope
 from contracts.events import (
-    DossierInTransit,
     DossierReceived,
     Event,
     ResultDelivered,
@@ -29,56 +24,29 @@ from contracts.events import (
     ResultReady,
 )
 from services.notifications.adapters.tables import contact
-from services.shared.db.schema import processed_event
-from tests.notifications.core_support import Rig, agency, mailbox, postal, rig, stage
+from tests.notifications.core_support import (
+    VN,
+    Rig,
+    accept,
+    agency,
+    consumed,
+    dispatched_until,
+    mailbox,
+    new_email,
+    postal,
+    rig,
+    sentinels,
+    stage,
+)
 from tests.post_office.helpers import (
-    ACCEPTED_AT,
     AGENCY,
     OFFICE,
-    acceptance,
     new_agency_dossier_code,
     new_item_id,
 )
-from tests.tracker.support import eventually, publish
+from tests.tracker.support import publish
 
 __all__ = ["mailbox", "rig"]
-
-VN = ACCEPTED_AT.tzinfo
-
-
-def new_email() -> str:
-    return f"an.{uuid.uuid4().hex[:12]}@example.vn"
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The acceptance as the post office published it (what a StageChanged names as its cause)."""
-
-    item_id: str
-    dossier_id: str
-    id: uuid.UUID
-    due: date
-    type: str = "postal.dossier_accepted"
-    time: datetime = ACCEPTED_AT
-
-
-async def accept(rig: Rig, *, notify_by: list[str], email: str | None = None) -> Accepted:
-    """A dossier accepted at the counter of the real post office."""
-    item_id = new_item_id()
-    body = acceptance(item_id, notify_by=notify_by)
-    if email is not None:
-        body["applicant"] = body["applicant"] | {"email": email}
-    answer = await rig.post_office.post(
-        "/v1/dossiers", json=body, headers={"Authorization": f"Bearer {rig.tokens.clerk}"}
-    )
-    assert answer.is_success, answer.text
-    receipt = answer.json()
-    return Accepted(
-        item_id,
-        receipt["dossier_id"],
-        uuid.UUID(receipt["event_id"]),
-        date.fromisoformat(receipt["inbound_due_date"]),
-    )
 
 
 def journey(item_id: str, dossier_id: str) -> dict[str, Envelope[Event]]:
@@ -132,46 +100,6 @@ def journey(item_id: str, dossier_id: str) -> dict[str, Envelope[Event]]:
         datetime(2025, 3, 25, 9, 30, tzinfo=VN),
     )
     return {"received": received, "ready": ready, "out": out, "delivered": delivered}
-
-
-async def consumed(rig: Rig, envelopes: Sequence[Envelope[Event]]) -> None:
-    """Wait until the service's consumer recorded every one of these events in its inbox."""
-    wanted = {str(e.id) for e in envelopes}
-
-    async def done() -> bool:
-        async with rig.engine.connect() as conn:
-            rows = await conn.execute(
-                select(processed_event.c.event_id).where(
-                    processed_event.c.consumer == rig.consumer, processed_event.c.event_id.in_(wanted)
-                )
-            )
-            return set(rows.scalars()) == wanted
-
-    await eventually(done, within=60, what="the notifications consumer to take the events")
-
-
-async def dispatched_until(rig: Rig, address: str, count: int) -> None:
-    async def enough() -> bool:
-        await rig.dispatch()
-        return len(rig.mailbox.to(address)) >= count
-
-    await eventually(enough, within=60, what=f"{count} e-mails", every=0.2)
-
-
-def sentinels(item_id: str, dossier_id: str) -> list[Envelope[Event]]:
-    """Events that make no message, published last: once the consumer took them, it took what came before
-    on their partitions (one dossier, one key, one partition per topic)."""
-    scan = postal(
-        dossier_id,
-        DossierInTransit(
-            item_id=item_id,
-            item_kind=ItemKind.DOSSIER,
-            facility_code=OFFICE,
-            direction=TransitDirection.DEPARTED,
-        ),
-        datetime(2025, 3, 26, 9, 0, tzinfo=VN),
-    )
-    return [scan, stage(dossier_id, scan, Stage.IN_TRANSIT)]
 
 
 async def test_a_journey_sends_each_expected_email_once_even_when_its_events_come_twice(rig: Rig) -> None:
