@@ -144,6 +144,11 @@ class ContactStore:
                 keyring=self._keyring,
             )
             async with self._engine.begin() as conn:
+                # Under the dossier's lock: an erasure announced while the owner was answering wins.
+                await repo.lock_dossier(conn, dossier_id, now)
+                erased = await repo.dossier_row(conn, dossier_id)
+                if erased is not None and erased.erased_at is not None:
+                    return ERASED
                 await repo.keep_contact(
                     conn,
                     dossier_id,
