@@ -116,6 +116,7 @@ class Rig:
     admin: KafkaLogin
     consumer: str
     app: FastAPI
+    settings: NotificationsSettings
 
     async def dispatch(self) -> int:
         return await self.notifications.dispatcher.dispatch_once()
@@ -214,6 +215,7 @@ async def rig(
                 kafka_broker.admin,
                 consumer,
                 app,
+                settings,
             )
             await engine.dispose()
 
