@@ -58,7 +58,7 @@ class NotificationsSettings(HttpServiceSettings):
         "the dossier; then deleted and asked again. An erasure at the owner deletes it at once.",
     )
     smtp_host: str = Field("localhost", description="SMTP server of the e-mail channel.")
-    smtp_port: int = Field(25, description="Its port.")
+    smtp_port: int = Field(25, description="Port of that SMTP server.")
     smtp_sender: str = Field(
         "thongbao@dossier-post.invalid", description="The From address of the e-mails (the service's)."
     )
