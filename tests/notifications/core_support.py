@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +29,8 @@ from contracts.envelope import Envelope
 from contracts.events import DossierInTransit, Event, StageChanged
 from contracts.events.parts import CustodyHolder
 from contracts.sources import TRACKER_SOURCE, agency_source, post_office_source
+from services.agency.app import create_app as create_agency
+from services.agency.settings import AgencySettings
 from services.notifications.adapters.tables import message
 from services.notifications.app import Notifications, create_app
 from services.notifications.channels.email import SmtpConfig, SmtpSender
@@ -108,6 +111,8 @@ class Rig:
     database_url: str
     engine: AsyncEngine
     post_office: httpx.AsyncClient
+    agency: httpx.AsyncClient
+    """The real agency on the same database (its contact API and audit), signed by the same key."""
     tokens: Tokens
     notifications: Notifications
     mailbox: Mailbox
@@ -182,6 +187,7 @@ async def rig(
             "DATABASE_URL": database_url,
             "consumer_group": consumer,
             "post_office_url": "http://post-office.test",
+            "agency_url": "http://agency.test",
             "contact_token": service_token,
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp_port,
@@ -190,16 +196,42 @@ async def rig(
             "desk_emails": {AGENCY: DESK},
         }
     )
-    async with post_office_app.router.lifespan_context(post_office_app):
+    run = uuid.uuid4().hex[:8]
+    agency_app = create_agency(
+        AgencySettings(
+            **kafka_broker.for_service("agency").settings(),
+            database_url=database_url,
+            DOSSIER_AUTH_SECRET=SecretStr(SECRET),
+            kafka_client_id=f"agency-notify-{run}",
+            postal_group_id=f"agency.postal.notify-{run}",
+            intake_group_id=f"agency.intake.notify-{run}",
+            closure_interval_s=3600.0,
+            personal_data_erasure_interval_s=10.0**6,
+        )
+    )
+    async with (
+        post_office_app.router.lifespan_context(post_office_app),
+        agency_app.router.lifespan_context(agency_app),
+    ):
         await until_ready(post_office_app)
+        await until_ready(agency_app)
+        owners = {
+            "http://post-office.test": httpx.ASGITransport(app=post_office_app),
+            "http://agency.test": httpx.ASGITransport(app=agency_app),
+        }
+        # One client for the service, as in a deployment: each owner at its own address.
+        http = httpx.AsyncClient(mounts=owners)
         post_office = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=post_office_app), base_url="http://post-office.test"
+            transport=owners["http://post-office.test"], base_url="http://post-office.test"
+        )
+        agency_client = httpx.AsyncClient(
+            transport=owners["http://agency.test"], base_url="http://agency.test"
         )
         senders: dict[Channel, Sender] = {
             Channel.EMAIL: SmtpSender(SmtpConfig("127.0.0.1", smtp_port, settings.smtp_sender)),
             Channel.SMS: sms,
         }
-        app = create_app(settings, now=clock, senders=senders, http=post_office, dispatching=False)
+        app = create_app(settings, now=clock, senders=senders, http=http, dispatching=False)
         async with app.router.lifespan_context(app):
             await until_ready(app)
             engine = make_engine(database_url)
@@ -207,6 +239,7 @@ async def rig(
                 database_url,
                 engine,
                 post_office,
+                agency_client,
                 tokens,
                 app.state.notifications,
                 box,

@@ -13,6 +13,7 @@ from contracts.enums import ErasureReason, Leg, Outcome, Stage
 from contracts.envelope import Envelope
 from contracts.events import ClockOverdue, Event, PersonalDataErased, ResultReady
 from contracts.sources import TURNAROUND_SOURCE
+from contracts.values import dossier_id_for_agency_code
 from services.notifications.adapters.tables import contact, dead_letter
 from services.post_office.adapters.tables import personal_data_tables
 from services.shared.kafka_security import PLAINTEXT
@@ -221,3 +222,57 @@ async def test_health_ready_and_metrics_name_no_person(rig: Rig) -> None:
     for address, _ in rig.mailbox.received:
         assert address not in metrics
     assert "912345678" not in metrics
+
+
+async def test_a_dossier_registered_at_the_agency_desk_is_told_with_the_contact_the_agency_holds(
+    rig: Rig,
+) -> None:
+    rig.clock.at = vn(20, 9, 0)
+    address, code = new_email(), new_agency_dossier_code()
+    registration = {
+        "agency_dossier_code": code,
+        "procedure_code": "1.004873",
+        "filing_channel": "IN_PERSON",
+        "filed_at": "2026-03-02T09:00:00+07:00",
+        "applicant": {
+            "name": "Trần Thị Bình",
+            "phone": "0987654321",
+            "email": address,
+            "address": {"line": "5 Lê Lợi", "commune": "Phường Bến Thành", "province_code": "79"},
+        },
+        "delivery_address": {"line": "5 Lê Lợi", "commune": "Phường Bến Thành", "province_code": "79"},
+        "notify_by": ["EMAIL"],
+    }
+    answer = await rig.agency.post(
+        "/dossiers", json=registration, headers={"Authorization": f"Bearer {rig.tokens.agency}"}
+    )
+    assert answer.status_code == 201, answer.text
+    dossier_id = dossier_id_for_agency_code(code)
+    ready = agency(
+        dossier_id,
+        ResultReady(
+            agency_code=AGENCY,
+            officer_id="officer-0003",
+            agency_dossier_code=code,
+            outcome=Outcome.APPROVED,
+            result_reference=f"QD-{uuid.uuid4().hex[:6]}",
+        ),
+        datetime(2026, 3, 5, 15, 0, tzinfo=VN),
+    )
+    events = [ready, stage(dossier_id, ready, Stage.RESULT_READY)]
+    await publish(rig.admin, events)
+    await consumed(rig, events)
+
+    await dispatched_until(rig, address, 1)
+
+    (mail,) = rig.mailbox.to(address)
+    assert str(mail["Subject"]) == f"Hồ sơ {code} đã có kết quả"
+    reads = await rig.agency.get(
+        "/audit/personal-data-reads",
+        params={"dossier": code},
+        headers={"Authorization": f"Bearer {rig.tokens.operator}"},
+    )
+    assert reads.status_code == 200, reads.text
+    assert [(r["purpose"], r["reader"]) for r in reads.json()["reads"]] == [
+        ("notifications", "notifications")
+    ]
