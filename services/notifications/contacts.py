@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import PersonalDataHolder
 from services.notifications.adapters import repository as repo
-from services.shared.personal_data.keys import Keyring
-from services.shared.personal_data.sealing import Sealed, open_sealed, seal
+from services.shared.personal_data.keys import Keyring, UnknownKeyIdError
+from services.shared.personal_data.sealing import SealBrokenError, Sealed, open_sealed, seal
 
 SEALED_KIND = "notification_contact"
 PURPOSE = "notifications"
@@ -127,14 +127,18 @@ class ContactStore:
         async with self._engine.connect() as conn:
             kept = await repo.sealed_contact(conn, dossier_id, now)
         if kept is not None:
-            plain = open_sealed(
-                Sealed(kept.kid, kept.wrapped_key, kept.blob),
-                dossier_id=dossier_id,
-                kind=SEALED_KIND,
-                keyring=self._keyring,
-            )
-            data = json.loads(plain)
-            return Contact(phone=data.get("phone"), email=data.get("email"))
+            try:
+                plain = open_sealed(
+                    Sealed(kept.kid, kept.wrapped_key, kept.blob),
+                    dossier_id=dossier_id,
+                    kind=SEALED_KIND,
+                    keyring=self._keyring,
+                )
+            except (UnknownKeyIdError, SealBrokenError):
+                plain = None  # sealed under a key no longer listed: ask the owner again, reseal
+            if plain is not None:
+                data = json.loads(plain)
+                return Contact(phone=data.get("phone"), email=data.get("email"))
         answer = await self._owners.fetch(owner, reference)
         if isinstance(answer, Contact):
             sealed = seal(

@@ -205,9 +205,18 @@ class Dispatcher:
                 continue
             async with self._engine.begin() as conn:
                 claimed = await repo.claim(conn, row.message_id, now, now + self._lease)
-            if claimed is not None:
-                attempts += 1
+            if claimed is None:
+                continue
+            attempts += 1
+            if claimed.attempts > self._max_attempts:
+                # Earlier attempts died without an outcome (the process killed mid-send, each time):
+                # the budget is spent all the same; a poison message must not loop forever.
+                await self._give_up(claimed, "attempts_exhausted", now)
+                continue
+            try:
                 await self._attempt(claimed, now)
+            except Exception as exc:  # a bug or an outage mid-attempt: retried within the budget
+                await self._retry_or_give_up(claimed, f"error:{type(exc).__name__}", now)
         async with self._engine.connect() as conn:
             depth = await repo.queue_depth(conn)
         for channel in Channel:
@@ -315,15 +324,34 @@ class Dispatcher:
                 )
                 outcome = "retried"
             else:
-                done = await repo.finish(conn, claimed, status=repo.DEAD, now=now, reason=reason[:64])
-                if done:
-                    await repo.add_dead_letter(conn, claimed, reason, now)
+                done = await self._dead(conn, claimed, reason, now)
                 outcome = "dead"
         if done:
             self._metrics.count(claimed.channel, claimed.kind, outcome)
             log_event(
                 logger,
                 "notification_dead_lettered" if outcome == "dead" else "notification_retry_scheduled",
+                logging.WARNING,
+                channel=claimed.channel,
+                template=claimed.kind,
+                attempts=claimed.attempts,
+                reason=reason,
+            )
+
+    async def _dead(self, conn: AsyncConnection, claimed: Any, reason: str, now: datetime) -> bool:
+        done = await repo.finish(conn, claimed, status=repo.DEAD, now=now, reason=reason[:64])
+        if done:
+            await repo.add_dead_letter(conn, claimed, reason, now)
+        return done
+
+    async def _give_up(self, claimed: Any, reason: str, now: datetime) -> None:
+        async with self._engine.begin() as conn:
+            done = await self._dead(conn, claimed, reason, now)
+        if done:
+            self._metrics.count(claimed.channel, claimed.kind, "dead")
+            log_event(
+                logger,
+                "notification_dead_lettered",
                 logging.WARNING,
                 channel=claimed.channel,
                 template=claimed.kind,
