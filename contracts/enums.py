@@ -123,6 +123,15 @@ class Stage(StrEnum):
     officer closed it with a reason. Final; the history is kept."""
 
 
+class NotificationChannel(StrEnum):
+    """A channel the applicant agreed to be told on where the dossier stands (chosen at intake)."""
+
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    ZALO = "ZALO"
+    """A Zalo ZNS message to the applicant's phone number."""
+
+
 class CustodyHolderKind(StrEnum):
     """The kind of party physically holding the dossier or result."""
 

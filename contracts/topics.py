@@ -46,8 +46,8 @@ POSTAL_EVENTS = Topic(
     description="Every physical handover scanned by post offices and couriers: intake, transit, handover to "
     "the agency, result pickup, delivery attempts, delivery, return, loss and damage.",
     producers=("post_office",),
-    consumers=("tracker", "turnaround", "agency"),
-    dead_letter=_dead_letter("postal.events.v1", ("tracker", "turnaround", "agency")),
+    consumers=("tracker", "turnaround", "agency", "notifications"),
+    dead_letter=_dead_letter("postal.events.v1", ("tracker", "turnaround", "agency", "notifications")),
 )
 
 AGENCY_EVENTS = Topic(
@@ -56,8 +56,8 @@ AGENCY_EVENTS = Topic(
     description="Processing status reported by the agencies' one-stop desks, validated by the agency "
     "service.",
     producers=("agency",),
-    consumers=("tracker", "turnaround", "post_office"),
-    dead_letter=_dead_letter("agency.events.v1", ("tracker", "turnaround", "post_office")),
+    consumers=("tracker", "turnaround", "post_office", "notifications"),
+    dead_letter=_dead_letter("agency.events.v1", ("tracker", "turnaround", "post_office", "notifications")),
 )
 
 AGENCY_INTAKE = Topic(
@@ -80,7 +80,7 @@ STAGE_CHANGED = Topic(
     "a subscriber never steps a dossier back. A rebuild republishes nothing.",
     producers=("tracker",),
     consumers=("turnaround", "notifications"),
-    dead_letter=_dead_letter("tracker.stage-changed.v1", ("turnaround",)),
+    dead_letter=_dead_letter("tracker.stage-changed.v1", ("turnaround", "notifications")),
 )
 
 CLOCK_ALERTS = Topic(
@@ -90,6 +90,7 @@ CLOCK_ALERTS = Topic(
     "threshold.",
     producers=("turnaround",),
     consumers=("notifications",),
+    dead_letter=_dead_letter("turnaround.clock-alerts.v1", ("notifications",)),
 )
 
 DOSSIER_TOPICS: tuple[Topic, ...] = (POSTAL_EVENTS, AGENCY_EVENTS, AGENCY_INTAKE, STAGE_CHANGED, CLOCK_ALERTS)

@@ -18,6 +18,7 @@ from contracts.enums import (
     ClosureReason,
     ErasureReason,
     FilingChannel,
+    NotificationChannel,
     Outcome,
     PersonalDataHolder,
     SupplementBreach,
@@ -276,6 +277,10 @@ class DossierRegisteredForReturnV2(AgencyEvent):
     """Who holds the contact and delivery address: AGENCY (its vault); EVENT_V1 only for an upcast v1."""
     phone_check: PhoneCheck
     """Digest of the applicant's phone's last four digits for the public lookup (see PhoneCheck)."""
+    notify_by: tuple[NotificationChannel, ...] | None = Field(default=None, max_length=3)
+    """The channels the applicant agreed, at intake, to be told on where the dossier stands (the
+    addresses stay in the owner's vault); empty: none. Absent on events from before the choice was asked:
+    no consent either."""
 
 
 class PersonalDataErased(AgencyEvent):

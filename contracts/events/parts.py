@@ -44,6 +44,14 @@ class ApplicantContact(Part):
         default=None, min_length=6, max_length=20, pattern=r"^[0-9A-Z]+$", json_schema_extra=PERSONAL_DATA
     )
     """Number of the identity document (CCCD, passport), when the procedure needs it."""
+    email: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        json_schema_extra=PERSONAL_DATA,
+    )
+    """E-mail address, when the applicant gives one (to be told by e-mail where the dossier stands)."""
 
 
 class DocumentChecked(Part):

@@ -17,6 +17,7 @@ from contracts.enums import (
     ErasureReason,
     IdDocumentType,
     ItemKind,
+    NotificationChannel,
     PersonalDataHolder,
     RecipientKind,
     RouteClass,
@@ -143,6 +144,10 @@ class DossierAcceptedV2(PostalEvent):
     """True when the appointment slip must also be carried back to the citizen (the limit doubles)."""
     inbound_due_date: date
     """The last day for handing the dossier to the agency (J+n working days)."""
+    notify_by: tuple[NotificationChannel, ...] | None = Field(default=None, max_length=3)
+    """The channels the applicant agreed, at intake, to be told on where the dossier stands (the
+    addresses stay in the owner's vault); empty: none. Absent on events from before the choice was asked:
+    no consent either."""
 
 
 class DossierInTransit(PostalEvent):

@@ -13,9 +13,10 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.enums import ClosureReason, FilingChannel, Outcome
+from contracts.enums import ClosureReason, FilingChannel, NotificationChannel, Outcome
 from contracts.events import Address, ApplicantContact
 from contracts.values import AgencyDossierCode, AwareTime, ProcedureCode, S10ItemId, Text
+from services.shared.consent import MAX_CHANNELS, check_reachable
 
 
 class Command(BaseModel):
@@ -143,6 +144,14 @@ class RegisterForReturn(Command):
     """The applicant's contact (personal data: sealed in the agency's vault, never in events or logs)."""
     delivery_address: Address
     """Where the result is to be delivered (personal data: sealed in the agency's vault, like the contact)."""
+    notify_by: tuple[NotificationChannel, ...] = Field(default=(), max_length=MAX_CHANNELS)
+    """The channels the applicant agreed to be told on where the dossier stands (none: no message);
+    EMAIL needs ``applicant.email``."""
+
+    @model_validator(mode="after")
+    def _channels_reachable(self) -> Self:
+        check_reachable(self.notify_by, self.applicant)
+        return self
 
 
 Report = (

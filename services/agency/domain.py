@@ -423,6 +423,7 @@ def compose_registration(
         filed_at=report.filed_at,
         held_by=PersonalDataHolder.AGENCY,
         phone_check=phone_check.of_phone(dossier_id, report.applicant.phone),
+        notify_by=report.notify_by,
     )
 
 

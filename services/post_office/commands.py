@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    model_validator,
 )
 
 from contracts.enums import (
     AcceptanceChannel,
+    NotificationChannel,
     RouteClass,
 )
 from contracts.events.parts import ApplicantContact, DocumentChecked
@@ -36,6 +38,7 @@ from contracts.values import (
     StaffId,
     Vnd,
 )
+from services.shared.consent import MAX_CHANNELS, check_reachable
 
 MAX_BATCH_SCANS = 1000
 """The most scans one offline batch may carry."""
@@ -133,6 +136,14 @@ class AcceptDossier(Command):
     """True when the agency's appointment slip must be carried back to the citizen (the limit doubles)."""
     accepted_at: AwareTime
     """When the dossier was accepted, with its UTC offset; not in the future."""
+    notify_by: tuple[NotificationChannel, ...] = Field(default=(), max_length=MAX_CHANNELS)
+    """The channels the applicant agreed to be told on where the dossier stands (none: no message);
+    EMAIL needs ``applicant.email``."""
+
+    @model_validator(mode="after")
+    def _channels_reachable(self) -> Self:
+        check_reachable(self.notify_by, self.applicant)
+        return self
 
 
 class Receipt(Answer):

@@ -379,6 +379,7 @@ def accept_dossier(
         route_class=cmd.route_class,
         carries_appointment_slip_back=cmd.carries_appointment_slip_back,
         inbound_due_date=due,
+        notify_by=cmd.notify_by,
     )
     envelope = item_envelope(
         event, dossier_id, cmd.post_office_code, cmd.accepted_at, event_id_for(cmd.item_id, "accepted")

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
 from services.agency.settings import AgencySettings
+from services.notifications.settings import NotificationsSettings
 from services.post_office.settings import PostOfficeSettings
 from services.shared.calendar import DEFAULT_OVERRIDES, OVERRIDES_ENV
 from services.shared.catalog import CATALOG_ENV, DEFAULT_CATALOG
@@ -41,6 +42,7 @@ SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Agency — `python -m services.agency`", AgencySettings),
     ("Tracker — `python -m services.tracker [serve|api|consume]`", TrackerSettings),
     ("Turnaround — `python -m services.turnaround`", TurnaroundSettings),
+    ("Notifications — `python -m services.notifications`", NotificationsSettings),
     ("Local run — `python -m services.stack` (scripts/run.sh)", StackSettings),
     ("Traffic simulator — `python -m services.simulator` (and the local run)", SimulatorSettings),
 )

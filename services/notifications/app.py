@@ -1,0 +1,192 @@
+"""The composition root: settings → templates, engine, broker, consumer, channels, dispatcher, metrics,
+HTTP app (/health, /ready, /metrics). Nothing connects when this module is imported or ``create_app`` is
+called; the lifespan starts the broker and the dispatcher and stops them in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifications import consumers
+from services.notifications.channels.email import SmtpConfig, SmtpSender
+from services.notifications.contacts import ContactStore, OwnerContacts
+from services.notifications.handlers import Dispatcher, Learner, Now
+from services.notifications.metrics import NotificationMetrics
+from services.notifications.ports import Channel, Sender
+from services.notifications.settings import NotificationsSettings
+from services.notifications.templates import load_late_rule, load_templates
+from services.shared.consuming import ConsumerMetrics
+from services.shared.db.engine import make_engine
+from services.shared.kafka import make_broker
+from services.shared.kafka_authorisation import kafka_refusals
+from services.shared.kafka_groups import group_membership
+from services.shared.kafka_security import kafka_security_of
+
+SERVICE = "notifications"
+CONTACT_TIMEOUT_S = 10.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def email_sender(settings: NotificationsSettings) -> SmtpSender:
+    return SmtpSender(
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() or None,
+            timeout_s=settings.smtp_timeout_s,
+        )
+    )
+
+
+@dataclass
+class Notifications:
+    """The wired parts, kept on app.state.notifications (tests drive the dispatcher through it)."""
+
+    settings: NotificationsSettings
+    engine: AsyncEngine
+    broker: KafkaBroker
+    registry: CollectorRegistry
+    http: httpx.AsyncClient
+    dispatcher: Dispatcher
+    dispatching: bool = True
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.broker.start()
+        if self.dispatching:
+            self.tasks = [
+                asyncio.create_task(self.dispatcher.run(self.settings.dispatch_interval_s), name="dispatcher")
+            ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.broker.stop()
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+def build(
+    settings: NotificationsSettings,
+    *,
+    now: Now = utc_now,
+    senders: Mapping[Channel, Sender] | None = None,
+    http: httpx.AsyncClient | None = None,
+    dispatching: bool = True,
+) -> Notifications:
+    """``senders``: the channels' adapters (default: e-mail over SMTP from the settings; the SMS and Zalo
+    adapters join here). ``dispatching=False``: the dispatcher runs only when a test calls it."""
+    registry = CollectorRegistry()
+    engine = make_engine(settings.database_url)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=SERVICE,
+        metrics_registry=registry,
+        security=kafka_security_of(settings),
+    )
+    metrics = NotificationMetrics(registry)
+    consumers.subscribe(
+        broker,
+        engine=engine,
+        learner=Learner(load_late_rule(), metrics, now),
+        metrics=ConsumerMetrics(registry),
+        group_id=settings.consumer_group,
+    )
+    http = http or httpx.AsyncClient(timeout=CONTACT_TIMEOUT_S)
+    contacts = ContactStore(
+        engine,
+        OwnerContacts(
+            http,
+            post_office_url=settings.post_office_url,
+            agency_url=settings.agency_url,
+            token=settings.contact_token.get_secret_value(),
+        ),
+        settings.keyring(),
+        timedelta(hours=settings.contact_retention_h),
+    )
+    dispatcher = Dispatcher(
+        engine,
+        book=load_templates(),
+        senders=senders if senders is not None else {Channel.EMAIL: email_sender(settings)},
+        contacts=contacts,
+        desk_emails=settings.desk_emails,
+        metrics=metrics,
+        now=now,
+        max_attempts=settings.max_attempts,
+        backoff_base_s=settings.backoff_base_s,
+        backoff_cap_s=settings.backoff_cap_s,
+        lease_s=settings.lease_s,
+        send_timeout_s=settings.send_timeout_s,
+    )
+    return Notifications(settings, engine, broker, registry, http, dispatcher, dispatching)
+
+
+def create_app(
+    settings: NotificationsSettings | None = None,
+    *,
+    now: Now = utc_now,
+    senders: Mapping[Channel, Sender] | None = None,
+    http: httpx.AsyncClient | None = None,
+    dispatching: bool = True,
+) -> FastAPI:
+    from services.shared.http import instrument
+
+    service = build(
+        settings or NotificationsSettings(), now=now, senders=senders, http=http, dispatching=dispatching
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Notifications",
+        description="Tells citizens and agency desks where a dossier stands (e-mail, SMS, Zalo).",
+        lifespan=lifespan,
+    )
+    app.state.notifications = service
+
+    async def database_ready() -> str | None:
+        try:
+            async with service.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return type(exc).__name__
+        return None
+
+    async def kafka_ready() -> str | None:
+        if (refused := kafka_refusals(service.broker).not_ready()) is not None:
+            return refused
+        return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
+
+    instrument(
+        app,
+        service.registry,
+        {
+            "database": database_ready,
+            "kafka": kafka_ready,
+            "consumer_groups": group_membership(service.broker).ready_check,
+        },
+    )
+    return app
