@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 
 from services.agency import api, consumers
 from services.agency.adapters.tables import personal_data_tables
@@ -33,12 +32,12 @@ from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
-from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.personal_data.erasure import ErasureJob
 from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
+from services.shared.readiness import database_not_ready, kafka_not_ready
 from services.shared.settings import legal_rules_of
 
 TITLE = "Agency service"
@@ -130,17 +129,10 @@ def create_app(settings: AgencySettings | None = None, *, clock: Callable[[], da
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
 
     async def database_ready() -> str | None:
-        try:
-            async with app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return f"database: {type(exc).__name__}"
-        return None
+        return await database_not_ready(getattr(app.state, "engine", None))  # set when the lifespan starts
 
     async def kafka_ready() -> str | None:
-        if (refused := kafka_refusals(app.state.broker).not_ready()) is not None:
-            return refused  # the broker answers, but refuses this service's principal
-        return None if await app.state.broker.ping(timeout=2.0) else "kafka: no answer"
+        return await kafka_not_ready(getattr(app.state, "broker", None))
 
     limit_bodies(app, settings)
 

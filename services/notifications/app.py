@@ -14,7 +14,6 @@ import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifications import consumers
@@ -28,9 +27,9 @@ from services.notifications.templates import load_late_rule, load_templates
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import make_broker
-from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
+from services.shared.readiness import database_not_ready, kafka_not_ready
 
 SERVICE = "notifications"
 CONTACT_TIMEOUT_S = 10.0
@@ -168,17 +167,10 @@ def create_app(
     app.state.notifications = service
 
     async def database_ready() -> str | None:
-        try:
-            async with service.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return type(exc).__name__
-        return None
+        return await database_not_ready(service.engine)
 
     async def kafka_ready() -> str | None:
-        if (refused := kafka_refusals(service.broker).not_ready()) is not None:
-            return refused
-        return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
+        return await kafka_not_ready(service.broker)
 
     instrument(
         app,

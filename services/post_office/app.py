@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 
 from contracts.values import S10_ERROR_CODES
 from services.post_office import api, consumers
@@ -41,13 +40,13 @@ from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.http import instrument
 from services.shared.kafka import EventPublisher, make_broker
-from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.personal_data.erasure import ErasureJob
 from services.shared.personal_data.rights import RightsDesk
 from services.shared.personal_data.vault import Vault
 from services.shared.postal_limits import load_route_limits
+from services.shared.readiness import database_not_ready, kafka_not_ready
 
 TITLE = "Post office API"
 VERSION = "1.0.0"
@@ -154,23 +153,10 @@ def create_app(
             await engine.dispose()
 
     async def database_ready() -> str | None:
-        engine = resources.get("engine")
-        if engine is None:
-            return "not started"
-        try:
-            async with asyncio.timeout(2), engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means not ready; the reason names its kind only
-            return f"database unreachable ({type(exc).__name__})"
-        return None
+        return await database_not_ready(resources.get("engine"))
 
     async def kafka_ready() -> str | None:
-        broker = resources.get("broker")
-        if broker is None:
-            return "not started"
-        if (refused := kafka_refusals(broker).not_ready()) is not None:
-            return refused  # the broker answers, but refuses this service's principal
-        return None if await broker.ping(timeout=2.0) else "Kafka unreachable"
+        return await kafka_not_ready(resources.get("broker"))
 
     async def consumer_groups_ready() -> str | None:
         broker = resources.get("broker")

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared import heap
@@ -31,9 +30,9 @@ from services.shared.cursors import CursorSigner, derive_key
 from services.shared.db.engine import make_engine
 from services.shared.http import ReadyCheck, instrument
 from services.shared.kafka import EventPublisher, make_broker
-from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
+from services.shared.readiness import database_not_ready, kafka_not_ready
 from services.shared.settings import legal_rules_of
 from services.tracker import api, consumers
 from services.tracker.adapters import repository
@@ -184,17 +183,10 @@ def build(
     app.include_router(page.router)  # the citizen's tracking page, over the same public lookup
 
     async def database_ready() -> str | None:
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return type(exc).__name__
-        return None
+        return await database_not_ready(engine)
 
     async def kafka_ready() -> str | None:
-        if (refused := kafka_refusals(broker).not_ready()) is not None:
-            return refused  # the broker answers, but refuses this service's principal
-        return None if await broker.ping(timeout=2.0) else "no answer from Kafka"
+        return await kafka_not_ready(broker)
 
     checks: dict[str, ReadyCheck] = {"database": database_ready}
     if consume:

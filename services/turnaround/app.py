@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.auth import TokenSigner
@@ -26,10 +25,10 @@ from services.shared.catalog import load_catalog
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import EventPublisher, make_broker
-from services.shared.kafka_authorisation import kafka_refusals
 from services.shared.kafka_groups import group_membership
 from services.shared.kafka_security import kafka_security_of
 from services.shared.postal_limits import load_route_limits
+from services.shared.readiness import database_not_ready, kafka_not_ready
 from services.shared.settings import legal_rules_of
 from services.turnaround import api, consumers, domain
 from services.turnaround.adapters.lag import ConsumerLagMonitor
@@ -164,17 +163,10 @@ def create_app(
     app.state.engine = service.engine
 
     async def database_ready() -> str | None:
-        try:
-            async with service.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return type(exc).__name__
-        return None
+        return await database_not_ready(service.engine)
 
     async def kafka_ready() -> str | None:
-        if (refused := kafka_refusals(service.broker).not_ready()) is not None:
-            return refused  # the broker answers, but refuses this service's principal
-        return None if await service.broker.ping(timeout=2.0) else "the broker does not answer"
+        return await kafka_not_ready(service.broker)
 
     limit_bodies(app, service.settings)
     instrument(
