@@ -16,7 +16,6 @@ The README's rules table is generated from the files by services/shared/legal_ru
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -33,6 +32,7 @@ from services.shared.calendar import (
     to_vietnam_time,
     validation_messages,
 )
+from services.shared.dated import segment_on
 
 RULES_ENV = "DOSSIER_RULES_DIR"
 DEFAULT_RULES = Path("deploy/rules")
@@ -273,8 +273,8 @@ class LegalRules:
     """A deployment's own cut-off for every day; None: the files' hour of the day."""
 
     def on(self, day: date) -> RulesInForce:
-        i = bisect.bisect_right(self.starts, day) - 1
-        if i < 0 or (self.ends is not None and day > self.ends):
+        i = segment_on(self.starts, self.ends, day)
+        if i is None:
             raise NoRuleInForceError(f"no rule set is in force on {day.isoformat()}")
         rules = self.segments[i]
         if self.cutoff_override is None:

@@ -10,7 +10,6 @@ line naming the file and the entry.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared.calendar import data_file, validation_messages
+from services.shared.dated import segment_on
 
 RULES_ENV = "DOSSIER_POSTAL_BREACH_RULES"
 DEFAULT_RULES = Path("deploy/postal/breach_rules.yaml")
@@ -71,10 +71,8 @@ class PostalRules:
 
     def on(self, day: date) -> PostalCitations | None:
         """The citations in force on `day`; None before the first rule set or after the last one."""
-        i = bisect.bisect_right(self.starts, day) - 1
-        if i < 0 or (self.ends is not None and day > self.ends):
-            return None
-        return self.sets[i]
+        i = segment_on(self.starts, self.ends, day)
+        return None if i is None else self.sets[i]
 
 
 def parse_postal_rules(raw: object, source: str) -> PostalRules:
