@@ -24,6 +24,7 @@ from contracts.enums import PersonalDataHolder
 from contracts.envelope import Envelope
 from contracts.events import Event
 from services.notifications.adapters import repository as repo
+from services.notifications.backoff import doubling_backoff_s
 from services.notifications.contacts import (
     Contact,
     ContactRefusedError,
@@ -309,7 +310,7 @@ class Dispatcher:
             await self._fail(claimed, reason, now, provider_code=result.code)
 
     def backoff(self, attempts: int) -> timedelta:
-        return timedelta(seconds=min(self._backoff_cap_s, self._backoff_base_s * 2 ** (attempts - 1)))
+        return timedelta(seconds=doubling_backoff_s(self._backoff_base_s, self._backoff_cap_s, attempts))
 
     async def _retry_or_give_up(self, claimed: Any, reason: str, now: datetime) -> None:
         async with self._engine.begin() as conn:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from services.notifications.backoff import doubling_backoff_s
 from services.notifications.ports import SendOutcome, SendResult
 
 
@@ -56,16 +57,15 @@ async def with_retries(
 ) -> SendResult:
     """``attempt(remaining_s)`` once or more; see the module's docstring."""
     started = clock()
-    delay = policy.first_backoff_s
     outcome = await attempt(policy.budget_s)
-    for _ in range(policy.attempts - 1):
+    for retry in range(1, policy.attempts):
         if not outcome.retry:
             break
+        delay = doubling_backoff_s(policy.first_backoff_s, policy.max_backoff_s, retry)
         elapsed = clock() - started
         if elapsed + delay >= policy.budget_s:
             break
         await sleep(delay)
-        delay = min(delay * 2, policy.max_backoff_s)
         outcome = await attempt(policy.budget_s - (clock() - started))
     return outcome.result
 
