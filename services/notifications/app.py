@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifications import consumers
 from services.notifications.channels.email import SmtpConfig, SmtpSender
 from services.notifications.contacts import ContactStore, OwnerContacts
+from services.notifications.deliveries import Deliveries
 from services.notifications.handlers import Dispatcher, Learner, Now
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.ports import Channel, Sender
@@ -120,11 +121,13 @@ def build(
         settings.keyring(),
         timedelta(hours=settings.contact_retention_h),
     )
+    deliveries = Deliveries(engine, metrics, now)
     dispatcher = Dispatcher(
         engine,
         book=load_templates(),
         senders=senders if senders is not None else {Channel.EMAIL: email_sender(settings)},
         contacts=contacts,
+        deliveries=deliveries,
         desk_emails=settings.desk_emails,
         metrics=metrics,
         now=now,

@@ -123,3 +123,17 @@ def message_key(dossier_id: str, kind: Kind, occurrence: int, channel: Channel |
     the delivery attempt, the supplement request —, channel). Names no person; ``none`` is the record of
     a message nobody consented to."""
     return f"{dossier_id}:{kind.value}#{occurrence}:{'none' if channel is None else channel.value}"
+
+
+# --------------------------------------------------------------------------- delivery receipts
+
+FINAL_DELIVERIES = frozenset({"delivered", "permanent_failure"})
+"""A receipt with one of these statuses settles the message: the phone or mailbox got it, or never will."""
+
+
+def receipt_moves(current: str | None) -> bool:
+    """Whether a new receipt changes a message whose delivery is ``current`` (null: no receipt yet).
+    Receipts arrive in any order: a final status is never undone, so the first final one wins; a
+    temporary failure replaces nothing or an earlier temporary failure, and is itself replaced by what
+    comes next. (The same receipt resent is stopped before, by its stored id.)"""
+    return current not in FINAL_DELIVERIES

@@ -30,6 +30,15 @@ def is_permanent(failure: Failure) -> bool:
     return failure in (SendOutcome.PERMANENT_FAILURE, ReceiptStatus.PERMANENT_FAILURE)
 
 
+def first_choice(consented: Collection[Channel]) -> Channel | None:
+    """The channel a citizen's message goes on first: the first consented one in PREFERENCE. One channel,
+    not all of them: a brandname SMS is paid per message, and the others stay for the fallback."""
+    for channel in PREFERENCE:
+        if channel in consented:
+            return channel
+    return None
+
+
 def fallback_channel(
     failed: Channel,
     failure: Failure,

@@ -31,6 +31,8 @@ from services.notifications.contacts import (
     ContactStore,
     ContactUnavailableError,
 )
+from services.notifications.deliveries import Deliveries
+from services.notifications.deliveries import fall_back as _fall_back
 from services.notifications.domain import (
     DESK_KINDS,
     Kind,
@@ -41,6 +43,7 @@ from services.notifications.domain import (
     release_at,
 )
 from services.notifications.facts import ContactErased, Intake, MessageFact, StageSeen, learned_from
+from services.notifications.fallback import first_choice
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.ports import Channel, Message, Sender, SendOutcome, SendResult
 from services.notifications.templates import TemplateBook
@@ -108,7 +111,8 @@ class Learner:
                 reason = Suppression.ERASED
             elif late and not late_message_helps(kind, frozenset(Kind(k) for k in told), self._rule):
                 reason = Suppression.LATE
-            channels = list(repo.channels_of(dossier.channels))
+            first = first_choice(set(repo.channels_of(dossier.channels)))
+            channels = [] if first is None else [first]
             if not channels:
                 await self._add(
                     conn, dossier_id, kind, fact.occurrence, None, Suppression.NO_CONSENT, parameters, now
@@ -156,6 +160,7 @@ class Dispatcher:
         book: TemplateBook,
         senders: Mapping[Channel, Sender],
         contacts: ContactStore,
+        deliveries: Deliveries,
         desk_emails: Mapping[str, str],
         metrics: NotificationMetrics,
         now: Now,
@@ -170,6 +175,7 @@ class Dispatcher:
         self._book = book
         self._senders = senders
         self._contacts = contacts
+        self._deliveries = deliveries
         self._desk_emails = desk_emails
         self._metrics = metrics
         self._now = now
@@ -196,6 +202,7 @@ class Dispatcher:
         async with self._engine.begin() as conn:
             due = await repo.due_messages(conn, now, self._batch_size)
             await repo.drop_expired_contacts(conn, now)
+        await self._deliveries.sweep(self._batch_size)
         attempts = 0
         for row in due:
             release = release_at(Channel(row.channel), now)
@@ -259,7 +266,10 @@ class Dispatcher:
         template = self._book.get(kind, channel)
         sender = self._senders.get(channel)
         if template is None or sender is None:
-            await self._fail(claimed, "no_template" if template is None else "channel_not_configured", now)
+            # Neither comes back on a retry: the channel failed for good, the next one may help.
+            await self._fail(
+                claimed, "no_template" if template is None else "channel_not_configured", now, fall_back=True
+            )
             return
         rendered = template.render(claimed.parameters)
         message = Message(
@@ -307,7 +317,7 @@ class Dispatcher:
         if result.outcome is SendOutcome.TEMPORARY_FAILURE:
             await self._retry_or_give_up(claimed, reason, now)
         else:
-            await self._fail(claimed, reason, now, provider_code=result.code)
+            await self._fail(claimed, reason, now, provider_code=result.code, fall_back=True)
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=doubling_backoff_s(self._backoff_base_s, self._backoff_cap_s, attempts))
@@ -360,13 +370,28 @@ class Dispatcher:
                 reason=reason,
             )
 
-    async def _fail(self, claimed: Any, reason: str, now: datetime, provider_code: str | None = None) -> None:
+    async def _fail(
+        self,
+        claimed: Any,
+        reason: str,
+        now: datetime,
+        provider_code: str | None = None,
+        fall_back: bool = False,
+    ) -> None:
+        """A permanent failure; with ``fall_back``, a failure of the channel itself (not of the dossier's
+        contact), so the message is planned once more on the next consented channel, in the same
+        transaction."""
+        fallen: Channel | None = None
         async with self._engine.begin() as conn:
             done = await repo.finish(
                 conn, claimed, status=repo.FAILED, now=now, reason=reason[:64], provider_code=provider_code
             )
+            if done and fall_back:
+                fallen = await _fall_back(conn, claimed, SendOutcome.PERMANENT_FAILURE, now)
         if done:
             self._metrics.count(claimed.channel, claimed.kind, "failed")
+            if fallen is not None:
+                self._metrics.fallbacks.labels(claimed.channel, fallen.value).inc()
             log_event(
                 logger,
                 "notification_failed",
@@ -374,6 +399,7 @@ class Dispatcher:
                 channel=claimed.channel,
                 template=claimed.kind,
                 reason=reason,
+                fallback=None if fallen is None else fallen.value,
             )
 
     async def _suppress(self, claimed: Any, reason: Suppression, now: datetime) -> None:

@@ -1,6 +1,7 @@
 """Every Prometheus metric of the notifications service. Labels are bounded: channel (email, sms, zalo,
 none), template (the message kinds, a dozen), outcome (sent, failed, suppressed, retried, dead), reason
-(a closed set of codes). Never a dossier id, a phone number or an address.
+(a closed set of codes), status (the three receipt statuses). Never a dossier id, a phone number or an
+address.
 
 Counted by the replica that did the step: sum across replicas. The queue depth is read from the store by
 the dispatcher, so every replica exports the same value: take ``max``.
@@ -40,6 +41,19 @@ class NotificationMetrics:
             "notifications_queue_depth",
             "Messages waiting to be sent (pending, queued for quiet hours, or being retried), by channel.",
             ["channel"],
+            registry=registry,
+        )
+        self.receipts = Counter(
+            "notifications_receipts_total",
+            "Delivery receipts the providers reported (each distinct one once), by channel and status "
+            "(delivered, temporary_failure, permanent_failure).",
+            ["channel", "status"],
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "notifications_fallbacks_total",
+            "Messages sent again on another consented channel after a permanent failure, by channels.",
+            ["from_channel", "to_channel"],
             registry=registry,
         )
         for channel in [*(c.value for c in Channel)]:

@@ -95,15 +95,19 @@ class Mailbox:
 
 class RecordingSms:
     """Stands in for an SMS provider's adapter (built in the providers' branch): it accepts every
-    message and records when it was asked to send it."""
+    message and records when it was asked to send it, except to the numbers in ``refusing``, which it
+    refuses for good (as a provider refuses a number that is not a mobile's)."""
 
     channel = Channel.SMS
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.sent: list[tuple[datetime, Message]] = []
+        self.refusing: set[str] = set()
 
     async def send(self, msg: Message) -> SendResult:
+        if msg.to in self.refusing:
+            return SendResult(SendOutcome.PERMANENT_FAILURE, code="108", detail="not a valid number")
         self.sent.append((self.clock(), msg))
         return SendResult(SendOutcome.SENT, provider_message_id=f"sms-{len(self.sent)}")
 

@@ -75,9 +75,11 @@ def result_ready(accepted: Accepted) -> list[Envelope[Event]]:
 async def test_an_sms_ready_at_night_waits_until_seven_and_the_email_goes_at_once(rig: Rig) -> None:
     rig.clock.at = vn(10, 22, 30)
     address = new_email()
-    accepted = await accepted_and_announced(rig, ["SMS", "EMAIL"], address)
+    accepted = await accepted_and_announced(rig, ["SMS"], new_email())
+    by_email = await accepted_and_announced(rig, ["EMAIL"], address)
 
     await dispatched_until(rig, address, 1)
+    assert by_email.item_id in rig.mailbox.to(address)[0].get_content()
     assert not [m for _, m in rig.sms.sent if accepted.item_id in m.body]
     sms_row = next(m for m in await rig.messages(accepted.dossier_id) if m.channel == "sms")
     assert (sms_row.status, sms_row.next_attempt_at, sms_row.attempts) == ("pending", vn(11, 7, 0), 0)

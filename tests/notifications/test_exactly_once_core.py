@@ -16,6 +16,7 @@ from contracts.enums import Outcome, Stage
 from contracts.events import ResultReady
 from services.notifications.channels.email import SmtpConfig, SmtpSender
 from services.notifications.contacts import ContactStore, OwnerContacts
+from services.notifications.deliveries import Deliveries
 from services.notifications.handlers import Dispatcher
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.ports import Channel, Message, Sender, SendResult
@@ -49,6 +50,7 @@ def replica(
 ) -> Dispatcher:
     """Another replica's dispatcher on the same database, post office and SMTP server."""
     settings = rig.settings
+    metrics = NotificationMetrics(CollectorRegistry())
     return Dispatcher(
         rig.engine,
         book=load_templates(),
@@ -64,8 +66,9 @@ def replica(
             keyring or settings.keyring(),
             timedelta(hours=settings.contact_retention_h),
         ),
+        deliveries=Deliveries(rig.engine, metrics, rig.clock),
         desk_emails={},
-        metrics=NotificationMetrics(CollectorRegistry()),
+        metrics=metrics,
         now=rig.clock,
         lease_s=LEASE_S,
         max_attempts=max_attempts,

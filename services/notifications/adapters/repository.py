@@ -1,22 +1,33 @@
 """The notifications store: every statement on the service's tables, on a connection the caller holds (one
-transaction per consumed batch or per message step). PostgreSQL: ``INSERT … ON CONFLICT`` and
-``FOR UPDATE`` carry the exactly-once guarantees."""
+transaction per consumed batch or per message step). ``INSERT … ON CONFLICT`` on the idempotency key
+carries the exactly-once guarantee; on PostgreSQL ``FOR UPDATE`` on the dossier's row serialises its
+consumers and dispatchers, on SQLite (the local run, one process) the database's one writer does."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notifications.adapters.tables import contact, dead_letter, dossier, fact, message, stage
+from services.notifications.adapters.tables import (
+    contact,
+    dead_letter,
+    dossier,
+    fact,
+    message,
+    receipt,
+    stage,
+)
+from services.notifications.channels.reference import reference_for
 from services.notifications.facts import Intake, MessageFact, StageSeen
-from services.notifications.ports import Channel
+from services.notifications.ports import Channel, Receipt
 
 PENDING, SENDING, SENT, FAILED, SUPPRESSED, DEAD = (
     "pending",
@@ -30,9 +41,17 @@ TOLD = (PENDING, SENDING, SENT)
 """The statuses of a message the citizen has been, or is about to be, told."""
 
 
+def insert(conn: AsyncConnection, table: Table) -> Any:
+    """``INSERT`` with the dialect's ``ON CONFLICT`` (PostgreSQL in production, SQLite in the local run)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 async def lock_dossier(conn: AsyncConnection, dossier_id: str, now: datetime) -> None:
     """Create the dossier's row if needed and lock it until the transaction ends."""
-    await conn.execute(insert(dossier).values(dossier_id=dossier_id, updated_at=now).on_conflict_do_nothing())
+    await conn.execute(
+        insert(conn, dossier).values(dossier_id=dossier_id, updated_at=now).on_conflict_do_nothing()
+    )
     await conn.execute(
         select(dossier.c.dossier_id).where(dossier.c.dossier_id == dossier_id).with_for_update()
     )
@@ -59,7 +78,7 @@ async def record_intake(conn: AsyncConnection, intake: Intake, now: datetime) ->
 
 async def record_fact(conn: AsyncConnection, learned: MessageFact, now: datetime) -> None:
     await conn.execute(
-        insert(fact)
+        insert(conn, fact)
         .values(
             event_id=learned.event_id,
             dossier_id=learned.dossier_id,
@@ -76,7 +95,7 @@ async def record_fact(conn: AsyncConnection, learned: MessageFact, now: datetime
 
 async def record_stage(conn: AsyncConnection, seen: StageSeen, now: datetime) -> None:
     await conn.execute(
-        insert(stage)
+        insert(conn, stage)
         .values(
             cause_event_id=seen.cause_event_id,
             stage=seen.stage.value,
@@ -129,10 +148,11 @@ async def add_message(
     reason: str | None,
     parameters: dict[str, str],
     now: datetime,
+    fallback_from: Channel | None = None,
 ) -> bool:
     """Insert the message under its idempotency key; False when the key was already there."""
     inserted = await conn.execute(
-        insert(message)
+        insert(conn, message)
         .values(
             message_id=str(uuid.uuid4()),
             idempotency_key=key,
@@ -147,6 +167,8 @@ async def add_message(
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
+            client_reference=None if channel is None else reference_for(channel, key),
+            fallback_from=None if fallback_from is None else fallback_from.value,
         )
         .on_conflict_do_nothing(index_elements=[message.c.idempotency_key])
         .returning(message.c.message_id)
@@ -254,7 +276,7 @@ async def finish(
 
 async def add_dead_letter(conn: AsyncConnection, claimed: Row[Any], reason: str, now: datetime) -> None:
     await conn.execute(
-        insert(dead_letter)
+        insert(conn, dead_letter)
         .values(
             message_id=claimed.message_id,
             idempotency_key=claimed.idempotency_key,
@@ -275,6 +297,127 @@ async def queue_depth(conn: AsyncConnection) -> dict[str, int]:
         .group_by(message.c.channel)
     )
     return {str(channel): int(count) for channel, count in rows.all()}
+
+
+async def tried_channels(conn: AsyncConnection, dossier_id: str, kind: str, occurrence: int) -> set[Channel]:
+    """The channels this (dossier, message, occurrence) was planned on, whatever became of them."""
+    rows = await conn.execute(
+        select(message.c.channel).where(
+            message.c.dossier_id == dossier_id,
+            message.c.kind == kind,
+            message.c.occurrence == occurrence,
+            message.c.channel.is_not(None),
+        )
+    )
+    return {Channel(value) for value in rows.scalars()}
+
+
+# --------------------------------------------------------------------------- delivery receipts
+
+
+def receipt_id(report: Receipt) -> str:
+    """One id per distinct report: the same receipt resent by the provider is stored once."""
+    text = "|".join(
+        (
+            report.channel.value,
+            report.provider_message_id,
+            report.client_reference or "",
+            report.status.value,
+            report.code or "",
+            str(report.reported_at_ms or ""),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reported_at(report: Receipt) -> datetime | None:
+    if report.reported_at_ms is None:
+        return None
+    return datetime.fromtimestamp(report.reported_at_ms / 1000, UTC)
+
+
+async def store_receipt(conn: AsyncConnection, report: Receipt, now: datetime) -> str | None:
+    """Keep the receipt as received; its id, or None when this very receipt was already kept."""
+    rid = receipt_id(report)
+    inserted = await conn.execute(
+        insert(conn, receipt)
+        .values(
+            receipt_id=rid,
+            channel=report.channel.value,
+            provider_message_id=report.provider_message_id[:128],
+            client_reference=None if report.client_reference is None else report.client_reference[:64],
+            status=report.status.value,
+            code=None if report.code is None else report.code[:64],
+            reported_at=reported_at(report),
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[receipt.c.receipt_id])
+        .returning(receipt.c.receipt_id)
+    )
+    return rid if inserted.first() is not None else None
+
+
+async def message_named_by(
+    conn: AsyncConnection, channel: str, provider_message_id: str, client_reference: str | None
+) -> Row[Any] | None:
+    """The message a receipt names: by the provider's id, else by the reference the adapter sent."""
+    m = message.c
+    found = (
+        await conn.execute(
+            select(message).where(m.channel == channel, m.provider_message_id == provider_message_id)
+        )
+    ).first()
+    if found is None and client_reference:
+        found = (
+            await conn.execute(
+                select(message).where(m.channel == channel, m.client_reference == client_reference)
+            )
+        ).first()
+    return found
+
+
+async def receipts_now_matched(conn: AsyncConnection, limit: int) -> list[tuple[Row[Any], str]]:
+    """Receipts kept ahead of their message whose message is now recorded, with its id. A receipt that
+    never finds one (a message of another system, or of a dropped database) stays kept and unapplied."""
+    r, m = receipt.c, message.c
+    found: dict[str, tuple[Row[Any], str]] = {}
+    for joined in (
+        (m.channel == r.channel) & (m.provider_message_id == r.provider_message_id),
+        (m.channel == r.channel) & (m.client_reference == r.client_reference),
+    ):
+        rows = await conn.execute(
+            select(receipt, m.message_id.label("matched_message_id"))
+            .join(message, joined)
+            .where(r.applied_at.is_(None))
+            .order_by(r.received_at)
+            .limit(limit)
+        )
+        for row in rows:
+            found.setdefault(row.receipt_id, (row, row.matched_message_id))
+    return sorted(found.values(), key=lambda pair: pair[0].received_at)[:limit]
+
+
+async def message_by_id(conn: AsyncConnection, message_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(message).where(message.c.message_id == message_id))).first()
+
+
+async def set_delivery(
+    conn: AsyncConnection,
+    message_id: str,
+    status: str,
+    code: str | None,
+    reported_at: datetime | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        update(message)
+        .where(message.c.message_id == message_id)
+        .values(delivery=status, delivery_code=code, delivery_reported_at=reported_at, updated_at=now)
+    )
+
+
+async def mark_receipt_applied(conn: AsyncConnection, rid: str, now: datetime) -> None:
+    await conn.execute(update(receipt).where(receipt.c.receipt_id == rid).values(applied_at=now))
 
 
 # --------------------------------------------------------------------------- the sealed contact
@@ -299,7 +442,7 @@ async def keep_contact(
 ) -> None:
     values = {"kid": kid, "wrapped_key": wrapped_key, "blob": blob, "fetched_at": now, "held_until": until}
     await conn.execute(
-        insert(contact)
+        insert(conn, contact)
         .values(dossier_id=dossier_id, **values)
         .on_conflict_do_update(index_elements=[contact.c.dossier_id], set_=values)
     )

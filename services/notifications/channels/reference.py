@@ -12,6 +12,12 @@ from __future__ import annotations
 import hashlib
 import re
 
+from services.notifications.ports import Channel
+
+REFERENCE_LENGTH: dict[Channel, int] = {Channel.SMS: 50, Channel.ZALO: 48}
+"""The longest reference each provider keeps (eSMS ``RequestId``; Zalo ZNS ``tracking_id``). E-mail has
+none: its receipts (bounces) are not matched by reference."""
+
 _SAFE = re.compile(r"[A-Za-z0-9._:-]+")
 
 
@@ -19,3 +25,10 @@ def client_reference(idempotency_key: str, max_length: int) -> str:
     if len(idempotency_key) <= max_length and _SAFE.fullmatch(idempotency_key):
         return idempotency_key
     return "h" + hashlib.sha256(idempotency_key.encode()).hexdigest()[: max_length - 1]
+
+
+def reference_for(channel: Channel, idempotency_key: str) -> str | None:
+    """The reference the channel's adapter sends for this message, kept with the message so a receipt
+    that names only the reference finds it; None for a channel without one."""
+    length = REFERENCE_LENGTH.get(channel)
+    return None if length is None else client_reference(idempotency_key, length)

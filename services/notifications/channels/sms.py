@@ -43,12 +43,12 @@ from services.notifications.channels.http_retry import (
     temporary,
     with_retries,
 )
-from services.notifications.channels.reference import client_reference
+from services.notifications.channels.reference import REFERENCE_LENGTH, client_reference
 from services.notifications.channels.vn_phone import NotAVietnameseMobileError, provider_phone
 from services.notifications.ports import Channel, Message, SendOutcome, SendResult
 
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
-REQUEST_ID_MAX = 50
+REQUEST_ID_MAX = REFERENCE_LENGTH[Channel.SMS]
 CUSTOMER_CARE = "2"
 
 # eSMS's documented CodeResult values for this call, and what each means for the message.

@@ -40,12 +40,12 @@ from services.notifications.channels.http_retry import (
     temporary,
     with_retries,
 )
-from services.notifications.channels.reference import client_reference
+from services.notifications.channels.reference import REFERENCE_LENGTH, client_reference
 from services.notifications.channels.vn_phone import NotAVietnameseMobileError, provider_phone
 from services.notifications.ports import Channel, Message, SendOutcome, SendResult
 
 SEND_PATH = "/message/template"
-TRACKING_ID_MAX = 48
+TRACKING_ID_MAX = REFERENCE_LENGTH[Channel.ZALO]
 UNKNOWN_ERROR = -100
 
 _P, _T = SendOutcome.PERMANENT_FAILURE, SendOutcome.TEMPORARY_FAILURE
