@@ -17,6 +17,7 @@ branch_labels = None
 depends_on = None
 
 MESSAGE = "notification_message"
+ADDED = ("client_reference", "delivery", "delivery_code", "delivery_reported_at", "fallback_from")
 
 
 def upgrade() -> None:
@@ -49,5 +50,5 @@ def downgrade() -> None:
     op.drop_index("ix_notification_message_client_reference", table_name=MESSAGE)
     op.drop_index("ix_notification_message_provider_id", table_name=MESSAGE)
     with op.batch_alter_table(MESSAGE) as batch:
-        for column in ("fallback_from", "delivery_reported_at", "delivery_code", "delivery", "client_reference"):
+        for column in reversed(ADDED):
             batch.drop_column(column)
