@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifications import consumers
 from services.notifications.channels.email import SmtpConfig, SmtpSender
+from services.notifications.channels.sms import EsmsConfig, EsmsSender
+from services.notifications.channels.zalo import ZaloConfig, ZaloZnsSender
 from services.notifications.contacts import ContactStore, OwnerContacts
 from services.notifications.deliveries import Deliveries
 from services.notifications.handlers import Dispatcher, Learner, Now
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.ports import Channel, Sender
+from services.notifications.receipts.router import ReceiptSecrets, receipts_router
 from services.notifications.settings import NotificationsSettings
 from services.notifications.templates import load_late_rule, load_templates
 from services.shared.consuming import ConsumerMetrics
@@ -38,6 +41,43 @@ CONTACT_TIMEOUT_S = 10.0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def senders_of(settings: NotificationsSettings, http: httpx.AsyncClient) -> dict[Channel, Sender]:
+    """The configured channels' adapters: e-mail always; SMS and Zalo when their provider is set."""
+    senders: dict[Channel, Sender] = {Channel.EMAIL: email_sender(settings)}
+    if settings.esms_base_url:
+        public = settings.public_url.rstrip("/")
+        senders[Channel.SMS] = EsmsSender(
+            EsmsConfig(
+                base_url=settings.esms_base_url,
+                api_key=settings.esms_api_key.get_secret_value(),
+                secret_key=settings.esms_secret_key.get_secret_value(),
+                brandname=settings.esms_brandname,
+                callback_url=f"{public}/receipts/sms" if public else None,
+                callback_secret=settings.esms_callback_secret.get_secret_value().encode(),
+                sandbox=settings.esms_sandbox,
+            ),
+            http,
+        )
+    if settings.zalo_base_url:
+        senders[Channel.ZALO] = ZaloZnsSender(
+            ZaloConfig(
+                base_url=settings.zalo_base_url,
+                access_token=settings.zalo_access_token.get_secret_value(),
+                templates=settings.zalo_templates,
+            ),
+            http,
+        )
+    return senders
+
+
+def receipt_secrets(settings: NotificationsSettings) -> ReceiptSecrets:
+    return ReceiptSecrets(
+        esms_callback_secret=settings.esms_callback_secret.get_secret_value().encode(),
+        zalo_app_id=settings.zalo_app_id,
+        zalo_oa_secret_key=settings.zalo_oa_secret_key.get_secret_value(),
+    )
 
 
 def email_sender(settings: NotificationsSettings) -> SmtpSender:
@@ -64,6 +104,7 @@ class Notifications:
     registry: CollectorRegistry
     http: httpx.AsyncClient
     dispatcher: Dispatcher
+    deliveries: Deliveries
     dispatching: bool = True
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -91,8 +132,8 @@ def build(
     http: httpx.AsyncClient | None = None,
     dispatching: bool = True,
 ) -> Notifications:
-    """``senders``: the channels' adapters (default: e-mail over SMTP from the settings; the SMS and Zalo
-    adapters join here). ``dispatching=False``: the dispatcher runs only when a test calls it."""
+    """``senders``: the channels' adapters (default: ``senders_of`` the settings). ``dispatching=False``:
+    the dispatcher runs only when a test calls it."""
     registry = CollectorRegistry()
     engine = make_engine(settings.database_url)
     broker = make_broker(
@@ -125,7 +166,7 @@ def build(
     dispatcher = Dispatcher(
         engine,
         book=load_templates(),
-        senders=senders if senders is not None else {Channel.EMAIL: email_sender(settings)},
+        senders=senders if senders is not None else senders_of(settings, http),
         contacts=contacts,
         deliveries=deliveries,
         desk_emails=settings.desk_emails,
@@ -137,7 +178,7 @@ def build(
         lease_s=settings.lease_s,
         send_timeout_s=settings.send_timeout_s,
     )
-    return Notifications(settings, engine, broker, registry, http, dispatcher, dispatching)
+    return Notifications(settings, engine, broker, registry, http, dispatcher, deliveries, dispatching)
 
 
 def create_app(
@@ -168,6 +209,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.notifications = service
+    app.include_router(receipts_router(service.deliveries.apply, receipt_secrets(service.settings)))
 
     async def database_ready() -> str | None:
         return await database_not_ready(service.engine)

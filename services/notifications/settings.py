@@ -66,6 +66,43 @@ class NotificationsSettings(HttpServiceSettings):
     smtp_username: str = Field("", description="SMTP login, if the server asks for one.")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_timeout_s: float = Field(20.0, gt=0, description="Timeout of one SMTP exchange.")
+    public_url: str = Field(
+        "",
+        description="This service's address as the SMS and Zalo providers reach it (`https://…`, no "
+        "trailing slash): eSMS reports each message's delivery to `<public_url>/receipts/sms`. Empty: no "
+        "delivery reports are asked for.",
+    )
+    esms_base_url: str = Field(
+        "",
+        description="eSMS.vn's API (`https://rest.esms.vn`). Empty: the SMS channel is not configured, "
+        "and an SMS falls back to the next channel the applicant consented to.",
+    )
+    esms_api_key: SecretStr = Field(SecretStr(""), description="eSMS ApiKey of the account.")
+    esms_secret_key: SecretStr = Field(SecretStr(""), description="eSMS SecretKey of the account.")
+    esms_brandname: str = Field("", description="The registered brandname the SMS are sent under.")
+    esms_sandbox: bool = Field(False, description="eSMS's sandbox: accepted and answered, never sent.")
+    esms_callback_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Signs each SMS's delivery-report address (eSMS signs nothing itself); a report "
+        "whose signature does not match is refused 401. Required with NOTIFICATIONS_PUBLIC_URL.",
+    )
+    zalo_base_url: str = Field(
+        "",
+        description="Zalo's ZNS API (`https://business.openapi.zalo.me`). Empty: the Zalo channel is not "
+        "configured, and a Zalo message falls back to the next channel the applicant consented to.",
+    )
+    zalo_access_token: SecretStr = Field(SecretStr(""), description="The Official Account's access token.")
+    zalo_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="The ZNS templates registered with Zalo, as JSON {our template id, e.g. "
+        "`accepted.zalo`: Zalo's template id}. A message without one fails and falls back.",
+    )
+    zalo_app_id: str = Field("", description="The Zalo app id its webhook signatures are made with.")
+    zalo_oa_secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="The Official Account's secret key: checks the `X-ZEvent-Signature` of Zalo's "
+        "webhook (`/receipts/zalo`). Empty: the webhook answers 404.",
+    )
     desk_emails: dict[str, str] = Field(
         default_factory=dict,
         description="The agencies' one-stop desks' e-mail addresses, as JSON {agency code: address}: where "

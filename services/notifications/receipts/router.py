@@ -81,8 +81,17 @@ async def _esms_params(request: Request) -> dict[str, str]:
 
 
 def receipts_router(apply: Apply, secrets: ReceiptSecrets) -> APIRouter:
+    """Only the providers whose secret is configured get an endpoint: an empty secret would let anyone
+    sign a receipt."""
     router = APIRouter(tags=["receipts"])
+    if secrets.esms_callback_secret:
+        _sms_route(router, apply, secrets.esms_callback_secret)
+    if secrets.zalo_oa_secret_key:
+        _zalo_route(router, apply, secrets.zalo_app_id, secrets.zalo_oa_secret_key)
+    return router
 
+
+def _sms_route(router: APIRouter, apply: Apply, secret: bytes) -> None:
     @router.api_route(
         "/receipts/sms",
         methods=["GET", "POST"],
@@ -91,22 +100,22 @@ def receipts_router(apply: Apply, secrets: ReceiptSecrets) -> APIRouter:
     )
     async def sms_receipt(request: Request) -> JSONResponse:
         try:
-            parsed = esms.parse(await _esms_params(request), secrets.esms_callback_secret)
+            parsed = esms.parse(await _esms_params(request), secret)
         except ReceiptRefusedError as refusal:
             return _refused(refusal)
         return await _answer(parsed, apply)
 
+
+def _zalo_route(router: APIRouter, apply: Apply, app_id: str, oa_secret_key: str) -> None:
     @router.post("/receipts/zalo", summary="Zalo OA webhook (ZNS delivery)", response_model=None)
     async def zalo_receipt(request: Request) -> JSONResponse:
         try:
             parsed = zalo.parse(
                 await request.body(),
                 request.headers.get(zalo.SIGNATURE_HEADER),
-                secrets.zalo_app_id,
-                secrets.zalo_oa_secret_key,
+                app_id,
+                oa_secret_key,
             )
         except ReceiptRefusedError as refusal:
             return _refused(refusal)
         return await _answer(parsed, apply)
-
-    return router
