@@ -4,9 +4,10 @@
     python deploy/grafana/dashboards.py --check  # exit 1 naming every committed JSON that drifted
 
 Grafana provisions the committed JSON (provisioning/dashboards/dashboards.yml). Every query reads the
-recorded series of deploy/prometheus/rules/turnaround.yml, which deduplicate turnaround's replicas, or
-the raw series of the services. The integration test tests/turnaround/test_dashboards_against_prometheus.py
-runs every panel's query against a real Prometheus scraping the service.
+recorded series of deploy/prometheus/rules/turnaround.yml and notifications.yml, which deduplicate the
+replicas, or the raw series of the services. The integration test
+tests/turnaround/test_dashboards_against_prometheus.py runs every panel's query against a real
+Prometheus scraping the services.
 """
 
 from __future__ import annotations
@@ -715,7 +716,7 @@ POSTAL = Board(
     ),
 )
 
-_SERVICES = 'job=~"post_office|agency|tracker|turnaround"'
+_SERVICES = 'job=~"post_office|agency|tracker|turnaround|notifications"'
 PIPELINE = Board(
     uid="dossier-pipeline",
     title="Pipeline health",
@@ -992,7 +993,148 @@ QUALITY = Board(
     tags=("dossier-post", "quality"),
 )
 
-BOARDS: tuple[Board, ...] = (NATIONAL, DRILLDOWN, POSTAL, PIPELINE, QUALITY)
+# The notifications service (services/notifications/metrics.py; deploy/prometheus/rules/notifications.yml).
+# Counters are counted by the replica that did the step, so they are summed; the queue depth is the same
+# on every replica, so it is read deduplicated (max). A sending finishes as sent, failed (for good) or
+# dead (retry budget spent).
+_MESSAGES = "notifications_messages_total"
+NOTIFICATIONS = Board(
+    uid="citizen-notifications",
+    title="Citizen notifications",
+    description="Messages to citizens and agency desks by channel (e-mail, SMS, Zalo): sent, failing, "
+    "dead-lettered and suppressed, the providers' latency and receipts, fallbacks and the waiting queue.",
+    rows=(
+        Row(
+            "Sending",
+            (
+                Panel(
+                    "timeseries",
+                    "Messages sent per hour, by channel",
+                    (
+                        Query(
+                            f'sum by (channel) (rate({_MESSAGES}{{outcome="sent"}}[$__rate_interval]))'
+                            " * 3600",
+                            "{{channel}}",
+                            False,
+                        ),
+                    ),
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "timeseries",
+                    "Failure ratio, by channel (last hour)",
+                    (
+                        Query("channel:notifications_messages_failed:ratio_rate1h", "{{channel}}", False),
+                        Query("notifications:failure_ratio_threshold:ratio", "alert threshold", False),
+                    ),
+                    unit="percentunit",
+                    width=8,
+                    height=8,
+                    description="Failed for good or dead-lettered, over every sending finished in the last "
+                    "hour. NotificationsFailureRatioHigh pages above the threshold when the hour had at "
+                    "least 20 finished sendings.",
+                ),
+                Panel(
+                    "timeseries",
+                    "Provider latency p95, by channel",
+                    (
+                        Query(
+                            quantile(
+                                0.95,
+                                "notifications_provider_latency_seconds_bucket",
+                                "channel",
+                                "$__rate_interval",
+                            ),
+                            "{{channel}}",
+                            False,
+                        ),
+                    ),
+                    unit="s",
+                    width=8,
+                    height=8,
+                ),
+                Panel(
+                    "stat",
+                    "Dead-lettered in the period, by channel",
+                    (
+                        Query(
+                            f'sum by (channel) (increase({_MESSAGES}{{outcome="dead"}}[$__range]))'
+                            " or on() vector(0)",
+                            "{{channel}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=0,
+                    description="Given up after the retry budget: the citizen was not told. Reasons in the "
+                    "notification_dead_letter table.",
+                ),
+                Panel(
+                    "bargauge",
+                    "Suppressed in the period, by reason",
+                    (
+                        Query(
+                            "sum by (reason) (increase(notifications_suppressed_total[$__range]))",
+                            "{{reason}}",
+                        ),
+                    ),
+                    width=8,
+                    decimals=0,
+                    description="Not sent on purpose: no consent, the applicant's data erased, a stage "
+                    "superseded before it could be told, no address.",
+                ),
+                Panel(
+                    "timeseries",
+                    "Messages waiting, by channel",
+                    (Query("notifications:queue_depth:max", "{{channel}}", False),),
+                    width=8,
+                    description="Pending, held for the quiet hours (SMS and Zalo, 21:00 to 07:00) or "
+                    "waiting for a retry. NotificationsQueueGrowing opens a ticket when over 100 do not "
+                    "shrink for half an hour.",
+                ),
+            ),
+        ),
+        Row(
+            "After sending (selected period)",
+            (
+                Panel(
+                    "bargauge",
+                    "Delivery receipts, by channel and status",
+                    (
+                        Query(
+                            "sum by (channel, status) (increase(notifications_receipts_total[$__range]))",
+                            "{{channel}} {{status}}",
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                    decimals=0,
+                    description="What the providers reported later: delivered to the phone, or failed "
+                    "(temporarily or for good).",
+                ),
+                Panel(
+                    "bargauge",
+                    "Fallbacks to another channel",
+                    (
+                        Query(
+                            "sum by (from_channel, to_channel) "
+                            "(increase(notifications_fallbacks_total[$__range]))",
+                            "{{from_channel}} → {{to_channel}}",
+                        ),
+                    ),
+                    width=12,
+                    height=8,
+                    decimals=0,
+                    description="A message failed for good on its channel and went once to another the "
+                    "citizen consented to (services/notifications/fallback.py).",
+                ),
+            ),
+        ),
+    ),
+    tags=("dossier-post", "notifications"),
+)
+
+BOARDS: tuple[Board, ...] = (NATIONAL, DRILLDOWN, POSTAL, PIPELINE, QUALITY, NOTIFICATIONS)
 
 
 def render() -> dict[str, str]:

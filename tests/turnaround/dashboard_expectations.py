@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from tests.turnaround.notification_traffic import TRAFFIC, NotificationTraffic
 
 Result = list[dict[str, Any]]
 Key = tuple[str, ...]
@@ -27,6 +29,10 @@ WORKING_DAY_BOUNDS = (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60)
 JOURNEY_BOUNDS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90)
 # services/shared/http.py
 HTTP_BOUNDS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# services/notifications/metrics.py
+PROVIDER_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# deploy/prometheus/rules/notifications.yml: above it, NotificationsFailureRatioHigh pages.
+FAILURE_RATIO_THRESHOLD = 0.1
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ def tally(items: Iterable[Key]) -> dict[Key, float]:
     return {k: float(v) for k, v in Counter(items).items()}
 
 
-def quantile(q: float, values: list[int], bounds: tuple[float, ...]) -> float:
+def quantile(q: float, values: Sequence[float], bounds: tuple[float, ...]) -> float:
     """PromQL histogram_quantile over the buckets these observations fill."""
     counts = [float(sum(1 for v in values if v <= bound)) for bound in bounds]
     total = float(len(values))
@@ -409,8 +415,10 @@ def _postal() -> dict[tuple[str, str], Check]:
 
 def _pipeline() -> dict[tuple[str, str], Check]:
     return {
-        # Only the turnaround job has a target here (the other services are not started).
-        ("Instances up, by service", "A"): lambda r, f: equal(by_labels(r, "job"), {("turnaround",): 1}, 0),
+        # Only turnaround and notifications have a target here (the other services are not started).
+        ("Instances up, by service", "A"): lambda r, f: equal(
+            by_labels(r, "job"), {("turnaround",): 1, ("notifications",): 1}, 0
+        ),
         # Prometheus' scrapes are the only HTTP requests the service got before the queries.
         ("HTTP requests per second, by service and status", "A"): lambda r, f: equal(
             by_labels(r, "job", "status"), {("turnaround", "200"): f.per_second(f.scrapes)}
@@ -641,6 +649,63 @@ def _quality() -> dict[tuple[str, str], Check]:
     }
 
 
+# --------------------------------------------------------------------------- citizen notifications
+
+
+def _notifications() -> dict[tuple[str, str], Check]:
+    t = TRAFFIC
+    channels = sorted(t.channels())
+    return {
+        ("Messages sent per hour, by channel", "A"): lambda r, f: equal(
+            by_labels(r, "channel"), {(ch,): f.per_hour(t.outcomes(ch, "sent")) for ch in channels}
+        ),
+        # Over the last hour, which holds the whole traffic: retried and suppressed messages are in
+        # neither side.
+        ("Failure ratio, by channel (last hour)", "A"): lambda r, f: equal(
+            by_labels(r, "channel"),
+            {
+                (ch,): ratio(t.outcomes(ch, "failed", "dead"), t.outcomes(ch, "sent", "failed", "dead"))
+                for ch in channels
+            },
+            0.01,
+        ),
+        ("Failure ratio, by channel (last hour)", "B"): lambda r, f: equal(
+            {(): single(r)}, {(): FAILURE_RATIO_THRESHOLD}, 0
+        ),
+        ("Provider latency p95, by channel", "A"): lambda r, f: equal(
+            by_labels(r, "channel"),
+            {(ch,): quantile(0.95, s, PROVIDER_BOUNDS) for ch, s in t.latencies.items()},
+        ),
+        ("Dead-lettered in the period, by channel", "A"): lambda r, f: nonzero(
+            by_labels(r, "channel"), {(ch,): t.outcomes(ch, "dead") for ch in channels}
+        ),
+        ("Suppressed in the period, by reason", "A"): lambda r, f: equal(
+            by_labels(r, "reason"), _suppressed_by_reason(t)
+        ),
+        # Every channel is exported, at zero when nothing waits; replicas would export the same value.
+        ("Messages waiting, by channel", "A"): lambda r, f: equal(
+            by_labels(r, "channel"), {(ch,): float(t.queue.get(ch, 0)) for ch in ("email", "sms", "zalo")}, 0
+        ),
+        ("Delivery receipts, by channel and status", "A"): lambda r, f: equal(
+            by_labels(r, "channel", "status"), tally_counts(t.receipts.items())
+        ),
+        ("Fallbacks to another channel", "A"): lambda r, f: equal(
+            by_labels(r, "from_channel", "to_channel"), tally_counts(t.fallbacks.items())
+        ),
+    }
+
+
+def tally_counts(counts: Iterable[tuple[Key, int]]) -> dict[Key, float]:
+    return {k: float(v) for k, v in counts}
+
+
+def _suppressed_by_reason(t: NotificationTraffic) -> dict[Key, float]:
+    by_reason: Counter[Key] = Counter()
+    for (_, _, reason), n in t.suppressed.items():
+        by_reason[(reason,)] += n
+    return tally_counts(by_reason.items())
+
+
 def expected() -> dict[tuple[str, str, str], Check]:
     table: dict[tuple[str, str, str], Check] = {}
     for uid, entries in (
@@ -649,6 +714,7 @@ def expected() -> dict[tuple[str, str, str], Check]:
         ("dossier-postal", _postal()),
         ("dossier-pipeline", _pipeline()),
         ("quality-objectives", _quality()),
+        ("citizen-notifications", _notifications()),
     ):
         table.update({(uid, title, ref): check for (title, ref), check in entries.items()})
     return table

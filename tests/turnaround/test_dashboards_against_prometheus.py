@@ -6,12 +6,13 @@ from the clocks the scenario finished and left open, the events and poison recor
 alerts its scheduler ticks raised, and the scrapes Prometheus made. A panel query without an entry, or
 an entry without a panel query, fails. The drilldown is run for two provinces.
 
-What is covered: every panel of the five dashboards (the quality objectives' from an objectives file the
-test writes and nonconformities it registers, counted back from the clocks and the table). The post
-office, agency and tracker services are not started here (they are built in parallel): their scrape jobs
-get no targets, so panels over
-`http_requests_total`, `up`, `faststream_*` and `dossier_consumer_*` are answered by the turnaround job
-alone, which exports all of them.
+What is covered: every panel of the six dashboards (the quality objectives' from an objectives file the
+test writes and nonconformities it registers, counted back from the clocks and the table; the citizen
+notifications' from the notifications service's own metrics, fed a known traffic by
+notification_traffic.py). The post office, agency and tracker services are not started here (they are
+built in parallel): their scrape jobs get no targets, so panels over `http_requests_total`,
+`faststream_*` and `dossier_consumer_*` are answered by the turnaround job alone, which exports all of
+them.
 
 The scenario is judged on Wednesday 11 March 2026, 10:00 (the injected clock). Each phase waits until
 Prometheus has scraped it, so the finished-clock counters are seen at zero before they count (as they
@@ -48,7 +49,7 @@ from contracts.events import Event
 from contracts.topics import AGENCY_EVENTS, CLOCK_ALERTS, POSTAL_EVENTS
 from services.shared.calendar import VN_TZ
 from services.shared.db.engine import make_engine
-from services.stack.prometheus import prometheus_process, write_config
+from services.stack.prometheus import JOBS, prometheus_process, write_config
 from services.turnaround.adapters.tables import nonconformity
 from services.turnaround.app import create_app, load_rules
 from services.turnaround.domain import ClockRules
@@ -70,6 +71,7 @@ from tests.turnaround.dashboard_expectations import (
     quantile,
 )
 from tests.turnaround.journeys import ENTERPRISE, JUDICIAL_RECORD, PASSPORT, Journey, vn
+from tests.turnaround.notification_traffic import TRAFFIC, notification_exporter
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -278,16 +280,19 @@ class Prometheus:
 
 
 @contextlib.asynccontextmanager
-async def prometheus_server(turnaround_target: str) -> AsyncIterator[str]:
+async def prometheus_server(targets: dict[str, str]) -> AsyncIterator[str]:
     """The committed configuration and rules with 1 s intervals, as the local run writes them; only the
-    turnaround job has a target. Yields its URL once it answers /-/ready."""
+    jobs in ``targets`` (job → host:port) have a target. Yields its URL once it answers /-/ready."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed (scripts/setup.sh installs the Debian package)")
     work = Path(tempfile.mkdtemp(prefix="dossier-prometheus-"))
     port = _free_port()
     try:
-        write_config(work, {"turnaround": turnaround_target}, listen=f"127.0.0.1:{port}", interval="1s")
+        write_config(work, targets, listen=f"127.0.0.1:{port}", interval="1s")
+        for job in set(targets) - set(JOBS):  # jobs the local run does not start (notifications)
+            entries = [{"targets": [targets[job]], "labels": {"service": job}}]
+            (work / "targets" / f"{job}.json").write_text(json.dumps(entries))
         process = prometheus_process(
             binary, work, host="127.0.0.1", port=port, log_path=work / "prometheus.log"
         )
@@ -408,10 +413,16 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
     try:
         async with (
             turnaround_service(settings, now) as (target, service),
-            prometheus_server(target) as prometheus_url,
+            notification_exporter(TRAFFIC) as (notifications_target, notifications),
+            prometheus_server(
+                {"turnaround": target, "notifications": notifications_target}
+            ) as prometheus_url,
         ):
             prom = Prometheus(prometheus_url)
             await prom.until('count(up{job="turnaround"} == 1)', 1)
+            # The notifications' series, all created at zero, are scraped before their traffic is counted.
+            await prom.until_at_least('count_over_time(up{job="notifications"}[10m])', 2)
+            notifications.count()
 
             open_ = 'sum(turnaround:open_clocks:max{{leg="{}"}}) or vector(0)'
             started = time.monotonic()
@@ -437,6 +448,8 @@ async def test_every_dashboard_panel_answers_with_the_scenarios_values(
             await prom.until(
                 f'sum(turnaround:clocks_finished_total:max{{leg="{RET}"}})', 11
             )  # every counter scraped at its final value
+            for expr, value in notifications.scraped():
+                await prom.until(expr, value)
             # increase() extrapolates by up to 1.6 scrape intervals over the span its series
             # have samples; 30 samples keep that under the 10 % the checks allow.
             for counter in increased_counters():

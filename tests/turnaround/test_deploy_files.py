@@ -32,7 +32,7 @@ def promtool(*args: str) -> str:
 
 def test_promtool_accepts_the_prometheus_configuration() -> None:
     out = promtool("check", "config", "prometheus.yml")
-    assert "2 rule files found" in out
+    assert "3 rule files found" in out
 
 
 def test_promtool_accepts_every_rule_file() -> None:
@@ -71,7 +71,13 @@ def test_every_alert_has_a_unit_test_and_a_severity() -> None:
 def test_every_service_is_scraped_from_its_targets_file() -> None:
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    expected = {"post_office": 8001, "agency": 8002, "tracker": 8003, "turnaround": 8004}
+    expected = {
+        "post_office": 8001,
+        "agency": 8002,
+        "tracker": 8003,
+        "turnaround": 8004,
+        "notifications": 8005,
+    }
     for job, port in expected.items():
         (targets_file,) = jobs[job]["file_sd_configs"][0]["files"]
         targets = json.loads((PROMETHEUS / targets_file).read_text())
