@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import uvicorn
-from prometheus_client import CollectorRegistry, Counter, make_asgi_app
+from prometheus_client import CollectorRegistry, make_asgi_app
 
 from services.notifications.metrics import NotificationMetrics
 
@@ -94,22 +94,6 @@ class NotificationExporter:
         self.traffic = traffic
         self.registry = CollectorRegistry()
         self.metrics = NotificationMetrics(self.registry)
-        # Stand-ins for the delivery receipts' and fallbacks' counters the lead is adding to
-        # NotificationMetrics (issue 23), with the names and labels the issue gives them. Once the service
-        # defines them, registering these fails (duplicated timeseries): count through the service's
-        # counters then, and delete these two.
-        self.receipts = Counter(
-            "notifications_receipts_total",
-            "Delivery receipts from the providers, by channel and status.",
-            ["channel", "status"],
-            registry=self.registry,
-        )
-        self.fallbacks = Counter(
-            "notifications_fallbacks_total",
-            "Messages sent on to another channel after a permanent failure.",
-            ["from_channel", "to_channel"],
-            registry=self.registry,
-        )
         self._create_at_zero()
 
     def _create_at_zero(self) -> None:
@@ -122,9 +106,9 @@ class NotificationExporter:
         for channel in t.latencies:
             self.metrics.provider_latency.labels(channel)
         for receipt in t.receipts:
-            self.receipts.labels(*receipt)
+            self.metrics.receipts.labels(*receipt)
         for fallback in t.fallbacks:
-            self.fallbacks.labels(*fallback)
+            self.metrics.fallbacks.labels(*fallback)
 
     def count(self) -> None:
         """The whole traffic, through the calls the dispatcher makes."""
@@ -141,9 +125,9 @@ class NotificationExporter:
         for channel, depth in t.queue.items():
             self.metrics.queue_depth.labels(channel).set(depth)
         for receipt, n in t.receipts.items():
-            self.receipts.labels(*receipt).inc(n)
+            self.metrics.receipts.labels(*receipt).inc(n)
         for fallback, n in t.fallbacks.items():
-            self.fallbacks.labels(*fallback).inc(n)
+            self.metrics.fallbacks.labels(*fallback).inc(n)
 
     def scraped(self) -> list[tuple[str, float]]:
         """(query, value) pairs that hold once Prometheus has scraped the whole traffic."""
