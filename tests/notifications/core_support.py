@@ -4,6 +4,7 @@ server (aiosmtpd) that keeps what it receives, and a clock the test sets."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
@@ -172,10 +173,17 @@ async def _register_service_credential(database_url: str) -> str:
     return token
 
 
-@pytest.fixture(scope="module")
-async def rig(
-    postgres_url: str, kafka_broker: KafkaBroker, mailbox: tuple[Mailbox, int]
+@contextlib.asynccontextmanager
+async def running_rig(
+    postgres_url: str,
+    kafka_broker: KafkaBroker,
+    mailbox: tuple[Mailbox, int],
+    *,
+    settings_extra: dict[str, Any] | None = None,
+    providers: bool = False,
 ) -> AsyncIterator[Rig]:
+    """The rig. ``providers``: the service's own channels from its settings (``settings_extra`` names the
+    providers' local servers), instead of the SMTP sender and the recording SMS."""
     database_url = await create_database(postgres_url, "notify")
     await migrate.upgrade_async(database_url)
     tokens = await issue_tokens(database_url)
@@ -203,6 +211,7 @@ async def rig(
             "max_attempts": 3,
             "backoff_base_s": 60,
             "desk_emails": {AGENCY: DESK},
+            **(settings_extra or {}),
         }
     )
     run = uuid.uuid4().hex[:8]
@@ -240,7 +249,9 @@ async def rig(
             Channel.EMAIL: SmtpSender(SmtpConfig("127.0.0.1", smtp_port, settings.smtp_sender)),
             Channel.SMS: sms,
         }
-        app = create_app(settings, now=clock, senders=senders, http=http, dispatching=False)
+        app = create_app(
+            settings, now=clock, senders=None if providers else senders, http=http, dispatching=False
+        )
         async with app.router.lifespan_context(app):
             await until_ready(app)
             engine = make_engine(database_url)
@@ -260,6 +271,14 @@ async def rig(
                 settings,
             )
             await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def rig(
+    postgres_url: str, kafka_broker: KafkaBroker, mailbox: tuple[Mailbox, int]
+) -> AsyncIterator[Rig]:
+    async with running_rig(postgres_url, kafka_broker, mailbox) as running:
+        yield running
 
 
 # --------------------------------------------------------------------------- events as their producers

@@ -67,6 +67,9 @@ class ProviderServer:
     requests: list[tuple[dict[str, str], Any]] = field(default_factory=list)
     """Every request received: its headers and its JSON body."""
     release: threading.Event = field(default_factory=threading.Event)
+    issued: list[str] = field(default_factory=list)
+    """Zalo: the msg_id of each request, chosen when the request arrives (before a HANG holds it), so a
+    test can send that message's webhook while the sender still waits for the answer."""
 
     @property
     def url(self) -> str:
@@ -161,6 +164,8 @@ ZALO_TEMPLATES = {"accepted.zalo": "305512", "delay.zalo": "305513"}
 
 def zalo_app(server: ProviderServer) -> Starlette:
     async def send(request: Request) -> Response:
+        msg_id = uuid.uuid4().hex[:20]
+        server.issued.append(msg_id)
         body, behaviour = await server.scripted(request)
         if (answer := _common(behaviour)) is not None:
             return answer
@@ -173,7 +178,7 @@ def zalo_app(server: ProviderServer) -> Starlette:
         if body.get("template_id") not in ZALO_TEMPLATES.values():
             return JSONResponse({"error": -109, "message": "Template ID invalid"})
         data = {
-            "msg_id": uuid.uuid4().hex[:20],
+            "msg_id": msg_id,
             "sent_time": str(int(time.time() * 1000)),
             "quota": {"dailyQuota": "500", "remainingQuota": "499"},
         }

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.notifications.channels.http_retry import RetryPolicy
-from services.notifications.channels.sms import EsmsConfig, EsmsSender, callback_url
+from services.notifications.channels.sms import EsmsConfig, EsmsSender, callback_signature, callback_url
 from services.notifications.ports import Channel, Message, Receipt, ReceiptStatus, SendOutcome
 from services.notifications.receipts.router import ReceiptApplied, ReceiptSecrets, receipts_router
 from tests.notifications.provider_servers import (
@@ -325,3 +325,14 @@ async def test_a_duplicated_zalo_event_for_an_unknown_message_is_stored_ahead_on
     first = await http.post("/receipts/zalo", content=raw, headers=headers)
     second = await http.post("/receipts/zalo", content=raw, headers=headers)
     assert [first.json(), second.json()] == [{"receipt": "stored_ahead"}, {"receipt": "duplicate"}]
+
+
+async def test_a_provider_without_a_configured_secret_has_no_receipt_endpoint() -> None:
+    """An empty secret would let anyone sign a receipt: no secret, no endpoint."""
+    app = FastAPI()
+    app.include_router(receipts_router(Applied(), ReceiptSecrets(b"", "", "")))
+    raw, headers = zalo_webhook("", "", msg_id="x", tracking_id="y")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n.test") as client:
+        sms = await client.get("/receipts/sms?RequestId=r&sig=" + callback_signature(b"", "r"))
+        zns = await client.post("/receipts/zalo", content=raw, headers=headers)
+    assert (sms.status_code, zns.status_code) == (404, 404)
