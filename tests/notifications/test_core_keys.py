@@ -1,11 +1,13 @@
-"""The message's idempotency key, the consent check and the dates as forms write them (pure)."""
+"""The message's idempotency key, the consent check, the dates as forms write them, the receipts' order."""
 
 from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from contracts.enums import NotificationChannel
-from services.notifications.domain import Kind, consent_of, message_key, shown
+from services.notifications.domain import Kind, consent_of, message_key, receipt_moves, shown
 from services.notifications.ports import Channel
 
 
@@ -27,3 +29,16 @@ def test_consent_allows_only_the_channels_chosen() -> None:
 
 def test_a_date_is_shown_day_month_year() -> None:
     assert shown(date(2026, 3, 9)) == "09/03/2026"
+
+
+@pytest.mark.parametrize(
+    ("current", "moves"),
+    [
+        (None, True),
+        ("temporary_failure", True),
+        ("delivered", False),
+        ("permanent_failure", False),
+    ],
+)
+def test_a_receipt_never_undoes_a_final_delivery_status(current: str | None, moves: bool) -> None:
+    assert receipt_moves(current) is moves

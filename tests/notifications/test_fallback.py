@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifications.fallback import PREFERENCE, fallback_channel, is_permanent
+from services.notifications.fallback import PREFERENCE, fallback_channel, first_choice, is_permanent
 from services.notifications.ports import Channel, ReceiptStatus, SendOutcome
 
 EMAIL, SMS, ZALO = Channel.EMAIL, Channel.SMS, Channel.ZALO
@@ -76,3 +76,19 @@ def test_only_the_permanent_failures_are_permanent(
     failure: SendOutcome | ReceiptStatus, permanent: bool
 ) -> None:
     assert is_permanent(failure) is permanent
+
+
+@pytest.mark.parametrize(
+    ("consented", "expected"),
+    [
+        (ALL, SMS),
+        ({EMAIL, ZALO}, ZALO),
+        ({EMAIL}, EMAIL),
+        ({ZALO}, ZALO),
+        (set(), None),
+    ],
+)
+def test_a_message_goes_first_on_the_preferred_consented_channel_only(
+    consented: set[Channel], expected: Channel | None
+) -> None:
+    assert first_choice(consented) == expected
