@@ -194,6 +194,7 @@ async def rig(
         {
             **kafka_broker.for_service("notifications").env(),
             "DATABASE_URL": database_url,
+            "DOSSIER_AUTH_SECRET": SECRET,
             "consumer_group": consumer,
             "post_office_url": "http://post-office.test",
             "agency_url": "http://agency.test",
