@@ -51,8 +51,8 @@ async def history_of(conn: AsyncConnection, dossier_id: str) -> History | None:
     rows = await conn.execute(
         select(*SHOWN)
         .where(message.c.dossier_id == dossier_id)
-        # created_at ties within one transaction (a message and its fallback): the message id breaks
-        # them the same way on every read.
-        .order_by(message.c.created_at, message.c.message_id)
+        # A fallback is planned in the very step its first choice failed in, so it can carry the same
+        # time: it still comes after it. Other ties are broken by the message id, the same on every read.
+        .order_by(message.c.created_at, message.c.fallback_from.is_not(None), message.c.message_id)
     )
     return History(owner.agency_code, owner.post_office_code, rows.all())
