@@ -1,6 +1,7 @@
 """The composition root: settings → templates, engine, broker, consumer, channels, dispatcher, metrics,
-HTTP app (/health, /ready, /metrics). Nothing connects when this module is imported or ``create_app`` is
-called; the lifespan starts the broker and the dispatcher and stops them in reverse order."""
+HTTP app (the staff's read of a dossier's messages, the providers' receipts, /health, /ready, /metrics).
+Nothing connects when this module is imported or ``create_app`` is called; the lifespan starts the broker
+and the dispatcher and stops them in reverse order."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.notifications import consumers
+from services.notifications import consumers, staff_api
 from services.notifications.channels.email import SmtpConfig, SmtpSender
 from services.notifications.channels.sms import EsmsConfig, EsmsSender
 from services.notifications.channels.zalo import ZaloConfig, ZaloZnsSender
@@ -28,6 +29,9 @@ from services.notifications.ports import Channel, Sender
 from services.notifications.receipts.router import ReceiptSecrets, receipts_router
 from services.notifications.settings import NotificationsSettings
 from services.notifications.templates import load_late_rule, load_templates
+from services.shared.auth import TokenSigner
+from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.registry import CredentialRegistry
 from services.shared.consuming import ConsumerMetrics
 from services.shared.db.engine import make_engine
 from services.shared.kafka import make_broker
@@ -197,6 +201,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Built here, not in create_app: the OpenAPI document is generated without a signing secret.
+        app.state.authenticator = Authenticator(
+            TokenSigner(service.settings.auth_secret.get_secret_value()),
+            CredentialRegistry(service.engine, cache_seconds=service.settings.credential_cache_s),
+        )
         await service.start()
         try:
             yield
@@ -209,6 +218,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.notifications = service
+    app.include_router(staff_api.router)
     app.include_router(receipts_router(service.deliveries.apply, receipt_secrets(service.settings)))
 
     async def database_ready() -> str | None:

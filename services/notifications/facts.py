@@ -47,6 +47,8 @@ class Intake:
     owner: PersonalDataHolder
     consent: Consent
     agency_code: str
+    post_office_code: str | None
+    """The accepting post office; none for a dossier registered at the agency."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def learned_from(envelope: Envelope[Event]) -> list[Learned]:
                     PersonalDataHolder.POST_OFFICE,
                     consent_of(notify_by),
                     event.agency_code,
+                    event.post_office_code,
                 ),
                 fact(
                     Kind.ACCEPTED,
@@ -114,6 +117,7 @@ def learned_from(envelope: Envelope[Event]) -> list[Learned]:
                     PersonalDataHolder.AGENCY,
                     consent_of(event.notify_by),
                     event.agency_code,
+                    None,
                 )
             ]
         case DossierReceived():

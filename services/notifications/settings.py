@@ -34,8 +34,13 @@ class NotificationsSettings(HttpServiceSettings):
         "that does not exist stops the start with an error naming this setting.",
     )
 
-    http_host: str = Field("0.0.0.0", description="Interface /health, /ready and /metrics listen on.")
-    http_port: int = Field(8005, description="Port of /health, /ready and /metrics.")
+    http_host: str = Field(
+        "0.0.0.0", description="Interface the API, /health, /ready and /metrics listen on."
+    )
+    http_port: int = Field(8005, description="Port of the API, /health, /ready and /metrics.")
+    credential_cache_s: float = Field(
+        5.0, ge=0, description="How long a credential's registry state is cached; revocation delay."
+    )
     consumer_group: str = Field(
         "notifications",
         description="Kafka consumer group of the postal, agency, stage and clock-alert events.",

@@ -1,6 +1,6 @@
 """The committed OpenAPI document of a service: rewrite it from the code, or check it has not drifted.
 
-Every service's ``python -m services.<name>.openapi [--check]`` calls ``write_or_check``, so the four
+Every service's ``python -m services.<name>.openapi [--check]`` calls ``write_or_check``, so the five
 documents are written and checked the same way.
 """
 

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Leg
 from contracts.values import AwareTime, parse_dossier_id
-from services.shared.auth import Principal, Role
+from services.shared.auth import Principal
 from services.shared.auth.authenticator import Authenticator
+from services.shared.auth.scopes import may_read_dossier
 from services.shared.http import ProblemError, authenticated
 from services.turnaround.adapters import repository
 from services.turnaround.domain import ClockState, Facts, Timeliness
@@ -43,14 +44,8 @@ Caller = Annotated[Principal, Depends(principal)]
 
 
 def may_see(caller: Principal, facts: Facts) -> bool:
-    if caller.role is Role.OPERATOR:
-        return True
-    if caller.role is Role.AGENCY:
-        return caller.agency is not None and facts.agency_code == caller.agency
-    if caller.role is Role.POST_OFFICE:
-        handled = {facts.accepting_post_office, facts.handover_post_office, facts.pickup_post_office}
-        return caller.post_office is not None and caller.post_office in handled
-    return False
+    handled = {facts.accepting_post_office, facts.handover_post_office, facts.pickup_post_office}
+    return may_read_dossier(caller, agency_code=facts.agency_code, post_offices=handled)
 
 
 class ClockView(BaseModel):

@@ -202,6 +202,7 @@ async def running_rig(
         {
             **kafka_broker.for_service("notifications").env(),
             "DATABASE_URL": database_url,
+            "DOSSIER_AUTH_SECRET": SECRET,
             "consumer_group": consumer,
             "post_office_url": "http://post-office.test",
             "agency_url": "http://agency.test",

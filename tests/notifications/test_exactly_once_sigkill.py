@@ -38,7 +38,7 @@ from tests.notifications.core_support import (
     new_email,
     stage,
 )
-from tests.post_office.conftest import issue_tokens, settings_for
+from tests.post_office.conftest import SECRET, issue_tokens, settings_for
 from tests.post_office.helpers import ACCEPTED_AT, acceptance, new_item_id
 from tests.reliability.support import Service
 from tests.tracker.support import eventually, publish
@@ -97,6 +97,7 @@ async def test_killed_mid_stream_the_service_sends_every_expected_email_once_per
         **os.environ,
         **kafka_broker.for_service("notifications").env(),
         "DATABASE_URL": notifications_db,
+        "DOSSIER_AUTH_SECRET": SECRET,
         "NOTIFICATIONS_HTTP_HOST": "127.0.0.1",
         "NOTIFICATIONS_HTTP_PORT": str(http_port),
         "NOTIFICATIONS_CONSUMER_GROUP": f"notifications.kill-{uuid.uuid4().hex[:8]}",

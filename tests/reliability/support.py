@@ -47,7 +47,7 @@ def free_port() -> int:
 def base_environment(database_url: str, kafka: KafkaLogin, **extra: str) -> dict[str, str]:
     """The environment of a service process: no inherited service settings, only these; `kafka` is the
     service's own login."""
-    prefixes = ("TRACKER_", "TURNAROUND_", "AGENCY_", "POST_OFFICE_")
+    prefixes = ("TRACKER_", "TURNAROUND_", "AGENCY_", "POST_OFFICE_", "NOTIFICATIONS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
         {

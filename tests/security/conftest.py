@@ -1,5 +1,5 @@
-"""The whole stack as processes — post office, agency, tracker, turnaround — on the session's broker and a
-database of its own, at LOG_LEVEL=DEBUG with every log captured, once for the security tests.
+"""The whole stack as processes — post office, agency, tracker, turnaround, notifications — on the session's
+broker and a database of its own, at LOG_LEVEL=DEBUG with every log captured, once for the security tests.
 
 Credentials of six callers (anonymous, post office A, post office B, agency X, agency Y, operator) and of
 nine that must be refused (expired, revoked, tampered, forged, unregistered, alg none; and three signed
@@ -31,6 +31,7 @@ from contracts.values import (
     make_agency_dossier_code,
     make_s10,
 )
+from services.notifications import consumers as notifications_consumers
 from services.shared.auth import Role, TokenSigner
 from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
@@ -353,6 +354,14 @@ async def _drive(stack: Stack) -> Journey:
             return (await clocks.get(f"/dossiers/{journey.dossier_id}/clocks")).status_code != 404
 
         await eventually(timed, within=60, what="the turnaround to start the clocks")
+    async with stack.client("notifications", "operator") as messages:
+
+        async def heard() -> bool:
+            dossiers = (journey.dossier_id, journey.registered_id, journey.filed_id)
+            answers = [(await messages.get(f"/v1/dossiers/{d}/messages")).status_code for d in dossiers]
+            return answers == [200, 200, 200]
+
+        await eventually(heard, within=60, what="the notifications service to learn of the journey")
     return journey
 
 
@@ -370,6 +379,7 @@ async def stack(
         "AGENCY_INTAKE_GROUP_ID": f"agency.intake.sec-{run}",
         "TRACKER_CONSUMER_GROUP": f"tracker-sec-{run}",
         "TURNAROUND_CONSUMER_GROUP": f"turnaround-sec-{run}",
+        "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-sec-{run}",
     }
     # Every group reads only what comes next, not the events of every earlier test.
     for key, topics in {
@@ -377,10 +387,13 @@ async def stack(
         "AGENCY_INTAKE_GROUP_ID": [AGENCY_INTAKE],
         "TRACKER_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
         "TURNAROUND_CONSUMER_GROUP": [POSTAL_EVENTS, AGENCY_EVENTS],
+        "NOTIFICATIONS_CONSUMER_GROUP": list(notifications_consumers.TOPICS),
     }.items():
         await start_group_at_end(kafka_broker.admin, groups[key], topics)
     topics_start = await end_offsets(kafka_broker.admin, all_topics())
-    ports = {name: free_port() for name in ("post_office", "agency", "tracker", "turnaround")}
+    ports = {
+        name: free_port() for name in ("post_office", "agency", "tracker", "turnaround", "notifications")
+    }
 
     def env(service: str) -> dict[str, str]:
         """Each service logs in as its own principal: the journey runs with least privilege."""
@@ -423,6 +436,21 @@ async def stack(
             },
             logs,
             ports["turnaround"],
+        ),
+        # No applicant of the journey consented to be told, so nothing is sent: the service records the
+        # messages nobody may be sent, which its staff read answers (no SMTP server, no provider).
+        "notifications": _service(
+            "notifications",
+            ["services.notifications"],
+            {
+                **env("notifications"),
+                "NOTIFICATIONS_HTTP_HOST": "127.0.0.1",
+                "NOTIFICATIONS_HTTP_PORT": str(ports["notifications"]),
+                "NOTIFICATIONS_POST_OFFICE_URL": f"http://127.0.0.1:{ports['post_office']}",
+                "NOTIFICATIONS_AGENCY_URL": f"http://127.0.0.1:{ports['agency']}",
+            },
+            logs,
+            ports["notifications"],
         ),
     }
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

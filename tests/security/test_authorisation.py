@@ -10,8 +10,15 @@ forged, unregistered or unsigned credential, 401 `credential_mismatch` for one s
 whose claims differ from its registration, 401 `invalid_token` for one whose scope is a list or an
 object (never a 500); 403 with the reason for a caller outside its role or scope;
 and 404 where a service deliberately hides that a dossier exists (the tracker's staff lookup, like its
-public one, answers an out-of-scope dossier as unknown). The agency service answers another agency's
+public one, answers an out-of-scope dossier as unknown; so do the turnaround's clocks and the
+notifications' staff read of a dossier's messages). The agency service answers another agency's
 dossier with 403 `another_agency` (documented in its OpenAPI), which tells that the reference exists.
+
+Not in the matrix: the notifications service's receipt endpoints (/receipts/sms, /receipts/zalo). They
+are called by the SMS and Zalo providers, authenticated by each provider's signature, never by a bearer
+credential, and exist only where the provider's secret is set; its committed document leaves them out
+(services/notifications/openapi.py), and tests/notifications/test_receipts.py refuses unsigned and
+wrongly signed receipts with 401.
 """
 
 from __future__ import annotations
@@ -261,6 +268,16 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         ),
         **dict.fromkeys(REFUSED, DENIED),
     },
+    # What a dossier's applicant was told and how it went: staff in scope by the one rule
+    # (services/shared/auth/scopes.py): the accepting office, the dossier's agency, operators.
+    ("notifications", "GET", "/v1/dossiers/{dossier_id}/messages"): by_role(
+        anonymous=UNAUTHENTICATED,
+        post_office_a=OK,
+        post_office_b=HIDDEN,
+        agency_x=OK,
+        agency_y=HIDDEN,
+        operator=OK,
+    ),
     # Quality objectives: every staff caller lists those of the scopes it may read (scopes.may_read);
     # another unit's objective answers like an unknown one. The matrix reads the shipped objective of
     # post office A (100000).
@@ -498,6 +515,8 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
             step = {"action": "analyse", "version": 1, "cause": "Matrix"}
             return url, {}, step if method == "POST" else None
         return path.replace("{dossier_id}", journey.dossier_id), {}, None
+    if service == "notifications":
+        return path.replace("{dossier_id}", journey.dossier_id), {}, None
     raise AssertionError(f"no request for {service} {method} {path}: add it to the matrix")
 
 
@@ -542,8 +561,8 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
 
 
 def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 43)
-    assert len(CELLS) == 43 * 15 == 645
+    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 44)
+    assert len(CELLS) == 44 * 15 == 660
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
@@ -587,6 +606,7 @@ async def test_a_credential_revoked_while_in_use_is_refused_by_every_service_wit
         "tracker": ("GET", "/anomalies", None),
         "agency": ("GET", f"/dossiers/{stack.journey.filed_item_id}", None),
         "post_office": ("POST", "/v1/losses", _postal("/v1/losses")),
+        "notifications": ("GET", f"/v1/dossiers/{stack.journey.dossier_id}/messages", None),
     }
     headers = {"Authorization": f"Bearer {token}"}
 

@@ -1,13 +1,14 @@
 """Schemathesis against each committed OpenAPI document (contracts/openapi/*.json: post office, agency,
-tracker, turnaround, and any document added later), over HTTP to the running stack (real broker and
-PostgreSQL behind it): schema-valid and schema-breaking requests for every operation the documents list —
-path, query, headers (arbitrary extra headers, and the Authorization header itself) and body generated —
-sent as an operator, as a caller bound to a post office or an agency, and with a generated or missing
-credential. No answer may be a server error, and every answer must be one the document declares: its
-status, content type, headers and body schema (times included: RFC 3339 with +07:00).
+tracker, turnaround, notifications, and any document added later), over HTTP to the running stack (real
+broker and PostgreSQL behind it): schema-valid and schema-breaking requests for every operation the
+documents list — path, query, headers (arbitrary extra headers, and the Authorization header itself) and
+body generated — sent as an operator, as a caller bound to a post office or an agency, and with a
+generated or missing credential. No answer may be a server error, and every answer must be one the
+document declares: its status, content type, headers and body schema (times included: RFC 3339 with
++07:00).
 
 Deterministic (derandomised Hypothesis, no example database); FUZZ_EXAMPLES sets the examples per
-operation and mode (default 25: about 1,300 requests over the four services, 2-3 minutes here).
+operation and mode (default 25: about 1,300 requests over the five services, 2-3 minutes here).
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ CALLERS = {
     "agency": ("agency_x", "operator"),
     "tracker": ("operator", "agency_x", "post_office_a"),
     "turnaround": ("operator", "agency_x", "post_office_a"),
+    "notifications": ("operator", "agency_x", "post_office_a"),
 }
 # The documents of the services this package starts; another document without a service would be
 # fuzzed against nothing.
-STARTED = {"post_office", "agency", "tracker", "turnaround"}
+STARTED = {"post_office", "agency", "tracker", "turnaround", "notifications"}
 CHECKS: dict[GenerationMode, list[Callable[..., Any]]] = {
     GenerationMode.POSITIVE: [
         not_a_server_error,

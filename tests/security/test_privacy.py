@@ -72,6 +72,10 @@ async def test_no_personal_data_in_lookups_logs_metrics_kafka_keys_derived_event
         "agency": [f"/dossiers/{r}" for r in (journey.item_id, journey.registered_code)],
         "turnaround": [f"/dossiers/{d}/clocks" for d in (journey.dossier_id, journey.registered_id)],
         "post_office": [f"/v1/audit/personal-data-reads?dossier={journey.item_id}"],
+        "notifications": [
+            f"/v1/dossiers/{d}/messages"
+            for d in (journey.dossier_id, journey.registered_id, journey.filed_id)
+        ],
     }
     for service, paths in staff.items():
         async with stack.client(service, "operator") as http:

@@ -71,6 +71,7 @@ async def record_intake(conn: AsyncConnection, intake: Intake, now: datetime) ->
             owner=intake.owner.value,
             channels=",".join(sorted(c.value for c in intake.consent.channels)),
             agency_code=intake.agency_code,
+            post_office_code=intake.post_office_code,
             updated_at=now,
         )
     )

@@ -35,6 +35,9 @@ dossier = Table(
     # The consented channels, comma-separated ("email,sms"); empty: none.
     Column("channels", String(32), nullable=True),
     Column("agency_code", String(32), nullable=True),
+    # The post office that accepted the dossier (null: registered at the agency): with agency_code, who
+    # among the staff may read the dossier's messages (migration notify_0003).
+    Column("post_office_code", String(16), nullable=True),
     Column("erased_at", UtcDateTime(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
