@@ -631,4 +631,7 @@ async def test_a_credential_revoked_while_in_use_is_refused_by_every_service_wit
         took = max(refused) - revoked
     finally:
         await engine.dispose()
-    assert took <= 5.5, f"revocation took {took:.1f} s to take effect"
+    # Each service caches a credential's registration for 5 s (credential_cache_s): the promise. What is
+    # measured adds the answer time of the request that notices the refusal and of the poll before it,
+    # on five services sharing two cores: 2 s of slack for that, far below the 8 s the poll waits.
+    assert took <= 7.0, f"revocation took {took:.1f} s to take effect"
