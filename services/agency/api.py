@@ -27,6 +27,7 @@ from services.agency.domain import Actor, Dossier, DossierRef, Status, parse_ref
 from services.agency.handlers import AgencyDesk, Recorded
 from services.agency.rejections import ReportRejectedError, Verdict
 from services.shared.auth import REFUSAL_DOC, Principal, Role
+from services.shared.auth.access import NOT_STAFF_DOC, contact_refusal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import (
     ProblemError,
@@ -193,8 +194,10 @@ class ReportRecorded(_Out):
 _PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`).",
     401: REFUSAL_DOC,
-    403: "The credential is not an agency officer's (`not_an_agency`), or the dossier is addressed to "
-    "another agency (`another_agency`). Nothing is published.",
+    403: "The credential is not an agency officer's (`not_an_agency`; `role_not_allowed` on the operators' "
+    "endpoints), or the dossier is addressed to another agency (`another_agency`). Nothing is published. "
+    "On the contact read, `role_not_allowed` for " + NOT_STAFF_DOC + " asking for another purpose than "
+    "`notifications`.",
     404: "No dossier with this reference is known (`unknown_dossier`): the post office has not reported "
     "it, or it was not registered; or the reference has the shape of an agency dossier code but is not "
     "one, e.g. a date that does not exist (`invalid_reference`).",
@@ -237,7 +240,9 @@ _REPORT_ERRORS = _responses(400, 401, 403, 404, 409, 422, 503)
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A credential from `dossier-credentials issue --role agency --scope <agency code>`.",
+    description="A credential from `dossier-credentials issue --role agency --scope <agency code>` "
+    "(officers), `--role operator`, or `--role notifier` (the notifications service's: it only reads "
+    "contacts, for `notifications`).",
 )
 
 
@@ -487,9 +492,14 @@ async def read_contact(
     """The contact the agency collected when it registered the dossier for return by post, and for
     `result_delivery` the delivery address. Every read is recorded in the audit (who, when, which dossier,
     which purpose): `GET /audit/personal-data-reads`. An erased record answers 200 with `erased: true`.
-    An officer of the dossier's agency (`another_agency` otherwise), or an operator (`not_an_agency` for
-    others); 404 `personal_data_not_held` for a dossier that came by post; 403 `purpose_not_allowed`."""
-    if caller.role not in (Role.AGENCY, Role.OPERATOR):
+    An officer of the dossier's agency (`another_agency` otherwise), an operator, or the notifications
+    service (role notifier) for `notifications` only (`role_not_allowed` for another purpose);
+    `not_an_agency` for others. 404 `personal_data_not_held` for a dossier that came by post; 403
+    `purpose_not_allowed`."""
+    refusal = contact_refusal(caller, purpose)
+    if refusal is not None:
+        raise ProblemError(403, "role_not_allowed", refusal)
+    if caller.role is Role.POST_OFFICE:
         raise ProblemError(403, "not_an_agency", "only agency officers and operators read a contact")
     try:
         return await reads.contact(caller, ref, purpose)

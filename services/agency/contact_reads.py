@@ -1,7 +1,8 @@
 """Staff reading back a registration's contact and delivery address from the agency's vault, for a
 stated purpose; every read appended to the audit, which operators list.
 
-Who may read: an officer of the agency the dossier is addressed to, and operators. For `notifications`
+Who may read: an officer of the agency the dossier is addressed to, operators, and the notifications
+service for its purpose (the API admits it: services/shared/auth/access.py). For `notifications`
 the answer holds the contact only; for `result_delivery` the delivery address too. An erased record
 answers ``erased`` (200), never an error.
 """
@@ -20,7 +21,8 @@ from services.agency.adapters.tables import personal_data_tables
 from services.agency.domain import DossierRef
 from services.agency.handlers import AgencyDesk
 from services.agency.personal_data import APPLICANT, DELIVERY_ADDRESS
-from services.shared.auth import Principal, Role
+from services.shared.auth import Principal
+from services.shared.auth.access import reads_any_dossier
 from services.shared.personal_data import audit
 from services.shared.personal_data.answers import MAX_LISTED_READS, PersonalDataReads
 from services.shared.personal_data.purposes import Purpose
@@ -67,7 +69,7 @@ class ContactReads:
     async def contact(self, caller: Principal, ref: DossierRef, purpose: Purpose) -> RegistrationContact:
         """Raises ReportRejectedError (unknown dossier, another agency), NotHeldError, or the vault's
         UnknownKeyIdError / SealBrokenError for this dossier's records."""
-        scope = None if caller.role is Role.OPERATOR else (caller.agency or "").strip().upper()
+        scope = None if reads_any_dossier(caller) else (caller.agency or "").strip().upper()
         dossier = await self._desk.view(ref, scope)
         async with self._engine.begin() as conn:
             contact = await self._vault.read(conn, dossier.dossier_id, APPLICANT)

@@ -51,10 +51,10 @@ class NotificationsSettings(HttpServiceSettings):
     agency_url: str = Field("http://localhost:8002", description="The agency's API: its contact API.")
     contact_token: SecretStr = Field(
         SecretStr(""),
-        description="The service's own credential on the owners' contact APIs: an operator credential "
-        "issued for it (`dossier-credentials issue --role operator --subject notifications`), so every "
-        "read appears in the owners' audits under the subject `notifications`. Required to send to "
-        "citizens.",
+        description="The service's own credential on the owners' contact APIs: a notifier credential "
+        "issued for it (`dossier-credentials issue --role notifier --subject notifications`), which reads "
+        "applicants' contacts for the purpose `notifications` and nothing else, every read in the owners' "
+        "audits under the subject `notifications`. Required to send to citizens.",
     )
     contact_retention_h: float = Field(
         24.0,

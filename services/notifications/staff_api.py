@@ -26,16 +26,17 @@ from services.notifications.adapters.history import history_of
 from services.notifications.domain import Kind
 from services.notifications.ports import Channel, ReceiptStatus
 from services.shared.auth import REFUSAL_DOC, Principal
+from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.scopes import may_read_dossier
-from services.shared.http import ProblemError, authenticated
+from services.shared.http import ProblemError, authenticated, staff
 
 Status = Literal["pending", "sending", "sent", "failed", "suppressed", "dead"]
 """The statuses of services/notifications/adapters/repository.py (a test keeps the two the same)."""
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A credential issued by `dossier-credentials issue` (post office, agency or operator).",
+    description="A staff credential issued by `dossier-credentials issue` (post office, agency or operator).",
 )
 
 
@@ -43,7 +44,7 @@ async def principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticated(authenticator, request)
+    return staff(await authenticated(authenticator, request))
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -118,6 +119,7 @@ def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[st
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: _problem(REFUSAL_DOC, {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}),
+    403: _problem(f"`forbidden`: {NOT_STAFF_DOC}; staff only."),
     404: _problem("Unknown, or outside the credential's scope (the two are not told apart): `not_found`."),
     422: _problem("The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."),
     503: _problem(

@@ -2,7 +2,8 @@
 
 Every caller presents a bearer credential (a signed JWT from the operator CLI) bound to one post
 office, or an operator's. A post office credential records acts for its own post office only;
-operators may record for any; agency credentials may not use this API. Tokens are never logged.
+operators may record for any; agency credentials may not use this API; the notifications service's
+(role notifier) only reads applicants' contacts for notifications. Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from services.post_office.scan_commands import (
     as_scan,
 )
 from services.shared.auth import REFUSAL_DOC, CredentialError, Principal, Role
+from services.shared.auth.access import NOT_STAFF_DOC, contact_refusal, staff_refusal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.http import ProblemError, problem, validation_reason
 from services.shared.kafka import BrokerUnavailableError
@@ -124,11 +126,12 @@ bearer = HTTPBearer(
     auto_error=False,
     bearerFormat="JWT",
     description="A credential issued by an operator (`dossier-credentials issue`), bound to one post office "
-    "(role post_office) or to none (role operator).",
+    "(role post_office) or to none (role operator; role notifier, the notifications service's, which only "
+    "reads applicants' contacts for notifications).",
 )
 
 
-async def _caller(
+async def _authenticated(
     request: Request,
     wired: Wired,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -150,7 +153,21 @@ async def _caller(
     return principal
 
 
+def _role_not_allowed(refusal: str | None, wired: PostOffice) -> None:
+    if refusal is not None:
+        wired.metrics.rejected(RequestReason.ROLE_NOT_ALLOWED)
+        raise ProblemError(403, RequestReason.ROLE_NOT_ALLOWED, refusal)
+
+
+async def _caller(principal: Annotated[Principal, Depends(_authenticated)], wired: Wired) -> Principal:
+    """Staff: every endpoint but the contact read refuses a service's credential."""
+    _role_not_allowed(staff_refusal(principal), wired)
+    return principal
+
+
 Caller = Annotated[Principal, Depends(_caller)]
+Reader = Annotated[Principal, Depends(_authenticated)]
+"""A contact reader: staff, or a service's credential for its purpose (checked with the purpose)."""
 
 
 def _authorise(caller: Principal, post_office_code: str, wired: PostOffice) -> None:
@@ -219,8 +236,8 @@ ITEM_ID_REASONS = (
 _PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`).",
     401: REFUSAL_DOC,
-    403: "An agency credential (`role_not_allowed`), or a post office credential recording for another "
-    "post office (`wrong_post_office`).",
+    403: "An agency credential or " + NOT_STAFF_DOC + " (`role_not_allowed`), or a post office credential "
+    "recording for another post office (`wrong_post_office`).",
     404: "The item the act is about was never recorded by the post (`unknown_item`).",
     409: "The item's state does not allow the act (see reason); `concurrent_update` when another request "
     "recorded the same item at the same moment (retry).",
@@ -373,7 +390,7 @@ async def _answer_scan(request: Request, cmd: OnlineScanRequest) -> Response:
     """A valid online scan, answered without FastAPI's dependency solving and response serialisation
     (direct_route): the same dependencies, called directly in the order FastAPI calls them."""
     wired = await _post_office(request)
-    caller = await _caller(request, wired, None)
+    caller = await _caller(await _authenticated(request, wired, None), wired)
     recorded = await _record_scan(cmd, caller, wired)
     return Response(
         recorded.model_dump_json(),
@@ -631,7 +648,8 @@ _NOT_ALLOWED_STATUS = {
     "collected for (`result_delivery` for a result coming back by post, `notifications`). Every read is "
     "recorded in the audit (who, when, which dossier, which purpose): `GET /v1/audit/personal-data-reads`. "
     "An erased contact answers 200 with `erased: true`, when and why. A clerk of a post office holding "
-    "one of the dossier's items, or an operator.",
+    "one of the dossier's items, an operator, or the notifications service (role notifier, purpose "
+    "`notifications` only).",
     responses=problems(
         401,
         403,
@@ -639,8 +657,9 @@ _NOT_ALLOWED_STATUS = {
         409,
         422,
         503,
-        s403="`role_not_allowed` (agency credentials), `wrong_post_office` (the clerk's office holds none "
-        "of the dossier's items), `purpose_not_allowed` (the contact was not collected for it).",
+        s403="`role_not_allowed` (agency credentials; a notifier credential asking for another purpose than "
+        "`notifications`), `wrong_post_office` (the clerk's office holds none of the dossier's items), "
+        "`purpose_not_allowed` (the contact was not collected for it).",
         s404="`unknown_item`: no dossier with this item id; `personal_data_not_held`: none was collected "
         "(a dossier accepted before the vault has its contact only in its version 1 event).",
         s409="`personal_data_key_unavailable`: the contact is sealed under a key-encryption key this "
@@ -649,7 +668,8 @@ _NOT_ALLOWED_STATUS = {
         s422="`invalid_request`: no or an unknown `purpose`, or a malformed item id.",
     ),
 )
-async def read_contact(item_id: str, purpose: Purpose, caller: Caller, wired: Wired) -> ContactAnswer:
+async def read_contact(item_id: str, purpose: Purpose, caller: Reader, wired: Wired) -> ContactAnswer:
+    _role_not_allowed(contact_refusal(caller, purpose), wired)
     try:
         parsed = parse_s10(item_id)
     except ValueError as exc:

@@ -2,7 +2,8 @@
 read appended to the audit (who, when, which dossier, which purpose), which operators list.
 
 Who may read: a clerk of a post office that holds one of the dossier's items (the accepting office, the
-office that picked up its result), and operators. An erased contact answers ``erased`` (200), never an
+office that picked up its result), operators, and the notifications service for its purpose (the API
+admits it: services/shared/auth/access.py). An erased contact answers ``erased`` (200), never an
 error; a contact sealed under a KEK the service does not hold is a problem for that dossier only.
 """
 

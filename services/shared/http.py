@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.values import S10_ERROR_CODES, parse_s10
 from services.shared.auth import CredentialError, Principal
+from services.shared.auth.access import staff_refusal
 from services.shared.auth.authenticator import Authenticator
 from services.shared.db.availability import is_database_unavailable
 from services.shared.kafka_authorisation import NOT_AUTHORISED, KafkaNotAuthorisedError
@@ -168,6 +169,15 @@ async def authenticated(authenticator: Authenticator, request: Request) -> Princ
         return await authenticator.authenticate(request.headers.get("authorization"))
     except CredentialError as exc:
         raise ProblemError(401, exc.reason, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+def staff(caller: Principal) -> Principal:
+    """The caller of a staff endpoint, or a 403 `forbidden` problem for a service's credential (the rule:
+    services/shared/auth/access.py)."""
+    refusal = staff_refusal(caller)
+    if refusal is not None:
+        raise ProblemError(403, "forbidden", refusal)
+    return caller
 
 
 class HttpMetrics:

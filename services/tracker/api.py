@@ -30,6 +30,7 @@ from contracts.enums import Stage
 from contracts.values import parse_agency_code, parse_agency_dossier_code
 from services.shared import cursors
 from services.shared.auth import REFUSAL_DOC, Principal, Role
+from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.auth.authenticator import Authenticator
 from services.shared.cursors import CursorSigner
 from services.shared.http import (
@@ -38,6 +39,7 @@ from services.shared.http import (
     checked_item_id,
     looks_like_item_id,
     parameter_error,
+    staff,
 )
 from services.shared.legal_rules import LegalRules, default_legal_rules
 from services.tracker import lookups
@@ -122,7 +124,8 @@ _DESCRIPTIONS = {
     400: "invalid_cursor: the cursor is not one this list handed out (edited, forged, from another list, "
     "or signed with a key since changed); start again from the first page.",
     401: REFUSAL_DOC,
-    403: "The credential's role may not use this endpoint, or asked outside its scope.",
+    403: "The credential's role may not use this endpoint (`forbidden`: " + NOT_STAFF_DOC + " on every "
+    "staff endpoint), or asked outside its scope.",
     404: "Unknown, or outside the credential's scope (the two are not told apart).",
     422: "A parameter does not match its schema (`invalid_request`, with `errors`). A wrong item id has a "
     "reason of its own, with a sentence in `detail`: `item_id_length`, `item_id_service_indicator`, "
@@ -154,7 +157,8 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A credential issued by `dossier-credentials issue` (post office, agency or operator).",
+    description="A credential issued by `dossier-credentials issue` (post office, agency or operator; a "
+    "notifier credential, the notifications service's, is refused: it only reads contacts).",
 )
 
 
@@ -191,7 +195,7 @@ async def principal(
     ctx: Context,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    return await authenticated(ctx.authenticator, request)
+    return staff(await authenticated(ctx.authenticator, request))
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -260,7 +264,7 @@ async def find_public_dossier(ctx: ApiContext, request: Request, ref: str, phone
 @router.get(
     "/dossiers/{dossier_id}",
     response_model=DossierDetailOut,
-    responses=problems(401, 404, 422, 503),
+    responses=problems(401, 403, 404, 422, 503),
     tags=["staff"],
     summary="A dossier with its custody and full history",
 )

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.enums import Leg
 from contracts.values import AwareTime, parse_dossier_id
 from services.shared.auth import Principal
+from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.scopes import may_read_dossier
-from services.shared.http import ProblemError, authenticated
+from services.shared.http import ProblemError, authenticated, staff
 from services.turnaround.adapters import repository
 from services.turnaround.domain import ClockState, Facts, Timeliness
 
@@ -29,7 +30,8 @@ router = APIRouter()
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A credential issued by `dossier-credentials issue` (post office, agency or operator).",
+    description="A credential issued by `dossier-credentials issue` (post office, agency or operator; a "
+    "notifier credential, the notifications service's, is refused: it only reads contacts).",
 )
 
 
@@ -37,7 +39,7 @@ async def principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticated(authenticator, request)
+    return staff(await authenticated(authenticator, request))
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -99,6 +101,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         "No valid bearer credential (missing, malformed, expired or revoked): `unauthenticated`.",
         {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     ),
+    403: _problem(f"`forbidden`: {NOT_STAFF_DOC}; staff only."),
     404: _problem("No clock of this dossier, or the dossier is outside the caller's scope: `not_found`."),
     422: _problem("The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."),
     503: _problem(

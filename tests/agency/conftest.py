@@ -47,6 +47,7 @@ class Tokens:
     other_officer: str
     operator: str
     clerk: str
+    notifier: str  # the notifications service's
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,7 @@ async def tokens(agency_database: str) -> Tokens:
             other_officer=await issue(Role.AGENCY, OTHER_AGENCY, "officer-0099"),
             operator=await issue(Role.OPERATOR, None, "ops-1"),
             clerk=await issue(Role.POST_OFFICE, "100000", "clerk-0042"),
+            notifier=await issue(Role.NOTIFIER, None, "notifications"),
         )
     finally:
         await engine.dispose()

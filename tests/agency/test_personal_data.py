@@ -188,3 +188,38 @@ async def test_officers_of_the_agency_and_operators_read_the_contact_back_and_ea
     assert erased.status_code == 200, erased.text
     assert erased.json()["erased"] is True and erased.json()["reason"] == "the applicant's request"
     assert erased.json()["contact"] is None and erased.json()["delivery_address"] is None
+
+
+async def test_the_notifications_service_reads_a_contact_for_notifications_only_audited_under_its_subject(
+    client: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    code = new_agency_dossier_code()
+    registration = {
+        "agency_dossier_code": code,
+        "procedure_code": THREE_DAYS,
+        "filing_channel": "ONLINE",
+        "filed_at": "2026-03-02T09:00:00+07:00",
+        "applicant": SAMPLE_APPLICANT.model_dump(),
+        "delivery_address": SAMPLE_ADDRESS.model_dump(),
+    }
+    registered = await client.post("/dossiers", json=registration, headers=bearer(tokens.officer))
+    assert registered.status_code == 201, registered.text
+    path = f"/dossiers/{code}/contact"
+
+    read = await client.get(path, params={"purpose": "notifications"}, headers=bearer(tokens.notifier))
+    other_purpose = await client.get(
+        path, params={"purpose": "result_delivery"}, headers=bearer(tokens.notifier)
+    )
+    record = await client.get(f"/dossiers/{code}", headers=bearer(tokens.notifier))
+
+    assert read.status_code == 200, read.text
+    assert read.json()["contact"]["name"] == SAMPLE_APPLICANT.name
+    assert read.json()["delivery_address"] is None
+    assert (other_purpose.status_code, other_purpose.json()["reason"]) == (403, "role_not_allowed")
+    assert (record.status_code, record.json()["reason"]) == (403, "not_an_agency")
+    audit = await client.get(
+        "/audit/personal-data-reads", params={"dossier": code}, headers=bearer(tokens.operator)
+    )
+    assert [(r["purpose"], r["reader"], r["role"]) for r in audit.json()["reads"]] == [
+        ("notifications", "notifications", "notifier")
+    ], "the refused read is not recorded; the allowed one is, under the service's subject"

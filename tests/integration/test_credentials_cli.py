@@ -109,3 +109,22 @@ def test_list_shows_each_credential_and_its_state_but_never_its_token(database: 
     assert line.split()[:4] == [credential_id, "post_office", "100000", "clerk-0042"]
     assert line.endswith("active")
     assert issued.stdout.strip() not in listed.stdout
+
+
+async def test_the_notifications_services_credential_is_issued_without_a_scope(
+    database: str, tmp_path: Path
+) -> None:
+    done = run(
+        ["issue", "--role", "notifier", "--subject", "notifications"],
+        cwd=tmp_path,
+        DATABASE_URL=database,
+        DOSSIER_AUTH_SECRET=SECRET,
+    )
+
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(database)
+    principal = await Authenticator(TokenSigner(SECRET), CredentialRegistry(engine)).authenticate(
+        f"Bearer {done.stdout.strip()}"
+    )
+    await engine.dispose()
+    assert (principal.role, principal.scope, principal.subject) == (Role.NOTIFIER, None, "notifications")

@@ -160,11 +160,11 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 async def _register_service_credential(database_url: str) -> str:
-    """The credential issued for the service: an operator's, subject ``notifications`` (README)."""
+    """The credential issued for the service: a notifier's, subject ``notifications`` (README)."""
     engine = make_engine(database_url)
     now = datetime.now(UTC)
     principal, token = TokenSigner(SECRET).issue(
-        subject=SUBJECT, role=Role.OPERATOR, scope=None, now=now, valid_for=timedelta(days=1)
+        subject=SUBJECT, role=Role.NOTIFIER, scope=None, now=now, valid_for=timedelta(days=1)
     )
     await CredentialRegistry(engine, cache_seconds=0).register(
         principal, issued_at=now, expires_at=now + timedelta(days=1)

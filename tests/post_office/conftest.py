@@ -70,6 +70,7 @@ async def issue_tokens(database_url: str) -> Tokens:
         ("operator", Role.OPERATOR, None),
         ("agency", Role.AGENCY, "000.00.01.H22"),
         ("revoked", Role.POST_OFFICE, OFFICE),
+        ("notifier", Role.NOTIFIER, None),
     ]:
         principal, token = signer.issue(
             subject=f"{name}-1", role=role, scope=scope, now=now, valid_for=timedelta(days=1)

@@ -169,6 +169,7 @@ class Tokens:
     operator: str
     agency: str
     revoked: str
+    notifier: str  # the notifications service's
 
 
 class PostOfficeClient:

@@ -133,6 +133,34 @@ async def test_staff_read_the_contact_for_a_purpose_and_every_read_is_audited(
     assert (by_clerk.status_code, by_clerk.json()["reason"]) == (403, "role_not_allowed")
 
 
+async def test_the_notifications_service_reads_a_contact_for_notifications_only_audited_under_its_subject(
+    api: PostOfficeClient,
+) -> None:
+    item_id = new_item_id()
+    await api.ok("/v1/dossiers", acceptance(item_id))
+    path = f"/v1/dossiers/{item_id}/contact"
+    http, tokens = api.http, api.tokens
+
+    read = await http.get(path, params={"purpose": "notifications"}, headers=_bearer(tokens.notifier))
+    other_purpose = await http.get(
+        path, params={"purpose": "result_delivery"}, headers=_bearer(tokens.notifier)
+    )
+    audit = await http.get(
+        "/v1/audit/personal-data-reads", params={"dossier": item_id}, headers=_bearer(tokens.notifier)
+    )
+
+    assert read.status_code == 200, read.text
+    assert read.json()["contact"]["phone"] == "0912345678"
+    assert (other_purpose.status_code, other_purpose.json()["reason"]) == (403, "role_not_allowed")
+    assert (audit.status_code, audit.json()["reason"]) == (403, "role_not_allowed")
+    reads = await http.get(
+        "/v1/audit/personal-data-reads", params={"dossier": item_id}, headers=_bearer(tokens.operator)
+    )
+    assert [(r["purpose"], r["reader"], r["role"]) for r in reads.json()["reads"]] == [
+        ("notifications", "notifier-1", "notifier")
+    ], "the refused read is not recorded; the allowed one is, under the service's subject"
+
+
 async def test_an_erased_contact_reads_as_erased_and_the_read_is_still_audited(
     api: PostOfficeClient, database_url: str, engine: AsyncEngine
 ) -> None:

@@ -1,11 +1,12 @@
 """The whole stack as processes — post office, agency, tracker, turnaround, notifications — on the session's
 broker and a database of its own, at LOG_LEVEL=DEBUG with every log captured, once for the security tests.
 
-Credentials of six callers (anonymous, post office A, post office B, agency X, agency Y, operator) and of
-nine that must be refused (expired, revoked, tampered, forged, unregistered, alg none; and three signed
-with the real key, as a leaked key would allow: post office B's credential id widened to an operator's
-claims, and post office A's with a scope that is a list or an object). A journey is driven
-through the APIs with distinctive applicant data; test_privacy.py scans for it at the end.
+Credentials of seven callers (anonymous, post office A, post office B, agency X, agency Y, operator, and
+the notifications service's, role notifier) and of nine that must be refused (expired, revoked, tampered,
+forged, unregistered, alg none; and three signed with the real key, as a leaked key would allow: post
+office B's credential id widened to an operator's claims, and post office A's with a scope that is a list
+or an object). A journey is driven through the APIs with distinctive applicant data; test_privacy.py
+scans for it at the end.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ OFFICE_A, OFFICE_B = "100000", "700000"
 AGENCY_X, AGENCY_Y = "000.00.01.H22", "000.00.02.H22"
 BY_POST = "1.001193"  # birth registration: by post, same day
 
-ROLES = ("anonymous", "post_office_a", "post_office_b", "agency_x", "agency_y", "operator")
+ROLES = ("anonymous", "post_office_a", "post_office_b", "agency_x", "agency_y", "operator", "notifier")
 # Refused with 401 `unauthenticated`, except the last three: `credential_mismatch` and `invalid_token`.
 REFUSED = (
     "expired",
@@ -159,6 +160,7 @@ async def _credentials(database_url: str) -> dict[str, str | None]:
         await issue("agency_x", Role.AGENCY, AGENCY_X)
         await issue("agency_y", Role.AGENCY, AGENCY_Y)
         await issue("operator", Role.OPERATOR, None)
+        await issue("notifier", Role.NOTIFIER, None)
         await issue("expired", Role.OPERATOR, None, at=now - timedelta(hours=3))
         revoked = await issue("revoked", Role.OPERATOR, None)
         await registry.revoke(revoked, now=now)

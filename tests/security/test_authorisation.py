@@ -11,7 +11,9 @@ whose claims differ from its registration, 401 `invalid_token` for one whose sco
 object (never a 500); 403 with the reason for a caller outside its role or scope;
 and 404 where a service deliberately hides that a dossier exists (the tracker's staff lookup, like its
 public one, answers an out-of-scope dossier as unknown; so do the turnaround's clocks and the
-notifications' staff read of a dossier's messages). The agency service answers another agency's
+notifications' staff read of a dossier's messages). The notifications service's credential (role
+notifier) is let in on the owners' contact reads only, for the purpose `notifications`, and refused with
+403 everywhere else. The agency service answers another agency's
 dossier with 403 `another_agency` (documented in its OpenAPI), which tells that the reference exists.
 
 Not in the matrix: the notifications service's receipt endpoints (/receipts/sms, /receipts/zalo). They
@@ -124,6 +126,7 @@ POSTAL_ACT = by_role(
     agency_x=forbidden("role_not_allowed"),
     agency_y=forbidden("role_not_allowed"),
     operator=PASSES,
+    notifier=forbidden("role_not_allowed"),
 )
 AGENCY_REPORT = by_role(
     anonymous=UNAUTHENTICATED,
@@ -132,6 +135,7 @@ AGENCY_REPORT = by_role(
     agency_x=PASSES,
     agency_y=forbidden("another_agency"),
     operator=forbidden("not_an_agency"),
+    notifier=forbidden("not_an_agency"),
 )
 OPERATOR_ONLY = by_role(
     anonymous=UNAUTHENTICATED,
@@ -140,6 +144,7 @@ OPERATOR_ONLY = by_role(
     agency_x=forbidden("role_not_allowed"),
     agency_y=forbidden("role_not_allowed"),
     operator=OK,
+    notifier=forbidden("role_not_allowed"),
 )
 MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
     **{
@@ -158,7 +163,8 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
             "/v1/damages",
         )
     },
-    # The applicant's contact: a clerk of an office holding the dossier's item, or an operator (audited).
+    # The applicant's contact: a clerk of an office holding the dossier's item, an operator, or the
+    # notifications service for `notifications` (audited).
     ("post_office", "GET", "/v1/dossiers/{item_id}/contact"): by_role(
         anonymous=UNAUTHENTICATED,
         post_office_a=OK,
@@ -166,6 +172,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=forbidden("role_not_allowed"),
         agency_y=forbidden("role_not_allowed"),
         operator=OK,
+        notifier=OK,
     ),
     ("post_office", "GET", "/v1/audit/personal-data-reads"): by_role(
         anonymous=UNAUTHENTICATED,
@@ -174,6 +181,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=forbidden("role_not_allowed"),
         agency_y=forbidden("role_not_allowed"),
         operator=OK,
+        notifier=forbidden("role_not_allowed"),
     ),
     # A person's access and erasure requests: operators only, on each service that holds personal data.
     **{
@@ -198,8 +206,10 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=forbidden("another_agency"),
         operator=OK,
+        notifier=forbidden("not_an_agency"),
     ),
-    # A registration's contact: an officer of its agency, or an operator (audited).
+    # A registration's contact: an officer of its agency, an operator, or the notifications service for
+    # `notifications` (audited).
     ("agency", "GET", "/dossiers/{ref}/contact"): by_role(
         anonymous=UNAUTHENTICATED,
         post_office_a=forbidden("not_an_agency"),
@@ -207,6 +217,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=forbidden("another_agency"),
         operator=OK,
+        notifier=OK,
     ),
     ("agency", "GET", "/audit/personal-data-reads"): by_role(
         anonymous=UNAUTHENTICATED,
@@ -215,6 +226,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=forbidden("role_not_allowed"),
         agency_y=forbidden("role_not_allowed"),
         operator=OK,
+        notifier=forbidden("role_not_allowed"),
     ),
     **{
         ("agency", "POST", f"/dossiers/{{ref}}/{report}"): AGENCY_REPORT
@@ -239,6 +251,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=HIDDEN,
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     ("tracker", "GET", "/dossiers"): by_role(
         anonymous=UNAUTHENTICATED,
@@ -247,6 +260,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=forbidden("forbidden"),  # filtering by another agency
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     ("tracker", "GET", "/anomalies"): by_role(
         anonymous=UNAUTHENTICATED,
@@ -255,6 +269,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=forbidden("forbidden"),
         agency_y=forbidden("forbidden"),
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     # Staff only, in scope, like the tracker's staff lookup.
     ("turnaround", "GET", "/dossiers/{dossier_id}/clocks"): {
@@ -265,6 +280,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
             agency_x=OK,
             agency_y=DENIED,
             operator=OK,
+            notifier=forbidden("forbidden"),
         ),
         **dict.fromkeys(REFUSED, DENIED),
     },
@@ -277,6 +293,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=HIDDEN,
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     # Quality objectives: every staff caller lists those of the scopes it may read (scopes.may_read);
     # another unit's objective answers like an unknown one. The matrix reads the shipped objective of
@@ -288,6 +305,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=OK,
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     ("turnaround", "GET", "/quality/objectives/{objective_id}/measurements"): by_role(
         anonymous=UNAUTHENTICATED,
@@ -296,6 +314,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=HIDDEN,
         agency_y=HIDDEN,
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     # Asked for agency X's report: its own agency and operators; 403 (not hidden) for any other unit.
     ("turnaround", "GET", "/quality/reports/{period}"): by_role(
@@ -305,6 +324,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=forbidden("forbidden"),
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     # The nonconformity register: every unit lists its own (operators all); one nonconformity, in scope
     # or not, is asked for by an id no breach has, so each caller meets the 404 an out-of-scope one gets
@@ -316,6 +336,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
         agency_x=OK,
         agency_y=OK,
         operator=OK,
+        notifier=forbidden("forbidden"),
     ),
     **{
         ("turnaround", method, path): by_role(
@@ -325,6 +346,7 @@ MATRIX: dict[tuple[str, str, str], dict[str, Expect]] = {
             agency_x=HIDDEN,
             agency_y=HIDDEN,
             operator=HIDDEN,
+            notifier=forbidden("forbidden"),
         )
         for method, path in (
             ("GET", "/quality/nonconformities/{nonconformity_id}"),
@@ -490,7 +512,9 @@ def request_for(service: str, method: str, path: str, stack: Stack) -> Request:
             }
             return path, {}, body
         if path == "/dossiers/{ref}/contact":
-            return path.replace("{ref}", journey.registered_code), {"purpose": "result_delivery"}, None
+            # A purpose every caller that reads contacts may ask for, the notifications service too; another
+            # purpose is refused to the service (test below).
+            return path.replace("{ref}", journey.registered_code), {"purpose": "notifications"}, None
         if path == "/audit/personal-data-reads":
             return path, {"dossier": journey.registered_code}, None
         url = path.replace("{ref}", journey.filed_item_id)
@@ -560,9 +584,9 @@ def test_the_matrix_names_no_endpoint_the_services_do_not_have() -> None:
     assert set(MATRIX) == set(operations())
 
 
-def test_the_matrix_tries_every_endpoint_with_six_callers_and_nine_refused_credentials() -> None:
-    assert (len(ROLES), len(REFUSED), len(operations())) == (6, 9, 44)
-    assert len(CELLS) == 44 * 15 == 660
+def test_the_matrix_tries_every_endpoint_with_seven_callers_and_nine_refused_credentials() -> None:
+    assert (len(ROLES), len(REFUSED), len(operations())) == (7, 9, 44)
+    assert len(CELLS) == 44 * 16 == 704
     assert all(set(row) == {*ROLES, *REFUSED} for row in MATRIX.values())
 
 
@@ -635,3 +659,31 @@ async def test_a_credential_revoked_while_in_use_is_refused_by_every_service_wit
     # measured adds the answer time of the request that notices the refusal and of the poll before it,
     # on five services sharing two cores: 2 s of slack for that, far below the 8 s the poll waits.
     assert took <= 7.0, f"revocation took {took:.1f} s to take effect"
+
+
+async def test_the_notifications_service_reads_contacts_for_notifications_only_each_read_audited_as_it(
+    stack: Stack,
+) -> None:
+    journey = stack.journey
+    owners = {
+        "post_office": (
+            f"/v1/dossiers/{journey.item_id}/contact",
+            "/v1/audit/personal-data-reads",
+            journey.item_id,
+        ),
+        "agency": (
+            f"/dossiers/{journey.registered_code}/contact",
+            "/audit/personal-data-reads",
+            journey.registered_code,
+        ),
+    }
+    for service, (contact, audit, dossier) in owners.items():
+        async with stack.client(service, "notifier") as service_http:
+            read = await service_http.get(contact, params={"purpose": "notifications"})
+            other = await service_http.get(contact, params={"purpose": "result_delivery"})
+        async with stack.client(service, "operator") as ops:
+            reads = (await ops.get(audit, params={"dossier": dossier})).json()["reads"]
+        assert read.status_code == 200, (service, read.text)
+        assert (other.status_code, other.json()["reason"]) == (403, "role_not_allowed"), service
+        by_service = [(r["purpose"], r["role"]) for r in reads if r["reader"] == "notifier-1"]
+        assert by_service and set(by_service) == {("notifications", "notifier")}, (service, reads)

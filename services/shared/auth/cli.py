@@ -1,6 +1,7 @@
 """Operators issue, list and revoke credentials.
 
     python -m services.shared.auth.cli issue --role post_office --scope 100000 --subject clerk-0042
+    python -m services.shared.auth.cli issue --role notifier --subject notifications
     python -m services.shared.auth.cli list
     python -m services.shared.auth.cli revoke <credential id>
 
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.shared.auth import cli_setup as setup
 from services.shared.auth.registry import CredentialRegistry
-from services.shared.auth.tokens import Role, TokenSigner
+from services.shared.auth.tokens import SCOPED_ROLES, Role, TokenSigner
 from services.shared.db.engine import DEFAULT_URL, make_engine
 
 
@@ -32,7 +33,7 @@ async def _run(args: argparse.Namespace, signer: TokenSigner | None) -> int:
         if args.command == "issue":
             assert signer is not None
             role = Role(args.role)
-            if role is not Role.OPERATOR and not args.scope:
+            if role in SCOPED_ROLES and not args.scope:
                 print(
                     "issue: --scope (post office or agency code) is required for this role", file=sys.stderr
                 )
@@ -41,7 +42,7 @@ async def _run(args: argparse.Namespace, signer: TokenSigner | None) -> int:
             principal, token = signer.issue(
                 subject=args.subject,
                 role=role,
-                scope=args.scope if role is not Role.OPERATOR else None,
+                scope=args.scope if role in SCOPED_ROLES else None,
                 now=now,
                 valid_for=valid_for,
             )
@@ -74,9 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     issue = sub.add_parser("issue", help="issue a credential and print its token once")
-    issue.add_argument("--role", required=True, choices=[r.value for r in Role])
+    issue.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="post_office, agency, operator, or notifier: the notifications service's, which only reads "
+        "applicants' contacts for notifications (subject `notifications`)",
+    )
     issue.add_argument("--scope", help="post office code (post_office) or agency code (agency)")
-    issue.add_argument("--subject", required=True, help="staff id of the holder (no personal names)")
+    issue.add_argument(
+        "--subject", required=True, help="staff id of the holder, or the service's name (no personal names)"
+    )
     issue.add_argument("--days", type=int, default=90)
     revoke = sub.add_parser("revoke", help="revoke a credential by id")
     revoke.add_argument("credential_id")

@@ -22,6 +22,13 @@ class Role(enum.StrEnum):
     POST_OFFICE = "post_office"
     AGENCY = "agency"
     OPERATOR = "operator"
+    NOTIFIER = "notifier"
+    """A service's credential, not a person's: reads applicants' contacts for notifications, nothing
+    else (services/shared/auth/access.py)."""
+
+
+SCOPED_ROLES = frozenset({Role.POST_OFFICE, Role.AGENCY})
+"""Roles bound to one post office or agency (the token's scope); the others are bound to none."""
 
 
 UNAUTHENTICATED = "unauthenticated"
@@ -50,7 +57,8 @@ class CredentialError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: one post office's staff, one agency's officer, or an operator."""
+    """Who is calling: one post office's staff, one agency's officer, an operator, or the notifications
+    service (role notifier)."""
 
     credential_id: str
     subject: str
@@ -66,7 +74,7 @@ class Principal:
 
     @property
     def scope(self) -> str | None:
-        """The post office or agency code the credential is bound to (None for operators)."""
+        """The post office or agency code the credential is bound to (None for the unscoped roles)."""
         return self.post_office if self.role is Role.POST_OFFICE else self.agency
 
 

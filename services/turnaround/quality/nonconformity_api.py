@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.values import AwareTime, parse_dossier_id
 from services.shared.auth import Principal, Role
+from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.http import ProblemError
 from services.turnaround.api import REFUSALS, Caller, _problem
 from services.turnaround.quality import nonconformity_repository as register
@@ -181,7 +182,7 @@ GET_REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 LIST_REFUSALS: dict[int | str, dict[str, Any]] = {
     **{status: answer for status, answer in REFUSALS.items() if status != 404},
-    403: _problem("A unit asked for another unit's nonconformities: `forbidden`."),
+    403: _problem(f"A unit asked for another unit's nonconformities, or {NOT_STAFF_DOC}: `forbidden`."),
 }
 STEP_REFUSALS: dict[int | str, dict[str, Any]] = {
     **GET_REFUSALS,

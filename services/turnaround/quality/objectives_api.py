@@ -138,7 +138,7 @@ _INVALID_PERIOD = (
     "between 2000 and 2999"
 )
 _NOT_FOUND = "no objective with this id is known"
-_AUTH: dict[int | str, dict[str, Any]] = {k: v for k, v in REFUSALS.items() if k in (401, 503)}
+_AUTH: dict[int | str, dict[str, Any]] = {k: v for k, v in REFUSALS.items() if k in (401, 403, 503)}
 
 
 def _measured_scope(objective: Objective, kind: str | None, code: str | None) -> Scope:

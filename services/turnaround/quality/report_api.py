@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.calendar import to_vietnam_time
 from services.shared.http import ProblemError
 from services.turnaround.api import REFUSALS, Caller, _problem
@@ -34,7 +35,9 @@ from services.turnaround.quality.scopes import Scope, ScopeError, may_read, own_
 
 REPORT_REFUSALS: dict[int | str, dict[str, Any]] = {
     401: REFUSALS[401],
-    403: _problem("The scope is not the caller's own (operators read every scope): `forbidden`."),
+    403: _problem(
+        f"The scope is not the caller's own (operators read every scope), or {NOT_STAFF_DOC}: `forbidden`."
+    ),
     422: _problem(
         "A period that is not a month, quarter, half-year or year, or has not started (`invalid_period`); "
         "a scope that is unknown or lacks its code (`invalid_scope`); a format other than json, csv, "
