@@ -4,6 +4,7 @@ server (aiosmtpd) that keeps what it receives, and a clock the test sets."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
@@ -178,6 +179,15 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     database_url = await create_database(postgres_url, "notify")
     await migrate.upgrade_async(database_url)
+    async with running_rig(database_url, kafka_broker, mailbox) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_rig(
+    database_url: str, kafka_broker: KafkaBroker, mailbox: tuple[Mailbox, int]
+) -> AsyncIterator[Rig]:
+    """The rig on ``database_url``, migrated (PostgreSQL, or the local run's SQLite)."""
     tokens = await issue_tokens(database_url)
     service_token = await _register_service_credential(database_url)
     post_office_app: FastAPI = create_post_office(
