@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -82,7 +83,7 @@ async def test_an_sms_is_sent_on_the_first_consented_channel_and_its_receipt_app
     rig = sqlite_rig
     dossier_id = await _accepted_and_announced(rig, ["EMAIL", "SMS"], new_email())
 
-    async def sent() -> object:
+    async def sent() -> list[Any] | None:
         await rig.dispatch()
         rows = await rig.messages(dossier_id)
         return rows if rows and rows[0].status == "sent" else None
