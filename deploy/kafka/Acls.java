@@ -5,7 +5,12 @@
 // are never absent, even for a moment, so clients that reconnect while a restarted broker is being
 // brought in line are not refused their own topics.
 //
-//   java -cp '<libs>/*' Acls.java <client.properties> <acls.tsv>
+// With a credentials directory, a principal of the table that has no SCRAM credential on the broker gets
+// one with the password in <credentials>/<principal>: the SCRAM users are made when a data dir is
+// formatted, so a principal added to the table later (a new service) could not log in otherwise.
+// Existing credentials are never changed.
+//
+//   java -cp '<libs>/*' Acls.java <client.properties> <acls.tsv> [<credentials-dir>]
 import java.io.FileInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +23,10 @@ import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
@@ -34,12 +43,14 @@ public class Acls {
             props.load(in);
         }
         List<AclBinding> wanted = new ArrayList<>();
+        Set<String> principals = new java.util.TreeSet<>();
         int number = 0;
         for (String line : Files.readAllLines(Path.of(args[1]))) {
             number++;
             if (line.isBlank() || line.startsWith("#")) continue;
             String[] f = line.split("\t");
             if (f.length != 5) throw new IllegalArgumentException(args[1] + ":" + number + ": want 5 fields");
+            principals.add(f[0]);
             ResourcePattern resource = new ResourcePattern(
                 ResourceType.valueOf(f[1].toUpperCase(Locale.ROOT)),
                 f[1].equals("cluster") ? "kafka-cluster" : f[3],
@@ -55,7 +66,22 @@ public class Acls {
         }
         int added = 0;
         int revoked = 0;
+        List<String> users = new ArrayList<>();
         try (Admin admin = Admin.create(props)) {
+            if (args.length > 2) {
+                Set<String> known = new HashSet<>(
+                    admin.describeUserScramCredentials().users().get(60, TimeUnit.SECONDS));
+                List<UserScramCredentialAlteration> missing = new ArrayList<>();
+                for (String principal : principals) {
+                    Path password = Path.of(args[2], principal);
+                    if (known.contains(principal) || !Files.isRegularFile(password)) continue;
+                    missing.add(new UserScramCredentialUpsertion(principal,
+                        new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
+                        Files.readString(password).strip()));
+                    users.add(principal);
+                }
+                if (!missing.isEmpty()) admin.alterUserScramCredentials(missing).all().get(60, TimeUnit.SECONDS);
+            }
             Collection<AclBinding> held = admin.describeAcls(AclBindingFilter.ANY).values().get(60, TimeUnit.SECONDS);
             Set<AclBinding> missing = new HashSet<>(wanted);
             missing.removeAll(held);
@@ -72,6 +98,7 @@ public class Acls {
                 revoked = extra.size();
             }
         }
-        System.out.println(wanted.size() + " ACLs (" + added + " added, " + revoked + " revoked)");
+        System.out.println(wanted.size() + " ACLs (" + added + " added, " + revoked + " revoked)"
+            + (users.isEmpty() ? "" : ", SCRAM credentials made for " + String.join(", ", users)));
     }
 }

@@ -26,7 +26,8 @@
 #   admin.properties      Java client settings of the admin, for Kafka's tools (--command-config)
 # The SCRAM credentials are stored with `kafka-storage format --add-scram`, so they exist before the
 # first client connects; every start brings the broker's ACLs in line with acls.tsv (only the
-# difference: an ACL that stays is never absent, even for a moment).
+# difference: an ACL that stays is never absent, even for a moment) and gives a principal added to
+# acls.tsv since the format its SCRAM credential (its password file is made by that start).
 #
 # Start-up speed: the first broker that stops cleanly leaves a class-data-sharing archive of the
 # classes it loaded (libs/broker.jsa, about 50 MB); later JVMs map it instead of loading and verifying
@@ -301,7 +302,7 @@ apply_acls() {
     # shellcheck disable=SC2046 # cds_use prints separate options
     "$java" $(cds_use) -XX:TieredStopAtLevel=1 -Xmx128m \
         -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$data" \
-        -cp "$libs/*" "$here/Acls.java" "$data/admin.properties" "$table" 2>"$data/acls.out"
+        -cp "$libs/*" "$here/Acls.java" "$data/admin.properties" "$table" "$data/credentials" 2>"$data/acls.out"
 }
 
 cmd_acls() {

@@ -222,6 +222,7 @@ class Driver:
             "service_form": j.form.value,
             "channel": step.channel,
             "applicant": j.applicant.model_dump(mode="json", exclude_none=True),
+            "notify_by": [channel.value for channel in j.notify_by],
             "documents": documents,
             "fee_vnd": step.fee_vnd,
             "charge_vnd": step.charge_vnd,
@@ -384,6 +385,7 @@ class Driver:
                     "filing_channel": step.filing_channel,
                     "filed_at": _iso(step.filed_at),
                     "applicant": j.applicant.model_dump(mode="json", exclude_none=True),
+                    "notify_by": [channel.value for channel in j.notify_by],
                     "delivery_address": step.delivery_address.model_dump(mode="json"),
                 }
                 answer = await self.http.call("agency", "POST", "/dossiers", token, body)

@@ -1,13 +1,16 @@
 """Fake but plausible Vietnamese applicants: names, mobile numbers, addresses and CCCD numbers.
 
-Generated from a seeded random source; never anyone's real data. Family names follow their rough
+Generated from a seeded random source; never anyone's real data (the e-mail addresses are under the
+reserved .example domain, so no message could reach anyone). Family names follow their rough
 national frequency (Nguyễn about a third), given names are split by the middle name's usual gender.
 """
 
 from __future__ import annotations
 
 import random
+import unicodedata
 
+from contracts.enums import NotificationChannel
 from contracts.events.parts import Address, ApplicantContact
 from services.simulator.geography import Province
 
@@ -77,3 +80,39 @@ def applicant(rng: random.Random, province: Province, *, with_id: bool) -> Appli
         address=address(rng, province),
         id_number=cccd_number(rng, province) if with_id else None,
     )
+
+
+SMS, ZALO, EMAIL = NotificationChannel.SMS, NotificationChannel.ZALO, NotificationChannel.EMAIL
+CONSENTS: tuple[tuple[tuple[NotificationChannel, ...], int], ...] = (
+    ((SMS,), 40),
+    ((SMS, EMAIL), 10),
+    ((SMS, ZALO), 6),
+    ((ZALO,), 12),
+    ((EMAIL,), 12),
+    ((), 20),
+)
+"""The channels applicants tick at intake (`notify_by`), and how often: most take SMS, some Zalo or
+e-mail alone, some more than one (the service uses the first of SMS, Zalo, e-mail), a fifth none."""
+EMAIL_DOMAINS = ("mail.example", "thu.example", "hopthu.example")
+
+
+def consent(rng: random.Random) -> tuple[NotificationChannel, ...]:
+    return rng.choices([c for c, _ in CONSENTS], weights=[w for _, w in CONSENTS])[0]
+
+
+def email(rng: random.Random, name: str) -> str:
+    """An address as people make them from their name: given name, family name, a number."""
+    plain = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    words = "".join(c for c in plain if not unicodedata.combining(c)).lower().split()
+    return f"{words[-1]}{words[0]}{rng.randrange(70, 100)}@{rng.choice(EMAIL_DOMAINS)}"
+
+
+def with_consent(
+    rng: random.Random, contact: ApplicantContact
+) -> tuple[ApplicantContact, tuple[NotificationChannel, ...]]:
+    """The applicant's `notify_by` and, when it names e-mail, the address it needs (the post office and
+    the agency refuse EMAIL without one); no address otherwise, as most forms are filled."""
+    channels = consent(rng)
+    if EMAIL in channels:
+        contact = contact.model_copy(update={"email": email(rng, contact.name)})
+    return contact, channels

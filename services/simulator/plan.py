@@ -291,7 +291,7 @@ class Planner:
             "ly_lich_tu_phap",
             "giay_phep_lai_xe",
         )
-        applicant = people.applicant(rng, home, with_id=needs_id)
+        applicant, notify_by = people.with_consent(rng, people.applicant(rng, home, with_id=needs_id))
         home_office = self._office_for(home, applicant.address.commune)
         if rng.random() < 0.3:
             home_office = rng.choice(home.post_offices)
@@ -309,6 +309,7 @@ class Planner:
             agency_dossier_code=None,
             steps=[],
             scenario="",
+            notify_by=notify_by,
         )
         live = reporting is Reporting.DESK
         if form is ServiceForm.RECEIVE_RESULT:

@@ -15,6 +15,7 @@ from typing import Any
 from contracts.enums import (
     DeliveryFailureReason,
     IdDocumentType,
+    NotificationChannel,
     Outcome,
     RecipientKind,
     RouteClass,
@@ -225,6 +226,8 @@ class Journey:
     steps: list[Step]
     scenario: str
     """A few words for the summary: "delivered", "returned", "refused", …"""
+    notify_by: tuple[NotificationChannel, ...] = ()
+    """The channels the applicant agreed to be told on (the intake's `notify_by`)."""
     done: int = 0
     failed: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -78,6 +78,30 @@ async def ready_made(database_url: str, secret: str, now: datetime) -> list[tupl
     return issued
 
 
+NOTIFICATIONS_SUBJECT = "notifications"
+SERVICE_VALID_FOR = timedelta(days=30)
+"""The notifications service's credential lives as long as a local run may stay up; each start issues
+a fresh one."""
+
+
+async def notifications_credential(database_url: str, secret: str, now: datetime | None = None) -> str:
+    """The notifications service's own credential on the owners' contact APIs: an operator's, subject
+    `notifications`, as `dossier-credentials issue --role operator --subject notifications` issues it, so
+    its every read is audited under that subject."""
+    moment = now or datetime.now(UTC)
+    principal, token = TokenSigner(secret).issue(
+        subject=NOTIFICATIONS_SUBJECT, role=Role.OPERATOR, scope=None, now=moment, valid_for=SERVICE_VALID_FOR
+    )
+    engine = make_engine(database_url)
+    try:
+        await CredentialRegistry(engine).register(
+            principal, issued_at=moment, expires_at=moment + SERVICE_VALID_FOR
+        )
+    finally:
+        await engine.dispose()
+    return token
+
+
 async def credential_lines(
     database_url: str, secret: str, *, secret_file: Path | None, now: datetime | None = None
 ) -> list[str]:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 from contracts.topics import AGENCY_EVENTS, AGENCY_INTAKE, POSTAL_EVENTS
 from services.agency.settings import AgencySettings
+from services.notifications.consumers import TOPICS as NOTIFICATIONS_TOPICS
+from services.notifications.settings import NotificationsSettings
 from services.shared import consumer_lag as shared_lag
 from services.shared.kafka_security import PLAINTEXT, KafkaSecurity
 from services.stack.settings import env_var
@@ -16,7 +18,9 @@ from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
 
 
-def _default(settings: type[AgencySettings | TrackerSettings | TurnaroundSettings], field: str) -> str:
+def _default(
+    settings: type[AgencySettings | TrackerSettings | TurnaroundSettings | NotificationsSettings], field: str
+) -> str:
     return str(settings.model_fields[field].default)
 
 
@@ -25,6 +29,7 @@ CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
     _default(TurnaroundSettings, "consumer_group"): (POSTAL_EVENTS.name, AGENCY_EVENTS.name),
     _default(AgencySettings, "postal_group_id"): (POSTAL_EVENTS.name,),
     _default(AgencySettings, "intake_group_id"): (AGENCY_INTAKE.name,),
+    _default(NotificationsSettings, "consumer_group"): tuple(topic.name for topic in NOTIFICATIONS_TOPICS),
 }
 """The stack's consumer groups (default ids) and the topics each reads."""
 

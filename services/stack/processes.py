@@ -4,6 +4,7 @@ command with its environment and listener, started and awaited by the project's 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from services.agency.settings import AgencySettings
+from services.notifications.settings import NotificationsSettings
 from services.post_office.settings import PostOfficeSettings
 from services.shared.launcher import ManagedProcess
 from services.stack.settings import env_var
@@ -50,6 +52,15 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("tracker", "services.tracker", ("serve",), TrackerSettings, "host", "port", "tracker"),
     ServiceSpec(
         "turnaround", "services.turnaround", (), TurnaroundSettings, "http_host", "http_port", "turnaround"
+    ),
+    ServiceSpec(
+        "notifications",
+        "services.notifications",
+        (),
+        NotificationsSettings,
+        "http_host",
+        "http_port",
+        "notifications",
     ),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
@@ -93,4 +104,34 @@ def service_process(
             "PYTHONUNBUFFERED": "1",
         },
         ready_url=f"http://{host}:{port}/ready",
+    )
+
+
+def sinks_process(
+    *,
+    host: str,
+    smtp_port: int,
+    http_port: int,
+    work: Path,
+    zalo_webhook_url: str,
+    log_dir: Path,
+    python: str = sys.executable,
+) -> ManagedProcess:
+    """The local SMTP server, eSMS and Zalo ZNS (services/stack/sinks), keeping the messages under
+    ``work``; ready once its HTTP side answers."""
+    return ManagedProcess(
+        "sinks",
+        [
+            python,
+            "-m",
+            "services.stack.sinks",
+            f"--host={host}",
+            f"--smtp-port={smtp_port}",
+            f"--http-port={http_port}",
+            f"--work-dir={work}",
+            f"--zalo-webhook-url={zalo_webhook_url}",
+        ],
+        log_path=log_dir / "sinks.log",
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        ready_url=f"http://{host}:{http_port}/health",
     )

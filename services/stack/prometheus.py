@@ -12,10 +12,11 @@ from typing import Any
 import yaml
 
 from services.shared.launcher import ManagedProcess
-from services.stack.processes import ROOT
+from services.stack.processes import ROOT, SERVICES
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
-JOBS = ("post_office", "agency", "tracker", "turnaround")
+JOBS = tuple(spec.name for spec in SERVICES)
+"""A scrape job per service, named as the service (deploy/prometheus/prometheus.yml)."""
 
 
 def write_config(work: Path, targets: Mapping[str, str], *, listen: str, interval: str | None = None) -> Path:

@@ -16,14 +16,31 @@ class StackSettings(SharedSettings):
 
     work_dir: Path = Field(
         Path(".work"),
-        description="Local-run state: logs/, auth_secret, lookup_key, offices.yaml, prometheus/, simulator/ "
-        "(kept between runs; delete it to start afresh).",
+        description="Local-run state: logs/, auth_secret, lookup_key, offices.yaml, prometheus/, simulator/, "
+        "the messages the notifications service sent (mail/*.eml, sms/*.json, zalo/*.json) and the local "
+        "providers' secrets (sinks/) (kept between runs; delete it to start afresh).",
     )
     host: str = Field("127.0.0.1", description="Interface every service of the local run listens on.")
     post_office_port: int = Field(8001, ge=1, le=65535, description="Port of the post office API.")
     agency_port: int = Field(8002, ge=1, le=65535, description="Port of the agency API.")
     tracker_port: int = Field(8003, ge=1, le=65535, description="Port of the tracker API.")
     turnaround_port: int = Field(8004, ge=1, le=65535, description="Port of the turnaround API.")
+    notifications_port: int = Field(
+        8005, ge=1, le=65535, description="Port of the notifications service (/metrics, /receipts/…)."
+    )
+    smtp_sink_port: int = Field(
+        2525,
+        ge=1,
+        le=65535,
+        description="Port of the local SMTP server that keeps every e-mail as <work_dir>/mail/*.eml.",
+    )
+    provider_sink_port: int = Field(
+        8006,
+        ge=1,
+        le=65535,
+        description="Port of the local eSMS and Zalo ZNS, which keep every SMS and Zalo message as "
+        "<work_dir>/sms/*.json and <work_dir>/zalo/*.json and report each one delivered.",
+    )
     prometheus: bool = Field(
         True, description="Start a local Prometheus (Debian's /usr/bin/prometheus) with the deployed rules."
     )

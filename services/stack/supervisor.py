@@ -25,6 +25,7 @@ from typing import TextIO, TypeVar
 
 import yaml
 
+from services.notifications.settings import NotificationsSettings
 from services.shared.auth.tokens import MIN_SECRET_BYTES
 from services.shared.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security_of
 from services.shared.key_files import ensure_key_file
@@ -36,11 +37,20 @@ from services.simulator.progress import TerminalBar
 from services.simulator.run import simulate
 from services.simulator.settings import SimulatorSettings
 from services.simulator.summary import collect, render_store
-from services.stack.credentials import credential_lines
+from services.stack.credentials import credential_lines, notifications_credential
 from services.stack.lag import CONSUMER_GROUPS, settle
-from services.stack.processes import ADMIN, ROOT, SERVICES, SIMULATED_AGENCY_SYSTEMS, service_process
+from services.stack.processes import (
+    ADMIN,
+    ROOT,
+    SERVICES,
+    SIMULATED_AGENCY_SYSTEMS,
+    service_process,
+    sinks_process,
+)
 from services.stack.prometheus import prometheus_process, write_config
 from services.stack.settings import StackSettings, env_var
+from services.stack.sinks.accounts import BRANDNAME, ZALO_APP_ID, ZALO_TEMPLATES, local_accounts
+from services.stack.sinks.files import MAIL_DIR, SMS_DIR, ZALO_DIR
 from services.tracker.settings import TrackerSettings
 from services.turnaround.settings import TurnaroundSettings
 
@@ -134,6 +144,7 @@ class Supervisor:
             "agency": s.agency_port,
             "tracker": s.tracker_port,
             "turnaround": s.turnaround_port,
+            "notifications": s.notifications_port,
         }
 
     def say(self, text: str) -> None:
@@ -181,7 +192,11 @@ class Supervisor:
 
     def _check_ports_free(self) -> None:
         """A service that cannot bind its port exits, but another process there would answer /ready."""
-        wanted = dict(self.ports)
+        wanted = {
+            **self.ports,
+            "the local SMTP server": self.settings.smtp_sink_port,
+            "the local eSMS and Zalo": self.settings.provider_sink_port,
+        }
         if self.prometheus:
             wanted["prometheus"] = self.settings.prometheus_port
         for name, port in wanted.items():
@@ -198,13 +213,28 @@ class Supervisor:
         self._check_ports_free()
         secret = ensure_auth_secret(self.settings.auth_secret.get_secret_value(), self.work / "auth_secret")
         env = self._service_env(secret)
+        own_env = {"notifications": self.notifications_env(await notifications_credential(self.db, secret))}
         log_dir = self.work / "logs"
+        sinks = sinks_process(
+            host=self.settings.host,
+            smtp_port=self.settings.smtp_sink_port,
+            http_port=self.settings.provider_sink_port,
+            work=self.work,
+            zalo_webhook_url=f"{self.url(self.settings.notifications_port)}/receipts/zalo",
+            log_dir=log_dir,
+        )
+        sinks.start()
+        self.children.append(sinks)
+        self.say(
+            f"started the local SMTP server, eSMS and Zalo (pid {sinks.pid}): messages land in "
+            f"{self._relative(self.work)}/{{{MAIL_DIR},{SMS_DIR},{ZALO_DIR}}}/"
+        )
         for spec in SERVICES:
             child = service_process(
                 spec,
                 host=self.settings.host,
                 port=self.ports[spec.name],
-                env=env,
+                env={**env, **own_env.get(spec.name, {})},
                 log_dir=log_dir,
                 kafka_credentials=self.kafka_credentials,
             )
@@ -258,6 +288,41 @@ class Supervisor:
             # The turnaround service exports every group's lag, so the pipeline dashboard shows them all.
             env_var(TurnaroundSettings, "lag_groups"): json.dumps(others),
         }
+
+    @property
+    def db(self) -> str:
+        return self.settings.database_url
+
+    def notifications_env(self, contact_token: str) -> dict[str, str]:
+        """The notifications service's own settings: the owners' contact APIs with its credential, and
+        the local SMTP server, eSMS and Zalo (services/stack/sinks) as its providers."""
+        accounts = local_accounts(self.work)
+        providers = self.url(self.settings.provider_sink_port)
+        desks = {
+            agency.code: f"motcua.{agency.code.lower()}@dossier-post.invalid"
+            for _, agency in geography.agencies()
+        }
+        values: dict[str, object] = {
+            "post_office_url": self.url(self.settings.post_office_port),
+            "agency_url": self.url(self.settings.agency_port),
+            "contact_token": contact_token,
+            "smtp_host": self.settings.host,
+            "smtp_port": self.settings.smtp_sink_port,
+            "public_url": self.url(self.settings.notifications_port),
+            "esms_base_url": providers,
+            "esms_api_key": accounts.esms.api_key,
+            "esms_secret_key": accounts.esms.secret_key,
+            "esms_brandname": BRANDNAME,
+            "esms_callback_secret": accounts.esms_callback_secret,
+            "zalo_base_url": providers,
+            "zalo_access_token": accounts.zalo.access_token,
+            "zalo_templates": json.dumps(ZALO_TEMPLATES),
+            "zalo_app_id": ZALO_APP_ID,
+            "zalo_oa_secret_key": accounts.zalo_oa_secret_key,
+            # The simulated agencies' one-stop desks, where the clock alerts go (offices, not people).
+            "desk_emails": json.dumps(desks),
+        }
+        return {env_var(NotificationsSettings, field): str(value) for field, value in values.items()}
 
     async def _start_prometheus(self) -> None:
         binary = shutil.which("prometheus")
@@ -319,6 +384,7 @@ class Supervisor:
             "agency": "Agency",
             "tracker": "Tracker",
             "turnaround": "Turnaround",
+            "notifications": "Notifications",
         }
         for name, port in self.ports.items():
             base = self.url(port)
@@ -340,8 +406,23 @@ class Supervisor:
             f"  Kafka        {self.settings.kafka_bootstrap_servers}   Database {self.settings.database_url}"
         )
         lines.extend(self.kafka_security_lines())
+        lines.extend(self.message_lines())
         lines.append(f"  Logs         {self._relative(self.work / 'logs')}/<service>.log")
         print(*lines, sep="\n", file=self.out, flush=True)
+
+    def message_lines(self) -> list[str]:
+        """Where the notifications service's messages land (the local providers keep them, nothing is
+        sent), and how many are there."""
+        kept = {name: len(list((self.work / name).glob("*.*"))) for name in (MAIL_DIR, SMS_DIR, ZALO_DIR)}
+        where = {name: self._relative(self.work / name) for name in kept}
+        sms = f"{where[SMS_DIR]}/*.json ({kept[SMS_DIR]})"
+        zalo = f"{where[ZALO_DIR]}/*.json ({kept[ZALO_DIR]})"
+        return [
+            f"  Messages     e-mails {where[MAIL_DIR]}/*.eml ({kept[MAIL_DIR]}; any mail client opens them), "
+            f"SMS {sms}, Zalo {zalo};",
+            "               nothing leaves this machine. SMS and Zalo wait from 21:00 to 07:00 Vietnam time "
+            "(quiet hours), e-mail goes at once.",
+        ]
 
     def kafka_security_lines(self) -> list[str]:
         """How the broker is secured and where its credentials are; never a password."""

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from contracts.topics import by_name
 from services.agency.settings import AgencySettings
+from services.notifications.settings import NotificationsSettings
 from services.shared.db import migrate
 from services.shared.launcher import ManagedProcess, ProcessFailedError
 from services.simulator.clients import Endpoints
@@ -44,6 +45,7 @@ GROUP_SETTINGS: dict[str, tuple[type[BaseSettings], str]] = {
     "turnaround": (TurnaroundSettings, "consumer_group"),
     "agency.postal": (AgencySettings, "postal_group_id"),
     "agency.intake": (AgencySettings, "intake_group_id"),
+    "notifications": (NotificationsSettings, "consumer_group"),
 }
 
 

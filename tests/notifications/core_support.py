@@ -174,18 +174,31 @@ async def _register_service_credential(database_url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_rig(
+async def postgres_rig(
     postgres_url: str,
+    kafka_broker: KafkaBroker,
+    mailbox: tuple[Mailbox, int],
+    **options: Any,
+) -> AsyncIterator[Rig]:
+    """The rig on a new PostgreSQL database of the session's cluster (``options``: ``running_rig``'s)."""
+    database_url = await create_database(postgres_url, "notify")
+    await migrate.upgrade_async(database_url)
+    async with running_rig(database_url, kafka_broker, mailbox, **options) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_rig(
+    database_url: str,
     kafka_broker: KafkaBroker,
     mailbox: tuple[Mailbox, int],
     *,
     settings_extra: dict[str, Any] | None = None,
     providers: bool = False,
 ) -> AsyncIterator[Rig]:
-    """The rig. ``providers``: the service's own channels from its settings (``settings_extra`` names the
-    providers' local servers), instead of the SMTP sender and the recording SMS."""
-    database_url = await create_database(postgres_url, "notify")
-    await migrate.upgrade_async(database_url)
+    """The rig on ``database_url``, migrated (PostgreSQL, or the local run's SQLite). ``providers``: the
+    service's own channels from its settings (``settings_extra`` names the providers' local servers),
+    instead of the SMTP sender and the recording SMS."""
     tokens = await issue_tokens(database_url)
     service_token = await _register_service_credential(database_url)
     post_office_app: FastAPI = create_post_office(
@@ -278,7 +291,7 @@ async def running_rig(
 async def rig(
     postgres_url: str, kafka_broker: KafkaBroker, mailbox: tuple[Mailbox, int]
 ) -> AsyncIterator[Rig]:
-    async with running_rig(postgres_url, kafka_broker, mailbox) as running:
+    async with postgres_rig(postgres_url, kafka_broker, mailbox) as running:
         yield running
 
 

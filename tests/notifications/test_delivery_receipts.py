@@ -23,7 +23,7 @@ from tests.notifications.core_support import (
     dispatched_until,
     mailbox,
     new_email,
-    running_rig,
+    postgres_rig,
     stage,
 )
 from tests.notifications.provider_servers import (
@@ -79,7 +79,7 @@ async def rig(
         "zalo_app_id": ZALO_APP_ID,
         "zalo_oa_secret_key": ZALO_OA_SECRET,
     }
-    async with running_rig(
+    async with postgres_rig(
         postgres_url, kafka_broker, mailbox, settings_extra=providers, providers=True
     ) as running:
         yield running

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.notifications.settings import NotificationsSettings
 from services.shared.settings import SharedSettings
 from services.stack.lag import CONSUMER_GROUPS
 from services.stack.processes import BY_NAME
@@ -269,3 +270,25 @@ def test_the_services_that_collect_a_contact_get_their_vault_keys_and_the_tracke
         assert environment["DOSSIER_LOOKUP_KEY"] == tracker_key, name
         assert environment["PERSONAL_DATA_KEYS"].startswith("${PERSONAL_DATA_KEYS:?"), name
         assert environment["PERSONAL_DATA_INDEX_KEY"].startswith("${PERSONAL_DATA_INDEX_KEY:?"), name
+
+
+def test_the_notifications_service_reads_the_owners_contact_apis_and_mails_through_the_stacks_sink() -> None:
+    """Its contact reads go to the post office's and the agency's published ports, its e-mails to the
+    SMTP sink of the stack, which is up before it; its own sealing keys are required, never generated
+    inside a container that would lose them."""
+    every = services()
+    environment = every["notifications"]["environment"]
+    for owner, field in (("post_office", "post_office_url"), ("agency", "agency_url")):
+        spec = BY_NAME[owner]
+        port = every[owner]["environment"][env_var(spec.settings, spec.port_field)]
+        assert environment[env_var(NotificationsSettings, field)] == f"http://{owner}:{port}", owner
+    sink = environment[env_var(NotificationsSettings, "smtp_host")]
+    assert sink in every and every["notifications"]["depends_on"][sink]["condition"] == "service_healthy"
+    assert environment[env_var(NotificationsSettings, "smtp_port")] == "1025"  # Mailpit's SMTP port
+    assert environment[env_var(NotificationsSettings, "contact_keys")].startswith(
+        "${NOTIFICATIONS_CONTACT_KEYS:?"
+    )
+    # A provider left unset in the shell stays unset (a channel not configured), never an empty value
+    # its settings would refuse.
+    for field in ("esms_base_url", "zalo_base_url", "zalo_templates", "desk_emails"):
+        assert environment[env_var(NotificationsSettings, field)] is None, field

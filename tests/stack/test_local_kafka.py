@@ -27,6 +27,7 @@ pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local_kafka.sh"
+ACLS = ROOT / "deploy" / "kafka" / "acls.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,34 @@ def _secrets_in(data: Path, printed: str) -> list[str]:
     env_text = (data / "client.env").read_text()
     secrets = [f.read_text().strip() for f in (data / "credentials").iterdir()]
     return [f"{s[:4]}…" for s in secrets if s in printed or s in env_text]
+
+
+async def test_a_principal_added_to_the_acl_table_after_the_first_start_gets_its_login(
+    local_kafka: tuple[Path, dict[str, str], str], tmp_path: Path
+) -> None:
+    """The SCRAM users are made when the data dir is formatted; a service added later (notifications
+    was) must still be able to log in once the broker's ACLs are brought in line with the table."""
+    data, settings, _ = local_kafka
+    bootstrap = settings["KAFKA_BOOTSTRAP_SERVERS"]
+    newcomer = f"newcomer-{uuid.uuid4().hex[:6]}"
+    (data / "credentials" / newcomer).write_text(uuid.uuid4().hex + "\n")
+    table = tmp_path / "acls.tsv"
+    table.write_text(ACLS.read_text() + f"{newcomer}\ttopic\tliteral\t{AGENCY_INTAKE.name}\tWrite\n")
+    with pytest.raises(Exception):  # noqa: B017 (no SCRAM credential: the broker refuses the login)
+        await _produce(bootstrap, AGENCY_INTAKE.name, **_security(settings, newcomer).client_options())
+    try:
+        done = _kafka_sh("acls", str(data), str(table))
+        assert done.returncode == 0 and f"SCRAM credentials made for {newcomer}" in done.stdout, done.stderr
+
+        await _produce(bootstrap, AGENCY_INTAKE.name, **_security(settings, newcomer).client_options())
+        again = _kafka_sh("acls", str(data), str(table))
+        assert "SCRAM credentials made" not in again.stdout  # made once, never changed
+    finally:
+        _kafka_sh("acls", str(data))  # the deployed table again, for the other tests
+
+
+def _kafka_sh(*args: str) -> subprocess.CompletedProcess[str]:
+    script = ROOT / "deploy" / "kafka" / "kafka.sh"
+    return subprocess.run(
+        ["bash", str(script), *args], capture_output=True, text=True, timeout=300, check=False
+    )

@@ -4,6 +4,7 @@ Prometheus configuration, where each service is told to listen, and the refusal 
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -98,6 +99,9 @@ def test_a_port_in_use_stops_the_start_with_a_clear_message(tmp_path: Path) -> N
                 agency_port=_free_port(),
                 tracker_port=port,
                 turnaround_port=_free_port(),
+                notifications_port=_free_port(),
+                smtp_sink_port=_free_port(),
+                provider_sink_port=_free_port(),
             ),
             simulator=SimulatorSettings(),
             simulate=False,
@@ -116,3 +120,44 @@ def test_the_command_lines_describe_themselves() -> None:
             cwd=Path(__file__).resolve().parents[2],
         )
         assert done.returncode == 0 and "--dossiers" in done.stdout, done.stderr
+
+
+def test_the_notifications_service_reads_the_local_owners_and_sends_through_the_local_providers(
+    tmp_path: Path,
+) -> None:
+    stack = StackSettings(work_dir=tmp_path)
+    supervisor = Supervisor(settings=stack, simulator=SimulatorSettings(), simulate=False, prometheus=False)
+
+    env = supervisor.notifications_env("the-contact-token")
+
+    assert env["NOTIFICATIONS_POST_OFFICE_URL"] == f"http://{stack.host}:{stack.post_office_port}"
+    assert env["NOTIFICATIONS_AGENCY_URL"] == f"http://{stack.host}:{stack.agency_port}"
+    assert env["NOTIFICATIONS_CONTACT_TOKEN"] == "the-contact-token"
+    assert (env["NOTIFICATIONS_SMTP_HOST"], env["NOTIFICATIONS_SMTP_PORT"]) == (
+        stack.host,
+        str(stack.smtp_sink_port),
+    )
+    providers = f"http://{stack.host}:{stack.provider_sink_port}"
+    assert env["NOTIFICATIONS_ESMS_BASE_URL"] == env["NOTIFICATIONS_ZALO_BASE_URL"] == providers
+    # The receipts come back to the service; the secrets stay the same from one run to the next.
+    assert env["NOTIFICATIONS_PUBLIC_URL"] == f"http://{stack.host}:{stack.notifications_port}"
+    assert supervisor.notifications_env("the-contact-token") == env
+    assert (tmp_path / "sinks" / "esms_callback_secret").stat().st_mode & 0o777 == 0o600
+    # Every simulated agency's desk gets the clock alerts.
+    assert set(json.loads(env["NOTIFICATIONS_DESK_EMAILS"])) == {a.code for _, a in geography.agencies()}
+
+
+def test_the_summary_says_where_the_messages_land(tmp_path: Path) -> None:
+    supervisor = Supervisor(
+        settings=StackSettings(work_dir=tmp_path),
+        simulator=SimulatorSettings(),
+        simulate=False,
+        prometheus=False,
+    )
+    (tmp_path / "sms").mkdir()
+    (tmp_path / "sms" / "20261206T080000.000000Z-000001.json").write_text("{}")
+
+    text = "\n".join(supervisor.message_lines())
+
+    assert f"{tmp_path}/mail/*.eml (0;" in text
+    assert f"{tmp_path}/sms/*.json (1)" in text and f"{tmp_path}/zalo/*.json (0)" in text

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts.enums import ServiceForm
+from contracts.enums import NotificationChannel, ServiceForm
 from contracts.values import parse_agency_dossier_code, parse_s10
 from services.shared.calendar import load_calendar, to_vietnam_time
 from services.shared.catalog import load_catalog
+from services.shared.consent import check_reachable
 from services.shared.legal_rules import default_legal_rules
 from services.shared.postal_limits import load_route_limits
 from services.simulator import geography
@@ -28,6 +29,7 @@ NOWS = {
     "monday at opening": datetime(2026, 3, 9, 1, 0, tzinfo=UTC),  # 08:00
     "a sunday": datetime(2026, 3, 15, 4, 0, tzinfo=UTC),
 }
+SMS, ZALO, EMAIL = NotificationChannel.SMS, NotificationChannel.ZALO, NotificationChannel.EMAIL
 RETURN_LEG = (s.PickUp, s.OutForDelivery, s.DeliveryFailed, s.Delivered, s.Return)
 
 
@@ -152,3 +154,17 @@ def test_the_same_seed_plans_the_same_day() -> None:
     assert [(j.dossier_id, j.scenario, len(j.steps)) for j in first] == [
         (j.dossier_id, j.scenario, len(j.steps)) for j in second
     ]
+
+
+def test_applicants_choose_every_channel_and_give_an_email_address_exactly_when_they_choose_email() -> None:
+    journeys = plan(NOWS["wednesday morning"])
+    first_choices = Counter(next((c for c in (SMS, ZALO, EMAIL) if c in j.notify_by), None) for j in journeys)
+
+    # Each channel is the first choice of some (the local run shows messages of each), none of others.
+    assert set(first_choices) == {SMS, ZALO, EMAIL, None}
+    assert first_choices[SMS] > first_choices[ZALO] and first_choices[SMS] > first_choices[EMAIL]
+    for journey in journeys:
+        check_reachable(journey.notify_by, journey.applicant)  # what the post office and the agency check
+        assert (journey.applicant.email is not None) == (EMAIL in journey.notify_by)
+        if journey.applicant.email is not None:
+            assert journey.applicant.email.split("@")[1].endswith(".example")  # reaches nobody
