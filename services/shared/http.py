@@ -274,3 +274,26 @@ def instrument(
     install_error_handlers(app, retry_after_s=retry_after_s)
     install_operational_routes(app, registry, ready_checks)
     app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+
+
+# Every refusal is an RFC 9457 problem (``problem`` above). An operation declares each of its refusals with
+# ``problem_response``, so its OpenAPI document tells clients — and the fuzzer — every answer it gives.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "reason", "detail"],
+    "properties": {
+        "status": {"type": "integer"},
+        "reason": {"type": "string", "description": "Stable machine-readable reason."},
+        "detail": {"type": "string", "description": "What is wrong; never repeats submitted values."},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def problem_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An OpenAPI response of a refusal: its description, the problem+json schema, its headers."""
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+    }
+    return answer | ({"headers": headers} if headers else {})

@@ -22,7 +22,7 @@ from services.shared.auth import Principal
 from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.auth.authenticator import Authenticator
 from services.shared.auth.scopes import may_read_dossier
-from services.shared.http import ProblemError, authenticated, staff
+from services.shared.http import ProblemError, authenticated, problem_response, staff
 from services.turnaround.adapters import repository
 from services.turnaround.domain import ClockState, Facts, Timeliness
 
@@ -74,37 +74,19 @@ class DossierClocks(BaseModel):
     clocks: list[ClockView]
 
 
-# Every refusal is an RFC 9457 problem (services/shared/http.py) and is declared as one, so the
-# document tells clients — and the fuzzer — every answer the operation gives.
-_PROBLEM: dict[str, Any] = {
-    "type": "object",
-    "required": ["status", "reason", "detail"],
-    "properties": {
-        "status": {"type": "integer"},
-        "reason": {"type": "string", "description": "Stable machine-readable reason."},
-        "detail": {"type": "string", "description": "What is wrong; never repeats submitted values."},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-}
-
-
-def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _PROBLEM}},
-    }
-    return answer | ({"headers": headers} if headers else {})
-
-
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: _problem(
+    401: problem_response(
         "No valid bearer credential (missing, malformed, expired or revoked): `unauthenticated`.",
         {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     ),
-    403: _problem(f"`forbidden`: {NOT_STAFF_DOC}; staff only."),
-    404: _problem("No clock of this dossier, or the dossier is outside the caller's scope: `not_found`."),
-    422: _problem("The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."),
-    503: _problem(
+    403: problem_response(f"`forbidden`: {NOT_STAFF_DOC}; staff only."),
+    404: problem_response(
+        "No clock of this dossier, or the dossier is outside the caller's scope: `not_found`."
+    ),
+    422: problem_response(
+        "The dossier id is not a lower-case UUID: `invalid_dossier_id` or `invalid_request`."
+    ),
+    503: problem_response(
         "The database did not answer: `database_unavailable`. Retry after Retry-After seconds.",
         {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
     ),

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.values import AwareTime, parse_dossier_id
 from services.shared.auth import Principal, Role
 from services.shared.auth.access import NOT_STAFF_DOC
-from services.shared.http import ProblemError
-from services.turnaround.api import REFUSALS, Caller, _problem
+from services.shared.http import ProblemError, problem_response
+from services.turnaround.api import REFUSALS, Caller
 from services.turnaround.quality import nonconformity_repository as register
 from services.turnaround.quality.breaches import BreachKind, Responsible
 from services.turnaround.quality.nonconformities import (
@@ -178,16 +178,18 @@ NOT_FOUND = "no nonconformity with this id is known"
 
 GET_REFUSALS: dict[int | str, dict[str, Any]] = {
     **{status: answer for status, answer in REFUSALS.items() if status != 404},
-    404: _problem("No such nonconformity, or it is outside the caller's scope: `not_found`."),
+    404: problem_response("No such nonconformity, or it is outside the caller's scope: `not_found`."),
 }
 LIST_REFUSALS: dict[int | str, dict[str, Any]] = {
     **{status: answer for status, answer in REFUSALS.items() if status != 404},
-    403: _problem(f"A unit asked for another unit's nonconformities, or {NOT_STAFF_DOC}: `forbidden`."),
+    403: problem_response(
+        f"A unit asked for another unit's nonconformities, or {NOT_STAFF_DOC}: `forbidden`."
+    ),
 }
 STEP_REFUSALS: dict[int | str, dict[str, Any]] = {
     **GET_REFUSALS,
-    400: _problem("The body is not valid JSON: `malformed_json`."),
-    409: _problem(
+    400: problem_response("The body is not valid JSON: `malformed_json`."),
+    409: problem_response(
         "The step is refused: `stale_version` (read it again), `transition_not_allowed` (out of order), "
         "`missing_text`, `text_not_for_this_step` or `text_too_long`."
     ),

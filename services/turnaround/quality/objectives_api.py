@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.enums import Leg
 from services.shared.calendar import to_vietnam_time
-from services.shared.http import ProblemError
-from services.turnaround.api import REFUSALS, Caller, _problem
+from services.shared.http import ProblemError, problem_response
+from services.turnaround.api import REFUSALS, Caller
 from services.turnaround.quality.measurement import Direction, Status
 from services.turnaround.quality.objective_figures import PeriodMeasurement, measure
 from services.turnaround.quality.objectives import Comparison, Measure, Objective, Objectives
@@ -168,8 +168,8 @@ async def list_objectives(request: Request, caller: Caller) -> ObjectiveList:
     response_model=MeasurementView,
     responses={
         **_AUTH,
-        404: _problem("No such objective, or it is outside the caller's scope: `not_found`."),
-        422: _problem(
+        404: problem_response("No such objective, or it is outside the caller's scope: `not_found`."),
+        422: problem_response(
             "The period is malformed or out of range (`invalid_period`), the scope is malformed or not "
             "within the objective's (`invalid_scope`), or another parameter is (`invalid_request`)."
         ),

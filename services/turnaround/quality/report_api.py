@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.shared.auth.access import NOT_STAFF_DOC
 from services.shared.calendar import to_vietnam_time
-from services.shared.http import ProblemError
-from services.turnaround.api import REFUSALS, Caller, _problem
+from services.shared.http import ProblemError, problem_response
+from services.turnaround.api import REFUSALS, Caller
 from services.turnaround.quality.periods import Period, PeriodError
 from services.turnaround.quality.report_archive import Now, Trigger, report_of
 from services.turnaround.quality.report_formats import FILES, Format, file_name
@@ -35,10 +35,10 @@ from services.turnaround.quality.scopes import Scope, ScopeError, may_read, own_
 
 REPORT_REFUSALS: dict[int | str, dict[str, Any]] = {
     401: REFUSALS[401],
-    403: _problem(
+    403: problem_response(
         f"The scope is not the caller's own (operators read every scope), or {NOT_STAFF_DOC}: `forbidden`."
     ),
-    422: _problem(
+    422: problem_response(
         "A period that is not a month, quarter, half-year or year, or has not started (`invalid_period`); "
         "a scope that is unknown or lacks its code (`invalid_scope`); a format other than json, csv, "
         "xlsx or pdf (`invalid_format`); or a parameter too long (`invalid_request`)."
