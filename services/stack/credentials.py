@@ -85,12 +85,12 @@ a fresh one."""
 
 
 async def notifications_credential(database_url: str, secret: str, now: datetime | None = None) -> str:
-    """The notifications service's own credential on the owners' contact APIs: an operator's, subject
-    `notifications`, as `dossier-credentials issue --role operator --subject notifications` issues it, so
+    """The notifications service's own credential on the owners' contact APIs: a notifier's, subject
+    `notifications`, as `dossier-credentials issue --role notifier --subject notifications` issues it, so
     its every read is audited under that subject."""
     moment = now or datetime.now(UTC)
     principal, token = TokenSigner(secret).issue(
-        subject=NOTIFICATIONS_SUBJECT, role=Role.OPERATOR, scope=None, now=moment, valid_for=SERVICE_VALID_FOR
+        subject=NOTIFICATIONS_SUBJECT, role=Role.NOTIFIER, scope=None, now=moment, valid_for=SERVICE_VALID_FOR
     )
     engine = make_engine(database_url)
     try:

@@ -19,7 +19,7 @@ from services.shared.auth.registry import CredentialRegistry
 from services.shared.db import migrate
 from services.shared.db.engine import make_engine
 from services.simulator.settings import SimulatorSettings
-from services.stack.credentials import credential_lines
+from services.stack.credentials import credential_lines, notifications_credential
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Supervisor, ensure_auth_secret
 
@@ -129,3 +129,13 @@ async def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
 
     assert "s3cret-pw" not in "\n".join(lines)
     assert "DOSSIER_AUTH_SECRET and DATABASE_URL are set as for this run" in lines[0]
+
+
+async def test_the_local_notifications_service_signs_in_as_a_notifier_not_an_operator(
+    tmp_path: Path, database: str
+) -> None:
+    secret = ensure_auth_secret("", tmp_path / "auth_secret")
+
+    principal = await authenticate(database, secret, await notifications_credential(database, secret))
+
+    assert (principal.role, principal.subject) == (Role.NOTIFIER, "notifications")
