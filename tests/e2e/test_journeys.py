@@ -37,6 +37,7 @@ from contracts.values import (
 from services.shared.calendar import VN_TZ, agency_due_date, load_calendar
 from services.shared.catalog import load_catalog
 from services.stack.lag import wait_caught_up
+from services.stack.processes import SERVICES
 from tests.e2e.support import Api, Prometheus, Stack, eventually, read_topic
 from tests.fixtures.ids import unique_agency_dossier_code, unique_item_id
 
@@ -489,7 +490,8 @@ async def test_prometheus_scraped_the_events_published_applied_and_the_clocks_fi
 
         await eventually(scraped, f"Prometheus shows {COUNTERS[name]} = {want}")
     up = await driven.prometheus.vector("up")
-    assert len(up) == 5 and set(up.values()) == {1.0}, up
+    # Every service of the stack and Prometheus itself.
+    assert len(up) == len(SERVICES) + 1 and set(up.values()) == {1.0}, up
 
 
 async def test_an_independent_client_reads_each_dossiers_events_in_order_keyed_by_the_dossier(
