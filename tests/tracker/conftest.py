@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.shared.consuming import dead_letter_topic
 from services.tracker.app import Tracker, build
 from services.tracker.consumers import TOPICS
 from tests.fixtures.kafka import KafkaLogin
 from tests.fixtures.kafka_groups import start_group_at_end
-from tests.tracker.support import settings_for
+from tests.tracker.support import forget_earlier_events, settings_for
 
 
 @pytest.fixture
@@ -36,3 +37,17 @@ async def live_tracker(
             yield built
     finally:
         await built.dispose()
+
+
+@pytest.fixture
+async def fresh_log(kafka_admin: KafkaLogin) -> None:
+    """For a test that rebuilds from the log: the tracker's topics start at their current end, so the
+    rebuild replays this test's events, whatever the session published before."""
+    await forget_earlier_events(kafka_admin, TOPICS)
+
+
+@pytest.fixture
+async def fresh_dead_letters(kafka_admin: KafkaLogin) -> None:
+    """For a test that lists dead letters: the tracker's dead-letter topics start at their current end, so
+    the listing reads this test's letters, not every one the session's earlier tests left."""
+    await forget_earlier_events(kafka_admin, [dead_letter_topic(topic.name) for topic in TOPICS])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -105,6 +106,27 @@ async def publish(kafka: KafkaLogin, envelopes: Sequence[Envelope[Event]]) -> No
             )
     finally:
         await producer.stop()
+
+
+async def forget_earlier_events(kafka: KafkaLogin, topics: Iterable[Topic]) -> None:
+    """Move the topics' log start to their current end (the admin's DeleteRecords), as retention does: a
+    rebuild then replays only what the test publishes after, not every event the session's earlier tests
+    left on the shared broker (a replay whose cost grew with the suite)."""
+    admin = AIOKafkaAdminClient(**kafka.options())
+    consumer = AIOKafkaConsumer(**kafka.options())
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic.name, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic.name) or range(topic.partitions))
+        ]
+        ends = await consumer.end_offsets(partitions)
+        await admin.delete_records({tp: RecordsToDelete(offset) for tp, offset in ends.items() if offset})
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 async def publish_raw(kafka: KafkaLogin, topic: str, value: bytes, key: bytes) -> None:

@@ -182,6 +182,7 @@ async def test_a_consumer_killed_between_its_database_commit_and_its_offset_comm
         )
 
 
+@pytest.mark.usefixtures("fresh_dead_letters")
 async def test_dead_letters_are_listed_without_their_bytes_and_republished_after_a_fix(
     live_tracker: Tracker, kafka_admin: KafkaLogin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -265,6 +266,7 @@ async def test_dead_letters_are_listed_without_their_bytes_and_republished_after
     await eventually(applied, what="the re-published events to be applied")
 
 
+@pytest.mark.usefixtures("fresh_log")
 async def test_a_rebuild_from_the_kafka_log_into_an_empty_database_equals_the_live_projection(
     live_tracker: Tracker, kafka_admin: KafkaLogin, postgres_url: str
 ) -> None:

@@ -35,7 +35,7 @@ from tests.fixtures.postgres import create_database
 from tests.tracker.journeys import Dossier, journey, new_dossier
 from tests.tracker.support import PYTHON, ROOT, environment_for, publish, publish_raw, settings_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.usefixtures("fresh_log")]
 
 PARTITIONS = POSTAL_EVENTS.partitions
 

@@ -135,6 +135,7 @@ async def test_a_rebuild_with_a_cache_smaller_than_the_dossiers_gives_the_live_c
 
 
 @pytest.mark.kafka
+@pytest.mark.usefixtures("fresh_log")
 async def test_a_rebuild_writes_a_dossiers_row_fewer_times_than_the_batches_it_appears_in(
     kafka_admin: KafkaLogin, tracker_kafka: KafkaLogin, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
